@@ -1,0 +1,61 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// Interaction is one event a customer did (Segment Spec message).
+type Interaction struct{ ent.Schema }
+
+// Mixin of the Interaction.
+func (Interaction) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}} }
+
+// Fields of the Interaction.
+func (Interaction) Fields() []ent.Field {
+	return []ent.Field{
+		field.Enum("kind").Values("track", "page", "screen", "identify", "group", "alias"),
+		field.String("event").Optional().Nillable().MaxLen(512),
+		field.JSON("properties", map[string]any{}).Optional().Annotations(entgql.Type("Map")),
+		field.JSON("context", map[string]any{}).Optional().Annotations(entgql.Type("Map")),
+		field.Time("occurred_at").Annotations(entgql.OrderField("OCCURRED_AT")),
+		field.Time("received_at").Default(time.Now).Annotations(entgql.OrderField("RECEIVED_AT")),
+		field.String("message_id").NotEmpty().MaxLen(100),
+		field.Float("revenue").Optional().Nillable().
+			SchemaType(map[string]string{"postgres": "numeric(18,4)"}),
+		field.String("source").Optional(),
+		field.String("channel").Optional(),
+		field.UUID("customer_id", uuid.UUID{}),
+	}
+}
+
+// Edges of the Interaction.
+func (Interaction) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("customer", Customer.Type).Ref("interactions").Field("customer_id").
+			Unique().Required(),
+	}
+}
+
+// Indexes of the Interaction.
+func (Interaction) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("message_id").Unique(),
+		index.Fields("customer_id", "occurred_at"),
+		// Segment event conditions and RFM scan (customer, event, time) ranges.
+		index.Fields("customer_id", "event", "occurred_at"),
+		index.Fields("event", "occurred_at"),
+	}
+}
+
+// Annotations of the Interaction.
+func (Interaction) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

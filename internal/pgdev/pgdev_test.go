@@ -1,0 +1,243 @@
+package pgdev
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fastConfig trades durability for speed, as package testdb does.
+var fastConfig = map[string]string{"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+type testBundle struct {
+	ctx  context.Context
+	dir  string
+	opts Options
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	dir := t.TempDir()
+	return &testBundle{
+		ctx:  t.Context(),
+		dir:  dir,
+		opts: Options{Dir: dir, ExtraConfig: fastConfig},
+	}
+}
+
+// start starts a cluster and stops it at cleanup (a no-op when not owned).
+func start(t *testing.T, opts Options) *Cluster {
+	t.Helper()
+	c, err := Start(t.Context(), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		require.NoError(t, c.Stop(ctx))
+	})
+	return c
+}
+
+func query(t *testing.T, url, q string) string {
+	t.Helper()
+	db, err := sql.Open("postgres", url)
+	require.NoError(t, err)
+	defer db.Close()
+	var s string
+	require.NoError(t, db.QueryRowContext(t.Context(), q).Scan(&s))
+	return s
+}
+
+func TestFindBinaries(t *testing.T) {
+	t.Parallel()
+
+	dir, err := FindBinaries()
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(dir, "initdb"))
+	require.FileExists(t, filepath.Join(dir, "pg_ctl"))
+}
+
+func TestStartStop(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+
+	began := time.Now()
+	c := start(t, bundle.opts)
+	t.Logf("cold start (initdb + start): %s", time.Since(began))
+	require.True(t, c.Owned())
+	require.Equal(t, "cairn cairn", query(t, c.URL(), `SELECT current_database() || ' ' || current_user`))
+	require.Contains(t, c.URLFor("postgres"), "/postgres?sslmode=disable")
+
+	fi, err := os.Stat(filepath.Join(bundle.dir, "password"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+
+	// TCP requires the password.
+	wrong := strings.Replace(c.URL(), c.password, "wrong", 1)
+	db, err := sql.Open("postgres", wrong)
+	require.NoError(t, err)
+	defer db.Close()
+	require.ErrorContains(t, db.PingContext(bundle.ctx), "password authentication failed")
+
+	url := c.URL()
+	require.NoError(t, c.Stop(bundle.ctx))
+	require.False(t, c.Owned())
+	require.NoFileExists(t, filepath.Join(bundle.dir, "data", "postmaster.pid"))
+	require.NoError(t, c.Stop(bundle.ctx), "second Stop is a no-op")
+	db2, err := sql.Open("postgres", url)
+	require.NoError(t, err)
+	defer db2.Close()
+	require.Error(t, db2.PingContext(bundle.ctx))
+
+	began = time.Now()
+	c2 := start(t, bundle.opts)
+	t.Logf("warm start (initialised, stopped): %s", time.Since(began))
+	require.True(t, c2.Owned())
+	require.Equal(t, c.password, c2.password, "restart keeps the password")
+	require.Equal(t, "1", query(t, c2.URL(), `SELECT 1::text`))
+}
+
+func TestStartConnectsToRunningCluster(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+
+	first := start(t, bundle.opts)
+	began := time.Now()
+	second := start(t, Options{Dir: bundle.dir})
+	t.Logf("connect to running cluster: %s", time.Since(began))
+
+	require.True(t, first.Owned())
+	require.False(t, second.Owned())
+	require.Equal(t, first.URL(), second.URL())
+	require.Equal(t, "cairn", query(t, second.URL(), `SELECT current_database()::text`))
+
+	require.NoError(t, second.Stop(bundle.ctx))
+	require.Equal(t, "cairn", query(t, first.URL(), `SELECT current_database()::text`), "non-owned Stop leaves it running")
+}
+
+func TestStartRecoversStalePostmasterPID(t *testing.T) {
+	t.Parallel()
+
+	deadPID := func(t *testing.T, _ *Cluster) int {
+		cmd := exec.Command("true")
+		require.NoError(t, cmd.Run())
+		return cmd.ProcessState.Pid()
+	}
+
+	tests := []struct {
+		name string
+		// stale leaves a stopped or killed cluster and returns the PID to
+		// write into postmaster.pid (0: leave the file as it is).
+		stale func(t *testing.T, c *Cluster) int
+	}{
+		{name: "DeadPID", stale: func(t *testing.T, c *Cluster) int {
+			require.NoError(t, c.Stop(t.Context()))
+			return deadPID(t, c)
+		}},
+		{name: "LiveNonPostgresPID", stale: func(t *testing.T, c *Cluster) int {
+			require.NoError(t, c.Stop(t.Context()))
+			return os.Getpid()
+		}},
+		{name: "KilledPostmaster", stale: func(t *testing.T, c *Cluster) int {
+			pid, _, running, err := c.runningPostmaster()
+			require.NoError(t, err)
+			require.True(t, running)
+			require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+			require.Eventually(t, func() bool { return !isPostmaster(pid, c.dataDir) }, 10*time.Second, 10*time.Millisecond)
+			return 0
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			bundle := setup(t)
+
+			c, err := Start(bundle.ctx, bundle.opts)
+			require.NoError(t, err)
+			pidFile := filepath.Join(bundle.dir, "data", "postmaster.pid")
+
+			if pid := tt.stale(t, c); pid != 0 {
+				content := fmt.Sprintf("%d\n%s\n%d\n%d\n%s\n127.0.0.1\n  5432001    32769\nready   \n",
+					pid, c.dataDir, time.Now().Unix(), c.port, c.runDir)
+				require.NoError(t, os.WriteFile(pidFile, []byte(content), 0o600))
+			}
+			require.FileExists(t, pidFile)
+
+			c2 := start(t, bundle.opts)
+			require.True(t, c2.Owned())
+			require.Equal(t, "1", query(t, c2.URL(), `SELECT 1::text`))
+		})
+	}
+}
+
+// helperDirEnv makes the test binary act as a separate cairn process that
+// calls Start on a directory, prints the outcome and exits without stopping.
+const helperDirEnv = "PGDEV_TEST_HELPER_DIR"
+
+func TestHelperProcess(t *testing.T) {
+	dir := os.Getenv(helperDirEnv)
+	if dir == "" {
+		t.Skip("helper for TestStartConcurrentProcesses")
+	}
+	c, err := Start(t.Context(), Options{Dir: dir, ExtraConfig: fastConfig})
+	require.NoError(t, err)
+	require.Equal(t, "1", query(t, c.URL(), `SELECT 1::text`))
+	out, err := json.Marshal(helperResult{Owned: c.Owned(), Port: c.Port()})
+	require.NoError(t, err)
+	fmt.Printf("RESULT %s\n", out)
+}
+
+type helperResult struct {
+	Owned bool
+	Port  int
+}
+
+func TestStartConcurrentProcesses(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+
+	const n = 4
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]*strings.Builder, n)
+	for i := range cmds {
+		outs[i] = &strings.Builder{}
+		cmds[i] = exec.CommandContext(bundle.ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
+		cmds[i].Env = append(os.Environ(), helperDirEnv+"="+bundle.dir)
+		cmds[i].Stdout = outs[i]
+		cmds[i].Stderr = outs[i]
+		require.NoError(t, cmds[i].Start())
+	}
+	var results []helperResult
+	for i, cmd := range cmds {
+		require.NoError(t, cmd.Wait(), outs[i].String())
+		_, line, ok := strings.Cut(outs[i].String(), "RESULT ")
+		require.True(t, ok, outs[i].String())
+		var r helperResult
+		require.NoError(t, json.Unmarshal([]byte(strings.SplitN(line, "\n", 2)[0]), &r))
+		results = append(results, r)
+	}
+
+	owners := 0
+	for _, r := range results {
+		require.Equal(t, results[0].Port, r.Port, "all processes share one server")
+		if r.Owned {
+			owners++
+		}
+	}
+	require.Equal(t, 1, owners, "exactly one process started the server: %+v", results)
+
+	// Its starter has exited, so the next Start adopts it (and stops it at cleanup).
+	c := start(t, bundle.opts)
+	require.True(t, c.Owned())
+	require.Equal(t, results[0].Port, c.Port())
+}
