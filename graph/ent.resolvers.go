@@ -7,84 +7,73 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/ent/customer"
 	"github.com/cairn-cdp/cairn/graph/generated"
 	"github.com/google/uuid"
 )
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	return r.Client.Noder(ctx, id, ent.WithNodeType(r.nodeType))
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	return r.Client.Noders(ctx, ids, ent.WithNodeType(r.nodeType))
 }
 
 // APIKeys is the resolver for the apiKeys field.
 func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) (*ent.APIKeyConnection, error) {
-	panic(fmt.Errorf("not implemented: APIKeys - apiKeys"))
+	return r.Client.APIKey.Query().Paginate(ctx, after, first, before, last,
+		ent.WithAPIKeyOrder(orderBy), ent.WithAPIKeyFilter(where.Filter))
 }
 
 // AuditEvents is the resolver for the auditEvents field.
 func (r *queryResolver) AuditEvents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error) {
-	panic(fmt.Errorf("not implemented: AuditEvents - auditEvents"))
+	return r.Client.AuditEvent.Query().Paginate(ctx, after, first, before, last,
+		ent.WithAuditEventOrder(orderBy), ent.WithAuditEventFilter(where.Filter))
 }
 
 // Campaigns is the resolver for the campaigns field.
 func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) (*ent.CampaignConnection, error) {
-	panic(fmt.Errorf("not implemented: Campaigns - campaigns"))
+	return r.Client.Campaign.Query().Paginate(ctx, after, first, before, last,
+		ent.WithCampaignOrder(orderBy), ent.WithCampaignFilter(where.Filter))
 }
 
 // Customers is the resolver for the customers field.
 func (r *queryResolver) Customers(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) (*ent.CustomerConnection, error) {
-	panic(fmt.Errorf("not implemented: Customers - customers"))
+	return r.Client.Customer.Query().Where(customer.MergedIntoIDIsNil()).Paginate(ctx, after, first, before, last,
+		ent.WithCustomerOrder(orderBy), ent.WithCustomerFilter(where.Filter))
 }
 
 // Destinations is the resolver for the destinations field.
 func (r *queryResolver) Destinations(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.DestinationOrder, where *ent.DestinationWhereInput) (*ent.DestinationConnection, error) {
-	panic(fmt.Errorf("not implemented: Destinations - destinations"))
+	return r.Client.Destination.Query().Paginate(ctx, after, first, before, last,
+		ent.WithDestinationOrder(orderBy), ent.WithDestinationFilter(where.Filter))
 }
 
 // PrivacyRequests is the resolver for the privacyRequests field.
 func (r *queryResolver) PrivacyRequests(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.PrivacyRequestOrder, where *ent.PrivacyRequestWhereInput) (*ent.PrivacyRequestConnection, error) {
-	panic(fmt.Errorf("not implemented: PrivacyRequests - privacyRequests"))
+	return r.Client.PrivacyRequest.Query().Paginate(ctx, after, first, before, last,
+		ent.WithPrivacyRequestOrder(orderBy), ent.WithPrivacyRequestFilter(where.Filter))
 }
 
 // RetentionPolicies is the resolver for the retentionPolicies field.
 func (r *queryResolver) RetentionPolicies(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RetentionPolicyOrder, where *ent.RetentionPolicyWhereInput) (*ent.RetentionPolicyConnection, error) {
-	panic(fmt.Errorf("not implemented: RetentionPolicies - retentionPolicies"))
+	return r.Client.RetentionPolicy.Query().Paginate(ctx, after, first, before, last,
+		ent.WithRetentionPolicyOrder(orderBy), ent.WithRetentionPolicyFilter(where.Filter))
 }
 
 // Segments is the resolver for the segments field.
 func (r *queryResolver) Segments(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.SegmentOrder, where *ent.SegmentWhereInput) (*ent.SegmentConnection, error) {
-	panic(fmt.Errorf("not implemented: Segments - segments"))
+	return r.Client.Segment.Query().Paginate(ctx, after, first, before, last,
+		ent.WithSegmentOrder(orderBy), ent.WithSegmentFilter(where.Filter))
 }
 
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
 type queryResolver struct{ *Resolver }
-
-// !!! WARNING !!!
-// The code below was going to be deleted when updating resolvers. It has been copied here so you have
-// one last chance to move it out of harms way if you want. There are two reasons this happens:
-//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
-//    it when you're done.
-//  - You have helper methods in this file. Move them out to keep these resolver files clean.
-/*
-	func (r *privacyRequestResolver) Counts(ctx context.Context, obj *ent.PrivacyRequest) (map[string]any, error) {
-	panic(fmt.Errorf("not implemented: Counts - counts"))
-}
-func (r *Resolver) PrivacyRequest() generated.PrivacyRequestResolver {
-	return &privacyRequestResolver{r}
-}
-type (
-	privacyRequestResolver struct{ *Resolver }
-	queryResolver          struct{ *Resolver }
-)
-*/

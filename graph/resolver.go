@@ -1,8 +1,33 @@
+// Package graph is Cairn's GraphQL layer: hand-written schema files (*.graphqls) extending the
+// entgql-generated ent.graphql, thin resolvers that call internal/<domain>, the scope checks
+// that guard every root field, and the mapping of domain errors to GraphQL error codes.
 package graph
 
-// This file will not be regenerated automatically.
-//
-// It serves as dependency injection for your app, add any dependencies you require
-// here.
+import (
+	"context"
+	"database/sql"
+	"log/slog"
 
-type Resolver struct{}
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/profile"
+)
+
+// JobReader reads River jobs for job(id).
+type JobReader interface {
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+}
+
+// Resolver holds the dependencies of every resolver.
+type Resolver struct {
+	DB     *sql.DB
+	Client *ent.Client
+	Keys   *auth.Keys
+	Jobs   JobReader
+	Log    *slog.Logger
+	// Normalize normalises identifier values for customerByIdentity; nil uses
+	// profile.DefaultNormalize.
+	Normalize profile.Normalizer
+}

@@ -1,10 +1,12 @@
 package pgdev
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,7 +183,8 @@ func TestStartRecoversStalePostmasterPID(t *testing.T) {
 }
 
 // helperDirEnv makes the test binary act as a separate cairn process that
-// calls Start on a directory, prints the outcome and exits without stopping.
+// calls Start on a directory, prints the outcome, waits for its stdin to close
+// and exits without stopping the cluster.
 const helperDirEnv = "PGDEV_TEST_HELPER_DIR"
 
 func TestHelperProcess(t *testing.T) {
@@ -195,6 +198,7 @@ func TestHelperProcess(t *testing.T) {
 	out, err := json.Marshal(helperResult{Owned: c.Owned(), Port: c.Port()})
 	require.NoError(t, err)
 	fmt.Printf("RESULT %s\n", out)
+	_, _ = io.Copy(io.Discard, os.Stdin)
 }
 
 type helperResult struct {
@@ -206,26 +210,52 @@ func TestStartConcurrentProcesses(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
 
+	// Start n processes at once; each keeps running until all have reported,
+	// so none can adopt a server whose starter already exited.
 	const n = 4
-	cmds := make([]*exec.Cmd, n)
-	outs := make([]*strings.Builder, n)
-	for i := range cmds {
-		outs[i] = &strings.Builder{}
-		cmds[i] = exec.CommandContext(bundle.ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
-		cmds[i].Env = append(os.Environ(), helperDirEnv+"="+bundle.dir)
-		cmds[i].Stdout = outs[i]
-		cmds[i].Stderr = outs[i]
-		require.NoError(t, cmds[i].Start())
+	type helper struct {
+		cmd    *exec.Cmd
+		stdin  io.WriteCloser
+		stdout *bufio.Scanner
+		stderr strings.Builder
 	}
+	helpers := make([]*helper, n)
+	for i := range helpers {
+		h := &helper{cmd: exec.CommandContext(bundle.ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")}
+		h.cmd.Env = append(os.Environ(), helperDirEnv+"="+bundle.dir)
+		h.cmd.Stderr = &h.stderr
+		var err error
+		h.stdin, err = h.cmd.StdinPipe()
+		require.NoError(t, err)
+		stdout, err := h.cmd.StdoutPipe()
+		require.NoError(t, err)
+		h.stdout = bufio.NewScanner(stdout)
+		require.NoError(t, h.cmd.Start())
+		helpers[i] = h
+	}
+
 	var results []helperResult
-	for i, cmd := range cmds {
-		require.NoError(t, cmd.Wait(), outs[i].String())
-		_, line, ok := strings.Cut(outs[i].String(), "RESULT ")
-		require.True(t, ok, outs[i].String())
-		var r helperResult
-		require.NoError(t, json.Unmarshal([]byte(strings.SplitN(line, "\n", 2)[0]), &r))
-		results = append(results, r)
+	var output []string
+	for _, h := range helpers {
+		for h.stdout.Scan() {
+			line := h.stdout.Text()
+			output = append(output, line)
+			if js, ok := strings.CutPrefix(line, "RESULT "); ok {
+				var r helperResult
+				require.NoError(t, json.Unmarshal([]byte(js), &r))
+				results = append(results, r)
+				break
+			}
+		}
 	}
+	for _, h := range helpers {
+		require.NoError(t, h.stdin.Close())
+		for h.stdout.Scan() {
+			output = append(output, h.stdout.Text())
+		}
+		require.NoError(t, h.cmd.Wait(), "%s\n%s", strings.Join(output, "\n"), h.stderr.String())
+	}
+	require.Len(t, results, n, strings.Join(output, "\n"))
 
 	owners := 0
 	for _, r := range results {

@@ -1,0 +1,113 @@
+// Package server is Cairn's HTTP front: it routes /graphql, /playground, the health and metrics
+// endpoints and the tracking API to their handlers, authenticates callers, and adds request ids,
+// structured access logs and Prometheus metrics. Handlers stay thin; the logic is in
+// internal/<domain> and graph.
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cairn-cdp/cairn/graph"
+	"github.com/cairn-cdp/cairn/internal/auth"
+)
+
+// Config wires the server's dependencies.
+type Config struct {
+	DB       *sql.DB
+	Keys     *auth.Keys
+	Resolver *graph.Resolver
+	Log      *slog.Logger
+	// Registry receives Cairn's metrics; nil makes a private one.
+	Registry *prometheus.Registry
+	// Tracking, when set, serves the Segment-compatible tracking API under /v1/ and the email
+	// tracking links under /t/ (it authenticates its own callers).
+	Tracking http.Handler
+	// Limits for GraphQL; zero value means graph.DefaultLimits.
+	Limits graph.Limits
+}
+
+// Server is Cairn's HTTP handler.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	handler http.Handler
+}
+
+// New builds the server's routes.
+func New(cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Limits == (graph.Limits{}) {
+		cfg.Limits = graph.DefaultLimits
+	}
+	s := &Server{cfg: cfg, log: cfg.Log}
+	s.metrics = newMetrics(cfg.Registry, cfg.DB)
+
+	mux := http.NewServeMux()
+	mux.Handle("POST /graphql", s.requireKey(s.graphQL()))
+	mux.Handle("GET /graphql", s.requireKey(s.graphQL()))
+	mux.HandleFunc("GET /playground", playgroundHandler)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
+	if cfg.Tracking != nil {
+		mux.Handle("/v1/", cfg.Tracking)
+		mux.Handle("/t/", cfg.Tracking)
+	}
+	s.handler = s.withRequestID(s.withAccessLog(s.metrics.instrument(mux)))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Run serves on addr until ctx is cancelled, then shuts down gracefully: in-flight requests get
+// up to drain to finish. ready, if non-nil, receives the bound address once listening.
+func (s *Server) Run(ctx context.Context, addr string, drain time.Duration, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("error listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("error serving HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("error shutting down HTTP server: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

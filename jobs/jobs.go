@@ -1,0 +1,90 @@
+// Package jobs holds Cairn's River jobs: their args and workers (one file per job, each worker
+// calling into internal/), the periodic schedule, and the River client that `cairn serve` and
+// `cairn worker` share. It implements the small scheduling interfaces the domain packages declare,
+// using InsertTx so a job commits with the change that made it necessary.
+package jobs
+
+import (
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+
+	"github.com/cairn-cdp/cairn/ent"
+)
+
+// Deps are what workers need; cmd builds it once.
+type Deps struct {
+	DB     *sql.DB
+	Client *ent.Client
+	Log    *slog.Logger
+}
+
+// Options configure the River client.
+type Options struct {
+	// RunWorkers starts workers and periodic jobs; false makes an insert-only client (CLI).
+	RunWorkers bool
+	// MaxWorkers per process on the default queue (default 20).
+	MaxWorkers int
+	// FetchPollInterval (default 100 ms): the database/sql driver has no LISTEN/NOTIFY, so
+	// workers poll.
+	FetchPollInterval time.Duration
+}
+
+// Client is the River client type: jobs insert on the same *sql.Tx that ent uses.
+type Client = river.Client[*sql.Tx]
+
+// NewClient builds the River client on db.
+func NewClient(deps Deps, opts Options) (*Client, error) {
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	cfg := &river.Config{
+		Logger:            deps.Log.With("component", "river"),
+		FetchPollInterval: cmpOr(opts.FetchPollInterval, 100*time.Millisecond),
+		FetchCooldown:     50 * time.Millisecond,
+		JobTimeout:        10 * time.Minute,
+	}
+	workers := river.NewWorkers()
+	if err := register(workers, deps); err != nil {
+		return nil, err
+	}
+	cfg.Workers = workers
+	if opts.RunWorkers {
+		n := opts.MaxWorkers
+		if n <= 0 {
+			n = 20
+		}
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
+		cfg.PeriodicJobs = periodicJobs(deps)
+	}
+	client, err := river.NewClient(riverdatabasesql.New(deps.DB), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("error creating River client: %w", err)
+	}
+	return client, nil
+}
+
+// register adds every worker. Each job file adds its worker here.
+func register(workers *river.Workers, deps Deps) error {
+	_ = deps
+	_ = workers
+	return nil
+}
+
+// periodicJobs is the schedule of recurring jobs.
+func periodicJobs(deps Deps) []*river.PeriodicJob {
+	_ = deps
+	return nil
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
