@@ -37,8 +37,9 @@ type Options struct {
 // Client is the River client type: jobs insert on the same *sql.Tx that ent uses.
 type Client = river.Client[*sql.Tx]
 
-// NewClient builds the River client on db.
-func NewClient(deps Deps, opts Options) (*Client, error) {
+// NewClient builds the River client on db. runnable is true when the client has workers to run
+// (opts.RunWorkers and at least one registered worker); only then may it be started.
+func NewClient(deps Deps, opts Options) (client *Client, runnable bool, err error) {
 	if deps.Log == nil {
 		deps.Log = slog.Default()
 	}
@@ -49,11 +50,12 @@ func NewClient(deps Deps, opts Options) (*Client, error) {
 		JobTimeout:        10 * time.Minute,
 	}
 	workers := river.NewWorkers()
-	if err := register(workers, deps); err != nil {
-		return nil, err
+	n, err := register(workers, deps)
+	if err != nil {
+		return nil, false, err
 	}
 	cfg.Workers = workers
-	if opts.RunWorkers {
+	if opts.RunWorkers && n > 0 {
 		n := opts.MaxWorkers
 		if n <= 0 {
 			n = 20
@@ -61,18 +63,19 @@ func NewClient(deps Deps, opts Options) (*Client, error) {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}}
 		cfg.PeriodicJobs = periodicJobs(deps)
 	}
-	client, err := river.NewClient(riverdatabasesql.New(deps.DB), cfg)
+	client, err = river.NewClient(riverdatabasesql.New(deps.DB), cfg)
 	if err != nil {
-		return nil, fmt.Errorf("error creating River client: %w", err)
+		return nil, false, fmt.Errorf("error creating River client: %w", err)
 	}
-	return client, nil
+	return client, cfg.Queues != nil, nil
 }
 
-// register adds every worker. Each job file adds its worker here.
-func register(workers *river.Workers, deps Deps) error {
+// register adds every worker and returns how many. Each job file adds its worker here with
+// river.AddWorkerSafely.
+func register(workers *river.Workers, deps Deps) (int, error) {
 	_ = deps
 	_ = workers
-	return nil
+	return 0, nil
 }
 
 // periodicJobs is the schedule of recurring jobs.

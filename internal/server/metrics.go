@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -49,7 +50,7 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		m.httpDur.WithLabelValues(routeOf(r), http.StatusText(sw.status)).Observe(time.Since(start).Seconds())
+		m.httpDur.WithLabelValues(routeOf(r), strconv.Itoa(sw.status)).Observe(time.Since(start).Seconds())
 	})
 }
 

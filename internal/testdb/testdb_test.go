@@ -3,7 +3,6 @@ package testdb
 import (
 	"database/sql"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -80,16 +79,11 @@ func TestURLIsDroppedAtCleanup(t *testing.T) {
 	require.False(t, databaseExists(t, name))
 }
 
-func TestNewIsFast(t *testing.T) {
-	t.Parallel()
-
-	New(t) // template made and server warm
-	began := time.Now()
-	const n = 5
-	for range n {
-		New(t)
+func BenchmarkNew(b *testing.B) {
+	New(b) // server warm and template made
+	for b.Loop() {
+		New(b)
 	}
-	t.Logf("per-test database: %s", time.Since(began)/n)
 }
 
 func TestWithDatabase(t *testing.T) {

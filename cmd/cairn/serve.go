@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-cdp/cairn/graph"
+	"github.com/cairn-cdp/cairn/internal/app"
+	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/server"
+	"github.com/cairn-cdp/cairn/jobs"
+)
+
+// drainTimeout is how long in-flight requests and running jobs get to finish on shutdown; jobs
+// still running after it are cancelled and River retries them later.
+const drainTimeout = 20 * time.Second
+
+func newServeCmd() *cobra.Command {
+	var workers int
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API (GraphQL, tracking API) and the background workers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := open(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close(context.Background()) //nolint:errcheck
+			return runServe(cmd.Context(), a, workers)
+		},
+	}
+	cmd.Flags().IntVar(&workers, "workers", 20, "job workers in this process (0: API only)")
+	return cmd
+}
+
+func newWorkerCmd() *cobra.Command {
+	var workers int
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run background workers only (scale out by running more)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := open(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close(context.Background()) //nolint:errcheck
+			w, err := wire(a, workers)
+			if err != nil {
+				return err
+			}
+			if !w.runnable {
+				return errors.New("no workers to run (--workers must be > 0)")
+			}
+			if err := w.river.Start(cmd.Context()); err != nil {
+				return fmt.Errorf("error starting workers: %w", err)
+			}
+			a.Log.Info("cairn worker started", "workers", workers)
+			<-cmd.Context().Done()
+			return stopRiver(a, w.river)
+		},
+	}
+	cmd.Flags().IntVar(&workers, "workers", 20, "job workers in this process")
+	return cmd
+}
+
+// wired is the assembled runtime shared by serve and worker.
+type wired struct {
+	river    *jobs.Client
+	runnable bool // river has workers to run
+	keys     *auth.Keys
+	resolver *graph.Resolver
+}
+
+func wire(a *app.App, workers int) (*wired, error) {
+	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log}
+	rc, runnable, err := jobs.NewClient(deps, jobs.Options{RunWorkers: workers > 0, MaxWorkers: workers})
+	if err != nil {
+		return nil, err
+	}
+	keys := auth.NewKeys(a.DB, a.Log)
+	return &wired{
+		river:    rc,
+		runnable: runnable,
+		keys:     keys,
+		resolver: &graph.Resolver{
+			DB: a.DB, Client: a.Client, Keys: keys, Jobs: rc, Log: a.Log,
+		},
+	}, nil
+}
+
+func runServe(ctx context.Context, a *app.App, workers int) error {
+	w, err := wire(a, workers)
+	if err != nil {
+		return err
+	}
+	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: w.resolver, Log: a.Log})
+	if w.runnable {
+		if err := w.river.Start(ctx); err != nil {
+			return fmt.Errorf("error starting workers: %w", err)
+		}
+	}
+	err = srv.Run(ctx, a.Config.Addr, drainTimeout, func(addr net.Addr) {
+		a.Log.Info("cairn is serving", "addr", addr.String(), "graphql", "/graphql", "playground", "/playground", "workers", workers)
+	})
+	var stopErr error
+	if w.runnable {
+		stopErr = stopRiver(a, w.river)
+	}
+	return errors.Join(err, stopErr)
+}
+
+// stopRiver lets running jobs finish, then cancels what remains (River retries those).
+func stopRiver(a *app.App, rc *jobs.Client) error {
+	a.Log.Info("stopping workers")
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := rc.Stop(ctx); err != nil {
+		hard, cancelHard := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancelHard()
+		if err := rc.StopAndCancel(hard); err != nil {
+			return fmt.Errorf("error stopping workers: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+// Package app assembles a running Cairn from its configuration: it reads the environment, opens
+// the database (the configured DATABASE_URL, or a private local cluster under ./.cairn/pg), and
+// applies migrations. cmd/cairn builds every command on it.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/migrate"
+	"github.com/cairn-cdp/cairn/internal/pgdev"
+	"github.com/cairn-cdp/cairn/internal/txn"
+)
+
+// Config is Cairn's environment-driven configuration.
+type Config struct {
+	DatabaseURL string // DATABASE_URL; empty means a local cluster
+	Addr        string // CAIRN_ADDR, default ":8080"
+	SecretKey   []byte // CAIRN_SECRET_KEY; generated into DataDir in local mode when unset
+	LogFormat   string // CAIRN_LOG_FORMAT: "text" (default) or "json"
+	LogLevel    string // CAIRN_LOG_LEVEL: debug, info (default), warn, error
+	DataDir     string // CAIRN_DATA_DIR, default "./.cairn"
+	KeepIP      bool   // CAIRN_KEEP_IP: store context.ip untruncated
+}
+
+// FromEnv reads Config from the environment.
+func FromEnv() Config {
+	return Config{
+		DatabaseURL: os.Getenv("DATABASE_URL"),
+		Addr:        envOr("CAIRN_ADDR", ":8080"),
+		SecretKey:   []byte(os.Getenv("CAIRN_SECRET_KEY")),
+		LogFormat:   envOr("CAIRN_LOG_FORMAT", "text"),
+		LogLevel:    envOr("CAIRN_LOG_LEVEL", "info"),
+		DataDir:     envOr("CAIRN_DATA_DIR", ".cairn"),
+		KeepIP:      os.Getenv("CAIRN_KEEP_IP") == "true",
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// NewLogger builds the slog logger the config asks for.
+func (c Config) NewLogger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("invalid CAIRN_LOG_LEVEL %q: use debug, info, warn or error", c.LogLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("invalid CAIRN_LOG_FORMAT %q: use json or text", c.LogFormat)
+}
+
+// App is an open Cairn: database pool, ent client and, in local mode, the cluster it started.
+type App struct {
+	Config  Config
+	Log     *slog.Logger
+	DB      *sql.DB
+	Client  *ent.Client
+	Cluster *pgdev.Cluster // nil when DATABASE_URL is set
+}
+
+// OpenOptions control Open.
+type OpenOptions struct {
+	// Migrate applies pending migrations after connecting.
+	Migrate bool
+}
+
+// Open connects to the database (starting the local cluster if needed), checks it answers, and
+// optionally migrates it.
+func Open(ctx context.Context, cfg Config, log *slog.Logger, opts OpenOptions) (*App, error) {
+	a := &App{Config: cfg, Log: log}
+	dsn := cfg.DatabaseURL
+	if dsn == "" {
+		cluster, err := pgdev.Start(ctx, pgdev.Options{Dir: filepath.Join(cfg.DataDir, "pg"), Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("error starting local PostgreSQL (set DATABASE_URL to use your own): %w", err)
+		}
+		a.Cluster = cluster
+		dsn = cluster.URL()
+		if len(cfg.SecretKey) == 0 {
+			key, err := localSecret(cfg.DataDir)
+			if err != nil {
+				_ = a.Close(ctx)
+				return nil, err
+			}
+			a.Config.SecretKey = key
+		}
+	}
+	if len(a.Config.SecretKey) == 0 {
+		_ = a.Close(ctx)
+		return nil, errors.New("CAIRN_SECRET_KEY must be set when DATABASE_URL is set (it signs tracking links and encrypts destination secrets); generate one with: openssl rand -hex 32")
+	}
+	db, err := OpenDB(ctx, dsn)
+	if err != nil {
+		_ = a.Close(ctx)
+		return nil, err
+	}
+	a.DB = db
+	a.Client = txn.NewClient(db)
+	if opts.Migrate {
+		res, err := migrate.Apply(ctx, db)
+		if err != nil {
+			_ = a.Close(ctx)
+			return nil, fmt.Errorf("error migrating database: %w", err)
+		}
+		if len(res.Applied)+len(res.RiverApplied) > 0 {
+			log.Info("migrations applied", "cairn", res.Applied, "river", res.RiverApplied)
+		}
+	}
+	return a, nil
+}
+
+// OpenDB opens and pings a lib/pq pool, with an error that says what is wrong with the URL
+// without echoing its password.
+func OpenDB(ctx context.Context, dsn string) (*sql.DB, error) {
+	if _, err := pq.ParseURL(dsn); err != nil && strings.Contains(dsn, "://") {
+		return nil, fmt.Errorf("invalid DATABASE_URL (%s): %w", redact(dsn), err)
+	}
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("invalid DATABASE_URL (%s): %w", redact(dsn), err)
+	}
+	db.SetMaxOpenConns(40)
+	db.SetMaxIdleConns(40)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %w", redact(dsn), err)
+	}
+	return db, nil
+}
+
+// Close releases the pool and stops the local cluster if this process started it.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	if a.DB != nil {
+		errs = append(errs, a.DB.Close())
+	}
+	if a.Cluster != nil && a.Cluster.Owned() {
+		errs = append(errs, a.Cluster.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// localSecret reads, or creates on first use, DataDir/secret.key.
+func localSecret(dir string) ([]byte, error) {
+	path := filepath.Join(dir, "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, fmt.Errorf("error generating secret key: %w", err)
+	}
+	key := hex.EncodeToString(raw[:])
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("error creating %s: %w", dir, err)
+	}
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("error writing %s: %w", path, err)
+	}
+	return []byte(key), nil
+}
+
+// redact hides the password of a URL-form DSN.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		if strings.Contains(dsn, "password=") {
+			return "(connection string hidden: it contains a password)"
+		}
+		return dsn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
