@@ -72,6 +72,7 @@ func TestFindBinaries(t *testing.T) {
 func TestStartStop(t *testing.T) {
 	t.Parallel()
 	bundle := setup(t)
+	bundle.opts.ExtraConfig = nil // defaults: fsync on
 
 	began := time.Now()
 	c := start(t, bundle.opts)
@@ -180,6 +181,21 @@ func TestStartRecoversStalePostmasterPID(t *testing.T) {
 			require.Equal(t, "1", query(t, c2.URL(), `SELECT 1::text`))
 		})
 	}
+}
+
+func TestStartReportsServerLog(t *testing.T) {
+	t.Parallel()
+	bundle := setup(t)
+
+	_, err := Start(bundle.ctx, Options{Dir: bundle.dir, ExtraConfig: map[string]string{"no_such_setting": "1"}})
+	require.ErrorContains(t, err, "error starting postgres")
+	require.ErrorContains(t, err, `unrecognized configuration parameter "no_such_setting"`, "the log tail explains why")
+
+	_, err = Start(bundle.ctx, Options{Dir: bundle.dir, ExtraConfig: map[string]string{"bad name": "1"}})
+	require.ErrorContains(t, err, "invalid server setting name")
+
+	c := start(t, bundle.opts)
+	require.True(t, c.Owned(), "a failed start leaves nothing in the way")
 }
 
 // helperDirEnv makes the test binary act as a separate cairn process that

@@ -96,11 +96,12 @@ func URL(t testing.TB) string {
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	// STRATEGY FILE_COPY copies the template's files instead of writing every
-	// page to WAL (PG 15's default WAL_LOG, ~8 MB of WAL per clone here), which
-	// is what bounds throughput when many test binaries clone at once:
-	// measured with 8 concurrent binaries of this package, warm, 2.7-3.0 s vs
-	// 3.7-4.7 s; alone both clone in 20-100 ms.
+	// STRATEGY FILE_COPY copies the template's files; PG 15's default WAL_LOG
+	// also writes every page (~8 MB here) through shared buffers into WAL,
+	// which is what bounds throughput when many test binaries clone at once:
+	// 8 concurrent binaries of this package, warm, took 2.7-3.0 s with
+	// FILE_COPY vs 3.7-4.7 s with WAL_LOG (2 vCPUs); one clone alone costs
+	// about the same either way (20-100 ms, mostly kernel time copying files).
 	if _, err := srv.admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)+
 		" TEMPLATE "+pq.QuoteIdentifier(tpl)+srv.cloneStrategy); err != nil {
 		t.Fatalf("testdb: error creating database %s from %s: %v", name, tpl, err)
