@@ -22,6 +22,7 @@ const drainTimeout = 20 * time.Second
 
 func newServeCmd() *cobra.Command {
 	var workers int
+	var bootstrap bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API (GraphQL, tracking API) and the background workers",
@@ -32,10 +33,16 @@ func newServeCmd() *cobra.Command {
 				return err
 			}
 			defer a.Close(context.Background()) //nolint:errcheck
+			if bootstrap {
+				if err := bootstrapAdminKey(cmd, a); err != nil {
+					return err
+				}
+			}
 			return runServe(cmd.Context(), a, workers)
 		},
 	}
 	cmd.Flags().IntVar(&workers, "workers", 20, "job workers in this process (0: API only)")
+	cmd.Flags().BoolVar(&bootstrap, "bootstrap-admin-key", false, "create and print an admin API key if no active one exists (first run)")
 	return cmd
 }
 
@@ -128,5 +135,27 @@ func stopRiver(a *app.App, rc *jobs.Client) error {
 			return fmt.Errorf("error stopping workers: %w", err)
 		}
 	}
+	return nil
+}
+
+// bootstrapAdminKey creates the first admin key on a new installation and prints its secret.
+func bootstrapAdminKey(cmd *cobra.Command, a *app.App) error {
+	keys := auth.NewKeys(a.DB, a.Log)
+	ctx := auth.WithPrincipal(cmd.Context(), cliPrincipal)
+	has, err := keys.HasActiveAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if has {
+		fmt.Fprintln(out, "An admin API key already exists; create more with: ./bin/cairn keys create --name NAME --scopes read")
+		return nil
+	}
+	created, err := keys.Create(ctx, "bootstrap admin", []auth.Scope{auth.ScopeAdmin})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nCreated the first admin API key (%s). It is shown once; store it now:\n\n    %s\n\n", created.Key.ID, created.Secret)
+	fmt.Fprintf(out, "Try: curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n       -d '{\"query\":\"{ customers(first: 5) { totalCount } }\"}' http://localhost%s/graphql\n\n", created.Secret, a.Config.Addr)
 	return nil
 }

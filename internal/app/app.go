@@ -137,7 +137,12 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts OpenOptions) (
 // without echoing its password.
 func OpenDB(ctx context.Context, dsn string) (*sql.DB, error) {
 	if _, err := pq.ParseURL(dsn); err != nil && strings.Contains(dsn, "://") {
-		return nil, fmt.Errorf("invalid DATABASE_URL (%s): %w", redact(dsn), err)
+		// url.Error repeats the whole URL, password included: keep only its reason.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("invalid DATABASE_URL: %v (expected postgres://user:password@host:port/dbname?sslmode=disable)", err)
 	}
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {

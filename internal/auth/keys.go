@@ -202,3 +202,19 @@ func randomToken(nbytes int) (string, error) {
 	}
 	return strings.ToLower(b32.EncodeToString(b)), nil
 }
+
+// HasActiveAdmin reports whether any unrevoked key holds the admin scope.
+func (k *Keys) HasActiveAdmin(ctx context.Context) (bool, error) {
+	keys, err := k.client.APIKey.Query().Where(apikey.RevokedAtIsNil()).All(ctx)
+	if err != nil {
+		return false, fmt.Errorf("error listing API keys: %w", err)
+	}
+	for _, key := range keys {
+		for _, s := range key.Scopes {
+			if Scope(s) == ScopeAdmin {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}

@@ -18,7 +18,7 @@ import (
 	"github.com/cairn-cdp/cairn/migrations"
 )
 
-// lockKey is the pg_advisory_xact_lock key that serialises migrations ("cairnmig").
+// lockKey is the pg_advisory_lock key that serialises migrations ("cairnmig").
 const lockKey = 0x636169726e6d6967
 
 // Result says what Up applied.
@@ -35,19 +35,32 @@ func Up(ctx context.Context, db *sql.DB) error {
 
 // Apply applies every pending migration and reports what it applied.
 func Apply(ctx context.Context, db *sql.DB) (*Result, error) {
-	files, err := files()
+	return apply(ctx, db, migrations.FS)
+}
+
+func apply(ctx context.Context, db *sql.DB, fsys fs.FS) (*Result, error) {
+	files, err := files(fsys)
 	if err != nil {
 		return nil, err
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	// A session lock on a dedicated connection serialises whole runs (Cairn's and River's
+	// migrations) across processes; rivermigrate alone does not serialise concurrent runs.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error getting a connection for migrations: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(lockKey)); err != nil {
+		return nil, fmt.Errorf("error taking migration lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(lockKey)) //nolint:errcheck
+
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("error beginning migration transaction: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after commit
 
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(lockKey)); err != nil {
-		return nil, fmt.Errorf("error taking migration lock: %w", err)
-	}
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS cairn_schema_migrations (
 		version text PRIMARY KEY,
 		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
@@ -96,7 +109,7 @@ func Apply(ctx context.Context, db *sql.DB) (*Result, error) {
 // Pending lists app migration versions not yet applied, and whether River's schema is behind.
 // /readyz uses it.
 func Pending(ctx context.Context, db *sql.DB) ([]string, error) {
-	files, err := files()
+	files, err := files(migrations.FS)
 	if err != nil {
 		return nil, err
 	}
@@ -147,15 +160,15 @@ type file struct {
 	name, version, sql string
 }
 
-func files() ([]file, error) {
-	entries, err := fs.Glob(migrations.FS, "*.sql")
+func files(fsys fs.FS) ([]file, error) {
+	entries, err := fs.Glob(fsys, "*.sql")
 	if err != nil {
 		return nil, fmt.Errorf("error listing migrations: %w", err)
 	}
 	sort.Strings(entries)
 	out := make([]file, 0, len(entries))
 	for _, name := range entries {
-		b, err := fs.ReadFile(migrations.FS, name)
+		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, fmt.Errorf("error reading migration %s: %w", name, err)
 		}

@@ -56,7 +56,7 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 
 func (m *metrics) countOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	if oc := graphql.GetOperationContext(ctx); oc != nil && oc.Operation != nil {
-		name := oc.OperationName
+		name := oc.Operation.Name
 		if name == "" {
 			name = "anonymous"
 		}

@@ -260,7 +260,6 @@ func migrateDatabase(ctx context.Context, dbURL string) error {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
 	return migrate.Up(ctx, db)
 }
 

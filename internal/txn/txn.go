@@ -41,7 +41,18 @@ func RunOpts(ctx context.Context, db *sql.DB, opts *sql.TxOptions, fn Func) erro
 
 // Client returns an ent client whose every statement runs on tx.
 func Client(tx *sql.Tx) *ent.Client {
-	return ent.NewClient(ent.Driver(entsql.NewDriver(dialect.Postgres, entsql.Conn{ExecQuerier: tx})))
+	return ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(dialect.Postgres, entsql.Conn{ExecQuerier: tx})}))
+}
+
+// txDriver is an ent driver bound to an open *sql.Tx. ent begins its own transaction for some
+// operations (UpdateOne, client.Tx); inside an outer transaction those become no-op nested
+// transactions whose statements run on the outer one, which alone commits.
+type txDriver struct{ *entsql.Driver }
+
+func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
+
+func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
+	return dialect.NopTx(d.Driver), nil
 }
 
 // NewClient returns an ent client on the pool db.

@@ -1,0 +1,67 @@
+# Cairn — build, run and test. `make run` and `make test` work on a fresh Debian/Ubuntu machine
+# with Go installed: they install PostgreSQL's server binaries when missing.
+
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/cairn
+ADDR ?= :8080
+TEST_FLAGS ?= -count=1 -timeout 25m
+
+.PHONY: all build run test postgres generate check-generate migration vet fmt clean stop-test-db
+
+all: build
+
+## build: compile the cairn binary into bin/
+build:
+	$(GO) build -o $(BIN) ./cmd/cairn
+
+## postgres: make sure PostgreSQL server binaries (initdb, pg_ctl) are available
+postgres:
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL server binaries: found"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "PostgreSQL server binaries not found: installing Debian's postgresql package"; \
+		SUDO=""; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null && \
+		{ $$SUDO systemctl disable --now postgresql >/dev/null 2>&1 || $$SUDO service postgresql stop >/dev/null 2>&1 || true; }; \
+	else \
+		echo "PostgreSQL server binaries (initdb, pg_ctl) not found: install PostgreSQL 15+ (e.g. brew install postgresql@16) or set DATABASE_URL"; exit 1; \
+	fi
+
+## run: set everything up and start Cairn at http://localhost:8080 (local Postgres under ./.cairn)
+run: postgres build
+	./$(BIN) serve --bootstrap-admin-key
+
+## test: run every test against a real local PostgreSQL (started and reused under ./.cairn/testpg)
+test: postgres
+	$(GO) test $(TEST_FLAGS) ./...
+
+## generate: regenerate ent, entgql and gqlgen code
+generate:
+	$(GO) generate ./...
+
+## check-generate: fail when generated code is out of date
+check-generate: generate
+	@git diff --exit-code -- ent graph gqlgen.yml || { echo "generated code is out of date: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- ent graph)" || { git status --porcelain -- ent graph; echo "generation created untracked files: run 'make generate' and commit"; exit 1; }
+
+## migration: write the next migration from the ent schema: make migration NAME=add_x DEV_URL=postgres://.../empty_db
+migration:
+	@test -n "$(NAME)" -a -n "$(DEV_URL)" || { echo "usage: make migration NAME=add_x DEV_URL=postgres://user@host/empty_scratch_db"; exit 1; }
+	$(GO) run ./migrations/diff.go -dev-url "$(DEV_URL)" $(NAME)
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')
+
+## stop-test-db: stop the test cluster that `make test` leaves running for speed
+stop-test-db:
+	@if [ -f .cairn/testpg/data/postmaster.pid ]; then \
+		PGCTL=$$(command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl | tail -1); \
+		if [ "$$(id -u)" = 0 ]; then runuser -u postgres -- $$PGCTL stop -D .cairn/testpg/data -m fast; else $$PGCTL stop -D .cairn/testpg/data -m fast; fi; \
+	fi
+
+clean: stop-test-db
+	rm -rf bin
