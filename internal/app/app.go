@@ -23,6 +23,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/migrate"
 	"github.com/cairn-cdp/cairn/internal/pgdev"
+	"github.com/cairn-cdp/cairn/internal/requestid"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
@@ -66,9 +67,9 @@ func (c Config) NewLogger(w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch c.LogFormat {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(requestid.NewHandler(slog.NewJSONHandler(w, opts))), nil
 	case "text", "":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(requestid.NewHandler(slog.NewTextHandler(w, opts))), nil
 	}
 	return nil, fmt.Errorf("invalid CAIRN_LOG_FORMAT %q: use json or text", c.LogFormat)
 }

@@ -1,21 +1,14 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/cairn-cdp/cairn/internal/requestid"
 )
-
-type requestIDKey struct{}
-
-// RequestID returns the request's id ("" outside a request).
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
 
 // withRequestID gives every request an id (an incoming X-Request-Id of sane length is kept) and
 // echoes it in the response.
@@ -28,7 +21,7 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
 	})
 }
 
@@ -40,7 +33,6 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		s.log.LogAttrs(r.Context(), levelFor(sw.status), "http request",
-			slog.String("request_id", RequestID(r.Context())),
 			slog.String("method", r.Method),
 			slog.String("route", routeOf(r)),
 			slog.Int("status", sw.status),
