@@ -29,7 +29,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -304,7 +303,7 @@ func (s *server) drop(ctx context.Context, name string) error {
 
 // schemaHash is a sha256 over what decides the migrated schema: every file
 // under migrations/, the non-test Go files of internal/migrate (how they are
-// applied), and the River module version (rivermigrate's schema).
+// applied), and the River module versions in go.mod (rivermigrate's schema).
 func schemaHash(root string) (string, error) {
 	h := sha256.New()
 	add := func(dir string, keep func(path string) bool) error {
@@ -334,16 +333,20 @@ func schemaHash(root string) (string, error) {
 	if err := add(filepath.Join("internal", "migrate"), goSource); err != nil {
 		return "", fmt.Errorf("error hashing internal/migrate: %w", err)
 	}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		var deps []string
-		for _, d := range info.Deps {
-			if strings.HasPrefix(d.Path, "github.com/riverqueue/") {
-				deps = append(deps, d.Path+"@"+d.Version)
-			}
-		}
-		slices.Sort(deps)
-		fmt.Fprintf(h, "%s\x00", strings.Join(deps, "\n"))
+	// River's version comes from go.mod, not the test binary's build info: binaries link
+	// different subsets of River's modules, and must all agree on one template.
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return "", fmt.Errorf("error reading go.mod: %w", err)
 	}
+	var deps []string
+	for _, line := range strings.Split(string(gomod), "\n") {
+		if strings.Contains(line, "github.com/riverqueue/") {
+			deps = append(deps, strings.Join(strings.Fields(strings.TrimSuffix(strings.TrimSpace(line), "// indirect")), " "))
+		}
+	}
+	slices.Sort(deps)
+	fmt.Fprintf(h, "%s\x00", strings.Join(deps, "\n"))
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
