@@ -1,0 +1,79 @@
+package identity
+
+import (
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// cache remembers, per identifier, the customer it resolved to in a committed transaction, so
+// that the common message (every identifier known) needs no identity lookup. It is only a hint:
+// Resolve still locks every customer it routes a message to, and a customer found merged or
+// erased (by this process or another) fails the transaction with ErrConcurrentChange and
+// empties the cache, so the retry looks everything up afresh. Identities only ever change
+// customer through a merge (which marks the old customer merged) or disappear with their
+// customer (erasure), which is what makes that check sufficient.
+type cache struct {
+	mu  sync.Mutex
+	m   map[Identifier]cacheEntry
+	max int
+}
+
+type cacheEntry struct {
+	customer uuid.UUID
+	seen     time.Time // the identity's last_seen_at as last written
+}
+
+func newCache(max int) *cache {
+	return &cache{m: map[Identifier]cacheEntry{}, max: max}
+}
+
+func (c *cache) get(keys []Identifier, found func(Identifier, cacheEntry)) (misses []Identifier) {
+	if c == nil || c.max <= 0 {
+		return keys
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		if e, ok := c.m[k]; ok {
+			found(k, e)
+		} else {
+			misses = append(misses, k)
+		}
+	}
+	return misses
+}
+
+// put records committed resolutions; merged maps merged-away customers to their survivors, so
+// entries of their other identifiers follow.
+func (c *cache) put(entries map[Identifier]cacheEntry, merged map[uuid.UUID]uuid.UUID) {
+	if c == nil || c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(merged) > 0 {
+		for k, e := range c.m {
+			if into, ok := merged[e.customer]; ok {
+				e.customer = into
+				c.m[k] = e
+			}
+		}
+	}
+	if len(c.m)+len(entries) > c.max {
+		clear(c.m) // simple and rare: the hot set refills within a few groups
+	}
+	for k, e := range entries {
+		c.m[k] = e
+	}
+}
+
+func (c *cache) reset() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	clear(c.m)
+	c.mu.Unlock()
+}

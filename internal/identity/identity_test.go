@@ -1,0 +1,175 @@
+package identity
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-cdp/cairn/ent/schema"
+	"github.com/cairn-cdp/cairn/internal/testdb"
+)
+
+func TestNormalize(t *testing.T) {
+	t.Parallel()
+	n := NewNormalizer(DefaultConfig())
+	us := NewNormalizer(Config{PhoneRegion: "US"})
+	cases := []struct {
+		n          *Normalizer
+		typ, value string
+		want       string
+		err        error
+	}{
+		{n, TypeEmail, "  Ada@Example.COM ", "ada@example.com", nil},
+		{n, TypeEmail, "not-an-email", "", ErrInvalid},
+		{n, TypeEmail, "TEST@test.com", "", ErrJunk},
+		{n, TypeUserID, " 42 ", "42", nil},
+		{n, TypeUserID, "null", "", ErrJunk},
+		{n, TypeUserID, "Undefined", "", ErrJunk},
+		{n, TypeAnonymousID, "", "", ErrJunk},
+		{n, TypeAnonymousID, "0", "", ErrJunk},
+		{n, TypePhone, "+1 (415) 555-0100", "+14155550100", nil},
+		{n, TypePhone, "0044 20 7946 0958", "+442079460958", nil},
+		{n, TypePhone, "415-555-0100", "4155550100", nil}, // no region: digits only
+		{us, TypePhone, "(415) 555-0100", "+14155550100", nil},
+		{n, TypePhone, "000-000", "", ErrJunk},
+		{n, "external:shopify_id", " 991 ", "991", nil},
+		{n, "external:", "x", "", ErrInvalid},
+		{n, "fax", "x", "", ErrInvalid},
+		{n, TypeDeviceID, "a\x00b", "", ErrInvalid},
+	}
+	for _, tc := range cases {
+		got, err := tc.n.Normalize(tc.typ, tc.value)
+		if tc.err != nil {
+			require.ErrorIs(t, err, tc.err, "%s %q", tc.typ, tc.value)
+			continue
+		}
+		require.NoError(t, err, "%s %q", tc.typ, tc.value)
+		require.Equal(t, tc.want, got, "%s %q", tc.typ, tc.value)
+	}
+}
+
+func TestConfigLimit(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	require.Equal(t, 1, cfg.Limit(TypeUserID))
+	require.Equal(t, 5, cfg.Limit(TypeEmail))
+	cfg.Limits["email"] = 2
+	require.Equal(t, 2, cfg.Limit(TypeEmail))
+}
+
+type testBundle struct {
+	db  *sql.DB
+	res *Resolver
+}
+
+func setup(t *testing.T) *testBundle { return setupBench(t) }
+
+func setupBench(t testing.TB) *testBundle {
+	t.Helper()
+	db := testdb.New(t)
+	res, err := New(context.Background(), db, DefaultConfig(), nil)
+	require.NoError(t, err)
+	t.Cleanup(res.Close)
+	return &testBundle{db: db, res: res}
+}
+
+// resolve runs one batch of subjects in a transaction and returns each subject's customer.
+func (b *testBundle) resolve(t *testing.T, subjects ...Subject) []uuid.UUID {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := b.db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback() //nolint:errcheck
+	batch, err := b.res.Resolve(ctx, tx, subjects)
+	require.NoError(t, err)
+	out := make([]uuid.UUID, len(subjects))
+	for i, s := range subjects {
+		out[i] = batch.Customer(i)
+		batch.Observe(out[i], s.At, nil)
+	}
+	require.NoError(t, batch.Flush(ctx, "system"))
+	require.NoError(t, batch.Finish(ctx))
+	require.NoError(t, tx.Commit())
+	batch.Committed()
+	return out
+}
+
+func (b *testBundle) count(t *testing.T, q string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.db.QueryRow(q, args...).Scan(&n))
+	return n
+}
+
+func subject(ids ...string) Subject {
+	s := Subject{At: time.Now()}
+	for i := 0; i+1 < len(ids); i += 2 {
+		s.IDs = append(s.IDs, Identifier{Type: ids[i], Value: ids[i+1]})
+	}
+	return s
+}
+
+func TestResolveKnownAndNew(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	first := b.resolve(t, subject(TypeAnonymousID, "a1"), subject(TypeAnonymousID, "a2"), subject(TypeAnonymousID, "a1", TypeEmail, "x@y.z"))
+	require.NotEqual(t, first[0], first[1])
+	require.Equal(t, first[0], first[2])
+	again := b.resolve(t, subject(TypeEmail, "x@y.z"))
+	require.Equal(t, first[0], again[0])
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM customers`))
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM segment_dirty_customers`))
+}
+
+func TestManualMergeMovesEverything(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ids := b.resolve(t, subject(TypeAnonymousID, "from"), subject(TypeAnonymousID, "into"))
+	from, into := ids[0], ids[1]
+
+	// Both in segment s1 (one open stay each), from alone in s2, plus a consent.
+	s1, s2 := schema.NewID(), schema.NewID()
+	for _, s := range []uuid.UUID{s1, s2} {
+		_, err := b.db.Exec(`INSERT INTO segments (id, created_at, updated_at, name, rule) VALUES ($1, now(), now(), $2, '{}')`, s, s.String())
+		require.NoError(t, err)
+	}
+	for _, m := range [][2]uuid.UUID{{s1, from}, {s1, into}, {s2, from}} {
+		_, err := b.db.Exec(`INSERT INTO segment_memberships (id, segment_id, customer_id, entered_at) VALUES ($1, $2, $3, now())`, schema.NewID(), m[0], m[1])
+		require.NoError(t, err)
+	}
+	_, err := b.db.Exec(`INSERT INTO consents (id, customer_id, purpose, granted, recorded_at) VALUES ($1, $2, 'analytics', true, now())`, schema.NewID(), from)
+	require.NoError(t, err)
+
+	// "into" is younger, yet survives: the operator chose it.
+	got, err := b.res.Merge(ctx, from, into, "key:test")
+	require.NoError(t, err)
+	require.Equal(t, into, got)
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM identities WHERE customer_id = $1`, into))
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1`, into))
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM segment_memberships WHERE customer_id = $1 AND exited_at IS NULL`, into))
+	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM segment_memberships WHERE customer_id = $1`, from))
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM audit_events WHERE action = 'customer.merge' AND actor = 'key:test'`))
+
+	// Merging again (or the merged-away id into its survivor) is a no-op; into itself is refused.
+	got, err = b.res.Merge(ctx, from, into, "key:test")
+	require.NoError(t, err)
+	require.Equal(t, into, got)
+	_, err = b.res.Merge(ctx, into, into, "key:test")
+	require.ErrorIs(t, err, ErrInvalidInput)
+	_, err = b.res.Merge(ctx, uuid.New(), into, "key:test")
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestManualMergeRefusesTwoUserIDs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := b.resolve(t, subject(TypeUserID, "u1"), subject(TypeUserID, "u2"))
+	_, err := b.res.Merge(context.Background(), ids[0], ids[1], "")
+	require.ErrorIs(t, err, ErrConflict)
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
+}

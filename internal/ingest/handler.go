@@ -1,0 +1,240 @@
+package ingest
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cairn-cdp/cairn/internal/auth"
+)
+
+// Authenticator checks a write key (auth.Keys implements it).
+type Authenticator interface {
+	Authenticate(ctx context.Context, secret string) (*auth.Principal, error)
+}
+
+// HandlerOptions tune the HTTP handler.
+type HandlerOptions struct {
+	Log *slog.Logger
+}
+
+// endpoints maps the path after /v1/ to the message type it accepts ("batch" for batches).
+// The one-letter paths are the ones analytics.js (analytics-next) posts to.
+var endpoints = map[string]string{
+	"identify": TypeIdentify, "track": TypeTrack, "page": TypePage, "screen": TypeScreen,
+	"group": TypeGroup, "alias": TypeAlias, "batch": "batch", "import": "batch",
+	"i": TypeIdentify, "t": TypeTrack, "p": TypePage, "s": TypeScreen, "g": TypeGroup, "a": TypeAlias, "b": "batch",
+}
+
+// NewHandler serves the Segment-compatible tracking API on p: POST /v1/identify, /v1/track,
+// /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch and /v1/import. The write key comes
+// as the HTTP Basic username or as writeKey in the body and needs the ingest (or admin) scope.
+// The 200 {"success":true} is sent only after the request's messages are committed.
+func NewHandler(p *Pipeline, keys Authenticator, opts *HandlerOptions) http.Handler {
+	h := &handler{p: p, keys: keys, log: slog.Default(), known: map[[32]byte]knownKey{}}
+	if opts != nil && opts.Log != nil {
+		h.log = opts.Log
+	}
+	return h
+}
+
+type handler struct {
+	p    *Pipeline
+	keys Authenticator
+	log  *slog.Logger
+
+	// known remembers accepted write keys (by SHA-256) for keyTTL, so a busy client costs one
+	// key lookup per interval rather than one per request; a revoked key stops working within
+	// keyTTL.
+	mu    sync.Mutex
+	known map[[32]byte]knownKey
+}
+
+type knownKey struct {
+	p     *auth.Principal
+	until time.Time
+}
+
+const keyTTL = 10 * time.Second
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cors(w, r)
+	name, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	typ, known := endpoints[strings.TrimSuffix(name, "/")]
+	if !ok || !known {
+		writeError(w, http.StatusNotFound, "", "no such endpoint; use /v1/identify, track, page, screen, group, alias, batch or import")
+		return
+	}
+	switch r.Method {
+	case http.MethodOptions:
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "POST, OPTIONS")
+		writeError(w, http.StatusMethodNotAllowed, "", "use POST")
+		return
+	}
+
+	// A Basic-auth key is checked before the body is read; a body key after decoding.
+	var principal *auth.Principal
+	if user, _, hasBasic := r.BasicAuth(); hasBasic {
+		var status int
+		if principal, status = h.authenticate(r.Context(), user); principal == nil {
+			writeError(w, status, "writeKey", "invalid write key: it must be an API key with the ingest scope")
+			return
+		}
+	}
+
+	body, status, err := readBody(r)
+	if err != nil {
+		writeError(w, status, "", err.Error())
+		return
+	}
+
+	var msgs []Message
+	var writeKey string
+	if typ == "batch" {
+		var b Batch
+		b, err = DecodeBatch(body)
+		msgs, writeKey = b.Messages, b.WriteKey
+	} else {
+		if len(body) > MaxEventBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the message is %d bytes; at most %d are accepted", len(body), MaxEventBytes))
+			return
+		}
+		var m Message
+		m, writeKey, err = DecodeAs(body, typ)
+		msgs = []Message{m}
+	}
+	if principal == nil {
+		if principal, status = h.authenticate(r.Context(), writeKey); principal == nil {
+			writeError(w, status, "writeKey", "a write key is required (HTTP Basic username or writeKey in the body), with the ingest scope")
+			return
+		}
+	}
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+
+	ctx := auth.WithPrincipal(r.Context(), principal)
+	if _, err := h.p.Submit(ctx, msgs, principal.Actor()); err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"success":true}`)
+}
+
+// authenticate returns the principal of key if it may ingest, else nil and the status to send.
+func (h *handler) authenticate(ctx context.Context, key string) (*auth.Principal, int) {
+	if key == "" {
+		return nil, http.StatusUnauthorized
+	}
+	sum := sha256.Sum256([]byte(key))
+	now := time.Now()
+	h.mu.Lock()
+	k, ok := h.known[sum]
+	h.mu.Unlock()
+	if ok && now.Before(k.until) {
+		return k.p, 0
+	}
+	p, err := h.keys.Authenticate(ctx, key)
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return nil, http.StatusUnauthorized
+	case err != nil:
+		h.log.ErrorContext(ctx, "authenticating write key failed", "error", err)
+		return nil, http.StatusServiceUnavailable
+	case !p.Has(auth.ScopeIngest):
+		return nil, http.StatusUnauthorized
+	}
+	h.mu.Lock()
+	if len(h.known) > 10_000 {
+		clear(h.known)
+	}
+	h.known[sum] = knownKey{p: p, until: now.Add(keyTTL)}
+	h.mu.Unlock()
+	return p, 0
+}
+
+func (h *handler) fail(w http.ResponseWriter, err error) {
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &ve):
+		writeError(w, http.StatusBadRequest, ve.Field, ve.Error())
+	case errors.Is(err, ErrEventTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "", err.Error())
+	case errors.Is(err, ErrClosed):
+		writeError(w, http.StatusServiceUnavailable, "", "the server is shutting down; retry")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "", "the request was cancelled before its messages were committed; retry")
+	default:
+		h.log.Error("ingest request failed", "error", err)
+		writeError(w, http.StatusInternalServerError, "", "internal error; the messages were not stored, retry")
+	}
+}
+
+// readBody reads the (possibly gzip-encoded) body up to MaxRequestBytes decoded.
+func readBody(r *http.Request) ([]byte, int, error) {
+	var src io.Reader = r.Body
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(io.LimitReader(r.Body, MaxRequestBytes+1))
+		if err != nil {
+			return nil, http.StatusBadRequest, errors.New("the body is not valid gzip")
+		}
+		defer zr.Close()
+		src = zr
+	case "", "identity":
+	default:
+		return nil, http.StatusUnsupportedMediaType, errors.New("unsupported Content-Encoding; use gzip or none")
+	}
+	body, err := io.ReadAll(io.LimitReader(src, MaxRequestBytes+1))
+	if err != nil {
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, http.StatusBadRequest, errors.New("the body is not valid gzip")
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("error reading the body: %w", err)
+	}
+	if len(body) > MaxRequestBytes {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes; send smaller batches", MaxRequestBytes)
+	}
+	return body, 0, nil
+}
+
+// cors lets browsers post from any origin (analytics.js sends text/plain bodies with the key
+// inside, or a Basic header).
+func cors(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	if origin := r.Header.Get("Origin"); origin != "" {
+		hdr.Set("Access-Control-Allow-Origin", origin)
+		hdr.Set("Access-Control-Allow-Credentials", "true")
+		hdr.Add("Vary", "Origin")
+	} else {
+		hdr.Set("Access-Control-Allow-Origin", "*")
+	}
+	hdr.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	hdr.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding")
+	hdr.Set("Access-Control-Max-Age", "86400")
+}
+
+func writeError(w http.ResponseWriter, status int, field, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	body := map[string]any{"success": false, "error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
