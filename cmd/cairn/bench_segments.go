@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+
+	"github.com/cairn-cdp/cairn/internal/segment"
+)
+
+func init() { benchSubcommands = append(benchSubcommands, newBenchSegmentsCmd) }
+
+// benchSegmentsOptions is the three-condition rule of issue 4's targets: a trait, an event count
+// within a window, and a consent.
+type benchSegmentsOptions struct {
+	dbURL      string
+	runs       int
+	traitKey   string
+	traitValue string
+	event      string
+	days       int
+	minCount   int
+	purpose    string
+}
+
+func newBenchSegmentsCmd() *cobra.Command {
+	o := benchSegmentsOptions{}
+	cmd := &cobra.Command{
+		Use:   "segments",
+		Short: "Time segmentPreview and ComputeSegment for a three-condition rule against hand-written SQL",
+		Long: `Times, against the database in DATABASE_URL (seed it first with cairn seed), the preview
+count and the full computation of the rule
+
+  traits.<trait-key> = '<trait-value>' AND performed '<event>' ≥ <min-count> times in the last
+  <days> days AND consent to <purpose> granted
+
+as the segment compiler generates it and as the best hand-written SQL for that rule, alternating
+the two, and prints the best time of each with their ratio. Targets: preview ≤ 1 s, compute ≤ 5 s
+on 1M customers / 10M events, each within 1.3× of the hand-written SQL. The computations write
+into two temporary segments that are deleted at the end. Last, it marks 1,000 random customers
+dirty and times one incremental drain (run it on a bench database: the drain re-evaluates every
+segment there and consumes whatever else is queued in segment_dirty_customers).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.dbURL == "" {
+				return errors.New("set DATABASE_URL or --database-url")
+			}
+			db, err := sql.Open("postgres", o.dbURL)
+			if err != nil {
+				return fmt.Errorf("error opening database: %w", err)
+			}
+			defer db.Close()
+			return runBenchSegments(cmd.Context(), cmd.OutOrStdout(), db, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dbURL, "database-url", os.Getenv("DATABASE_URL"), "database to measure (default $DATABASE_URL)")
+	f.IntVar(&o.runs, "runs", 3, "runs of each query; the best is reported")
+	f.StringVar(&o.traitKey, "trait-key", "plan", "trait of the rule's trait condition")
+	f.StringVar(&o.traitValue, "trait-value", "pro", "value it must equal (case-insensitive)")
+	f.StringVar(&o.event, "event", "Page Viewed", "event of the rule's count condition")
+	f.IntVar(&o.days, "days", 30, "the count's window in days")
+	f.IntVar(&o.minCount, "min-count", 2, "events needed in the window")
+	f.StringVar(&o.purpose, "purpose", "email_marketing", "consent purpose that must be granted")
+	return cmd
+}
+
+// benchHandPreview is the hand-written count: the window's events grouped per customer first
+// (index interaction_event_occurred_at), then the qualifying customers by primary key, the
+// trait on their row, and the latest consent by a backward scan of
+// consent_customer_id_purpose_recorded_at.
+const benchHandWant = `
+SELECT c.id
+FROM (SELECT customer_id FROM interactions
+      WHERE event = $1 AND occurred_at >= $2
+      GROUP BY customer_id HAVING count(*) >= $3) e
+JOIN customers c ON c.id = e.customer_id
+WHERE c.merged_into_id IS NULL
+  AND jsonb_typeof(c.traits -> $4::text) = 'string'
+  AND lower((c.traits ->> $4::text) COLLATE "und-x-icu") = lower($5::text COLLATE "und-x-icu")
+  AND (SELECT k.granted FROM consents k WHERE k.customer_id = c.id AND k.purpose = $6
+       ORDER BY k.recorded_at DESC, k.id DESC LIMIT 1)`
+
+// benchHandCompute is the hand-written membership diff around benchHandWant ($1 segment, $2 now),
+// after CREATE TEMP TABLE hand_want AS benchHandWant and ANALYZE, with enable_nestloop off.
+const benchHandCompute = `
+WITH cur AS MATERIALIZED (
+  SELECT customer_id FROM segment_memberships WHERE segment_id = $1 AND exited_at IS NULL),
+exited AS (
+  UPDATE segment_memberships m SET exited_at = $2
+  FROM (SELECT customer_id FROM cur EXCEPT ALL SELECT id FROM hand_want) g
+  WHERE m.segment_id = $1 AND m.exited_at IS NULL AND m.customer_id = g.customer_id
+  RETURNING 1),
+entered AS (
+  INSERT INTO segment_memberships (id, segment_id, customer_id, entered_at)
+  SELECT gen_random_uuid(), $1, n.id, $2
+  FROM (SELECT id FROM hand_want EXCEPT ALL SELECT customer_id FROM cur) n
+  RETURNING 1)
+SELECT (SELECT count(*) FROM hand_want), (SELECT count(*) FROM entered), (SELECT count(*) FROM exited)`
+
+func runBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, o benchSegmentsOptions) error {
+	var customers, events int64
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM interactions)`).Scan(&customers, &events); err != nil {
+		return fmt.Errorf("error counting rows: %w", err)
+	}
+	days, count := o.days, o.minCount
+	rule := &segment.Rule{And: []*segment.Rule{
+		{Trait: &segment.TraitCondition{Key: o.traitKey, Op: segment.OpEQ, Value: o.traitValue}},
+		{Event: &segment.EventCondition{Name: o.event, WithinDays: &days, Count: &segment.CountCondition{Op: segment.OpGTE, Value: count}}},
+		{Consent: &segment.ConsentCondition{Purpose: o.purpose, Granted: true}},
+	}}
+	now := time.Now()
+	svc := &segment.Service{DB: db, Now: func() time.Time { return now }}
+	since := now.Add(-time.Duration(days) * 24 * time.Hour)
+	handArgs := []any{o.event, since, count, o.traitKey, o.traitValue, o.purpose}
+	fmt.Fprintf(out, "database: %d customers, %d interactions\nrule: %s\n", customers, events, segment.Text(rule, nil))
+
+	// Preview, alternating compiled and hand-written.
+	var compiled, hand []time.Duration
+	var nCompiled, nHand int
+	for i := 0; i < o.runs; i++ {
+		t0 := time.Now()
+		n, err := svc.Preview(ctx, rule)
+		if err != nil {
+			return err
+		}
+		compiled, nCompiled = append(compiled, time.Since(t0)), n
+		t0 = time.Now()
+		if err := inBenchTx(ctx, db, func(tx *sql.Tx) error {
+			return tx.QueryRowContext(ctx, `SELECT count(*) FROM (`+benchHandWant+`) w`, handArgs...).Scan(&nHand)
+		}); err != nil {
+			return fmt.Errorf("error running hand-written preview: %w", err)
+		}
+		hand = append(hand, time.Since(t0))
+	}
+	if nCompiled != nHand {
+		return fmt.Errorf("compiled preview counts %d customers, hand-written %d", nCompiled, nHand)
+	}
+	report(out, fmt.Sprintf("preview count (%d members)", nCompiled), compiled, hand, time.Second)
+
+	// Full computation into two fresh segments: the first run enters every member, later runs
+	// (steady state) find nothing to change.
+	raw, err := json.Marshal(rule)
+	if err != nil {
+		return err
+	}
+	segA, segB := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	stamp := now.Format("20060102T150405.000")
+	for _, s := range []struct {
+		id   uuid.UUID
+		name string
+	}{{segA, "bench compiled " + stamp}, {segB, "bench hand-written " + stamp}} {
+		if _, err := db.ExecContext(ctx, `INSERT INTO segments (id, created_at, updated_at, name, rule, refresh_every_seconds, member_count, status)
+			VALUES ($1, now(), now(), $2, $3, 3600, 0, 'pending')`, s.id, s.name, raw); err != nil {
+			return fmt.Errorf("error creating bench segment: %w", err)
+		}
+	}
+	defer func() {
+		cctx := context.WithoutCancel(ctx)
+		_, _ = db.ExecContext(cctx, `DELETE FROM segment_memberships WHERE segment_id = ANY($1::uuid[])`, "{"+segA.String()+","+segB.String()+"}")
+		_, _ = db.ExecContext(cctx, `DELETE FROM segments WHERE id = ANY($1::uuid[])`, "{"+segA.String()+","+segB.String()+"}")
+	}()
+	compiled, hand = nil, nil
+	for i := 0; i < o.runs; i++ {
+		t0 := time.Now()
+		res, err := svc.Compute(ctx, segA)
+		if err != nil {
+			return err
+		}
+		compiled = append(compiled, time.Since(t0))
+		t0 = time.Now()
+		var m, in, ex int
+		if err := inBenchTx(ctx, db, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE hand_want ON COMMIT DROP AS `+benchHandWant, handArgs...); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `ANALYZE hand_want`); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `SET LOCAL enable_nestloop = off`); err != nil {
+				return err
+			}
+			if err := tx.QueryRowContext(ctx, benchHandCompute, segB, now).Scan(&m, &in, &ex); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE segments SET member_count = $2, last_computed_at = $3, status = 'ready' WHERE id = $1`, segB, m, now)
+			return err
+		}); err != nil {
+			return fmt.Errorf("error running hand-written compute: %w", err)
+		}
+		hand = append(hand, time.Since(t0))
+		if i == 0 {
+			if res.Members != m || res.Entered != in {
+				return fmt.Errorf("compiled compute entered %d of %d, hand-written %d of %d", res.Entered, res.Members, in, m)
+			}
+			report(out, fmt.Sprintf("compute, first run (%d entered)", res.Entered), compiled, hand, 5*time.Second)
+			compiled, hand = nil, nil
+		}
+	}
+	if len(compiled) > 0 {
+		report(out, "compute, steady state (no change)", compiled, hand, 5*time.Second)
+	}
+
+	// Incremental re-evaluation: 1,000 random live customers marked dirty, drained over every
+	// segment in the database (the two above, and any others).
+	var drains []time.Duration
+	for i := 0; i < o.runs; i++ {
+		if _, err := db.ExecContext(ctx, `INSERT INTO segment_dirty_customers (customer_id)
+			SELECT id FROM customers TABLESAMPLE SYSTEM (1) WHERE merged_into_id IS NULL LIMIT 1000
+			ON CONFLICT DO NOTHING`); err != nil {
+			return fmt.Errorf("error marking customers dirty: %w", err)
+		}
+		t0 := time.Now()
+		res, err := svc.Drain(ctx, 1000)
+		if err != nil {
+			return err
+		}
+		drains = append(drains, time.Since(t0))
+		if i == 0 {
+			fmt.Fprintf(out, "drain: %d dirty customers re-evaluated per batch\n", res.Customers)
+		}
+	}
+	fmt.Fprintf(out, "%-40s %8s (best of %d)\n", "drain, 1,000 dirty customers", slices.Min(drains).Round(time.Millisecond), len(drains))
+	return nil
+}
+
+// inBenchTx runs fn with the settings segment.Service uses (work_mem, no JIT).
+func inBenchTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)`); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func report(out io.Writer, what string, compiled, hand []time.Duration, target time.Duration) {
+	c, h := slices.Min(compiled), slices.Min(hand)
+	ratio := float64(c) / float64(h)
+	verdict := "ok"
+	if c > target || ratio > 1.3 {
+		verdict = "MISSED"
+	}
+	fmt.Fprintf(out, "%-40s compiled %8s  hand-written %8s  ratio %.2f  (target ≤ %s, ≤ 1.3×) %s\n",
+		what, c.Round(time.Millisecond), h.Round(time.Millisecond), ratio, target, verdict)
+}
