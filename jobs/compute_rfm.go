@@ -1,0 +1,79 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/cairn-cdp/cairn/internal/rfm"
+)
+
+// ComputeRFMEvery is how often the periodic ComputeRFM runs.
+const ComputeRFMEvery = time.Hour
+
+// ComputeRFMArgs recomputes every customer's RFM scores (internal/rfm).
+type ComputeRFMArgs struct {
+	// WindowDays overrides how many days back orders count; 0 means rfm.DefaultWindow.
+	WindowDays int `json:"window_days,omitempty"`
+}
+
+// Kind is the job's stable name.
+func (ComputeRFMArgs) Kind() string { return "compute_rfm" }
+
+// InsertOpts make the job unique per kind while queued or running, whatever its args: a
+// computeRFM mutation during a run, or a periodic tick while one is pending, returns the job
+// already there instead of queueing a second full computation. Completed jobs are left out of
+// the states so the next hourly run is not blocked until River cleans the last one up.
+func (ComputeRFMArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		UniqueOpts: river.UniqueOpts{
+			ByState: []rivertype.JobState{
+				rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+				rivertype.JobStateRunning, rivertype.JobStateScheduled,
+			},
+		},
+	}
+}
+
+// ComputeRFMWorker runs ComputeRFM.
+type ComputeRFMWorker struct {
+	river.WorkerDefaults[ComputeRFMArgs]
+	deps Deps
+}
+
+// NewComputeRFMWorker returns the worker on deps.
+func NewComputeRFMWorker(deps Deps) *ComputeRFMWorker { return &ComputeRFMWorker{deps: deps} }
+
+// Timeout allows a computation over millions of customers plenty of room.
+func (*ComputeRFMWorker) Timeout(*river.Job[ComputeRFMArgs]) time.Duration { return 30 * time.Minute }
+
+// Work scores every customer as of now.
+func (w *ComputeRFMWorker) Work(ctx context.Context, job *river.Job[ComputeRFMArgs]) error {
+	if job.Args.WindowDays < 0 {
+		return river.JobCancel(fmt.Errorf("window_days must not be negative, got %d", job.Args.WindowDays))
+	}
+	res, err := rfm.New(w.deps.DB).Compute(ctx, &rfm.ComputeOpts{
+		Window: time.Duration(job.Args.WindowDays) * 24 * time.Hour,
+	})
+	if err != nil {
+		return fmt.Errorf("error computing RFM: %w", err)
+	}
+	w.deps.Log.InfoContext(ctx, "RFM computed",
+		"scored", res.Scored, "updated", res.Updated, "cleared", res.Cleared, "batches", res.Batches,
+		"window_days", int(res.Window/(24*time.Hour)), "scoring", res.Scoring, "writing", res.Writing,
+		"duration", res.Duration)
+	return nil
+}
+
+// computeRFMPeriodic is the hourly run; it also runs when the leader starts, so a fresh install
+// or a long outage does not wait an hour for scores.
+func computeRFMPeriodic() *river.PeriodicJob {
+	return river.NewPeriodicJob(
+		river.PeriodicInterval(ComputeRFMEvery),
+		func() (river.JobArgs, *river.InsertOpts) { return ComputeRFMArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true},
+	)
+}
