@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-cdp/cairn/internal/testdb"
+)
+
+// fakeServer acknowledges /v1/batch and /v1/track for the key "k", counting messages.
+type fakeServer struct {
+	batchEvents, trackEvents atomic.Int64
+	srv                      *httptest.Server
+}
+
+func newFakeServer(t *testing.T) *fakeServer {
+	t.Helper()
+	f := &fakeServer{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, _, ok := r.BasicAuth(); !ok || user != "k" {
+			http.Error(w, `{"success":false,"error":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/v1/batch":
+			var b struct{ Batch []json.RawMessage }
+			if json.Unmarshal(body, &b) != nil {
+				http.Error(w, "bad", http.StatusBadRequest)
+				return
+			}
+			f.batchEvents.Add(int64(len(b.Batch)))
+		case "/v1/track":
+			f.trackEvents.Add(1)
+		default:
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(`{"success":true}`))
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func TestRunCountsAcknowledgedEvents(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t)
+	rep, err := Run(t.Context(), Options{
+		URL: f.srv.URL, Key: "k", Clients: 3, Batch: 7, Events: 500, Duration: time.Minute,
+		Rate: 50, TrackDuration: time.Second, TrackWorkers: 4, SkipCopy: true,
+	})
+	require.NoError(t, err)
+	require.EqualValues(t, 500, rep.Batch.Events, "the event budget is exact")
+	require.EqualValues(t, 501, f.batchEvents.Load(), "plus the one check event")
+	require.Zero(t, rep.Batch.Errors)
+	require.EqualValues(t, rep.Batch.Latency.N, rep.Batch.Requests)
+	require.NotNil(t, rep.Track)
+	// A request cut off by the phase's end may reach the server without being counted.
+	require.LessOrEqual(t, rep.Track.Events, f.trackEvents.Load())
+	require.Positive(t, rep.Track.Events)
+	require.EqualValues(t, rep.Track.Latency.N, rep.Track.Events)
+	require.LessOrEqual(t, rep.Track.Events, int64(52), "the rate limit holds: 1 s at 50/s, plus a burst of one")
+}
+
+func TestRunReportsRejections(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t)
+	_, err := Run(t.Context(), Options{URL: f.srv.URL, Key: "wrong", Events: 10, SkipCopy: true})
+	require.ErrorContains(t, err, "401")
+}
+
+func TestRunRefusesRemoteTargets(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"http://example.com:8080", "http://10.1.2.3", "ftp://localhost"} {
+		_, err := Run(t.Context(), Options{URL: u, Key: "k", SkipCopy: true})
+		require.Error(t, err, u)
+	}
+	for _, u := range []string{"http://localhost:1", "http://127.0.0.1:1", "http://[::1]:1"} {
+		require.NoError(t, checkTarget(u, false), u)
+	}
+	require.NoError(t, checkTarget("http://example.com", true))
+}
+
+func TestCopyBaseline(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	var logs strings.Builder
+	rep, err := Run(t.Context(), Options{SkipHTTP: true, DB: db, CopyRows: 12_345, People: 100, Seed: 9, Log: &logs})
+	require.NoError(t, err)
+	require.NotNil(t, rep.Copy)
+	require.EqualValues(t, 12_345, rep.Copy.Rows)
+	require.Positive(t, rep.Copy.RowsPerSec())
+	require.InDelta(t, 400, rep.Copy.RowBytes, 150, "rows are about the size the target assumes")
+	require.Contains(t, logs.String(), "bench_copy_")
+	require.Zero(t, scratchTables(t, db), "the scratch table is dropped")
+}
+
+func scratchTables(t *testing.T, db *sql.DB) int {
+	var n int
+	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bench\_copy\_%'`).Scan(&n))
+	return n
+}

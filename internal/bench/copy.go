@@ -1,0 +1,221 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/cairn-cdp/cairn/internal/pgcopy"
+)
+
+// copyColumns are the interactions table's, in COPY order.
+var copyColumns = []string{"id", "kind", "event", "properties", "context", "occurred_at", "received_at", "message_id", "revenue", "source", "channel", "customer_id"}
+
+// scratchDDL makes a table shaped and indexed like interactions (no foreign key: the baseline
+// is COPY itself). %s is the table name.
+var scratchDDL = []string{
+	`CREATE TABLE %s (id uuid PRIMARY KEY, kind varchar NOT NULL, event varchar, properties jsonb, context jsonb,
+		occurred_at timestamptz NOT NULL, received_at timestamptz NOT NULL, message_id varchar NOT NULL,
+		revenue numeric(18,4), source varchar, channel varchar, customer_id uuid NOT NULL)`,
+	`CREATE UNIQUE INDEX ON %s (message_id)`,
+	`CREATE INDEX ON %s (customer_id, occurred_at)`,
+	`CREATE INDEX ON %s (customer_id, event, occurred_at)`,
+	`CREATE INDEX ON %s (event, occurred_at)`,
+}
+
+// copyChunk is how many rows go into one COPY buffer: generation of the next overlaps the send
+// of the previous.
+const copyChunk = 5000
+
+// copyBaseline copies rows rows, about 400 bytes each as stored, into a scratch table with
+// interactions' indexes in one transaction, and drops the table afterwards.
+func copyBaseline(ctx context.Context, db *sql.DB, rows, people int, seed uint64, log io.Writer) (*CopyResult, error) {
+	table := "bench_copy_" + runID(seed^uint64(time.Now().UnixNano()))
+	q := pq.QuoteIdentifier(table)
+	for _, ddl := range scratchDDL {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf(ddl, q)); err != nil {
+			_, _ = db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+q)
+			return nil, fmt.Errorf("error creating scratch table %s: %w", table, err)
+		}
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+q); err != nil {
+			fmt.Fprintf(log, "bench: could not drop scratch table %s: %v\n", table, err)
+		}
+	}()
+
+	fmt.Fprintf(log, "bench: COPY of %d rows into scratch table %s\n", rows, table)
+	res := &CopyResult{}
+	// Generate on one goroutine, send on this one.
+	bufs := make(chan *pgcopy.Buffer, 2)
+	free := make(chan *pgcopy.Buffer, 3)
+	for range 3 {
+		free <- &pgcopy.Buffer{}
+	}
+	genCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(bufs)
+		g := newRowGen(seed, people)
+		for done := 0; done < rows; done += copyChunk {
+			var b *pgcopy.Buffer
+			select {
+			case b = <-free:
+			case <-genCtx.Done():
+				return
+			}
+			b.Reset()
+			for range min(copyChunk, rows-done) {
+				g.row(b)
+			}
+			select {
+			case bufs <- b:
+			case <-genCtx.Done():
+				return
+			}
+		}
+	}()
+
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("error connecting: %w", err)
+	}
+	defer conn.Close()
+	began := time.Now()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return nil, fmt.Errorf("error starting COPY transaction: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	last := began
+	for b := range bufs {
+		n, err := pgcopy.Copy(ctx, conn, table, copyColumns, b)
+		if err != nil {
+			return nil, err
+		}
+		res.Rows += n
+		res.Bytes += int64(b.Len())
+		free <- b
+		if time.Since(last) >= time.Second {
+			last = time.Now()
+			fmt.Fprintf(log, "bench: copy %4.0fs: %d rows, %.0f rows/s\n", time.Since(began).Seconds(), res.Rows, rateOf(res.Rows, time.Since(began)))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return nil, fmt.Errorf("error committing COPY: %w", err)
+	}
+	committed = true
+	res.Elapsed = time.Since(began)
+	if err := conn.QueryRowContext(ctx, "SELECT coalesce(avg(pg_column_size(t.*)), 0) FROM (SELECT * FROM "+q+" LIMIT 10000) t").Scan(&res.RowBytes); err != nil {
+		return nil, fmt.Errorf("error measuring row size: %w", err)
+	}
+	return res, nil
+}
+
+// rowGen makes interaction rows like those ingest stores for the payload generator's messages.
+type rowGen struct {
+	r         *rand.Rand
+	customers [][16]byte
+	js        jw
+	now       time.Time
+}
+
+func newRowGen(seed uint64, people int) *rowGen {
+	g := &rowGen{r: rand.New(rand.NewPCG(seed, 0xc0b1)), now: time.Now()}
+	g.customers = make([][16]byte, min(people, 1_000_000))
+	for i := range g.customers {
+		g.customers[i] = g.uuid7(g.now.Add(-time.Duration(g.r.IntN(1000)) * time.Hour))
+	}
+	return g
+}
+
+func (g *rowGen) uuid7(t time.Time) [16]byte {
+	var u [16]byte
+	ms := t.UnixMilli()
+	binary.BigEndian.PutUint64(u[8:], g.r.Uint64())
+	x := g.r.Uint64()
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	u[6] = 0x70 | byte(x>>8)&0x0f
+	u[7] = byte(x)
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}
+
+func (g *rowGen) row(b *pgcopy.Buffer) {
+	r := g.r
+	now := time.Now()
+	occurred := now.Add(-time.Duration(r.IntN(2000)) * time.Millisecond)
+	b.UUID(g.uuid7(now))
+	kind, event := "track", benchEvents[r.IntN(len(benchEvents))]
+	if r.Float64() < 0.4 {
+		kind, event = "page", "Shop"
+	}
+	b.Text(kind)
+	b.Text(event)
+	w := &g.js
+	w.b, w.comma = w.b[:0], false
+	w.obj()
+	var revenue float64
+	if kind == "page" {
+		path := benchPages[r.IntN(len(benchPages))]
+		w.kstr("path", path)
+		w.kstr("url", "https://shop.example.com"+path)
+		w.kstr("title", "Cairn Shop")
+		w.kstr("referrer", "https://www.google.com/")
+	} else {
+		w.kstr("product_id", "p-"+strconv.Itoa(1000+r.IntN(400)))
+		w.kstr("currency", "EUR")
+		price := float64(500+r.IntN(9500)) / 100
+		if event == "Order Completed" {
+			revenue = price * 2
+			w.kstr("order_id", "ord-"+strconv.FormatUint(r.Uint64()>>16, 36))
+			w.knum("revenue", revenue)
+			w.knum("total", revenue+4.95)
+		} else {
+			w.knum("price", price)
+		}
+	}
+	w.end()
+	b.TextBytes(w.b)
+	w.b, w.comma = w.b[:0], false
+	w.obj()
+	w.kstr("ip", "203.0."+strconv.Itoa(r.IntN(256))+".0")
+	w.key("library")
+	w.obj()
+	w.kstr("name", "analytics.js")
+	w.kstr("version", "5.2.1")
+	w.end()
+	w.kstr("locale", "en-US")
+	w.kstr("userAgent", benchUserAgent)
+	w.end()
+	b.TextBytes(w.b)
+	b.Time(occurred)
+	b.Time(now)
+	var mid [36]byte
+	b.Text(string(appendUUID4(mid[:0], r)))
+	if revenue > 0 {
+		b.Float(revenue, 2)
+	} else {
+		b.Null()
+	}
+	b.Text("bench")
+	b.Text("web")
+	b.UUID(g.customers[r.IntN(len(g.customers))])
+	b.EndRow()
+}

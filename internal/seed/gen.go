@@ -1,0 +1,705 @@
+package seed
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/cairn-cdp/cairn/internal/pgcopy"
+)
+
+// Every customer is generated from its own random stream, seeded from (seed, customer index),
+// so chunks can be generated in parallel and in any order and still give the same data.
+
+const (
+	usPerMs  = int64(1000)
+	usPerSec = 1000 * usPerMs
+	usPerDay = 86400 * usPerSec
+
+	// maxWeight caps how many times the average number of events one customer gets.
+	maxWeight = 100
+)
+
+// generator turns (seed, customer index) into rows.
+type generator struct {
+	seed     uint64
+	nowUS    int64 // end of the data window, unix microseconds
+	spanUS   int64 // length of the window
+	source   string
+	counts   []int32 // events per customer
+	products []product
+}
+
+type product struct {
+	id, name, category string
+	price              float64
+}
+
+func newGenerator(opts Options) *generator {
+	g := &generator{
+		seed:   opts.Seed,
+		nowUS:  opts.Now.UnixMicro(),
+		spanUS: opts.Span.Microseconds(),
+		source: opts.Source,
+	}
+	g.counts = allocateEvents(opts.Seed, opts.Customers, opts.Events)
+	r := rand.New(rand.NewPCG(mix(opts.Seed), mix(^uint64(0))))
+	for i := range 400 {
+		adj := productAdjectives[r.IntN(len(productAdjectives))]
+		noun := productNouns[r.IntN(len(productNouns))]
+		g.products = append(g.products, product{
+			id:       "p-" + strconv.Itoa(1000+i),
+			name:     adj + " " + noun.noun,
+			category: noun.category,
+			price:    math.Round((5+r.ExpFloat64()*45)*100) / 100,
+		})
+	}
+	return g
+}
+
+// mix is splitmix64's finaliser: it spreads nearby inputs (customer 1, 2, 3 …) over the whole
+// seed space.
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// customerRand is customer i's random stream. Its first draw is the customer's activity weight.
+func customerRand(seed uint64, i int) *rand.Rand {
+	return rand.New(rand.NewPCG(mix(seed), mix(uint64(i)^0x5eed)))
+}
+
+// weight maps the first draw to a heavy-tailed activity weight (Pareto-like, mean ≈ 2.5): most
+// customers do a few things, a few do a lot.
+func weight(u float64) float64 {
+	return math.Min(math.Pow(1-u, -0.6), maxWeight)
+}
+
+// allocateEvents splits events over customers in proportion to their weights: everyone gets one
+// event when there are enough, the rest goes by cumulative rounding, so the total is exact.
+func allocateEvents(seed uint64, customers, events int) []int32 {
+	counts := make([]int32, customers)
+	weights := make([]float64, customers)
+	var total float64
+	for i := range customers {
+		weights[i] = weight(customerRand(seed, i).Float64())
+		total += weights[i]
+	}
+	rest := events
+	if events >= customers {
+		for i := range counts {
+			counts[i] = 1
+		}
+		rest = events - customers
+	}
+	var cum float64
+	prev := 0
+	for i := range customers {
+		cum += weights[i]
+		upto := int(math.Floor(float64(rest) * cum / total))
+		if i == customers-1 {
+			upto = rest
+		}
+		counts[i] += int32(upto - prev)
+		prev = upto
+	}
+	return counts
+}
+
+// chunk is the rows of a run of consecutive customers, encoded for COPY.
+type chunk struct {
+	first, n                                      int
+	customers, identities, consents, interactions pgcopy.Buffer
+	s                                             scratch
+}
+
+func (c *chunk) reset(first, n int) {
+	c.first, c.n = first, n
+	c.customers.Reset()
+	c.identities.Reset()
+	c.consents.Reset()
+	c.interactions.Reset()
+}
+
+// scratch is per-chunk reusable memory.
+type scratch struct {
+	times   []int64
+	devices []device
+	js      jsonw
+	traits  jsonw
+}
+
+type device struct {
+	app                 bool
+	anonymousID         [16]byte
+	deviceID            [16]byte
+	ua, model, ipA, ipB int
+	first, last         int64 // use, unix µs; first == 0: unused
+}
+
+// event kinds and names.
+const (
+	evPage = iota
+	evProductViewed
+	evAddedToCart
+	evOrderCompleted
+	evEmailOpened
+	evEmailClicked
+	evIdentify
+)
+
+func (g *generator) fill(c *chunk) {
+	for i := c.first; i < c.first+c.n; i++ {
+		g.customer(c, i)
+	}
+}
+
+// customer writes customer i, its identities, consents and events.
+func (g *generator) customer(c *chunk, i int) {
+	r := customerRand(g.seed, i)
+	w := weight(r.Float64())
+	n := int(g.counts[i])
+	s := &c.s
+
+	identified := n >= 2 && r.Float64() < 0.3+0.55*math.Min(1, w/4)
+
+	// Devices: most people use one, some two or three (phone app, laptop …).
+	d := 1
+	if r.Float64() < 0.22 {
+		d++
+		if r.Float64() < 0.3 {
+			d++
+		}
+	}
+	d = min(d, max(n, 1))
+	s.devices = s.devices[:0]
+	for k := range d {
+		dev := device{app: r.Float64() < 0.2 || (k > 0 && r.Float64() < 0.5)}
+		dev.anonymousID = uuid4(r)
+		dev.deviceID = uuid4(r)
+		dev.ua = r.IntN(len(userAgents))
+		dev.model = r.IntN(len(appDevices))
+		dev.ipA, dev.ipB = 1+r.IntN(223), r.IntN(256)
+		s.devices = append(s.devices, dev)
+	}
+
+	// When: first seen skewed towards the recent past (the business grows); a bit over half are
+	// still active, the others stopped at some point.
+	startAge := int64(float64(g.spanUS) * math.Pow(r.Float64(), 1.6))
+	var endAge int64
+	if r.Float64() < 0.55 {
+		endAge = int64(r.Float64() * float64(min(startAge, 21*usPerDay)))
+	} else {
+		endAge = int64(r.Float64() * float64(startAge))
+	}
+	start, end := g.nowUS-startAge, g.nowUS-endAge
+	// Visits: events come in sessions of a few events seconds to minutes apart, the sessions
+	// spread over the customer's active period.
+	s.times = s.times[:0]
+	for len(s.times) < n {
+		t := start + int64(r.Float64()*float64(end-start))
+		for k := 1 + int(r.ExpFloat64()*3); k > 0 && len(s.times) < n; k-- {
+			s.times = append(s.times, min(t, g.nowUS))
+			t += 5*usPerSec + r.Int64N(4*60*usPerSec)
+		}
+	}
+	slices.Sort(s.times)
+	first, last := start, start
+	if n > 0 {
+		first, last = s.times[0], s.times[n-1]
+	}
+
+	// Who: the traits an identify will carry.
+	fn, ln := firstNames[r.IntN(len(firstNames))], lastNames[r.IntN(len(lastNames))]
+	country := pick(r, countries)
+	plan := pick(r, plans)
+	age := min(max(int(36+r.NormFloat64()*12), 18), 85)
+	hasPhone := r.Float64() < 0.2
+	emailGranted := r.Float64() < 0.78
+	analyticsDenied := n > 0 && r.Float64() < 0.06
+	identifyAt := -1
+	if identified {
+		identifyAt = 1 + r.IntN(max(1, (n-1)*3/10))
+	}
+	// Plus-addressed with the seed and customer number: unique within a seed and across seeds.
+	email := fn + "." + ln + "+" + strconv.FormatUint(g.seed, 36) + "-" + strconv.FormatInt(int64(i), 36) + "@" + emailDomains[i%len(emailDomains)]
+	userID := uuid4(r)
+	phone := "+4915" + pad9((int64(i)*7919+int64(mix(g.seed)%1e9))%1e9) // a bijection of i: unique within a seed
+	customerID := uuid7(first/usPerMs, r)
+
+	// Events.
+	for k := range n {
+		t := s.times[k]
+		devIdx := 0
+		if d > 1 && r.Float64() >= 0.7 {
+			devIdx = r.IntN(d)
+		}
+		forced := false
+		for m := 1; m < d; m++ {
+			if k == m*n/d {
+				devIdx, forced = m, true
+			}
+		}
+		kind := evPage
+		x := r.Float64()
+		switch {
+		case k == identifyAt:
+			kind = evIdentify
+		case k < identifyAt || identifyAt < 0:
+			switch {
+			case x < 0.6:
+				kind = evPage
+			case x < 0.9:
+				kind = evProductViewed
+			default:
+				kind = evAddedToCart
+			}
+		default:
+			switch {
+			case x < 0.38:
+				kind = evPage
+			case x < 0.60:
+				kind = evProductViewed
+			case x < 0.70:
+				kind = evAddedToCart
+			case x < 0.78:
+				kind = evOrderCompleted
+			case x < 0.93:
+				kind = evEmailOpened
+			default:
+				kind = evEmailClicked
+			}
+			if (kind == evEmailOpened || kind == evEmailClicked) && (forced || !emailGranted) {
+				kind = evPage
+			}
+		}
+		dev := &s.devices[devIdx]
+		isEmail := kind == evEmailOpened || kind == evEmailClicked
+		if !isEmail {
+			if dev.first == 0 {
+				dev.first = t
+			}
+			dev.last = t
+		}
+		g.event(c, r, customerID, dev, kind, t, fn, ln, email, country, plan, age, hasPhone, phone)
+	}
+
+	// The customer.
+	cb := &c.customers
+	cb.UUID(customerID)
+	cb.Time(usTime(first))
+	cb.Time(usTime(last))
+	tr, tt := &s.traits, &s.js
+	tr.reset()
+	tt.reset()
+	tr.obj()
+	tt.obj()
+	if identified {
+		at := usTime(s.times[identifyAt])
+		tr.kint("age", int64(age))
+		tr.kstr("country", country)
+		tr.kstr("created_at", at.Format(time.RFC3339))
+		tr.kstr("email", email)
+		tr.kstr("first_name", title(fn))
+		tr.kstr("last_name", title(ln))
+		tr.kstr("name", title(fn)+" "+title(ln))
+		if hasPhone {
+			tr.kstr("phone", phone)
+		}
+		tr.kstr("plan", plan)
+		keys := []string{"age", "country", "created_at", "email", "first_name", "last_name", "name", "plan"}
+		if hasPhone {
+			keys = append(keys, "phone")
+		}
+		ts := at.Format(time.RFC3339Nano)
+		for _, key := range keys {
+			tt.kstr(key, ts)
+		}
+	}
+	tr.end()
+	tt.end()
+	cb.TextBytes(tr.b)
+	cb.TextBytes(tt.b)
+	if identified {
+		cb.Text(email)
+	} else {
+		cb.Null()
+	}
+	if identified && hasPhone {
+		cb.Text(phone)
+	} else {
+		cb.Null()
+	}
+	cb.Time(usTime(first))
+	cb.Time(usTime(last))
+	cb.EndRow()
+
+	// Identities.
+	var buf [36]byte
+	for k := range s.devices {
+		dev := &s.devices[k]
+		if dev.first == 0 {
+			if k > 0 || n > 0 {
+				continue // never used (its turn went to an email event)
+			}
+			dev.first, dev.last = first, last
+		}
+		g.identity(c, r, customerID, "anonymous_id", string(pgcopy.AppendUUID(buf[:0], dev.anonymousID)), dev.first, dev.last)
+		if dev.app {
+			g.identity(c, r, customerID, "device_id", upperUUID(dev.deviceID), dev.first, dev.last)
+		}
+	}
+	if identified {
+		from := s.times[identifyAt]
+		g.identity(c, r, customerID, "user_id", string(pgcopy.AppendUUID(buf[:0], userID)), from, last)
+		g.identity(c, r, customerID, "email", email, from, last)
+		if hasPhone {
+			g.identity(c, r, customerID, "phone", phone, from, last)
+		}
+	}
+
+	// Consents: the cookie banner on the first visit; the signup form's marketing opt-in; a few
+	// withdraw analytics consent after their last tracked event.
+	if n > 0 {
+		g.consent(c, r, customerID, "analytics", true, "web", `{"banner":"cookie-consent-v3"}`, first)
+		if analyticsDenied {
+			g.consent(c, r, customerID, "analytics", false, "web", `{"banner":"cookie-consent-v3","action":"withdraw"}`, last+60*usPerSec)
+		}
+	}
+	if identified {
+		g.consent(c, r, customerID, "email_marketing", emailGranted, "signup_form", `{"form":"signup","text_version":"2024-01"}`, s.times[identifyAt])
+	}
+}
+
+func (g *generator) identity(c *chunk, r *rand.Rand, customerID [16]byte, typ, value string, first, last int64) {
+	b := &c.identities
+	b.UUID(uuid7(first/usPerMs, r))
+	b.Text(typ)
+	b.Text(value)
+	b.Time(usTime(first))
+	b.Time(usTime(last))
+	b.UUID(customerID)
+	b.EndRow()
+}
+
+func (g *generator) consent(c *chunk, r *rand.Rand, customerID [16]byte, purpose string, granted bool, source, proof string, at int64) {
+	b := &c.consents
+	b.UUID(uuid7(at/usPerMs, r))
+	b.Text(purpose)
+	b.Bool(granted)
+	b.Text(source)
+	b.Time(usTime(at))
+	b.Text(proof)
+	b.UUID(customerID)
+	b.EndRow()
+}
+
+// event writes one interaction.
+func (g *generator) event(c *chunk, r *rand.Rand, customerID [16]byte, dev *device, kind int, t int64,
+	fn, ln, email, country, plan string, age int, hasPhone bool, phone string) {
+	b := &c.interactions
+	p := &c.s.js
+	p.reset()
+	var revenue float64
+	channel := "web"
+	if dev.app {
+		channel = "app"
+	}
+	kindName, eventName := "track", ""
+	prod := &g.products[r.IntN(len(g.products))]
+	camp := &campaigns[r.IntN(len(campaigns))]
+
+	p.obj()
+	switch kind {
+	case evPage:
+		if dev.app {
+			kindName, eventName = "screen", "Screen Viewed"
+			p.kstr("name", appScreens[r.IntN(len(appScreens))])
+		} else {
+			kindName, eventName = "page", "Page Viewed"
+			pg := webPages[r.IntN(len(webPages))]
+			p.kstr("name", pg.title)
+			p.kstr("path", pg.path)
+			p.kstr("referrer", referrers[r.IntN(len(referrers))])
+			p.kstr("title", pg.title+" | Cairn Shop")
+			p.kstr("url", "https://shop.example.com"+pg.path)
+		}
+	case evProductViewed, evAddedToCart:
+		eventName = "Product Viewed"
+		if kind == evAddedToCart {
+			eventName = "Added to Cart"
+		}
+		p.kstr("category", prod.category)
+		p.kstr("currency", "EUR")
+		p.kstr("name", prod.name)
+		p.knum("price", prod.price)
+		p.kstr("product_id", prod.id)
+		if kind == evAddedToCart {
+			p.kint("quantity", int64(1+r.IntN(2)))
+		}
+	case evOrderCompleted:
+		eventName = "Order Completed"
+		items := 1 + r.IntN(3)
+		p.kstr("currency", "EUR")
+		orderID := uuid4(r)
+		p.kstr("order_id", "ord_"+strconv.FormatUint(binary.BigEndian.Uint64(orderID[:8]), 36))
+		p.key("products")
+		p.arr()
+		for range items {
+			it := &g.products[r.IntN(len(g.products))]
+			q := 1 + r.IntN(2)
+			revenue += it.price * float64(q)
+			p.obj()
+			p.knum("price", it.price)
+			p.kstr("product_id", it.id)
+			p.kint("quantity", int64(q))
+			p.end()
+		}
+		p.endArr()
+		revenue = math.Round(revenue*100) / 100
+		p.knum("revenue", revenue)
+		shipping := 0.0
+		if revenue < 50 {
+			shipping = 4.95
+		}
+		p.knum("shipping", shipping)
+		p.knum("total", math.Round((revenue+shipping)*100)/100)
+	case evEmailOpened, evEmailClicked:
+		channel = "email"
+		eventName = "Email Opened"
+		if kind == evEmailClicked {
+			eventName = "Email Link Clicked"
+		}
+		p.kstr("campaign_id", camp.id)
+		p.kstr("campaign_name", camp.name)
+		p.kstr("email_subject", camp.subject)
+		if kind == evEmailClicked {
+			p.kstr("link_url", "https://shop.example.com/collections/sale?utm_campaign="+camp.id)
+		}
+	case evIdentify:
+		kindName = "identify"
+		p.kint("age", int64(age))
+		p.kstr("country", country)
+		p.kstr("created_at", usTime(t).Format(time.RFC3339))
+		p.kstr("email", email)
+		p.kstr("first_name", title(fn))
+		p.kstr("last_name", title(ln))
+		p.kstr("name", title(fn)+" "+title(ln))
+		if hasPhone {
+			p.kstr("phone", phone)
+		}
+		p.kstr("plan", plan)
+	}
+	p.end()
+
+	b.UUID(uuid7(t/usPerMs, r))
+	b.Text(kindName)
+	if eventName == "" {
+		b.Null()
+	} else {
+		b.Text(eventName)
+	}
+	b.TextBytes(p.b)
+
+	// Context, minimised as ingest stores it (IP truncated to /24).
+	p.reset()
+	p.obj()
+	switch {
+	case channel == "email":
+		p.key("campaign")
+		p.obj()
+		p.kstr("medium", "email")
+		p.kstr("name", camp.name)
+		p.kstr("source", "cairn")
+		p.end()
+		p.key("library")
+		p.obj()
+		p.kstr("name", "cairn-email-tracking")
+		p.end()
+	case dev.app:
+		m := appDevices[dev.model]
+		p.key("app")
+		p.obj()
+		p.kstr("build", "341")
+		p.kstr("name", "Cairn Shop")
+		p.kstr("version", "3.4.1")
+		p.end()
+		p.key("device")
+		p.obj()
+		var buf [36]byte
+		p.kstr("id", upperUUIDInto(buf[:0], dev.deviceID))
+		p.kstr("manufacturer", m.manufacturer)
+		p.kstr("model", m.model)
+		p.kstr("type", m.kind)
+		p.end()
+		p.kstr("ip", ip(dev))
+		p.key("library")
+		p.obj()
+		if m.kind == "ios" {
+			p.kstr("name", "analytics-ios")
+		} else {
+			p.kstr("name", "analytics-android")
+		}
+		p.kstr("version", "4.1.8")
+		p.end()
+		p.key("os")
+		p.obj()
+		p.kstr("name", m.osName)
+		p.kstr("version", m.osVersion)
+		p.end()
+	default:
+		p.kstr("ip", ip(dev))
+		p.key("library")
+		p.obj()
+		p.kstr("name", "analytics.js")
+		p.kstr("version", "5.2.1")
+		p.end()
+		p.kstr("locale", locales[country])
+		p.kstr("userAgent", userAgents[dev.ua])
+	}
+	p.end()
+	b.TextBytes(p.b)
+
+	delay := int64(20*usPerMs) + r.Int64N(2*usPerSec)
+	if dev.app && channel == "app" {
+		delay += r.Int64N(90 * usPerSec) // mobile SDKs flush in batches
+	}
+	b.Time(usTime(t))
+	b.Time(usTime(t + delay))
+	var mid [36]byte
+	b.Text(string(pgcopy.AppendUUID(mid[:0], uuid4(r))))
+	if kind == evOrderCompleted {
+		b.Float(revenue, 2)
+	} else {
+		b.Null()
+	}
+	b.Text(g.source)
+	b.Text(channel)
+	b.UUID(customerID)
+	b.EndRow()
+}
+
+func ip(d *device) string {
+	return strconv.Itoa(d.ipA) + "." + strconv.Itoa(d.ipB) + "." + strconv.Itoa((d.ipA*7+d.ipB)%256) + ".0"
+}
+
+func pick(r *rand.Rand, ws []weighted) string {
+	var total float64
+	for _, w := range ws {
+		total += w.weight
+	}
+	x := r.Float64() * total
+	for _, w := range ws {
+		if x < w.weight {
+			return w.value
+		}
+		x -= w.weight
+	}
+	return ws[len(ws)-1].value
+}
+
+func usTime(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// uuid7 is a UUIDv7 for the millisecond ms with random bits from r.
+func uuid7(ms int64, r *rand.Rand) [16]byte {
+	var u [16]byte
+	binary.BigEndian.PutUint64(u[8:], r.Uint64())
+	x := r.Uint64()
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	u[6] = 0x70 | byte(x>>8)&0x0f
+	u[7] = byte(x)
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}
+
+// uuid4 is a random (version 4) UUID drawn from r.
+func uuid4(r *rand.Rand) [16]byte {
+	var u [16]byte
+	binary.BigEndian.PutUint64(u[:8], r.Uint64())
+	binary.BigEndian.PutUint64(u[8:], r.Uint64())
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}
+
+func upperUUID(u [16]byte) string {
+	var buf [36]byte
+	return upperUUIDInto(buf[:0], u)
+}
+
+func upperUUIDInto(dst []byte, u [16]byte) string {
+	dst = pgcopy.AppendUUID(dst, u)
+	for i, c := range dst {
+		if c >= 'a' && c <= 'f' {
+			dst[i] = c - 'a' + 'A'
+		}
+	}
+	return string(dst)
+}
+
+func title(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+func pad9(i int64) string {
+	s := strconv.FormatInt(i, 10)
+	for len(s) < 9 {
+		s = "0" + s
+	}
+	return s
+}
+
+// jsonw writes JSON for values known not to need escaping (the generator's vocabularies).
+type jsonw struct {
+	b     []byte
+	comma bool
+}
+
+func (w *jsonw) reset() { w.b, w.comma = w.b[:0], false }
+
+func (w *jsonw) sep() {
+	if w.comma {
+		w.b = append(w.b, ',')
+	}
+}
+
+func (w *jsonw) obj()    { w.sep(); w.b = append(w.b, '{'); w.comma = false }
+func (w *jsonw) end()    { w.b = append(w.b, '}'); w.comma = true }
+func (w *jsonw) arr()    { w.sep(); w.b = append(w.b, '['); w.comma = false }
+func (w *jsonw) endArr() { w.b = append(w.b, ']'); w.comma = true }
+
+func (w *jsonw) key(k string) {
+	w.sep()
+	w.b = append(w.b, '"')
+	w.b = append(w.b, k...)
+	w.b = append(w.b, '"', ':')
+	w.comma = false
+}
+
+func (w *jsonw) kstr(k, v string) {
+	w.key(k)
+	w.b = append(w.b, '"')
+	w.b = append(w.b, v...)
+	w.b = append(w.b, '"')
+	w.comma = true
+}
+
+func (w *jsonw) knum(k string, v float64) {
+	w.key(k)
+	w.b = strconv.AppendFloat(w.b, v, 'f', -1, 64)
+	w.comma = true
+}
+
+func (w *jsonw) kint(k string, v int64) {
+	w.key(k)
+	w.b = strconv.AppendInt(w.b, v, 10)
+	w.comma = true
+}
