@@ -73,7 +73,17 @@ func (r *queryResolver) Segments(ctx context.Context, after *entgql.Cursor[uuid.
 		ent.WithSegmentOrder(orderBy), ent.WithSegmentFilter(where.Filter))
 }
 
+// Customer returns generated.CustomerResolver implementation.
+func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+// Segment returns generated.SegmentResolver implementation.
+func (r *Resolver) Segment() generated.SegmentResolver { return &segmentResolver{r} }
+
+type (
+	customerResolver struct{ *Resolver }
+	queryResolver    struct{ *Resolver }
+	segmentResolver  struct{ *Resolver }
+)

@@ -11,7 +11,9 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/profile"
+	"github.com/cairn-cdp/cairn/internal/segment"
 )
 
 // Error codes carried in extensions.code.
@@ -44,9 +46,9 @@ func badInput(format string, args ...any) error {
 
 // notFoundErrors and badInputErrors list the domain sentinels; add a domain's errors here.
 var (
-	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound}
-	badInputErrors = []error{auth.ErrInvalidInput}
-	conflictErrors = []error{}
+	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound, identity.ErrNotFound, segment.ErrNotFound}
+	badInputErrors = []error{auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput}
+	conflictErrors = []error{identity.ErrConflict, segment.ErrInUse}
 )
 
 // Code returns the GraphQL error code for err.

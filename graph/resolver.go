@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/profile"
 )
 
@@ -30,4 +31,10 @@ type Resolver struct {
 	// Normalize normalises identifier values for customerByIdentity; nil uses
 	// profile.DefaultNormalize.
 	Normalize profile.Normalizer
+	Identity  *identity.Resolver // identity resolution and merges (mergeCustomers)
+	// SegmentJobs enqueues segment computations on a mutation's transaction (the River
+	// client); nil enqueues nothing and computeSegment fails.
+	SegmentJobs JobInserter
+	// RFMJobs enqueues computeRFM's job (the River client); nil makes computeRFM fail.
+	RFMJobs JobEnqueuer
 }

@@ -48,6 +48,9 @@ func NewClient(deps Deps, opts Options) (client *Client, runnable bool, err erro
 		FetchPollInterval: cmpOr(opts.FetchPollInterval, 100*time.Millisecond),
 		FetchCooldown:     50 * time.Millisecond,
 		JobTimeout:        10 * time.Minute,
+		// The dirty-customer drain runs every second; keep its finished rows an hour rather than
+		// River's default day so river_job stays small.
+		CompletedJobRetentionPeriod: time.Hour,
 	}
 	workers := river.NewWorkers()
 	n, err := register(workers, deps)
@@ -73,15 +76,26 @@ func NewClient(deps Deps, opts Options) (client *Client, runnable bool, err erro
 // register adds every worker and returns how many. Each job file adds its worker here with
 // river.AddWorkerSafely.
 func register(workers *river.Workers, deps Deps) (int, error) {
-	_ = deps
-	_ = workers
-	return 0, nil
+	n := 0
+	k, err := registerSegmentWorkers(workers, deps)
+	if err != nil {
+		return 0, err
+	}
+	n += k
+	if err := river.AddWorkerSafely(workers, NewComputeRFMWorker(deps)); err != nil {
+		return 0, fmt.Errorf("error registering the compute_rfm worker: %w", err)
+	}
+	n++
+	return n, nil
 }
 
 // periodicJobs is the schedule of recurring jobs.
 func periodicJobs(deps Deps) []*river.PeriodicJob {
 	_ = deps
-	return nil
+	var jobs []*river.PeriodicJob
+	jobs = append(jobs, segmentPeriodicJobs()...)
+	jobs = append(jobs, computeRFMPeriodic())
+	return jobs
 }
 
 func cmpOr[T comparable](v, def T) T {

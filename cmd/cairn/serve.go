@@ -7,11 +7,14 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/app"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/ingest"
 	"github.com/cairn-cdp/cairn/internal/server"
 	"github.com/cairn-cdp/cairn/jobs"
 )
@@ -83,6 +86,7 @@ type wired struct {
 	runnable bool // river has workers to run
 	keys     *auth.Keys
 	resolver *graph.Resolver
+	identity *identity.Resolver
 }
 
 func wire(a *app.App, workers int) (*wired, error) {
@@ -92,12 +96,20 @@ func wire(a *app.App, workers int) (*wired, error) {
 		return nil, err
 	}
 	keys := auth.NewKeys(a.DB, a.Log)
+	ident, err := identity.New(context.Background(), a.DB, identity.DefaultConfig(), a.Log)
+	if err != nil {
+		return nil, err
+	}
 	return &wired{
 		river:    rc,
 		runnable: runnable,
 		keys:     keys,
+		identity: ident,
 		resolver: &graph.Resolver{
-			DB: a.DB, Client: a.Client, Keys: keys, Jobs: rc, Log: a.Log,
+			DB: a.DB, Client: a.Client, Keys: keys, Jobs: rc, Log: a.Log, SegmentJobs: rc,
+			Normalize: ident.Normalize,
+			Identity:  ident,
+			RFMJobs:   rc,
 		},
 	}, nil
 }
@@ -107,7 +119,16 @@ func runServe(ctx context.Context, a *app.App, workers int) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: w.resolver, Log: a.Log})
+	// The ingest pipeline's writers live as long as the server: closed after the HTTP server has
+	// drained, so every request it accepted is committed and answered.
+	registry := prometheus.NewRegistry()
+	pipe, err := ingest.NewPipeline(ctx, a.DB, w.identity, &ingest.Options{KeepIP: a.Config.KeepIP, Registerer: registry, Log: a.Log})
+	if err != nil {
+		return err
+	}
+	defer pipe.Close() //nolint:errcheck // Close only waits for the writers
+	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: w.resolver, Log: a.Log,
+		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log})})
 	if w.runnable {
 		if err := w.river.Start(ctx); err != nil {
 			return fmt.Errorf("error starting workers: %w", err)

@@ -318,6 +318,17 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{InteractionsColumns[2], InteractionsColumns[5]},
 			},
+			{
+				Name:    "interaction_orders_rfm",
+				Unique:  false,
+				Columns: []*schema.Column{InteractionsColumns[11], InteractionsColumns[5]},
+				Annotation: &entsql.IndexAnnotation{
+					IncludeColumns: []string{
+						InteractionsColumns[8].Name,
+					},
+					Where: "event = 'Order Completed'",
+				},
+			},
 		},
 	}
 	// PrivacyRequestsColumns holds the columns for the "privacy_requests" table.

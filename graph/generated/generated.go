@@ -22,9 +22,10 @@ import (
 	"github.com/cairn-cdp/cairn/ent/interaction"
 	"github.com/cairn-cdp/cairn/ent/privacyrequest"
 	"github.com/cairn-cdp/cairn/ent/retentionpolicy"
-	"github.com/cairn-cdp/cairn/ent/segment"
+	segment1 "github.com/cairn-cdp/cairn/ent/segment"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/graph/scalar"
+	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/google/uuid"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -40,8 +41,11 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Customer() CustomerResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	Segment() SegmentResolver
+	SegmentPreview() SegmentPreviewResolver
 }
 
 type DirectiveRoot struct {
@@ -185,6 +189,8 @@ type ComplexityRoot struct {
 		MergedInto   func(childComplexity int) int
 		MergedIntoID func(childComplexity int) int
 		Phone        func(childComplexity int) int
+		Rfm          func(childComplexity int) int
+		Segments     func(childComplexity int) int
 		Traits       func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
 	}
@@ -281,8 +287,14 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAPIKey func(childComplexity int, name string, scopes []string) int
-		RevokeAPIKey func(childComplexity int, id uuid.UUID) int
+		ComputeRfm     func(childComplexity int) int
+		ComputeSegment func(childComplexity int, id uuid.UUID) int
+		CreateAPIKey   func(childComplexity int, name string, scopes []string) int
+		CreateSegment  func(childComplexity int, input model.CreateSegmentInput) int
+		DeleteSegment  func(childComplexity int, id uuid.UUID) int
+		MergeCustomers func(childComplexity int, from uuid.UUID, into uuid.UUID) int
+		RevokeAPIKey   func(childComplexity int, id uuid.UUID) int
+		UpdateSegment  func(childComplexity int, id uuid.UUID, input model.UpdateSegmentInput) int
 	}
 
 	PageInfo struct {
@@ -329,7 +341,40 @@ type ComplexityRoot struct {
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
 		PrivacyRequests    func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.PrivacyRequestOrder, where *ent.PrivacyRequestWhereInput) int
 		RetentionPolicies  func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RetentionPolicyOrder, where *ent.RetentionPolicyWhereInput) int
+		RfmSummary         func(childComplexity int) int
+		Segment            func(childComplexity int, id uuid.UUID) int
+		SegmentPreview     func(childComplexity int, rule segment.Rule) int
 		Segments           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.SegmentOrder, where *ent.SegmentWhereInput) int
+	}
+
+	RFM struct {
+		ComputedAt     func(childComplexity int) int
+		Frequency      func(childComplexity int) int
+		FrequencyScore func(childComplexity int) int
+		Label          func(childComplexity int) int
+		Monetary       func(childComplexity int) int
+		MonetaryScore  func(childComplexity int) int
+		Recency        func(childComplexity int) int
+		RecencyScore   func(childComplexity int) int
+		Score          func(childComplexity int) int
+	}
+
+	RFMCell struct {
+		Count          func(childComplexity int) int
+		FrequencyScore func(childComplexity int) int
+		RecencyScore   func(childComplexity int) int
+	}
+
+	RFMLabelCount struct {
+		Count func(childComplexity int) int
+		Label func(childComplexity int) int
+	}
+
+	RFMSummary struct {
+		ComputedAt func(childComplexity int) int
+		Grid       func(childComplexity int) int
+		Labels     func(childComplexity int) int
+		Scored     func(childComplexity int) int
 	}
 
 	RetentionPolicy struct {
@@ -361,11 +406,15 @@ type ComplexityRoot struct {
 		CreatedAt           func(childComplexity int) int
 		Description         func(childComplexity int) int
 		Error               func(childComplexity int) int
+		History             func(childComplexity int, days *int) int
 		ID                  func(childComplexity int) int
 		LastComputedAt      func(childComplexity int) int
 		MemberCount         func(childComplexity int) int
+		Members             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) int
 		Name                func(childComplexity int) int
 		RefreshEverySeconds func(childComplexity int) int
+		Rule                func(childComplexity int) int
+		RuleText            func(childComplexity int) int
 		Status              func(childComplexity int) int
 		UpdatedAt           func(childComplexity int) int
 	}
@@ -379,6 +428,12 @@ type ComplexityRoot struct {
 	SegmentEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	SegmentHistoryEntry struct {
+		Day     func(childComplexity int) int
+		Entered func(childComplexity int) int
+		Exited  func(childComplexity int) int
 	}
 
 	SegmentMembership struct {
@@ -401,15 +456,30 @@ type ComplexityRoot struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
+
+	SegmentPreview struct {
+		Count  func(childComplexity int) int
+		Sample func(childComplexity int, first *int, after *entgql.Cursor[uuid.UUID]) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
 
 // region    ************************** generated!.gotpl **************************
 
+type CustomerResolver interface {
+	Rfm(ctx context.Context, obj *ent.Customer) (*model.Rfm, error)
+	Segments(ctx context.Context, obj *ent.Customer) ([]*ent.Segment, error)
+}
 type MutationResolver interface {
 	CreateAPIKey(ctx context.Context, name string, scopes []string) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, id uuid.UUID) (*ent.APIKey, error)
+	MergeCustomers(ctx context.Context, from uuid.UUID, into uuid.UUID) (*ent.Customer, error)
+	ComputeRfm(ctx context.Context) (*model.Job, error)
+	CreateSegment(ctx context.Context, input model.CreateSegmentInput) (*ent.Segment, error)
+	UpdateSegment(ctx context.Context, id uuid.UUID, input model.UpdateSegmentInput) (*ent.Segment, error)
+	DeleteSegment(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
+	ComputeSegment(ctx context.Context, id uuid.UUID) (*model.Job, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
@@ -425,6 +495,19 @@ type QueryResolver interface {
 	Customer(ctx context.Context, id uuid.UUID) (*ent.Customer, error)
 	CustomerByIdentity(ctx context.Context, typeArg string, value string) (*ent.Customer, error)
 	Job(ctx context.Context, id uuid.UUID) (*model.Job, error)
+	RfmSummary(ctx context.Context) (*model.RFMSummary, error)
+	Segment(ctx context.Context, id uuid.UUID) (*ent.Segment, error)
+	SegmentPreview(ctx context.Context, rule segment.Rule) (*model.SegmentPreview, error)
+}
+type SegmentResolver interface {
+	Rule(ctx context.Context, obj *ent.Segment) (any, error)
+	RuleText(ctx context.Context, obj *ent.Segment) (string, error)
+	Members(ctx context.Context, obj *ent.Segment, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*ent.CustomerConnection, error)
+	History(ctx context.Context, obj *ent.Segment, days *int) ([]*model.SegmentHistoryEntry, error)
+}
+type SegmentPreviewResolver interface {
+	Count(ctx context.Context, obj *model.SegmentPreview) (int, error)
+	Sample(ctx context.Context, obj *model.SegmentPreview, first *int, after *entgql.Cursor[uuid.UUID]) (*ent.CustomerConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -999,6 +1082,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Customer.Phone(childComplexity), true
+	case "Customer.rfm":
+		if e.ComplexityRoot.Customer.Rfm == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.Rfm(childComplexity), true
+	case "Customer.segments":
+		if e.ComplexityRoot.Customer.Segments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.Segments(childComplexity), true
 	case "Customer.traits":
 		if e.ComplexityRoot.Customer.Traits == nil {
 			break
@@ -1354,6 +1449,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Job.State(childComplexity), true
 
+	case "Mutation.computeRFM":
+		if e.ComplexityRoot.Mutation.ComputeRfm == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.ComputeRfm(childComplexity), true
+	case "Mutation.computeSegment":
+		if e.ComplexityRoot.Mutation.ComputeSegment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_computeSegment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ComputeSegment(childComplexity, args["id"].(uuid.UUID)), true
 	case "Mutation.createAPIKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1365,6 +1477,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["name"].(string), args["scopes"].([]string)), true
+	case "Mutation.createSegment":
+		if e.ComplexityRoot.Mutation.CreateSegment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createSegment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateSegment(childComplexity, args["input"].(model.CreateSegmentInput)), true
+	case "Mutation.deleteSegment":
+		if e.ComplexityRoot.Mutation.DeleteSegment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteSegment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteSegment(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.mergeCustomers":
+		if e.ComplexityRoot.Mutation.MergeCustomers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_mergeCustomers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MergeCustomers(childComplexity, args["from"].(uuid.UUID), args["into"].(uuid.UUID)), true
 	case "Mutation.revokeAPIKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -1376,6 +1521,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.updateSegment":
+		if e.ComplexityRoot.Mutation.UpdateSegment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateSegment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateSegment(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateSegmentInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1628,6 +1784,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RetentionPolicies(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.RetentionPolicyOrder), args["where"].(*ent.RetentionPolicyWhereInput)), true
+	case "Query.rfmSummary":
+		if e.ComplexityRoot.Query.RfmSummary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.RfmSummary(childComplexity), true
+	case "Query.segment":
+		if e.ComplexityRoot.Query.Segment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_segment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Segment(childComplexity, args["id"].(uuid.UUID)), true
+	case "Query.segmentPreview":
+		if e.ComplexityRoot.Query.SegmentPreview == nil {
+			break
+		}
+
+		args, err := ec.field_Query_segmentPreview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SegmentPreview(childComplexity, args["rule"].(segment.Rule)), true
 	case "Query.segments":
 		if e.ComplexityRoot.Query.Segments == nil {
 			break
@@ -1639,6 +1823,118 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Segments(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.SegmentOrder), args["where"].(*ent.SegmentWhereInput)), true
+
+	case "RFM.computedAt":
+		if e.ComplexityRoot.RFM.ComputedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFM.ComputedAt(childComplexity), true
+	case "RFM.frequency":
+		if e.ComplexityRoot.RFM.Frequency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFM.Frequency(childComplexity), true
+	case "RFM.frequencyScore":
+		if e.ComplexityRoot.RFM.FrequencyScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFM.FrequencyScore(childComplexity), true
+	case "RFM.label":
+		if e.ComplexityRoot.RFM.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFM.Label(childComplexity), true
+	case "RFM.monetary":
+		if e.ComplexityRoot.RFM.Monetary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFM.Monetary(childComplexity), true
+	case "RFM.monetaryScore":
+		if e.ComplexityRoot.RFM.MonetaryScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFM.MonetaryScore(childComplexity), true
+	case "RFM.recency":
+		if e.ComplexityRoot.RFM.Recency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFM.Recency(childComplexity), true
+	case "RFM.recencyScore":
+		if e.ComplexityRoot.RFM.RecencyScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFM.RecencyScore(childComplexity), true
+	case "RFM.score":
+		if e.ComplexityRoot.RFM.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFM.Score(childComplexity), true
+
+	case "RFMCell.count":
+		if e.ComplexityRoot.RFMCell.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFMCell.Count(childComplexity), true
+	case "RFMCell.frequencyScore":
+		if e.ComplexityRoot.RFMCell.FrequencyScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFMCell.FrequencyScore(childComplexity), true
+	case "RFMCell.recencyScore":
+		if e.ComplexityRoot.RFMCell.RecencyScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFMCell.RecencyScore(childComplexity), true
+
+	case "RFMLabelCount.count":
+		if e.ComplexityRoot.RFMLabelCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFMLabelCount.Count(childComplexity), true
+	case "RFMLabelCount.label":
+		if e.ComplexityRoot.RFMLabelCount.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFMLabelCount.Label(childComplexity), true
+
+	case "RFMSummary.computedAt":
+		if e.ComplexityRoot.RFMSummary.ComputedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFMSummary.ComputedAt(childComplexity), true
+	case "RFMSummary.grid":
+		if e.ComplexityRoot.RFMSummary.Grid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFMSummary.Grid(childComplexity), true
+	case "RFMSummary.labels":
+		if e.ComplexityRoot.RFMSummary.Labels == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFMSummary.Labels(childComplexity), true
+	case "RFMSummary.scored":
+		if e.ComplexityRoot.RFMSummary.Scored == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RFMSummary.Scored(childComplexity), true
 
 	case "RetentionPolicy.action":
 		if e.ComplexityRoot.RetentionPolicy.Action == nil {
@@ -1757,6 +2053,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Segment.Error(childComplexity), true
+	case "Segment.history":
+		if e.ComplexityRoot.Segment.History == nil {
+			break
+		}
+
+		args, err := ec.field_Segment_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Segment.History(childComplexity, args["days"].(*int)), true
 	case "Segment.id":
 		if e.ComplexityRoot.Segment.ID == nil {
 			break
@@ -1775,6 +2082,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Segment.MemberCount(childComplexity), true
+	case "Segment.members":
+		if e.ComplexityRoot.Segment.Members == nil {
+			break
+		}
+
+		args, err := ec.field_Segment_members_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Segment.Members(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int)), true
 	case "Segment.name":
 		if e.ComplexityRoot.Segment.Name == nil {
 			break
@@ -1787,6 +2105,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Segment.RefreshEverySeconds(childComplexity), true
+	case "Segment.rule":
+		if e.ComplexityRoot.Segment.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Segment.Rule(childComplexity), true
+	case "Segment.ruleText":
+		if e.ComplexityRoot.Segment.RuleText == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Segment.RuleText(childComplexity), true
 	case "Segment.status":
 		if e.ComplexityRoot.Segment.Status == nil {
 			break
@@ -1831,6 +2161,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SegmentEdge.Node(childComplexity), true
+
+	case "SegmentHistoryEntry.day":
+		if e.ComplexityRoot.SegmentHistoryEntry.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentHistoryEntry.Day(childComplexity), true
+	case "SegmentHistoryEntry.entered":
+		if e.ComplexityRoot.SegmentHistoryEntry.Entered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentHistoryEntry.Entered(childComplexity), true
+	case "SegmentHistoryEntry.exited":
+		if e.ComplexityRoot.SegmentHistoryEntry.Exited == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentHistoryEntry.Exited(childComplexity), true
 
 	case "SegmentMembership.customer":
 		if e.ComplexityRoot.SegmentMembership.Customer == nil {
@@ -1907,6 +2256,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SegmentMembershipEdge.Node(childComplexity), true
 
+	case "SegmentPreview.count":
+		if e.ComplexityRoot.SegmentPreview.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentPreview.Count(childComplexity), true
+	case "SegmentPreview.sample":
+		if e.ComplexityRoot.SegmentPreview.Sample == nil {
+			break
+		}
+
+		args, err := ec.field_SegmentPreview_sample_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.SegmentPreview.Sample(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[uuid.UUID])), true
+
 	}
 	return 0, false
 }
@@ -1924,23 +2291,34 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CampaignSyncOrder", ec.unmarshalInputCampaignSyncOrder),
 			graphql.NewInputUnmarshaler("CampaignSyncWhereInput", ec.unmarshalInputCampaignSyncWhereInput),
 			graphql.NewInputUnmarshaler("CampaignWhereInput", ec.unmarshalInputCampaignWhereInput),
+			graphql.NewInputUnmarshaler("ConsentCondition", ec.unmarshalInputConsentCondition),
 			graphql.NewInputUnmarshaler("ConsentOrder", ec.unmarshalInputConsentOrder),
 			graphql.NewInputUnmarshaler("ConsentWhereInput", ec.unmarshalInputConsentWhereInput),
+			graphql.NewInputUnmarshaler("CountCondition", ec.unmarshalInputCountCondition),
+			graphql.NewInputUnmarshaler("CreateSegmentInput", ec.unmarshalInputCreateSegmentInput),
 			graphql.NewInputUnmarshaler("CustomerOrder", ec.unmarshalInputCustomerOrder),
 			graphql.NewInputUnmarshaler("CustomerWhereInput", ec.unmarshalInputCustomerWhereInput),
 			graphql.NewInputUnmarshaler("DestinationOrder", ec.unmarshalInputDestinationOrder),
 			graphql.NewInputUnmarshaler("DestinationWhereInput", ec.unmarshalInputDestinationWhereInput),
+			graphql.NewInputUnmarshaler("EventCondition", ec.unmarshalInputEventCondition),
+			graphql.NewInputUnmarshaler("IdentityCondition", ec.unmarshalInputIdentityCondition),
 			graphql.NewInputUnmarshaler("IdentityWhereInput", ec.unmarshalInputIdentityWhereInput),
+			graphql.NewInputUnmarshaler("IntRange", ec.unmarshalInputIntRange),
 			graphql.NewInputUnmarshaler("InteractionOrder", ec.unmarshalInputInteractionOrder),
 			graphql.NewInputUnmarshaler("InteractionWhereInput", ec.unmarshalInputInteractionWhereInput),
 			graphql.NewInputUnmarshaler("PrivacyRequestOrder", ec.unmarshalInputPrivacyRequestOrder),
 			graphql.NewInputUnmarshaler("PrivacyRequestWhereInput", ec.unmarshalInputPrivacyRequestWhereInput),
+			graphql.NewInputUnmarshaler("PropertyCondition", ec.unmarshalInputPropertyCondition),
+			graphql.NewInputUnmarshaler("RFMCondition", ec.unmarshalInputRFMCondition),
 			graphql.NewInputUnmarshaler("RetentionPolicyOrder", ec.unmarshalInputRetentionPolicyOrder),
 			graphql.NewInputUnmarshaler("RetentionPolicyWhereInput", ec.unmarshalInputRetentionPolicyWhereInput),
 			graphql.NewInputUnmarshaler("SegmentMembershipOrder", ec.unmarshalInputSegmentMembershipOrder),
 			graphql.NewInputUnmarshaler("SegmentMembershipWhereInput", ec.unmarshalInputSegmentMembershipWhereInput),
 			graphql.NewInputUnmarshaler("SegmentOrder", ec.unmarshalInputSegmentOrder),
+			graphql.NewInputUnmarshaler("SegmentRuleInput", ec.unmarshalInputSegmentRuleInput),
 			graphql.NewInputUnmarshaler("SegmentWhereInput", ec.unmarshalInputSegmentWhereInput),
+			graphql.NewInputUnmarshaler("TraitCondition", ec.unmarshalInputTraitCondition),
+			graphql.NewInputUnmarshaler("UpdateSegmentInput", ec.unmarshalInputUpdateSegmentInput),
 		)
 	}
 	first := true
@@ -4755,6 +5133,252 @@ type Job {
   finalizedAt: Time
 }
 `, BuiltIn: false},
+	{Name: "../identity.graphqls", Input: `extend type Mutation {
+  """
+  Merge customer ` + "`" + `from` + "`" + ` into customer ` + "`" + `into` + "`" + ` (the survivor): identities, interactions,
+  consents and segment memberships move to it, traits merge (the newer value per key wins) and
+  ` + "`" + `from` + "`" + ` resolves to ` + "`" + `into` + "`" + ` from now on. Refused with CONFLICT when both hold a different
+  user_id or the result would exceed an identifier limit. Requires write.
+  """
+  mergeCustomers(from: ID!, into: ID!): Customer!
+}
+`, BuiltIn: false},
+	{Name: "../rfm.graphqls", Input: `# RFM: recency, frequency and monetary scores of customers' orders (internal/rfm), computed by the
+# hourly ComputeRFM job or on demand with computeRFM.
+
+"""
+A customer's RFM over orders ('Order Completed' interactions) in the window (default 365 days).
+Each score is 1..5 (5 best), by rank among the customers with an order in the window; ties share
+a score.
+"""
+type RFM {
+  "Whole days from the last order to the computation that produced these values."
+  recency: Int!
+  "Number of orders in the window."
+  frequency: Int!
+  "Sum of the orders' revenue in the window (orders without revenue count 0)."
+  monetary: Float!
+  recencyScore: Int!
+  frequencyScore: Int!
+  monetaryScore: Int!
+  "The three scores as digits, recency first, e.g. \"545\"."
+  score: String!
+  """
+  The segment: Champions, Loyal, Potential Loyalist, New, Promising, Need Attention,
+  About To Sleep, At Risk, Cannot Lose Them, Hibernating or Lost.
+  """
+  label: String!
+  "When these values were computed (a later computation that found them unchanged keeps this)."
+  computedAt: Time!
+}
+
+extend type Customer {
+  "RFM scores; null for a customer without an order in the window."
+  rfm: RFM
+}
+
+"How scored customers spread over the RFM grid and labels."
+type RFMSummary {
+  "All 25 recency × frequency cells, recency score major (R1F1, R1F2, … R5F5), empty ones included."
+  grid: [RFMCell!]!
+  "Every label with its customer count, zeros included."
+  labels: [RFMLabelCount!]!
+  "Customers that hold RFM."
+  scored: Int!
+  "The latest computation that changed any customer's RFM; null before the first."
+  computedAt: Time
+}
+
+type RFMCell {
+  recencyScore: Int!
+  frequencyScore: Int!
+  count: Int!
+}
+
+type RFMLabelCount {
+  label: String!
+  count: Int!
+}
+
+extend type Query {
+  "The 5×5 recency × frequency grid of customer counts and the count per label."
+  rfmSummary: RFMSummary!
+}
+
+extend type Mutation {
+  """
+  Enqueue an RFM computation now (it also runs hourly). Returns the job, pollable with job(id); when
+  one is already queued or running, that job is returned instead of a second one.
+  """
+  computeRFM: Job!
+}
+`, BuiltIn: false},
+	{Name: "../segment.graphqls", Input: `# Segments: the rule language (SegmentRuleInput, DESIGN.md), previews, membership and history.
+
+extend type Query {
+  "A segment by id."
+  segment(id: ID!): Segment
+  """
+  The live answer for a rule being built, without saving it: how many customers match now, and
+  a sample of them. An invalid rule is a BAD_USER_INPUT error naming the bad node's path.
+  """
+  segmentPreview(rule: SegmentRuleInput!): SegmentPreview!
+}
+
+extend type Mutation {
+  "Create a segment; its first computation is enqueued with it. Requires write."
+  createSegment(input: CreateSegmentInput!): Segment!
+  "Change a segment; a new rule is recomputed (enqueued with the change). Requires write."
+  updateSegment(id: ID!, input: UpdateSegmentInput!): Segment!
+  """
+  Delete a segment and its membership history; returns its id. Refused with CONFLICT while a
+  campaign targets it or another segment's rule uses it (inSegment). Requires write.
+  """
+  deleteSegment(id: ID!): ID!
+  "Enqueue a full computation of the segment now; poll the returned job with job(id). Requires write."
+  computeSegment(id: ID!): Job!
+}
+
+extend type Segment {
+  "The rule tree, as JSON of the SegmentRuleInput shape."
+  rule: JSON!
+  "The rule for people, e.g. traits.plan = 'pro' AND performed 'Order Completed' ≥ 3 times in the last 30 days."
+  ruleText: String!
+  "Current members (open memberships), by customer id."
+  members(after: Cursor, first: Int, before: Cursor, last: Int): CustomerConnection!
+  "Entries and exits per UTC day over the last days days (default 30, at most 366), oldest first."
+  history(days: Int = 30): [SegmentHistoryEntry!]!
+}
+
+extend type Customer {
+  "The segments the customer is currently a member of."
+  segments: [Segment!]!
+}
+
+"The live answer of segmentPreview."
+type SegmentPreview {
+  "Customers matching the rule now."
+  count: Int!
+  "Matching customers, by id."
+  sample(first: Int = 10, after: Cursor): CustomerConnection!
+}
+
+"Membership changes of one UTC day."
+type SegmentHistoryEntry {
+  "Start of the day (UTC)."
+  day: Time!
+  entered: Int!
+  exited: Int!
+}
+
+input CreateSegmentInput {
+  name: String!
+  description: String
+  rule: SegmentRuleInput!
+  "How often the segment is fully recomputed (60 s to 30 days; default 3600)."
+  refreshEverySeconds: Int
+}
+
+input UpdateSegmentInput {
+  name: String
+  description: String
+  rule: SegmentRuleInput
+  refreshEverySeconds: Int
+}
+
+"""
+A segment rule node. Each node sets exactly one field. Limits: depth ≤ 10, ≤ 100 conditions.
+See internal/segment's package documentation for the exact semantics.
+"""
+input SegmentRuleInput {
+  and: [SegmentRuleInput!]
+  or: [SegmentRuleInput!]
+  not: SegmentRuleInput
+  trait: TraitCondition
+  event: EventCondition
+  rfm: RFMCondition
+  consent: ConsentCondition
+  identity: IdentityCondition
+  "The customer is currently a member of this segment."
+  inSegment: ID
+}
+
+"""
+Compares the trait at key (dotted path for nested keys) with value. Numbers compare as numbers,
+ISO 8601 dates as timestamps, other strings case-insensitively; a missing key or null never
+matches a comparison (NEQ included). EXISTS/NOT_EXISTS take no value; IN takes a list.
+"""
+input TraitCondition {
+  key: String!
+  op: Op!
+  value: JSON
+}
+
+"""
+Customers who performed the event: at least once, or with count the number of such events
+(zero included) compared with count.value. withinDays limits to the last N days; where filters
+on event properties. Negate with not for "did not perform".
+"""
+input EventCondition {
+  name: String!
+  withinDays: Int
+  count: CountCondition
+  where: [PropertyCondition!]
+}
+
+"Compares a number of events (EQ, NEQ, GT, GTE, LT, LTE)."
+input CountCondition {
+  op: Op!
+  value: Int!
+}
+
+"Like TraitCondition, on the event's properties."
+input PropertyCondition {
+  key: String!
+  op: Op!
+  value: JSON
+}
+
+"RFM label and/or score ranges (1..5); every field set must hold."
+input RFMCondition {
+  label: String
+  recencyScore: IntRange
+  frequencyScore: IntRange
+  monetaryScore: IntRange
+}
+
+"An inclusive range; an absent bound is open."
+input IntRange {
+  min: Int
+  max: Int
+}
+
+"The customer's latest consent decision for purpose is granted (or denied)."
+input ConsentCondition {
+  purpose: String!
+  granted: Boolean!
+}
+
+"The customer has (or has no) identity of type."
+input IdentityCondition {
+  type: String!
+  exists: Boolean!
+}
+
+enum Op {
+  EQ
+  NEQ
+  GT
+  GTE
+  LT
+  LTE
+  CONTAINS
+  STARTS_WITH
+  IN
+  EXISTS
+  NOT_EXISTS
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -5028,6 +5652,10 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_mergedInto(ctx, field)
 	case "mergedFrom":
 		return ec.fieldContext_Customer_mergedFrom(ctx, field)
+	case "rfm":
+		return ec.fieldContext_Customer_rfm(ctx, field)
+	case "segments":
+		return ec.fieldContext_Customer_segments(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Customer", field.Name)
 }
@@ -5264,6 +5892,66 @@ func (ec *executionContext) childFields_PrivacyRequestEdge(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type PrivacyRequestEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_RFM(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "recency":
+		return ec.fieldContext_RFM_recency(ctx, field)
+	case "frequency":
+		return ec.fieldContext_RFM_frequency(ctx, field)
+	case "monetary":
+		return ec.fieldContext_RFM_monetary(ctx, field)
+	case "recencyScore":
+		return ec.fieldContext_RFM_recencyScore(ctx, field)
+	case "frequencyScore":
+		return ec.fieldContext_RFM_frequencyScore(ctx, field)
+	case "monetaryScore":
+		return ec.fieldContext_RFM_monetaryScore(ctx, field)
+	case "score":
+		return ec.fieldContext_RFM_score(ctx, field)
+	case "label":
+		return ec.fieldContext_RFM_label(ctx, field)
+	case "computedAt":
+		return ec.fieldContext_RFM_computedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RFM", field.Name)
+}
+
+func (ec *executionContext) childFields_RFMCell(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "recencyScore":
+		return ec.fieldContext_RFMCell_recencyScore(ctx, field)
+	case "frequencyScore":
+		return ec.fieldContext_RFMCell_frequencyScore(ctx, field)
+	case "count":
+		return ec.fieldContext_RFMCell_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RFMCell", field.Name)
+}
+
+func (ec *executionContext) childFields_RFMLabelCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "label":
+		return ec.fieldContext_RFMLabelCount_label(ctx, field)
+	case "count":
+		return ec.fieldContext_RFMLabelCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RFMLabelCount", field.Name)
+}
+
+func (ec *executionContext) childFields_RFMSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "grid":
+		return ec.fieldContext_RFMSummary_grid(ctx, field)
+	case "labels":
+		return ec.fieldContext_RFMSummary_labels(ctx, field)
+	case "scored":
+		return ec.fieldContext_RFMSummary_scored(ctx, field)
+	case "computedAt":
+		return ec.fieldContext_RFMSummary_computedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RFMSummary", field.Name)
+}
+
 func (ec *executionContext) childFields_RetentionPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5336,6 +6024,14 @@ func (ec *executionContext) childFields_Segment(ctx context.Context, field graph
 		return ec.fieldContext_Segment_error(ctx, field)
 	case "campaigns":
 		return ec.fieldContext_Segment_campaigns(ctx, field)
+	case "rule":
+		return ec.fieldContext_Segment_rule(ctx, field)
+	case "ruleText":
+		return ec.fieldContext_Segment_ruleText(ctx, field)
+	case "members":
+		return ec.fieldContext_Segment_members(ctx, field)
+	case "history":
+		return ec.fieldContext_Segment_history(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Segment", field.Name)
 }
@@ -5360,6 +6056,18 @@ func (ec *executionContext) childFields_SegmentEdge(ctx context.Context, field g
 		return ec.fieldContext_SegmentEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SegmentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SegmentHistoryEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_SegmentHistoryEntry_day(ctx, field)
+	case "entered":
+		return ec.fieldContext_SegmentHistoryEntry_entered(ctx, field)
+	case "exited":
+		return ec.fieldContext_SegmentHistoryEntry_exited(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SegmentHistoryEntry", field.Name)
 }
 
 func (ec *executionContext) childFields_SegmentMembership(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5390,6 +6098,16 @@ func (ec *executionContext) childFields_SegmentMembershipEdge(ctx context.Contex
 		return ec.fieldContext_SegmentMembershipEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SegmentMembershipEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SegmentPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_SegmentPreview_count(ctx, field)
+	case "sample":
+		return ec.fieldContext_SegmentPreview_sample(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SegmentPreview", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5616,6 +6334,20 @@ func (ec *executionContext) field_Customer_interactions_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_computeSegment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createAPIKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5638,6 +6370,56 @@ func (ec *executionContext) field_Mutation_createAPIKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createSegment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateSegmentInput, error) {
+			return ec.unmarshalNCreateSegmentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateSegmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteSegment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_mergeCustomers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "into",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["into"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5649,6 +6431,28 @@ func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateSegment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateSegmentInput, error) {
+			return ec.unmarshalNUpdateSegmentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateSegmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -6122,6 +6926,34 @@ func (ec *executionContext) field_Query_retentionPolicies_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_segmentPreview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "rule",
+		func(ctx context.Context, v any) (segment.Rule, error) {
+			return ec.unmarshalNSegmentRuleInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["rule"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_segment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_segments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6173,6 +7005,80 @@ func (ec *executionContext) field_Query_segments_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_SegmentPreview_sample_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Segment_history_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "days",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["days"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Segment_members_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
 	return args, nil
 }
 
@@ -8578,6 +9484,70 @@ func (ec *executionContext) fieldContext_Customer_mergedFrom(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Customer_rfm(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_rfm(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().Rfm(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Rfm) graphql.Marshaler {
+			return ec.marshalORFM2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRfm(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_rfm(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFM(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Customer_segments(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_segments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().Segments(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Segment) graphql.Marshaler {
+			return ec.marshalNSegment2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_segments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Segment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CustomerConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CustomerConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10066,6 +11036,258 @@ func (ec *executionContext) fieldContext_Mutation_revokeAPIKey(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_mergeCustomers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_mergeCustomers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MergeCustomers(ctx, fc.Args["from"].(uuid.UUID), fc.Args["into"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_mergeCustomers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_mergeCustomers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_computeRFM(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_computeRFM(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().ComputeRfm(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Job) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_computeRFM(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createSegment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createSegment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateSegment(ctx, fc.Args["input"].(model.CreateSegmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Segment) graphql.Marshaler {
+			return ec.marshalNSegment2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createSegment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Segment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createSegment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateSegment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateSegment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateSegment(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(model.UpdateSegmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Segment) graphql.Marshaler {
+			return ec.marshalNSegment2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateSegment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Segment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateSegment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteSegment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteSegment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteSegment(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteSegment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteSegment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_computeSegment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_computeSegment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ComputeSegment(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Job) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_computeSegment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_computeSegment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[uuid.UUID]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11102,6 +12324,126 @@ func (ec *executionContext) fieldContext_Query_job(ctx context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_rfmSummary(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_rfmSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().RfmSummary(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RFMSummary) graphql.Marshaler {
+			return ec.marshalNRFMSummary2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMSummary(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_rfmSummary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFMSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_segment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_segment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Segment(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Segment) graphql.Marshaler {
+			return ec.marshalOSegment2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_segment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Segment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_segment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_segmentPreview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_segmentPreview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SegmentPreview(ctx, fc.Args["rule"].(segment.Rule))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SegmentPreview) graphql.Marshaler {
+			return ec.marshalNSegmentPreview2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentPreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_segmentPreview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SegmentPreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_segmentPreview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11176,6 +12518,438 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RFM_recency(ctx context.Context, field graphql.CollectedField, obj *model.Rfm) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFM_recency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFM_recency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFM", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RFM_frequency(ctx context.Context, field graphql.CollectedField, obj *model.Rfm) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFM_frequency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Frequency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFM_frequency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFM", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RFM_monetary(ctx context.Context, field graphql.CollectedField, obj *model.Rfm) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFM_monetary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Monetary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFM_monetary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFM", field, false, false, "Float")
+}
+
+func (ec *executionContext) _RFM_recencyScore(ctx context.Context, field graphql.CollectedField, obj *model.Rfm) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFM_recencyScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecencyScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFM_recencyScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFM", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RFM_frequencyScore(ctx context.Context, field graphql.CollectedField, obj *model.Rfm) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFM_frequencyScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FrequencyScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFM_frequencyScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFM", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RFM_monetaryScore(ctx context.Context, field graphql.CollectedField, obj *model.Rfm) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFM_monetaryScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MonetaryScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFM_monetaryScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFM", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RFM_score(ctx context.Context, field graphql.CollectedField, obj *model.Rfm) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFM_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFM_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFM", field, false, false, "String")
+}
+
+func (ec *executionContext) _RFM_label(ctx context.Context, field graphql.CollectedField, obj *model.Rfm) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFM_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFM_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFM", field, false, false, "String")
+}
+
+func (ec *executionContext) _RFM_computedAt(ctx context.Context, field graphql.CollectedField, obj *model.Rfm) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFM_computedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ComputedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFM_computedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFM", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RFMCell_recencyScore(ctx context.Context, field graphql.CollectedField, obj *model.RFMCell) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFMCell_recencyScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecencyScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFMCell_recencyScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFMCell", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RFMCell_frequencyScore(ctx context.Context, field graphql.CollectedField, obj *model.RFMCell) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFMCell_frequencyScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FrequencyScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFMCell_frequencyScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFMCell", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RFMCell_count(ctx context.Context, field graphql.CollectedField, obj *model.RFMCell) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFMCell_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFMCell_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFMCell", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RFMLabelCount_label(ctx context.Context, field graphql.CollectedField, obj *model.RFMLabelCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFMLabelCount_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFMLabelCount_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFMLabelCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _RFMLabelCount_count(ctx context.Context, field graphql.CollectedField, obj *model.RFMLabelCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFMLabelCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFMLabelCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFMLabelCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RFMSummary_grid(ctx context.Context, field graphql.CollectedField, obj *model.RFMSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFMSummary_grid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Grid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RFMCell) graphql.Marshaler {
+			return ec.marshalNRFMCell2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMCellᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFMSummary_grid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RFMSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFMCell(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RFMSummary_labels(ctx context.Context, field graphql.CollectedField, obj *model.RFMSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFMSummary_labels(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Labels, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RFMLabelCount) graphql.Marshaler {
+			return ec.marshalNRFMLabelCount2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMLabelCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFMSummary_labels(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RFMSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RFMLabelCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RFMSummary_scored(ctx context.Context, field graphql.CollectedField, obj *model.RFMSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFMSummary_scored(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scored, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RFMSummary_scored(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFMSummary", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RFMSummary_computedAt(ctx context.Context, field graphql.CollectedField, obj *model.RFMSummary) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RFMSummary_computedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ComputedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RFMSummary_computedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RFMSummary", field, false, false, "Time")
 }
 
 func (ec *executionContext) _RetentionPolicy_id(ctx context.Context, field graphql.CollectedField, obj *ent.RetentionPolicy) (ret graphql.Marshaler) {
@@ -11746,7 +13520,7 @@ func (ec *executionContext) _Segment_status(ctx context.Context, field graphql.C
 			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v segment.Status) graphql.Marshaler {
+		func(ctx context.Context, selections ast.SelectionSet, v segment1.Status) graphql.Marshaler {
 			return ec.marshalNSegmentStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx, selections, v)
 		},
 		true,
@@ -11808,6 +13582,140 @@ func (ec *executionContext) fieldContext_Segment_campaigns(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Campaign(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Segment_rule(ctx context.Context, field graphql.CollectedField, obj *ent.Segment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Segment_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Segment().Rule(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalNJSON2interface(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Segment_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Segment", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _Segment_ruleText(ctx context.Context, field graphql.CollectedField, obj *ent.Segment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Segment_ruleText(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Segment().RuleText(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Segment_ruleText(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Segment", field, true, true, "String")
+}
+
+func (ec *executionContext) _Segment_members(ctx context.Context, field graphql.CollectedField, obj *ent.Segment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Segment_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Segment().Members(ctx, obj, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CustomerConnection) graphql.Marshaler {
+			return ec.marshalNCustomerConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCustomerConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Segment_members(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Segment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Segment_members_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Segment_history(ctx context.Context, field graphql.CollectedField, obj *ent.Segment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Segment_history(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Segment().History(ctx, obj, fc.Args["days"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SegmentHistoryEntry) graphql.Marshaler {
+			return ec.marshalNSegmentHistoryEntry2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentHistoryEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Segment_history(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Segment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SegmentHistoryEntry(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Segment_history_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -11952,6 +13860,75 @@ func (ec *executionContext) _SegmentEdge_cursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_SegmentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SegmentEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _SegmentHistoryEntry_day(ctx context.Context, field graphql.CollectedField, obj *model.SegmentHistoryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SegmentHistoryEntry_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SegmentHistoryEntry_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SegmentHistoryEntry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SegmentHistoryEntry_entered(ctx context.Context, field graphql.CollectedField, obj *model.SegmentHistoryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SegmentHistoryEntry_entered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Entered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SegmentHistoryEntry_entered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SegmentHistoryEntry", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SegmentHistoryEntry_exited(ctx context.Context, field graphql.CollectedField, obj *model.SegmentHistoryEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SegmentHistoryEntry_exited(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Exited, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SegmentHistoryEntry_exited(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SegmentHistoryEntry", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SegmentMembership_id(ctx context.Context, field graphql.CollectedField, obj *ent.SegmentMembership) (ret graphql.Marshaler) {
@@ -12273,6 +14250,73 @@ func (ec *executionContext) _SegmentMembershipEdge_cursor(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_SegmentMembershipEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SegmentMembershipEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _SegmentPreview_count(ctx context.Context, field graphql.CollectedField, obj *model.SegmentPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SegmentPreview_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SegmentPreview().Count(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SegmentPreview_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SegmentPreview", field, true, true, "Int")
+}
+
+func (ec *executionContext) _SegmentPreview_sample(ctx context.Context, field graphql.CollectedField, obj *model.SegmentPreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SegmentPreview_sample(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.SegmentPreview().Sample(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[uuid.UUID]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.CustomerConnection) graphql.Marshaler {
+			return ec.marshalNCustomerConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCustomerConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SegmentPreview_sample(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SegmentPreview",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CustomerConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_SegmentPreview_sample_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -16080,6 +18124,55 @@ func UnmarshalCampaignWhereInput(ctx context.Context, raw any) (ent.CampaignWher
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputConsentCondition(ctx context.Context, obj any) (segment.ConsentCondition, error) {
+	var it segment.ConsentCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"purpose", "granted"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		case "granted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("granted"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Granted = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConsentCondition unmarshals raw into the ConsentCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConsentCondition(ctx context.Context, raw any) (segment.ConsentCondition, error) {
+	var out segment.ConsentCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConsentCondition", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputConsentOrder(ctx context.Context, obj any) (ent.ConsentOrder, error) {
 	var it ent.ConsentOrder
 	if obj == nil {
@@ -16550,6 +18643,118 @@ func (ec *executionContext) unmarshalInputConsentWhereInput(ctx context.Context,
 func UnmarshalConsentWhereInput(ctx context.Context, raw any) (ent.ConsentWhereInput, error) {
 	var out ent.ConsentWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConsentWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCountCondition(ctx context.Context, obj any) (segment.CountCondition, error) {
+	var it segment.CountCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"op", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "op":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("op"))
+			data, err := ec.unmarshalNOp2githubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐOp(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Op = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCountCondition unmarshals raw into the CountCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCountCondition(ctx context.Context, raw any) (segment.CountCondition, error) {
+	var out segment.CountCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CountCondition", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateSegmentInput(ctx context.Context, obj any) (model.CreateSegmentInput, error) {
+	var it model.CreateSegmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "rule", "refreshEverySeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "rule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rule"))
+			data, err := ec.unmarshalNSegmentRuleInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRule(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rule = data
+		case "refreshEverySeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshEverySeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshEverySeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateSegmentInput unmarshals raw into the CreateSegmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateSegmentInput(ctx context.Context, raw any) (model.CreateSegmentInput, error) {
+	var out model.CreateSegmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateSegmentInput", raw, &out)
 	return out, err
 }
 
@@ -17702,6 +19907,118 @@ func UnmarshalDestinationWhereInput(ctx context.Context, raw any) (ent.Destinati
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputEventCondition(ctx context.Context, obj any) (segment.EventCondition, error) {
+	var it segment.EventCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "withinDays", "count", "where"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "withinDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("withinDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WithinDays = data
+		case "count":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("count"))
+			data, err := ec.unmarshalOCountCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐCountCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Count = data
+		case "where":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("where"))
+			data, err := ec.unmarshalOPropertyCondition2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐPropertyConditionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Where = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEventCondition unmarshals raw into the EventCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEventCondition(ctx context.Context, raw any) (segment.EventCondition, error) {
+	var out segment.EventCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EventCondition", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputIdentityCondition(ctx context.Context, obj any) (segment.IdentityCondition, error) {
+	var it segment.IdentityCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"type", "exists"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "exists":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("exists"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Exists = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIdentityCondition unmarshals raw into the IdentityCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIdentityCondition(ctx context.Context, raw any) (segment.IdentityCondition, error) {
+	var out segment.IdentityCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IdentityCondition", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputIdentityWhereInput(ctx context.Context, obj any) (ent.IdentityWhereInput, error) {
 	var it ent.IdentityWhereInput
 	if obj == nil {
@@ -18147,6 +20464,55 @@ func (ec *executionContext) unmarshalInputIdentityWhereInput(ctx context.Context
 func UnmarshalIdentityWhereInput(ctx context.Context, raw any) (ent.IdentityWhereInput, error) {
 	var out ent.IdentityWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "IdentityWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputIntRange(ctx context.Context, obj any) (segment.IntRange, error) {
+	var it segment.IntRange
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"min", "max"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "min":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("min"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Min = data
+		case "max":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("max"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Max = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIntRange unmarshals raw into the IntRange input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIntRange(ctx context.Context, raw any) (segment.IntRange, error) {
+	var out segment.IntRange
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IntRange", raw, &out)
 	return out, err
 }
 
@@ -19621,6 +21987,125 @@ func UnmarshalPrivacyRequestWhereInput(ctx context.Context, raw any) (ent.Privac
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPropertyCondition(ctx context.Context, obj any) (segment.PropertyCondition, error) {
+	var it segment.PropertyCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "op", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "op":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("op"))
+			data, err := ec.unmarshalNOp2githubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐOp(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Op = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalOJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPropertyCondition unmarshals raw into the PropertyCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPropertyCondition(ctx context.Context, raw any) (segment.PropertyCondition, error) {
+	var out segment.PropertyCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PropertyCondition", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRFMCondition(ctx context.Context, obj any) (segment.RFMCondition, error) {
+	var it segment.RFMCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"label", "recencyScore", "frequencyScore", "monetaryScore"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "label":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("label"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Label = data
+		case "recencyScore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("recencyScore"))
+			data, err := ec.unmarshalOIntRange2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐIntRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RecencyScore = data
+		case "frequencyScore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("frequencyScore"))
+			data, err := ec.unmarshalOIntRange2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐIntRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FrequencyScore = data
+		case "monetaryScore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("monetaryScore"))
+			data, err := ec.unmarshalOIntRange2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐIntRange(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MonetaryScore = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRFMCondition unmarshals raw into the RFMCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRFMCondition(ctx context.Context, raw any) (segment.RFMCondition, error) {
+	var out segment.RFMCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RFMCondition", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRetentionPolicyOrder(ctx context.Context, obj any) (ent.RetentionPolicyOrder, error) {
 	var it ent.RetentionPolicyOrder
 	if obj == nil {
@@ -20795,6 +23280,104 @@ func UnmarshalSegmentOrder(ctx context.Context, raw any) (ent.SegmentOrder, erro
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSegmentRuleInput(ctx context.Context, obj any) (segment.Rule, error) {
+	var it segment.Rule
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"and", "or", "not", "trait", "event", "rfm", "consent", "identity", "inSegment"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOSegmentRuleInput2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRuleᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOSegmentRuleInput2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRuleᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOSegmentRuleInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRule(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "trait":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trait"))
+			data, err := ec.unmarshalOTraitCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐTraitCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Trait = data
+		case "event":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("event"))
+			data, err := ec.unmarshalOEventCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐEventCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Event = data
+		case "rfm":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rfm"))
+			data, err := ec.unmarshalORFMCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRFMCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RFM = data
+		case "consent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("consent"))
+			data, err := ec.unmarshalOConsentCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐConsentCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Consent = data
+		case "identity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identity"))
+			data, err := ec.unmarshalOIdentityCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐIdentityCondition(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identity = data
+		case "inSegment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("inSegment"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InSegment = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSegmentRuleInput unmarshals raw into the SegmentRuleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSegmentRuleInput(ctx context.Context, raw any) (segment.Rule, error) {
+	var out segment.Rule
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SegmentRuleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSegmentWhereInput(ctx context.Context, obj any) (ent.SegmentWhereInput, error) {
 	var it ent.SegmentWhereInput
 	if obj == nil {
@@ -21541,6 +24124,125 @@ func (ec *executionContext) unmarshalInputSegmentWhereInput(ctx context.Context,
 func UnmarshalSegmentWhereInput(ctx context.Context, raw any) (ent.SegmentWhereInput, error) {
 	var out ent.SegmentWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SegmentWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTraitCondition(ctx context.Context, obj any) (segment.TraitCondition, error) {
+	var it segment.TraitCondition
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"key", "op", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "key":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("key"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Key = data
+		case "op":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("op"))
+			data, err := ec.unmarshalNOp2githubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐOp(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Op = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalOJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTraitCondition unmarshals raw into the TraitCondition input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTraitCondition(ctx context.Context, raw any) (segment.TraitCondition, error) {
+	var out segment.TraitCondition
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TraitCondition", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateSegmentInput(ctx context.Context, obj any) (model.UpdateSegmentInput, error) {
+	var it model.UpdateSegmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "rule", "refreshEverySeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "rule":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rule"))
+			data, err := ec.unmarshalOSegmentRuleInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRule(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rule = data
+		case "refreshEverySeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refreshEverySeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefreshEverySeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateSegmentInput unmarshals raw into the UpdateSegmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateSegmentInput(ctx context.Context, raw any) (model.UpdateSegmentInput, error) {
+	var out model.UpdateSegmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateSegmentInput", raw, &out)
 	return out, err
 }
 
@@ -22549,6 +25251,18 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Customer_mergedFrom(ctx, field, obj)
 				})
+		case "rfm":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_rfm(ctx, field, obj)
+				})
+		case "segments":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_segments(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23213,6 +25927,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "mergeCustomers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_mergeCustomers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "computeRFM":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_computeRFM(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createSegment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createSegment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateSegment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateSegment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteSegment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteSegment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "computeSegment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_computeSegment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23534,6 +26290,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_job(ctx, field)
 				})
+		case "rfmSummary":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_rfmSummary(ctx, field)
+				})
+		case "segment":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_segment(ctx, field)
+				})
+		case "segmentPreview":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_segmentPreview(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -23547,6 +26321,208 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rFMImplementors = []string{"RFM"}
+
+func (ec *executionContext) _RFM(ctx context.Context, sel ast.SelectionSet, obj *model.Rfm) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rFMImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RFM")
+		case "recency":
+			out.Values[i] = ec._RFM_recency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "frequency":
+			out.Values[i] = ec._RFM_frequency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "monetary":
+			out.Values[i] = ec._RFM_monetary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recencyScore":
+			out.Values[i] = ec._RFM_recencyScore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "frequencyScore":
+			out.Values[i] = ec._RFM_frequencyScore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "monetaryScore":
+			out.Values[i] = ec._RFM_monetaryScore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "score":
+			out.Values[i] = ec._RFM_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "label":
+			out.Values[i] = ec._RFM_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "computedAt":
+			out.Values[i] = ec._RFM_computedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rFMCellImplementors = []string{"RFMCell"}
+
+func (ec *executionContext) _RFMCell(ctx context.Context, sel ast.SelectionSet, obj *model.RFMCell) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rFMCellImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RFMCell")
+		case "recencyScore":
+			out.Values[i] = ec._RFMCell_recencyScore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "frequencyScore":
+			out.Values[i] = ec._RFMCell_frequencyScore(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RFMCell_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rFMLabelCountImplementors = []string{"RFMLabelCount"}
+
+func (ec *executionContext) _RFMLabelCount(ctx context.Context, sel ast.SelectionSet, obj *model.RFMLabelCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rFMLabelCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RFMLabelCount")
+		case "label":
+			out.Values[i] = ec._RFMLabelCount_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RFMLabelCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rFMSummaryImplementors = []string{"RFMSummary"}
+
+func (ec *executionContext) _RFMSummary(ctx context.Context, sel ast.SelectionSet, obj *model.RFMSummary) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rFMSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RFMSummary")
+		case "grid":
+			out.Values[i] = ec._RFMSummary_grid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "labels":
+			out.Values[i] = ec._RFMSummary_labels(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scored":
+			out.Values[i] = ec._RFMSummary_scored(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "computedAt":
+			out.Values[i] = ec._RFMSummary_computedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -23791,6 +26767,30 @@ func (ec *executionContext) _Segment(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Segment_campaigns(ctx, field, obj)
 				})
+		case "rule":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Segment_rule(ctx, field, obj)
+				})
+		case "ruleText":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Segment_ruleText(ctx, field, obj)
+				})
+		case "members":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Segment_members(ctx, field, obj)
+				})
+		case "history":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Segment_history(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -23869,6 +26869,49 @@ func (ec *executionContext) _SegmentEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "cursor":
 			out.Values[i] = ec._SegmentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var segmentHistoryEntryImplementors = []string{"SegmentHistoryEntry"}
+
+func (ec *executionContext) _SegmentHistoryEntry(ctx context.Context, sel ast.SelectionSet, obj *model.SegmentHistoryEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, segmentHistoryEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SegmentHistoryEntry")
+		case "day":
+			out.Values[i] = ec._SegmentHistoryEntry_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "entered":
+			out.Values[i] = ec._SegmentHistoryEntry_entered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "exited":
+			out.Values[i] = ec._SegmentHistoryEntry_exited(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24018,6 +27061,46 @@ func (ec *executionContext) _SegmentMembershipEdge(ctx context.Context, sel ast.
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var segmentPreviewImplementors = []string{"SegmentPreview"}
+
+func (ec *executionContext) _SegmentPreview(ctx context.Context, sel ast.SelectionSet, obj *model.SegmentPreview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, segmentPreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SegmentPreview")
+		case "count":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SegmentPreview_count(ctx, field, obj)
+				})
+		case "sample":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SegmentPreview_sample(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24600,6 +27683,11 @@ func (ec *executionContext) marshalNCreateAPIKeyPayload2ᚖgithubᚗcomᚋcairn�
 	return ec._CreateAPIKeyPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateSegmentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateSegmentInput(ctx context.Context, v any) (model.CreateSegmentInput, error) {
+	res, err := ec.unmarshalInputCreateSegmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[uuid.UUID], error) {
 	var res entgql.Cursor[uuid.UUID]
 	err := res.UnmarshalGQL(v)
@@ -24811,6 +27899,32 @@ func (ec *executionContext) unmarshalNInteractionWhereInput2ᚖgithubᚗcomᚋca
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNJSON2interface(ctx context.Context, v any) (any, error) {
+	res, err := graphql.UnmarshalAny(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2interface(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSON!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalAny(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
+	}
+	return res
+}
+
+func (ec *executionContext) marshalNJob2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐJob(ctx context.Context, sel ast.SelectionSet, v *model.Job) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Job!")
+		return graphql.Null
+	}
+	return ec._Job(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNMap2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := graphql.UnmarshalMap(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24837,6 +27951,16 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋcairnᚑcdpᚋcairn�
 	})
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNOp2githubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐOp(ctx context.Context, v any) (segment.Op, error) {
+	var res segment.Op
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOp2githubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐOp(ctx context.Context, sel ast.SelectionSet, v segment.Op) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx context.Context, v any) (entgql.OrderDirection, error) {
@@ -24900,6 +28024,67 @@ func (ec *executionContext) unmarshalNPrivacyRequestWhereInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNPropertyCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐPropertyCondition(ctx context.Context, v any) (*segment.PropertyCondition, error) {
+	res, err := ec.unmarshalInputPropertyCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRFMCell2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMCellᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RFMCell) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRFMCell2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMCell(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRFMCell2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMCell(ctx context.Context, sel ast.SelectionSet, v *model.RFMCell) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RFMCell!")
+		return graphql.Null
+	}
+	return ec._RFMCell(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRFMLabelCount2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMLabelCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RFMLabelCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRFMLabelCount2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMLabelCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRFMLabelCount2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMLabelCount(ctx context.Context, sel ast.SelectionSet, v *model.RFMLabelCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RFMLabelCount!")
+		return graphql.Null
+	}
+	return ec._RFMLabelCount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRFMSummary2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMSummary(ctx context.Context, sel ast.SelectionSet, v *model.RFMSummary) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RFMSummary!")
+		return graphql.Null
+	}
+	return ec._RFMSummary(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRetentionPolicyAction2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋretentionpolicyᚐAction(ctx context.Context, v any) (retentionpolicy.Action, error) {
 	var res retentionpolicy.Action
 	err := res.UnmarshalGQL(v)
@@ -24937,6 +28122,22 @@ func (ec *executionContext) unmarshalNRetentionPolicyWhereInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNSegment2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Segment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSegment2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNSegment2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegment(ctx context.Context, sel ast.SelectionSet, v *ent.Segment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Segment!")
@@ -24951,6 +28152,30 @@ func (ec *executionContext) marshalNSegmentConnection2ᚖgithubᚗcomᚋcairnᚑ
 		return graphql.Null
 	}
 	return ec._SegmentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSegmentHistoryEntry2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentHistoryEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SegmentHistoryEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSegmentHistoryEntry2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentHistoryEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSegmentHistoryEntry2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentHistoryEntry(ctx context.Context, sel ast.SelectionSet, v *model.SegmentHistoryEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SegmentHistoryEntry!")
+		return graphql.Null
+	}
+	return ec._SegmentHistoryEntry(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSegmentMembershipOrderField2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegmentMembershipOrderField(ctx context.Context, v any) (*ent.SegmentMembershipOrderField, error) {
@@ -24986,13 +28211,31 @@ func (ec *executionContext) marshalNSegmentOrderField2ᚖgithubᚗcomᚋcairnᚑ
 	return v
 }
 
-func (ec *executionContext) unmarshalNSegmentStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx context.Context, v any) (segment.Status, error) {
-	var res segment.Status
+func (ec *executionContext) marshalNSegmentPreview2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentPreview(ctx context.Context, sel ast.SelectionSet, v *model.SegmentPreview) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SegmentPreview!")
+		return graphql.Null
+	}
+	return ec._SegmentPreview(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSegmentRuleInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRule(ctx context.Context, v any) (segment.Rule, error) {
+	res, err := ec.unmarshalInputSegmentRuleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSegmentRuleInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRule(ctx context.Context, v any) (*segment.Rule, error) {
+	res, err := ec.unmarshalInputSegmentRuleInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSegmentStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx context.Context, v any) (segment1.Status, error) {
+	var res segment1.Status
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNSegmentStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx context.Context, sel ast.SelectionSet, v segment.Status) graphql.Marshaler {
+func (ec *executionContext) marshalNSegmentStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx context.Context, sel ast.SelectionSet, v segment1.Status) graphql.Marshaler {
 	return v
 }
 
@@ -25056,6 +28299,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateSegmentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateSegmentInput(ctx context.Context, v any) (model.UpdateSegmentInput, error) {
+	res, err := ec.unmarshalInputUpdateSegmentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -25671,6 +28919,14 @@ func (ec *executionContext) marshalOConsent2ᚖgithubᚗcomᚋcairnᚑcdpᚋcair
 	return ec._Consent(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOConsentCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐConsentCondition(ctx context.Context, v any) (*segment.ConsentCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputConsentCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOConsentEdge2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐConsentEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ConsentEdge) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -25713,6 +28969,14 @@ func (ec *executionContext) unmarshalOConsentWhereInput2ᚖgithubᚗcomᚋcairn�
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputConsentWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOCountCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐCountCondition(ctx context.Context, v any) (*segment.CountCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCountCondition(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -25923,6 +29187,14 @@ func (ec *executionContext) unmarshalODestinationWhereInput2ᚖgithubᚗcomᚋca
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOEventCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐEventCondition(ctx context.Context, v any) (*segment.EventCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputEventCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOFloat2ᚕfloat64ᚄ(ctx context.Context, v any) ([]float64, error) {
 	if v == nil {
 		return nil, nil
@@ -26054,6 +29326,14 @@ func (ec *executionContext) marshalOIdentity2ᚖgithubᚗcomᚋcairnᚑcdpᚋcai
 	return ec._Identity(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOIdentityCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐIdentityCondition(ctx context.Context, v any) (*segment.IdentityCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIdentityCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalOIdentityEdge2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐIdentityEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.IdentityEdge) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -26150,6 +29430,14 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOIntRange2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐIntRange(ctx context.Context, v any) (*segment.IntRange, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIntRange(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOInteraction2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐInteraction(ctx context.Context, sel ast.SelectionSet, v *ent.Interaction) graphql.Marshaler {
@@ -26262,6 +29550,24 @@ func (ec *executionContext) unmarshalOInteractionWhereInput2ᚖgithubᚗcomᚋca
 	}
 	res, err := ec.unmarshalInputInteractionWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOJSON2interface(ctx context.Context, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalAny(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOJSON2interface(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalAny(v)
+	return res
 }
 
 func (ec *executionContext) marshalOJob2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐJob(ctx context.Context, sel ast.SelectionSet, v *model.Job) graphql.Marshaler {
@@ -26457,6 +29763,38 @@ func (ec *executionContext) unmarshalOPrivacyRequestWhereInput2ᚖgithubᚗcom�
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputPrivacyRequestWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOPropertyCondition2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐPropertyConditionᚄ(ctx context.Context, v any) ([]*segment.PropertyCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*segment.PropertyCondition, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPropertyCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐPropertyCondition(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalORFM2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRfm(ctx context.Context, sel ast.SelectionSet, v *model.Rfm) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RFM(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORFMCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRFMCondition(ctx context.Context, v any) (*segment.RFMCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRFMCondition(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -26659,13 +29997,38 @@ func (ec *executionContext) unmarshalOSegmentOrder2ᚖgithubᚗcomᚋcairnᚑcdp
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOSegmentStatus2ᚕgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatusᚄ(ctx context.Context, v any) ([]segment.Status, error) {
+func (ec *executionContext) unmarshalOSegmentRuleInput2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRuleᚄ(ctx context.Context, v any) ([]*segment.Rule, error) {
 	if v == nil {
 		return nil, nil
 	}
 	vSlice := graphql.CoerceList(v)
 	var err error
-	res := make([]segment.Status, len(vSlice))
+	res := make([]*segment.Rule, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSegmentRuleInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRule(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOSegmentRuleInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRule(ctx context.Context, v any) (*segment.Rule, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputSegmentRuleInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOSegmentStatus2ᚕgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatusᚄ(ctx context.Context, v any) ([]segment1.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]segment1.Status, len(vSlice))
 	for i := range vSlice {
 		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
 		res[i], err = ec.unmarshalNSegmentStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx, vSlice[i])
@@ -26676,7 +30039,7 @@ func (ec *executionContext) unmarshalOSegmentStatus2ᚕgithubᚗcomᚋcairnᚑcd
 	return res, nil
 }
 
-func (ec *executionContext) marshalOSegmentStatus2ᚕgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []segment.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOSegmentStatus2ᚕgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []segment1.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -26695,16 +30058,16 @@ func (ec *executionContext) marshalOSegmentStatus2ᚕgithubᚗcomᚋcairnᚑcdp�
 	return ret
 }
 
-func (ec *executionContext) unmarshalOSegmentStatus2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx context.Context, v any) (*segment.Status, error) {
+func (ec *executionContext) unmarshalOSegmentStatus2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx context.Context, v any) (*segment1.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(segment.Status)
+	var res = new(segment1.Status)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOSegmentStatus2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx context.Context, sel ast.SelectionSet, v *segment.Status) graphql.Marshaler {
+func (ec *executionContext) marshalOSegmentStatus2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx context.Context, sel ast.SelectionSet, v *segment1.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -26852,6 +30215,14 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	_ = ctx
 	res := graphql.MarshalTime(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOTraitCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐTraitCondition(ctx context.Context, v any) (*segment.TraitCondition, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTraitCondition(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

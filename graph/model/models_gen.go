@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/google/uuid"
 )
 
@@ -13,6 +14,14 @@ type CreateAPIKeyPayload struct {
 	Key *ent.APIKey `json:"key"`
 	// The key's secret: shown only in this response.
 	Secret string `json:"secret"`
+}
+
+type CreateSegmentInput struct {
+	Name        string        `json:"name"`
+	Description *string       `json:"description,omitempty"`
+	Rule        *segment.Rule `json:"rule"`
+	// How often the segment is fully recomputed (60 s to 30 days; default 3600).
+	RefreshEverySeconds *int `json:"refreshEverySeconds,omitempty"`
 }
 
 // A River job, as enqueued by a mutation such as computeSegment.
@@ -27,4 +36,64 @@ type Job struct {
 	CreatedAt   time.Time  `json:"createdAt"`
 	ScheduledAt time.Time  `json:"scheduledAt"`
 	FinalizedAt *time.Time `json:"finalizedAt,omitempty"`
+}
+
+// A customer's RFM over orders ('Order Completed' interactions) in the window (default 365 days).
+// Each score is 1..5 (5 best), by rank among the customers with an order in the window; ties share
+// a score.
+type Rfm struct {
+	// Whole days from the last order to the computation that produced these values.
+	Recency int `json:"recency"`
+	// Number of orders in the window.
+	Frequency int `json:"frequency"`
+	// Sum of the orders' revenue in the window (orders without revenue count 0).
+	Monetary       float64 `json:"monetary"`
+	RecencyScore   int     `json:"recencyScore"`
+	FrequencyScore int     `json:"frequencyScore"`
+	MonetaryScore  int     `json:"monetaryScore"`
+	// The three scores as digits, recency first, e.g. "545".
+	Score string `json:"score"`
+	// The segment: Champions, Loyal, Potential Loyalist, New, Promising, Need Attention,
+	// About To Sleep, At Risk, Cannot Lose Them, Hibernating or Lost.
+	Label string `json:"label"`
+	// When these values were computed (a later computation that found them unchanged keeps this).
+	ComputedAt time.Time `json:"computedAt"`
+}
+
+type RFMCell struct {
+	RecencyScore   int `json:"recencyScore"`
+	FrequencyScore int `json:"frequencyScore"`
+	Count          int `json:"count"`
+}
+
+type RFMLabelCount struct {
+	Label string `json:"label"`
+	Count int    `json:"count"`
+}
+
+// How scored customers spread over the RFM grid and labels.
+type RFMSummary struct {
+	// All 25 recency × frequency cells, recency score major (R1F1, R1F2, … R5F5), empty ones included.
+	Grid []*RFMCell `json:"grid"`
+	// Every label with its customer count, zeros included.
+	Labels []*RFMLabelCount `json:"labels"`
+	// Customers that hold RFM.
+	Scored int `json:"scored"`
+	// The latest computation that changed any customer's RFM; null before the first.
+	ComputedAt *time.Time `json:"computedAt,omitempty"`
+}
+
+// Membership changes of one UTC day.
+type SegmentHistoryEntry struct {
+	// Start of the day (UTC).
+	Day     time.Time `json:"day"`
+	Entered int       `json:"entered"`
+	Exited  int       `json:"exited"`
+}
+
+type UpdateSegmentInput struct {
+	Name                *string       `json:"name,omitempty"`
+	Description         *string       `json:"description,omitempty"`
+	Rule                *segment.Rule `json:"rule,omitempty"`
+	RefreshEverySeconds *int          `json:"refreshEverySeconds,omitempty"`
 }
