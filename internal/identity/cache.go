@@ -14,10 +14,22 @@ import (
 // empties the cache, so the retry looks everything up afresh. Identities only ever change
 // customer through a merge (which marks the old customer merged) or disappear with their
 // customer (erasure), which is what makes that check sufficient.
+//
+// It also remembers, per live customer, what planning reads of it (read-customers): created_at,
+// which never changes, and first/last seen times as this process last knew them committed.
+// Those are kept no later (first) and no earlier (last) than the database's, so a stale entry
+// only makes a group write a seen time it could have skipped; a customer merged or erased
+// meanwhile is caught as for identifiers (Finish's merged check, the foreign key of the events
+// stored, load-traits' row count), and the retry reads it afresh.
 type cache struct {
-	mu  sync.Mutex
-	m   map[Identifier]cacheEntry
-	max int
+	mu   sync.Mutex
+	m    map[Identifier]cacheEntry
+	cust map[uuid.UUID]customerEntry
+	max  int
+}
+
+type customerEntry struct {
+	created, first, last time.Time
 }
 
 type cacheEntry struct {
@@ -26,7 +38,7 @@ type cacheEntry struct {
 }
 
 func newCache(max int) *cache {
-	return &cache{m: map[Identifier]cacheEntry{}, max: max}
+	return &cache{m: map[Identifier]cacheEntry{}, cust: map[uuid.UUID]customerEntry{}, max: max}
 }
 
 func (c *cache) get(keys []Identifier, found func(Identifier, cacheEntry)) (misses []Identifier) {
@@ -45,14 +57,40 @@ func (c *cache) get(keys []Identifier, found func(Identifier, cacheEntry)) (miss
 	return misses
 }
 
-// put records committed resolutions; merged maps merged-away customers to their survivors, so
-// entries of their other identifiers follow.
-func (c *cache) put(entries map[Identifier]cacheEntry, merged map[uuid.UUID]uuid.UUID) {
+// customers fills in the cached customers among ids and returns the others.
+func (c *cache) customers(ids []uuid.UUID, found func(uuid.UUID, customerEntry)) (misses []uuid.UUID) {
+	if c == nil || c.max <= 0 {
+		return ids
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if e, ok := c.cust[id]; ok {
+			found(id, e)
+		} else {
+			misses = append(misses, id)
+		}
+	}
+	return misses
+}
+
+// put records committed resolutions and customers; merged maps merged-away customers to their
+// survivors, so entries of their other identifiers follow.
+func (c *cache) put(entries map[Identifier]cacheEntry, custs map[uuid.UUID]customerEntry, merged map[uuid.UUID]uuid.UUID) {
 	if c == nil || c.max <= 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for from := range merged {
+		delete(c.cust, from)
+	}
+	if len(c.cust)+len(custs) > c.max {
+		clear(c.cust)
+	}
+	for id, e := range custs {
+		c.cust[id] = e
+	}
 	if len(merged) > 0 {
 		for k, e := range c.m {
 			if into, ok := merged[e.customer]; ok {
@@ -75,5 +113,6 @@ func (c *cache) reset() {
 	}
 	c.mu.Lock()
 	clear(c.m)
+	clear(c.cust)
 	c.mu.Unlock()
 }

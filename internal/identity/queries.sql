@@ -22,6 +22,8 @@ CROSS JOIN LATERAL (
 -- that only add events to a profile never block each other (their foreign key checks take
 -- FOR KEY SHARE, which merges' FOR UPDATE conflicts with, and Flush re-checks merged_into once
 -- those are held). Primary key index scan; part of the 3-9 ms Resolve takes per 400 messages.
+-- Only for customers missing from the resolver's cache (cache.go), which remembers these fields
+-- of committed customers: that took Resolve from ~18% to ~10% of BenchmarkBatchHTTP's writer time.
 SELECT id, merged_into_id IS NOT NULL, created_at, coalesce(email, ''), coalesce(phone, ''),
        first_seen_at, last_seen_at
 FROM customers

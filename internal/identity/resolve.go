@@ -65,6 +65,22 @@ type Subject struct {
 	At time.Time
 	// Ref names the message in audit details (its messageId).
 	Ref string
+	// Previous is an alias call's normalised previousId: the user_id of that value if one
+	// exists (here or earlier in the batch), else the anonymous_id of that value (existing or
+	// new), joins the message's identifiers.
+	Previous string
+}
+
+// ids returns s's identifiers, with its previousId resolved against the batch so far.
+func (b *Batch) ids(s Subject) []Identifier {
+	if s.Previous == "" {
+		return s.IDs
+	}
+	prev := Identifier{TypeUserID, s.Previous}
+	if b.owner[prev] == nil {
+		prev = Identifier{TypeAnonymousID, s.Previous}
+	}
+	return dedupe(append(slices.Clone(s.IDs), prev))
 }
 
 // Conflict is a link a message asked for and a guard refused.
@@ -146,7 +162,8 @@ type Batch struct {
 	limited  int
 	merges   []Merge
 	reason   string
-	pending  *flushArgs // what Flush leaves for Finish
+	pending  *flushArgs        // what Flush leaves for Finish
+	wrote    map[*profile]bool // existing profiles whose seen times Flush writes
 }
 
 type claim struct {
@@ -168,6 +185,10 @@ func (r *Resolver) Resolve(ctx context.Context, tx *sql.Tx, subjects []Subject) 
 		for _, id := range subjects[i].IDs {
 			keys[id] = struct{}{}
 		}
+		if v := subjects[i].Previous; v != "" {
+			keys[Identifier{TypeUserID, v}] = struct{}{}
+			keys[Identifier{TypeAnonymousID, v}] = struct{}{}
+		}
 	}
 	misses := r.ids.get(slices.Collect(maps.Keys(keys)), func(k Identifier, e cacheEntry) {
 		b.owner[k] = b.profileFor(e.customer)
@@ -176,7 +197,12 @@ func (r *Resolver) Resolve(ctx context.Context, tx *sql.Tx, subjects []Subject) 
 	if err := b.lookup(ctx, misses); err != nil {
 		return nil, err
 	}
-	if err := b.read(ctx, slices.Collect(maps.Keys(b.profiles))); err != nil {
+	unread := r.ids.customers(slices.Collect(maps.Keys(b.profiles)), func(id uuid.UUID, e customerEntry) {
+		p := b.profiles[id]
+		p.createdAt = e.created
+		p.firstSeen, p.lastSeen, p.loadedFirst, p.loadedL = e.first, e.last, e.first, e.last
+	})
+	if err := b.read(ctx, unread); err != nil {
 		if errors.Is(err, ErrConcurrentChange) {
 			r.ids.reset()
 		}
@@ -346,7 +372,7 @@ func (b *Batch) prefetchSummaries(ctx context.Context, subjects []Subject) error
 	for _, s := range subjects {
 		var owners []*profile
 		unknown := false
-		for _, id := range s.IDs {
+		for _, id := range b.ids(s) {
 			if p := b.owner[id]; p == nil {
 				unknown = true
 			} else if !slices.Contains(owners, p) {
@@ -442,7 +468,7 @@ func (b *Batch) plan(ctx context.Context, s Subject) (*profile, error) {
 	var owners []*profile
 	var unknown []Identifier
 	userID := ""
-	for _, id := range s.IDs {
+	for _, id := range b.ids(s) {
 		if id.Type == TypeUserID {
 			userID = id.Value
 		}
@@ -576,7 +602,26 @@ func (b *Batch) Committed() {
 		}
 		merged[m.From] = m.Into
 	}
-	b.r.ids.put(entries, merged)
+	custs := make(map[uuid.UUID]customerEntry, len(b.order))
+	for _, p := range b.order {
+		if p.parent != nil {
+			continue // merged away
+		}
+		e := customerEntry{created: p.createdAt, first: p.loadedFirst, last: p.loadedL}
+		switch {
+		case p.isNew:
+			e.first, e.last = p.firstSeen, p.lastSeen
+		case b.wrote[p]: // least/greatest of what was there and what Flush wrote
+			if p.firstSeen.Before(e.first) {
+				e.first = p.firstSeen
+			}
+			if p.lastSeen.After(e.last) {
+				e.last = p.lastSeen
+			}
+		}
+		custs[p.id] = e
+	}
+	b.r.ids.put(entries, custs, merged)
 }
 
 // Customer returns the customer subject i resolved to (its survivor if it was merged later in
@@ -787,7 +832,9 @@ func (b *Batch) loadTraits(ctx context.Context) error {
 		return fmt.Errorf("error loading traits: %w", err)
 	}
 	defer rows.Close()
+	n := 0
 	for rows.Next() {
+		n++
 		var id uuid.UUID
 		var merged bool
 		var traits, times []byte
@@ -810,7 +857,14 @@ func (b *Batch) loadTraits(ctx context.Context) error {
 			p.times = map[string]time.Time{}
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("error reading traits: %w", err)
+	}
+	if n != len(ids) {
+		b.r.ids.reset()
+		return fmt.Errorf("%w: a customer was deleted", ErrConcurrentChange)
+	}
+	return nil
 }
 
 // mergeTraits merges p's traits into root per key, the later trait time winning (root keeps
@@ -953,6 +1007,10 @@ func (b *Batch) updateArgs(a *flushArgs, roots, changed map[*profile]bool, merge
 			}
 		}
 		last := p.lastSeen
+		if b.wrote == nil {
+			b.wrote = map[*profile]bool{}
+		}
+		b.wrote[p] = true
 		a.updIDs = append(a.updIDs, p.id.String())
 		a.updTraits, a.updTimes = append(a.updTraits, t), append(a.updTimes, tt)
 		a.updEmails, a.updPhones = append(a.updEmails, p.email), append(a.updPhones, p.phone)

@@ -54,7 +54,7 @@ func TestSegmentGoClient(t *testing.T) {
 	require.Equal(t, cust, b.customerOf(t, "phone", "+14155550100"))
 	require.Equal(t, 5, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1`, cust))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1 AND event = 'Order Completed' AND revenue = 99.5`, cust))
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1 AND kind = 'page' AND event = 'Pricing'`, cust))
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1 AND kind = 'page' AND event = 'Page Viewed' AND properties->>'name' = 'Pricing'`, cust))
 	traits := b.traits(t, cust)
 	require.Equal(t, "Grace Hopper", traits["name"])
 	var email, phone, channel string
@@ -128,9 +128,10 @@ func TestBrowserPayloadReplay(t *testing.T) {
 	require.Contains(t, ua, "Safari")
 	// Clock skew: the event happened 5 s before the batch was sent, by the browser's clock.
 	require.WithinDuration(t, received.Add(-5*time.Second), occurred, time.Millisecond)
-	var event, category string
-	require.NoError(t, b.db.QueryRow(`SELECT event, properties->>'category' FROM interactions WHERE message_id = 'ajs-next-1a'`).Scan(&event, &category))
-	require.Equal(t, "Spring Sale", event)
+	var event, name, category string
+	require.NoError(t, b.db.QueryRow(`SELECT event, properties->>'name', properties->>'category' FROM interactions WHERE message_id = 'ajs-next-1a'`).Scan(&event, &name, &category))
+	require.Equal(t, "Page Viewed", event)
+	require.Equal(t, "Spring Sale", name)
 	require.Equal(t, "Landing", category)
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1 AND purpose = 'analytics' AND granted`, cust))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1 AND purpose = 'personalization' AND granted`, cust))

@@ -176,8 +176,14 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrEventTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "", err.Error())
 	case errors.Is(err, ErrClosed):
+		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "", "the server is shutting down; retry")
+	case errors.Is(err, ErrBusy):
+		h.log.Warn("ingest request not committed: contention", "error", err)
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "", "the messages were not stored because of concurrent updates to the same profiles; retry")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "", "the request was cancelled before its messages were committed; retry")
 	default:
 		h.log.Error("ingest request failed", "error", err)

@@ -2,13 +2,18 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/internal/identity"
@@ -210,6 +215,13 @@ func TestDedupeByMessageID(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'in-batch'`))
 	res := b.submit(t, Message{Type: TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "retry-me"})
 	require.Equal(t, Result{Duplicates: 1}, res)
+	// A group that skipped the messageId check (no retry met lately) and holds a retried message
+	// fails its COPY, and is committed again with the check.
+	b.pipe.lastDuplicate.Store(0)
+	res = b.submit(t, Message{Type: TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "retry-me"},
+		Message{Type: TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "fresh"})
+	require.Equal(t, Result{Stored: 1, Duplicates: 1}, res)
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'fresh'`))
 	// Missing messageIds are generated: two identical messages are two events.
 	b.submit(t, Message{Type: TypeTrack, Event: "NoID", AnonymousID: "a"}, Message{Type: TypeTrack, Event: "NoID", AnonymousID: "a"})
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM interactions WHERE event = 'NoID'`))
@@ -300,12 +312,80 @@ func TestIdentifierLimit(t *testing.T) {
 
 func TestAliasMerges(t *testing.T) {
 	t.Parallel()
+	t.Run("previousId is an anonymousId", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "anon-x"})
+		b.submit(t, Message{Type: TypeIdentify, UserID: "new-user"})
+		b.submit(t, Message{Type: TypeAlias, UserID: "new-user", PreviousID: "anon-x"})
+		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
+		require.Equal(t, b.customerOf(t, "anonymous_id", "anon-x"), b.customerOf(t, "user_id", "new-user"))
+	})
+	t.Run("previousId never seen becomes an anonymousId", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.submit(t, Message{Type: TypeAlias, UserID: "u", PreviousID: "fresh"})
+		require.Equal(t, b.customerOf(t, "user_id", "u"), b.customerOf(t, "anonymous_id", "fresh"))
+		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities WHERE type = 'user_id' AND value = 'fresh'`))
+	})
+	t.Run("previousId is a former userId", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.submit(t, Message{Type: TypeIdentify, UserID: "old-login", Traits: map[string]any{"plan": "pro"}})
+		b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "phone-app"})
+		old := b.customerOf(t, "user_id", "old-login")
+		b.submit(t, Message{Type: TypeAlias, AnonymousID: "phone-app", PreviousID: "old-login"})
+		require.Equal(t, old, b.customerOf(t, "anonymous_id", "phone-app"), "the app's profile merged into the user's")
+		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
+		require.Equal(t, 2, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1 AND kind <> 'alias'`, old))
+		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities WHERE type = 'anonymous_id' AND value = 'old-login'`))
+	})
+	t.Run("former userId in the same batch", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "tablet"})
+		b.submit(t, Message{Type: TypeIdentify, UserID: "login-1"}, Message{Type: TypeAlias, AnonymousID: "tablet", PreviousID: "login-1"})
+		require.Equal(t, b.customerOf(t, "user_id", "login-1"), b.customerOf(t, "anonymous_id", "tablet"))
+		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities WHERE type = 'anonymous_id' AND value = 'login-1'`))
+	})
+	t.Run("former userId of another user is a conflict, not a merge", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.submit(t, Message{Type: TypeIdentify, UserID: "alice"})
+		b.submit(t, Message{Type: TypeIdentify, UserID: "bob"})
+		b.submit(t, Message{Type: TypeAlias, UserID: "bob", PreviousID: "alice", MessageID: "link"})
+		alice, bob := b.customerOf(t, "user_id", "alice"), b.customerOf(t, "user_id", "bob")
+		require.NotEqual(t, alice, bob)
+		require.Equal(t, 2, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
+		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'link' AND customer_id = $1`, bob))
+		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM audit_events WHERE action = 'identity.conflict'`))
+		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities WHERE type = 'anonymous_id' AND value = 'alice'`))
+	})
+}
+
+func TestPageAndScreenEventNames(t *testing.T) {
+	t.Parallel()
 	b := setup(t, nil)
-	b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "anon-x"})
-	b.submit(t, Message{Type: TypeIdentify, UserID: "new-user"})
-	b.submit(t, Message{Type: TypeAlias, UserID: "new-user", PreviousID: "anon-x"})
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
-	require.Equal(t, b.customerOf(t, "anonymous_id", "anon-x"), b.customerOf(t, "user_id", "new-user"))
+	require.Equal(t, 200, b.post(t, "/v1/page", map[string]any{"userId": "u", "name": "Pricing", "category": "Docs",
+		"properties": map[string]any{"path": "/pricing"}, "messageId": "p1"}).status)
+	require.Equal(t, 200, b.post(t, "/v1/screen", map[string]any{"userId": "u", "name": "Cart", "messageId": "s1"}).status)
+	require.Equal(t, 200, b.post(t, "/v1/page", map[string]any{"userId": "u", "messageId": "p2"}).status)
+	for _, tc := range []struct{ id, kind, event, props string }{
+		{"p1", "page", "Page Viewed", `{"category": "Docs", "name": "Pricing", "path": "/pricing"}`},
+		{"s1", "screen", "Screen Viewed", `{"name": "Cart"}`},
+		{"p2", "page", "Page Viewed", ``},
+	} {
+		var kind, event string
+		var props sql.NullString
+		require.NoError(t, b.db.QueryRow(`SELECT kind, event, properties::text FROM interactions WHERE message_id = $1`, tc.id).Scan(&kind, &event, &props))
+		require.Equal(t, tc.kind, kind, tc.id)
+		require.Equal(t, tc.event, event, tc.id)
+		if tc.props == "" {
+			require.False(t, props.Valid, tc.id)
+		} else {
+			require.JSONEq(t, tc.props, props.String, tc.id)
+		}
+	}
 }
 
 func TestGroupTraitsAndExternalIDs(t *testing.T) {
@@ -421,4 +501,80 @@ func TestCustomerErasedMeanwhile(t *testing.T) {
 	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "gone", MessageID: "after"})
 	require.NotEqual(t, old, b.customerOf(t, "anonymous_id", "gone"))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'after'`))
+}
+
+// TestContentionNeverFailsRequests hammers overlapping identifiers (shared anonymousIds, users
+// logging in on shared devices, emails linking profiles) from many clients through the HTTP
+// handler with several writers: every request gets its 200 and every message is stored once.
+func TestContentionNeverFailsRequests(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &setupOpts{pipeline: &Options{Writers: 3}})
+	const clients, requests, perRequest = 12, 15, 20
+	var wg sync.WaitGroup
+	statuses := make(chan response, clients*requests)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(c), 3))
+			for q := range requests {
+				// Every client's q-th request draws from the same small pool of identifiers, new
+				// to round q: the clients race to create, link and merge the same profiles.
+				id := func(kind string, n int) string { return fmt.Sprintf("%s-%d-%d", kind, q, r.IntN(n)) }
+				batch := make([]map[string]any, perRequest)
+				for i := range batch {
+					m := map[string]any{"messageId": fmt.Sprintf("c%d-q%d-m%d", c, q, i), "anonymousId": id("device", 8)}
+					switch r.IntN(4) {
+					case 0:
+						m["type"], m["userId"] = "identify", id("user", 5)
+						m["traits"] = map[string]any{"email": id("person", 6) + "@example.com", "n": i}
+					case 1:
+						m["type"], m["userId"], m["event"] = "track", id("user", 5), "Order Completed"
+					case 2:
+						m["type"], m["previousId"], m["userId"] = "alias", id("device", 8), id("user", 5)
+					default:
+						m["type"], m["name"] = "page", "Home"
+					}
+					batch[i] = m
+				}
+				statuses <- b.post(t, "/v1/batch", map[string]any{"batch": batch})
+			}
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for resp := range statuses {
+		require.Equal(t, 200, resp.status, "response %v", resp.body)
+	}
+	var retries dto.Metric
+	require.NoError(t, b.pipe.m.retries.Write(&retries))
+	t.Logf("retries: %v", retries.GetCounter().GetValue())
+	total := clients * requests * perRequest
+	require.Equal(t, total, b.count(t, `SELECT count(*) FROM interactions`))
+	require.Equal(t, total, b.count(t, `SELECT count(DISTINCT message_id) FROM interactions`))
+	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions i JOIN customers c ON c.id = i.customer_id WHERE c.merged_into_id IS NOT NULL`))
+	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM (SELECT customer_id FROM identities WHERE type = 'user_id' GROUP BY customer_id HAVING count(*) > 1) x`))
+}
+
+// TestBusyIsServiceUnavailable: a request that cannot be committed because of contention is
+// answered 503 with Retry-After (clients retry 5xx), never 500.
+func TestBusyIsServiceUnavailable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.pipe.failHook = func(m *prepared) error {
+		if m.event == "Contended" {
+			return fmt.Errorf("simulated: %w", identity.ErrConcurrentChange)
+		}
+		return nil
+	}
+	req, err := http.NewRequest(http.MethodPost, b.srv.URL+"/v1/track", strings.NewReader(`{"userId":"u","event":"Contended"}`))
+	require.NoError(t, err)
+	req.SetBasicAuth(b.key, "")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.NotEmpty(t, resp.Header.Get("Retry-After"))
+	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions`))
+	require.Equal(t, 200, b.post(t, "/v1/track", map[string]any{"userId": "u", "event": "Fine"}).status)
 }

@@ -37,6 +37,12 @@ var DefaultConsentPurposes = map[string]string{
 // later trait update).
 const maxFuture = 24 * time.Hour
 
+// Event names stored for page and screen calls.
+const (
+	PageViewed   = "Page Viewed"
+	ScreenViewed = "Screen Viewed"
+)
+
 // prepared is a validated, normalised message ready for the writer.
 type prepared struct {
 	kind       string
@@ -49,6 +55,7 @@ type prepared struct {
 	revenue    string // numeric text, "" for none
 	channel    string
 	ids        []identity.Identifier
+	previous   string         // alias: normalised previousId ("" when junk)
 	traits     map[string]any // profile traits this message sets
 	consents   []consentDecision
 }
@@ -75,6 +82,10 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 	if out.ids, err = p.identifiers(m); err != nil {
 		return nil, err
 	}
+	if m.Type == TypeAlias {
+		// A former userId or an anonymousId: the resolver decides which (user_id first).
+		out.previous, _ = p.norm.Normalize(identity.TypeAnonymousID, m.PreviousID)
+	}
 
 	ctx := p.minimise(m.Context)
 	out.consents = p.consents(ctx)
@@ -85,9 +96,21 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 	case TypeTrack:
 		out.event, props = clean(m.Event), m.Properties
 	case TypePage, TypeScreen:
-		out.event, props = clean(m.Name), m.Properties
-		if m.Category != "" {
-			props = mergeShallow(props, map[string]any{"category": m.Category})
+		// One event name per kind (as Segment's warehouses' pages/screens tables have); the
+		// page's own name and category stay filterable as properties.name and .category.
+		out.event, props = PageViewed, m.Properties
+		if m.Type == TypeScreen {
+			out.event = ScreenViewed
+		}
+		named := map[string]any{}
+		if name := clean(m.Name); name != "" {
+			named["name"] = name
+		}
+		if category := clean(m.Category); category != "" {
+			named["category"] = category
+		}
+		if len(named) > 0 {
+			props = mergeShallow(named, props) // the call's name and category win over properties'
 		}
 	case TypeIdentify:
 		props = m.Traits
@@ -155,9 +178,6 @@ func (p *Pipeline) identifiers(m *Message) ([]identity.Identifier, error) {
 			field = "anonymousId"
 		}
 		return nil, invalid(field, "is not a usable identifier (empty or a junk value such as \"null\" or \"undefined\"); userId or anonymousId is required")
-	}
-	if m.Type == TypeAlias {
-		add(identity.TypeAnonymousID, m.PreviousID)
 	}
 	if m.Type == TypeIdentify {
 		addTraitIDs(add, m.Traits)
