@@ -164,7 +164,7 @@ func (g *rowGen) row(b *pgcopy.Buffer) {
 	b.UUID(g.uuid7(now))
 	kind, event := "track", benchEvents[r.IntN(len(benchEvents))]
 	if r.Float64() < 0.4 {
-		kind, event = "page", "Shop"
+		kind, event = "page", "Page Viewed" // as ingest stores page calls
 	}
 	b.Text(kind)
 	b.Text(event)
