@@ -15,7 +15,6 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/ent/customer"
 	"github.com/cairn-cdp/cairn/ent/predicate"
-	entsegment "github.com/cairn-cdp/cairn/ent/segment"
 	"github.com/cairn-cdp/cairn/ent/segmentmembership"
 	"github.com/cairn-cdp/cairn/graph/generated"
 	"github.com/cairn-cdp/cairn/graph/model"
@@ -27,9 +26,7 @@ import (
 
 // Segments is the resolver for the segments field.
 func (r *customerResolver) Segments(ctx context.Context, obj *ent.Customer) ([]*ent.Segment, error) {
-	return r.Client.Segment.Query().
-		Where(entsegment.HasMembershipsWith(segmentmembership.CustomerID(obj.ID), segmentmembership.ExitedAtIsNil())).
-		Order(ent.Asc(entsegment.FieldName)).All(ctx)
+	return r.customerSegments(ctx, obj)
 }
 
 // CreateSegment is the resolver for the createSegment field.

@@ -317,6 +317,11 @@ var (
 				Name:    "interaction_event_occurred_at",
 				Unique:  false,
 				Columns: []*schema.Column{InteractionsColumns[2], InteractionsColumns[5]},
+				Annotation: &entsql.IndexAnnotation{
+					IncludeColumns: []string{
+						InteractionsColumns[11].Name,
+					},
+				},
 			},
 			{
 				Name:    "interaction_orders_rfm",

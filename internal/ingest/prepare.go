@@ -87,14 +87,16 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 		out.previous, _ = p.norm.Normalize(identity.TypeAnonymousID, m.PreviousID)
 	}
 
-	ctx := p.minimise(m.Context)
+	ctx, dropped, ip := p.minimise(m.Context)
 	out.consents = p.consents(ctx)
 	out.channel = channelOf(m, ctx)
 
 	var props map[string]any
+	var rawProps []byte // props' JSON as sent, when it needs no change
 	switch m.Type {
 	case TypeTrack:
 		out.event, props = clean(m.Event), m.Properties
+		rawProps = rawFor(m.Properties, m.raw.properties, m.raw.propertiesOf, m.raw.propertiesLen)
 	case TypePage, TypeScreen:
 		// One event name per kind (as Segment's warehouses' pages/screens tables have); the
 		// page's own name and category stay filterable as properties.name and .category.
@@ -109,11 +111,14 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 		if category := clean(m.Category); category != "" {
 			named["category"] = category
 		}
+		rawProps = rawFor(m.Properties, m.raw.properties, m.raw.propertiesOf, m.raw.propertiesLen)
 		if len(named) > 0 {
 			props = mergeShallow(named, props) // the call's name and category win over properties'
+			rawProps = withMembers(rawProps, len(m.Properties) == 0, named)
 		}
 	case TypeIdentify:
 		props = m.Traits
+		rawProps = rawFor(m.Traits, m.raw.traits, m.raw.traitsOf, m.raw.traitsLen)
 		out.traits, _ = stripNUL(m.Traits).(map[string]any)
 	case TypeGroup:
 		group := mergeShallow(m.Traits, map[string]any{"id": m.GroupID})
@@ -123,15 +128,96 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 		props = map[string]any{"previousId": m.PreviousID}
 	}
 	out.revenue = revenueOf(props)
-	if props != nil {
+	switch {
+	case rawProps != nil:
+		out.properties = string(rawProps)
+	case props != nil:
 		if out.properties, err = encodeJSON(props); err != nil {
 			return nil, invalid("properties", "cannot be encoded: %s", err)
 		}
 	}
-	if out.context, err = encodeJSON(ctx); err != nil {
+	rawCtx := rawFor(m.Context, m.raw.context, m.raw.contextOf, m.raw.contextLen)
+	if sent, _ := m.Context["ip"].(string); rawCtx != nil && !dropped && ip != "" {
+		rawCtx = replaceIP(rawCtx, sent, ip)
+	}
+	if rawCtx != nil && !dropped {
+		out.context = string(rawCtx)
+	} else if out.context, err = encodeJSON(ctx); err != nil {
 		return nil, invalid("context", "cannot be encoded: %s", err)
 	}
 	return out, nil
+}
+
+// withMembers returns the JSON object raw with the string members of add appended (nil when
+// raw is nil). A key raw already has then appears twice: jsonb keeps the last, so add's win.
+func withMembers(raw []byte, empty bool, add map[string]any) []byte {
+	if raw == nil {
+		return nil
+	}
+	out := make([]byte, 0, len(raw)+64)
+	if empty {
+		out = append(out, '{')
+	} else {
+		out = append(out, raw[:len(raw)-1]...)
+		out = append(out, ',')
+	}
+	first := true
+	for _, k := range []string{"name", "category"} {
+		v, ok := add[k].(string)
+		if !ok {
+			continue
+		}
+		if !first {
+			out = append(out, ',')
+		}
+		first = false
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil
+		}
+		out = append(out, '"')
+		out = append(out, k...)
+		out = append(out, '"', ':')
+		out = append(out, b...)
+	}
+	if first {
+		return raw
+	}
+	return append(out, '}')
+}
+
+// replaceIP returns the context object raw with its top-level ip value from replaced by to,
+// or nil when that cannot be done with certainty on the text: "ip" must occur exactly once
+// (then it is the top-level key, which the decoded map has) and be followed by from, plainly
+// written.
+func replaceIP(raw []byte, from, to string) []byte {
+	key := []byte(`"ip"`)
+	if bytes.Count(raw, key) != 1 {
+		return nil
+	}
+	for _, c := range []byte(from) {
+		if c == '"' || c == '\\' || c < ' ' {
+			return nil
+		}
+	}
+	i := bytes.Index(raw, key) + len(key)
+	i = skipSpace(raw, i)
+	if i >= len(raw) || raw[i] != ':' {
+		return nil
+	}
+	i = skipSpace(raw, i+1)
+	val := `"` + from + `"`
+	if !bytes.HasPrefix(raw[i:], []byte(val)) {
+		return nil
+	}
+	enc, err := json.Marshal(to)
+	if err != nil {
+		return nil
+	}
+	out := make([]byte, 0, len(raw)+len(enc)-len(val))
+	out = append(out, raw[:i]...)
+	out = append(out, enc...)
+	return append(out, raw[i+len(val):]...)
 }
 
 // EventTime is when m happened: its timestamp; or, without one, the receipt time corrected by
@@ -228,18 +314,28 @@ func stringish(v any) string {
 	return ""
 }
 
-// minimise returns a copy of context without the configured fields and with ip truncated.
-func (p *Pipeline) minimise(ctx map[string]any) map[string]any {
-	out := make(map[string]any, len(ctx))
+// minimise returns a copy of context without the configured fields and with ip truncated,
+// whether it dropped a field, and the truncated ip when it differs from the one sent ("" when
+// ip is unchanged; "" is also what an ip that does not parse becomes, reported as dropped).
+func (p *Pipeline) minimise(ctx map[string]any) (out map[string]any, dropped bool, ip string) {
+	out = make(map[string]any, len(ctx))
 	for k, v := range ctx {
 		if _, drop := p.dropContext[k]; !drop {
 			out[k] = v
+		} else {
+			dropped = true
 		}
 	}
-	if ip, ok := out["ip"].(string); ok && !p.opts.KeepIP {
-		out["ip"] = TruncateIP(ip)
+	if sent, ok := out["ip"].(string); ok && !p.opts.KeepIP {
+		t := TruncateIP(sent)
+		out["ip"] = t
+		if t == "" && sent != "" {
+			dropped = true // re-encoded rather than spliced
+		} else if t != sent {
+			ip = t
+		}
 	}
-	return out
+	return out, dropped, ip
 }
 
 // TruncateIP keeps the network part of an address: IPv4 /24 ("203.0.113.7" → "203.0.113.0"),

@@ -117,6 +117,14 @@ ORDER BY id;
 -- backend CPU: each is a non-HOT update writing customers' five indexes). A first computation
 -- writes every scored customer: 460k rows, 24 batches, ~7 s of CPU; an hourly one ~19k rows,
 -- one batch, 0.3–0.5 s.
+-- The written customers are queued in segment_dirty_customers in the same statement (so in the
+-- batch's transaction), for the incremental segment drain to re-evaluate rfm conditions — only
+-- while some segment's rule has an rfm condition (one InitPlan over the few segments rows), since
+-- every queued customer costs the drain a re-evaluation of every segment. The Sort (by id, as
+-- ingest's marker sorts: concurrent markers never deadlock) consumes the whole UPDATE before the
+-- first insert, so no dirty row is held while this batch still waits for a customer row lock.
+-- Returns the rows written.
+WITH written AS (
 UPDATE customers c
 SET rfm_recency = n.recency,
     rfm_frequency = n.frequency,
@@ -138,7 +146,16 @@ WHERE ($1::uuid IS NULL OR n.id > $1::uuid)
   AND (c.rfm_recency, c.rfm_frequency, c.rfm_monetary, c.rfm_recency_score, c.rfm_frequency_score,
        c.rfm_monetary_score, c.rfm_score, c.rfm_label)
       IS DISTINCT FROM
-      (n.recency, n.frequency, n.monetary, n.r, n.f, n.m, n.score, n.label);
+      (n.recency, n.frequency, n.monetary, n.r, n.f, n.m, n.score, n.label)
+RETURNING c.id
+), marked AS (
+  INSERT INTO segment_dirty_customers (customer_id)
+  SELECT id FROM written
+  WHERE EXISTS (SELECT 1 FROM segments s WHERE jsonb_path_exists(s.rule, '$.**.rfm'))
+  ORDER BY id
+  ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM written;
 
 -- name: summary
 -- The recency × frequency grid and the count per label in one pass over scored customers, and the

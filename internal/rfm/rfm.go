@@ -13,7 +13,9 @@
 // Compute scores everyone in one set-based statement into a session temp table that keeps only
 // the rows whose stored values change, then writes those in keyset batches by customer id, one
 // short transaction each (queries.sql explains each step and its plan). Only rfm_* columns are
-// written; updated_at is left alone, as RFM is derived data, not a profile change.
+// written; updated_at is left alone, as RFM is derived data, not a profile change. While some
+// segment's rule has an rfm condition, each batch also queues the customers it wrote in
+// segment_dirty_customers, so the incremental segment drain picks the new values up.
 //
 // Cost on the shared 2-core dev machine with 1M customers, 10M interactions and 460k customers
 // scored (testdata/bench_seed.sql; BenchmarkComputeSeeded): an hourly run, where ~19k customers'
@@ -157,7 +159,9 @@ func (s *Scorer) score(ctx context.Context, conn *sql.Conn, o ComputeOpts, res *
 	return toWrite, nil
 }
 
-// apply writes rfm_next to customers in keyset batches by id, one short transaction each.
+// apply writes rfm_next to customers in keyset batches by id, one short transaction each, and
+// queues the written customers for incremental segment re-evaluation in the same transaction
+// when a segment's rule uses rfm.
 func (s *Scorer) apply(ctx context.Context, conn *sql.Conn, o ComputeOpts, res *Result) error {
 	bounds, err := batchBounds(ctx, conn, o.BatchSize)
 	if err != nil {
@@ -169,13 +173,10 @@ func (s *Scorer) apply(ctx context.Context, conn *sql.Conn, o ComputeOpts, res *
 		if i < len(bounds) {
 			hi = &bounds[i]
 		}
-		r, err := conn.ExecContext(ctx, queries["apply-batch"], nullUUID(lo), nullUUID(hi), o.Now)
+		var n int
+		err := conn.QueryRowContext(ctx, queries["apply-batch"], nullUUID(lo), nullUUID(hi), o.Now).Scan(&n)
 		if err != nil {
 			return fmt.Errorf("error writing RFM batch %d of %d: %w", i+1, len(bounds)+1, err)
-		}
-		n, err := rowsAffected(r)
-		if err != nil {
-			return err
 		}
 		res.Updated += n
 		res.Batches++
@@ -248,14 +249,6 @@ func (o *ComputeOpts) withDefaults() (ComputeOpts, error) {
 		return out, fmt.Errorf("%w: batch size must be positive, got %d", ErrInvalidInput, out.BatchSize)
 	}
 	return out, nil
-}
-
-func rowsAffected(r sql.Result) (int, error) {
-	n, err := r.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("error reading rows affected: %w", err)
-	}
-	return int(n), nil
 }
 
 func nullUUID(id *uuid.UUID) any {
