@@ -68,7 +68,8 @@ func newWorkerCmd() *cobra.Command {
 			if !w.runnable {
 				return errors.New("no workers to run (--workers must be > 0)")
 			}
-			if err := w.river.Start(cmd.Context()); err != nil {
+			// Not cancelled with the command: stopRiver stops it so running jobs can finish.
+			if err := w.river.Start(context.WithoutCancel(cmd.Context())); err != nil {
 				return fmt.Errorf("error starting workers: %w", err)
 			}
 			a.Log.Info("cairn worker started", "workers", workers)
@@ -130,7 +131,8 @@ func runServe(ctx context.Context, a *app.App, workers int) error {
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: w.resolver, Log: a.Log,
 		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log})})
 	if w.runnable {
-		if err := w.river.Start(ctx); err != nil {
+		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.
+		if err := w.river.Start(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("error starting workers: %w", err)
 		}
 	}
