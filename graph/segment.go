@@ -4,11 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"weak"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
@@ -49,23 +47,19 @@ func (r *Resolver) segments() *segment.Service { return &segment.Service{DB: r.D
 // customerSegments answers Customer.segments for every customer of the list obj belongs to (the
 // edges of a customers connection, or a list of customers) with one membership query and one
 // segments query, however many customers the list has; the siblings' resolvers (gqlgen runs
-// them concurrently) share that answer. A customer outside a list costs the same two queries.
+// them concurrently) share that answer through the operation's batches (see Batches). A
+// customer outside a list costs the same two queries.
 func (r *Resolver) customerSegments(ctx context.Context, obj *ent.Customer) ([]*ent.Segment, error) {
 	list, ids := customerList(graphql.GetFieldContext(ctx).Parent)
-	if list == nil {
+	bs := batchesFrom(ctx)
+	if list == nil || bs == nil {
 		m, err := loadCustomerSegments(ctx, r.Client, []uuid.UUID{obj.ID})
 		if err != nil {
 			return nil, err
 		}
 		return orEmpty(m[obj.ID]), nil
 	}
-	key := weak.Make(list)
-	v, loaded := segmentBatches.LoadOrStore(key, &segmentBatch{})
-	b := v.(*segmentBatch)
-	if !loaded {
-		// The batch lives as long as the request's field context of the list.
-		runtime.AddCleanup(list, func(k weak.Pointer[graphql.FieldContext]) { segmentBatches.Delete(k) }, key)
-	}
+	b := bs.segmentsOf(list)
 	b.once.Do(func() { b.byCustomer, b.err = loadCustomerSegments(ctx, r.Client, ids) })
 	if b.err != nil {
 		return nil, b.err
@@ -73,9 +67,36 @@ func (r *Resolver) customerSegments(ctx context.Context, obj *ent.Customer) ([]*
 	return orEmpty(b.byCustomer[obj.ID]), nil
 }
 
-// segmentBatches holds the batch of each customer list being resolved, keyed by the list's
-// field context (weakly, so a finished request's batch goes with its field contexts).
-var segmentBatches sync.Map // weak.Pointer[graphql.FieldContext] → *segmentBatch
+// batches holds, for one GraphQL operation, the Customer.segments batch of each customer list
+// being resolved, keyed by the list's field context. It lives and dies with the operation.
+type batches struct {
+	mu       sync.Mutex
+	segments map[*graphql.FieldContext]*segmentBatch
+}
+
+func (bs *batches) segmentsOf(list *graphql.FieldContext) *segmentBatch {
+	bs.mu.Lock()
+	defer bs.mu.Unlock()
+	b, ok := bs.segments[list]
+	if !ok {
+		b = &segmentBatch{}
+		bs.segments[list] = b
+	}
+	return b
+}
+
+type batchesKey struct{}
+
+func batchesFrom(ctx context.Context) *batches {
+	bs, _ := ctx.Value(batchesKey{}).(*batches)
+	return bs
+}
+
+// Batches is an operation middleware giving each operation its own batch loaders, so sibling
+// resolvers share one query per list instead of one per item.
+func Batches(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	return next(context.WithValue(ctx, batchesKey{}, &batches{segments: map[*graphql.FieldContext]*segmentBatch{}}))
+}
 
 type segmentBatch struct {
 	once       sync.Once

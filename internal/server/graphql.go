@@ -26,6 +26,7 @@ func (s *Server) graphQL() http.Handler {
 	srv.AroundOperations(s.cfg.Limits.Check)
 	srv.AroundOperations(graph.ScopeCheck)
 	srv.AroundOperations(s.metrics.countOperation)
+	srv.AroundOperations(graph.Batches)
 	srv.AroundFields(graph.FieldScopeCheck)
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
 	srv.SetRecoverFunc(graph.Recover(s.log))
