@@ -32,7 +32,9 @@ var errLineTooLong = fmt.Errorf("line is longer than %d KB, the limit of one req
 
 // readLine returns the next line without its end, or errLineTooLong after consuming it.
 func (n *ndjsonReader) readLine() ([]byte, error) {
-	n.buf = n.buf[:0]
+	// A fresh buffer per line: decoded messages keep slices of their line's raw JSON
+	// (properties, context) until they are stored, which is after later lines are read.
+	n.buf = nil
 	tooLong := false
 	for {
 		chunk, err := n.r.ReadSlice('\n')
