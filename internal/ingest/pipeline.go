@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -603,7 +605,15 @@ func (p *Pipeline) insertEvents(ctx context.Context, tx *sql.Tx, r *interactionR
 		return fmt.Errorf("error starting COPY of interactions: %w", err)
 	}
 	defer stmt.Close()
-	for i := range r.ids {
+	// In customer order: consecutive rows then share the customer's foreign key check (the
+	// same row, already locked by this transaction) and the index pages of its
+	// (customer_id, …) entries.
+	order := make([]int, len(r.ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(r.customers[a], r.customers[b]) })
+	for _, i := range order {
 		if _, err := stmt.ExecContext(ctx, r.ids[i], r.kinds[i], nullable(r.events[i]), nullable(r.props[i]), r.ctxs[i],
 			r.occurred[i], r.received[i], r.messageIDs[i], nullable(r.revenues[i]), r.sources[i], nullable(r.channels[i]),
 			r.customers[i]); err != nil {

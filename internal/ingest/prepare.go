@@ -92,7 +92,7 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 	out.channel = channelOf(m, ctx)
 
 	var props map[string]any
-	var rawProps []byte // props' JSON as sent, when it needs no change
+	var rawProps string // props' JSON as sent, when it needs no change
 	switch m.Type {
 	case TypeTrack:
 		out.event, props = clean(m.Event), m.Properties
@@ -129,30 +129,30 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 	}
 	out.revenue = revenueOf(props)
 	switch {
-	case rawProps != nil:
-		out.properties = string(rawProps)
+	case rawProps != "":
+		out.properties = rawProps
 	case props != nil:
 		if out.properties, err = encodeJSON(props); err != nil {
 			return nil, invalid("properties", "cannot be encoded: %s", err)
 		}
 	}
 	rawCtx := rawFor(m.Context, m.raw.context, m.raw.contextOf, m.raw.contextLen)
-	if sent, _ := m.Context["ip"].(string); rawCtx != nil && !dropped && ip != "" {
+	if sent, _ := m.Context["ip"].(string); rawCtx != "" && !dropped && ip != "" {
 		rawCtx = replaceIP(rawCtx, sent, ip)
 	}
-	if rawCtx != nil && !dropped {
-		out.context = string(rawCtx)
+	if rawCtx != "" && !dropped {
+		out.context = rawCtx
 	} else if out.context, err = encodeJSON(ctx); err != nil {
 		return nil, invalid("context", "cannot be encoded: %s", err)
 	}
 	return out, nil
 }
 
-// withMembers returns the JSON object raw with the string members of add appended (nil when
-// raw is nil). A key raw already has then appears twice: jsonb keeps the last, so add's win.
-func withMembers(raw []byte, empty bool, add map[string]any) []byte {
-	if raw == nil {
-		return nil
+// withMembers returns the JSON object raw with the string members of add appended ("" when
+// raw is ""). A key raw already has then appears twice: jsonb keeps the last, so add's win.
+func withMembers(raw string, empty bool, add map[string]any) string {
+	if raw == "" {
+		return ""
 	}
 	out := make([]byte, 0, len(raw)+64)
 	if empty {
@@ -173,7 +173,7 @@ func withMembers(raw []byte, empty bool, add map[string]any) []byte {
 		first = false
 		b, err := json.Marshal(v)
 		if err != nil {
-			return nil
+			return ""
 		}
 		out = append(out, '"')
 		out = append(out, k...)
@@ -183,41 +183,43 @@ func withMembers(raw []byte, empty bool, add map[string]any) []byte {
 	if first {
 		return raw
 	}
-	return append(out, '}')
+	return string(append(out, '}'))
 }
 
 // replaceIP returns the context object raw with its top-level ip value from replaced by to,
-// or nil when that cannot be done with certainty on the text: "ip" must occur exactly once
+// or "" when that cannot be done with certainty on the text: "ip" must occur exactly once
 // (then it is the top-level key, which the decoded map has) and be followed by from, plainly
 // written.
-func replaceIP(raw []byte, from, to string) []byte {
-	key := []byte(`"ip"`)
-	if bytes.Count(raw, key) != 1 {
-		return nil
+func replaceIP(raw, from, to string) string {
+	const key = `"ip"`
+	if strings.Count(raw, key) != 1 {
+		return ""
 	}
 	for _, c := range []byte(from) {
 		if c == '"' || c == '\\' || c < ' ' {
-			return nil
+			return ""
 		}
 	}
-	i := bytes.Index(raw, key) + len(key)
-	i = skipSpace(raw, i)
-	if i >= len(raw) || raw[i] != ':' {
-		return nil
+	i := strings.Index(raw, key) + len(key)
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r' || raw[i] == '\n') {
+		i++
 	}
-	i = skipSpace(raw, i+1)
+	if i >= len(raw) || raw[i] != ':' {
+		return ""
+	}
+	i++
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r' || raw[i] == '\n') {
+		i++
+	}
 	val := `"` + from + `"`
-	if !bytes.HasPrefix(raw[i:], []byte(val)) {
-		return nil
+	if !strings.HasPrefix(raw[i:], val) {
+		return ""
 	}
 	enc, err := json.Marshal(to)
 	if err != nil {
-		return nil
+		return ""
 	}
-	out := make([]byte, 0, len(raw)+len(enc)-len(val))
-	out = append(out, raw[:i]...)
-	out = append(out, enc...)
-	return append(out, raw[i+len(val):]...)
+	return raw[:i] + string(enc) + raw[i+len(val):]
 }
 
 // EventTime is when m happened: its timestamp; or, without one, the receipt time corrected by
