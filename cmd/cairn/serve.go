@@ -123,7 +123,7 @@ func runServe(ctx context.Context, a *app.App, workers int) error {
 	// The ingest pipeline's writers live as long as the server: closed after the HTTP server has
 	// drained, so every request it accepted is committed and answered.
 	registry := prometheus.NewRegistry()
-	pipe, err := ingest.NewPipeline(ctx, a.DB, w.identity, &ingest.Options{KeepIP: a.Config.KeepIP, Registerer: registry, Log: a.Log})
+	pipe, err := ingest.NewPipeline(ctx, a.DB, w.identity, &ingest.Options{KeepIP: a.Config.KeepIP, Writers: a.Config.IngestWriters, Registerer: registry, Log: a.Log})
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type Config struct {
 	LogLevel    string // CAIRN_LOG_LEVEL: debug, info (default), warn, error
 	DataDir     string // CAIRN_DATA_DIR, default "./.cairn"
 	KeepIP      bool   // CAIRN_KEEP_IP: store context.ip untruncated
+	// IngestWriters is CAIRN_INGEST_WRITERS: concurrent ingest transactions (0: the default, 1).
+	IngestWriters int
 }
 
 // FromEnv reads Config from the environment.
@@ -48,7 +51,17 @@ func FromEnv() Config {
 		LogLevel:    envOr("CAIRN_LOG_LEVEL", "info"),
 		DataDir:     envOr("CAIRN_DATA_DIR", ".cairn"),
 		KeepIP:      os.Getenv("CAIRN_KEEP_IP") == "true",
+		// An unparsable value falls back to the default; it only tunes throughput.
+		IngestWriters: atoiOr(os.Getenv("CAIRN_INGEST_WRITERS"), 0),
 	}
+}
+
+func atoiOr(s string, def int) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return def
+	}
+	return n
 }
 
 func envOr(k, def string) string {

@@ -50,11 +50,14 @@ type Options struct {
 	// (default) takes only what queued while the previous transaction ran, which already
 	// batches under load without adding latency when idle.
 	Linger time.Duration
-	// Writers is the number of concurrent group-commit transactions (default 2). Groups that
+	// Writers is the number of concurrent group-commit transactions (default 1). Groups that
 	// only add events to the same profiles do not block each other; ones that change the same
-	// profile's identifiers or traits wait or retry. Measured on 2 cores (BenchmarkBatchHTTP):
-	// 1 writer ~12.5k events/s, 2 ~17.5k, 3 ~17.5k, 4 ~16.8k; after the customer cache and the
-	// optimistic messageId check, 1 ~15.4k, 2 ~21k, 3 ~20.2k.
+	// profile's identifiers or traits wait or retry. Measured on 2 cores: with mostly known
+	// people (BenchmarkBatchHTTP) 1 writer ~15.4k events/s, 2 ~21k, 3 ~20.2k; but with mostly
+	// new people (`cairn bench ingest` against `cairn serve`, 8 clients × 100) 1 writer ~10.4k
+	// events/s with p99 101 ms, while 2 writers collide on new identifiers (retries, deadlocks)
+	// and fall to ~1.8k with p99 2.2 s. One writer is the safe default; CAIRN_INGEST_WRITERS
+	// raises it for workloads of mostly known people.
 	Writers int
 	// QueueRequests bounds requests waiting for a writer (default 4,096); Submit blocks beyond.
 	QueueRequests int
@@ -119,7 +122,7 @@ func NewPipeline(ctx context.Context, db *sql.DB, res *identity.Resolver, opts *
 		o.MaxGroupMessages = 2000
 	}
 	if o.Writers <= 0 {
-		o.Writers = 2
+		o.Writers = 1
 	}
 	if o.QueueRequests <= 0 {
 		o.QueueRequests = 4096
