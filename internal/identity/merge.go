@@ -90,7 +90,7 @@ func conflictText(reason string) string {
 // live follows merged_into from id to the live profile.
 func (r *Resolver) live(ctx context.Context, tx *sql.Tx, id uuid.UUID) (uuid.UUID, error) {
 	var out uuid.UUID
-	err := r.st.on(ctx, tx, "resolve-live").QueryRowContext(ctx, id.String()).Scan(&out)
+	err := r.st.On(ctx, tx, "resolve-live").QueryRowContext(ctx, id.String()).Scan(&out)
 	if errors.Is(err, sql.ErrNoRows) {
 		return uuid.Nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/cairn-cdp/cairn/ent/schema"
+	"github.com/cairn-cdp/cairn/internal/namedsql"
 )
 
 // Resolver resolves identifiers to customers and merges profiles.
@@ -23,7 +24,7 @@ type Resolver struct {
 	db   *sql.DB
 	cfg  Config
 	norm *Normalizer
-	st   statements
+	st   namedsql.Statements
 	log  *slog.Logger
 	now  func() time.Time
 	ids  *cache
@@ -34,7 +35,7 @@ func New(ctx context.Context, db *sql.DB, cfg Config, log *slog.Logger) (*Resolv
 	if log == nil {
 		log = slog.Default()
 	}
-	st, err := prepare(ctx, db, queriesSQL)
+	st, err := namedsql.Prepare(ctx, db, queriesSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func New(ctx context.Context, db *sql.DB, cfg Config, log *slog.Logger) (*Resolv
 }
 
 // Close releases the prepared statements.
-func (r *Resolver) Close() { r.st.close() }
+func (r *Resolver) Close() { r.st.Close() }
 
 // Normalizer returns the resolver's identifier normaliser.
 func (r *Resolver) Normalizer() *Normalizer { return r.norm }
@@ -245,7 +246,7 @@ func (b *Batch) lockMerging(ctx context.Context) error {
 	if len(set) == 0 {
 		return nil
 	}
-	rows, err := b.r.st.on(ctx, b.tx, "lock-for-merge").QueryContext(ctx, uuidArray(slices.Collect(maps.Keys(set))))
+	rows, err := b.r.st.On(ctx, b.tx, "lock-for-merge").QueryContext(ctx, uuidArray(slices.Collect(maps.Keys(set))))
 	if err != nil {
 		return fmt.Errorf("error locking customers to merge: %w", err)
 	}
@@ -308,7 +309,7 @@ func (b *Batch) lookup(ctx context.Context, keys []Identifier) error {
 	for i, k := range keys {
 		types[i], values[i] = k.Type, k.Value
 	}
-	rows, err := b.r.st.on(ctx, b.tx, "lookup-identities").QueryContext(ctx, pq.StringArray(types), pq.StringArray(values))
+	rows, err := b.r.st.On(ctx, b.tx, "lookup-identities").QueryContext(ctx, pq.StringArray(types), pq.StringArray(values))
 	if err != nil {
 		return fmt.Errorf("error looking up identities: %w", err)
 	}
@@ -334,7 +335,7 @@ func (b *Batch) read(ctx context.Context, ids []uuid.UUID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := b.r.st.on(ctx, b.tx, "read-customers").QueryContext(ctx, uuidArray(ids))
+	rows, err := b.r.st.On(ctx, b.tx, "read-customers").QueryContext(ctx, uuidArray(ids))
 	if err != nil {
 		return fmt.Errorf("error reading customers: %w", err)
 	}
@@ -392,7 +393,7 @@ func (b *Batch) summarise(ctx context.Context, ids []uuid.UUID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := b.r.st.on(ctx, b.tx, "identity-summaries").QueryContext(ctx, uuidArray(ids))
+	rows, err := b.r.st.On(ctx, b.tx, "identity-summaries").QueryContext(ctx, uuidArray(ids))
 	if err != nil {
 		return fmt.Errorf("error summarising identities: %w", err)
 	}
@@ -427,7 +428,7 @@ func (b *Batch) summarise(ctx context.Context, ids []uuid.UUID) error {
 // recheck re-reads the identifier counts of ids (now locked) and fails with
 // ErrConcurrentChange if another transaction changed them after planning read them.
 func (b *Batch) recheck(ctx context.Context, ids []uuid.UUID) error {
-	rows, err := b.r.st.on(ctx, b.tx, "identity-summaries").QueryContext(ctx, uuidArray(ids))
+	rows, err := b.r.st.On(ctx, b.tx, "identity-summaries").QueryContext(ctx, uuidArray(ids))
 	if err != nil {
 		return fmt.Errorf("error summarising identities: %w", err)
 	}
@@ -753,7 +754,7 @@ func (b *Batch) Flush(ctx context.Context, actor string) error {
 	}
 	b.claimArgs(&a)
 	var claimed, created int64
-	err := b.r.st.on(ctx, b.tx, "flush-create").QueryRowContext(ctx,
+	err := b.r.st.On(ctx, b.tx, "flush-create").QueryRowContext(ctx,
 		a.newIDs, a.newCreated, a.newTraits, a.newTimes, a.newEmails, a.newPhones, a.newFirsts, a.newLasts,
 		a.claimIDs, a.claimTypes, a.claimValues, a.claimCustomers, a.claimSeen).Scan(&claimed, &created)
 	if err != nil {
@@ -788,7 +789,7 @@ func (b *Batch) Finish(ctx context.Context) error {
 		}
 	}
 	var written, merged int64
-	err := b.r.st.on(ctx, b.tx, "flush-update").QueryRowContext(ctx,
+	err := b.r.st.On(ctx, b.tx, "flush-update").QueryRowContext(ctx,
 		a.updIDs, a.updTraits, a.updTimes, a.updEmails, a.updPhones, a.updFirsts, a.updLasts,
 		a.touchTypes, a.touchValues, a.touchSeen, a.dirty, uuidArray(used)).Scan(&written, &merged)
 	if err != nil {
@@ -827,7 +828,7 @@ func (b *Batch) loadTraits(ctx context.Context) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := b.r.st.on(ctx, b.tx, "load-traits").QueryContext(ctx, uuidArray(ids))
+	rows, err := b.r.st.On(ctx, b.tx, "load-traits").QueryContext(ctx, uuidArray(ids))
 	if err != nil {
 		return fmt.Errorf("error loading traits: %w", err)
 	}
@@ -962,7 +963,7 @@ func (b *Batch) executeMerges(ctx context.Context, merges []Merge) error {
 	}
 	for _, q := range []string{"merge-identities", "merge-interactions", "merge-consents",
 		"merge-memberships-dedupe", "merge-memberships", "merge-customers"} {
-		if _, err := b.r.st.on(ctx, b.tx, q).ExecContext(ctx, uuidArray(from), uuidArray(into)); err != nil {
+		if _, err := b.r.st.On(ctx, b.tx, q).ExecContext(ctx, uuidArray(from), uuidArray(into)); err != nil {
 			return fmt.Errorf("error merging customers (%s): %w", q, err)
 		}
 	}
@@ -1068,7 +1069,7 @@ func (b *Batch) audit(ctx context.Context, actor string, merges []Merge) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := b.r.st.on(ctx, b.tx, "insert-audit-events").ExecContext(ctx, pq.StringArray(ids), pq.StringArray(actors),
+	if _, err := b.r.st.On(ctx, b.tx, "insert-audit-events").ExecContext(ctx, pq.StringArray(ids), pq.StringArray(actors),
 		pq.StringArray(actions), pq.StringArray(targets), pq.StringArray(details)); err != nil {
 		return fmt.Errorf("error recording audit events: %w", err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/namedsql"
 )
 
 // ErrClosed means the pipeline is shut down and accepts no more messages.
@@ -81,7 +82,7 @@ type Pipeline struct {
 	opts        Options
 	purposes    map[string]string
 	dropContext map[string]struct{}
-	st          statements
+	st          namedsql.Statements
 	log         *slog.Logger
 	m           *metrics
 
@@ -133,7 +134,7 @@ func NewPipeline(ctx context.Context, db *sql.DB, res *identity.Resolver, opts *
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	st, err := prepare(ctx, db, queriesSQL)
+	st, err := namedsql.Prepare(ctx, db, queriesSQL)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func NewPipeline(ctx context.Context, db *sql.DB, res *identity.Resolver, opts *
 		p.dropContext[k] = struct{}{}
 	}
 	if p.m, err = newMetrics(o.Registerer); err != nil {
-		st.close()
+		st.Close()
 		return nil, err
 	}
 	for range o.Writers {
@@ -169,7 +170,7 @@ func (p *Pipeline) Close() error {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
-	p.st.close()
+	p.st.Close()
 	return nil
 }
 
@@ -500,7 +501,7 @@ func (p *Pipeline) existing(ctx context.Context, tx *sql.Tx, ids []string) (map[
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := p.st.on(ctx, tx, "existing-message-ids").QueryContext(ctx, pq.StringArray(ids))
+	rows, err := p.st.On(ctx, tx, "existing-message-ids").QueryContext(ctx, pq.StringArray(ids))
 	if err != nil {
 		return nil, fmt.Errorf("error checking message ids: %w", err)
 	}
@@ -527,7 +528,7 @@ func (p *Pipeline) analyticsConsent(ctx context.Context, tx *sql.Tx, b *identity
 	for i, id := range existing {
 		ids[i] = id.String()
 	}
-	rows, err := p.st.on(ctx, tx, "latest-analytics-consents").QueryContext(ctx, pq.StringArray(ids))
+	rows, err := p.st.On(ctx, tx, "latest-analytics-consents").QueryContext(ctx, pq.StringArray(ids))
 	if err != nil {
 		return nil, fmt.Errorf("error reading consents: %w", err)
 	}
@@ -592,7 +593,7 @@ func (r *interactionRows) add(m *prepared, cust uuid.UUID, source string) {
 // a unique violation, and commitRetrying retries with the check, which counts it a duplicate.
 func (p *Pipeline) insertEvents(ctx context.Context, tx *sql.Tx, r *interactionRows, c *consentRows) error {
 	if len(c.ids) > 0 {
-		_, err := p.st.on(ctx, tx, "insert-consents").ExecContext(ctx, pq.StringArray(c.ids), pq.StringArray(c.customers),
+		_, err := p.st.On(ctx, tx, "insert-consents").ExecContext(ctx, pq.StringArray(c.ids), pq.StringArray(c.customers),
 			pq.StringArray(c.purposes), pq.BoolArray(c.granted), pq.StringArray(c.sources), pq.StringArray(c.recorded),
 			pq.StringArray(c.proofs))
 		if err != nil {
