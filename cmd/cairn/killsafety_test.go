@@ -26,9 +26,6 @@ import (
 // and checks that every message it acknowledged (200) is in the database: an ack is only sent
 // after commit, so no kill can lose one.
 func TestKillSafety(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
 	t.Parallel()
 	bin := buildCairn(t)
 	env := append(os.Environ(), "DATABASE_URL="+testdb.URL(t), "CAIRN_SECRET_KEY=x", "CAIRN_LOG_LEVEL=error")

@@ -203,18 +203,41 @@ func TestStartReportsServerLog(t *testing.T) {
 // and exits without stopping the cluster.
 const helperDirEnv = "PGDEV_TEST_HELPER_DIR"
 
-func TestHelperProcess(t *testing.T) {
-	dir := os.Getenv(helperDirEnv)
-	if dir == "" {
-		t.Skip("helper for TestStartConcurrentProcesses")
+// TestMain turns the test binary into the helper process when helperDirEnv is set, so the
+// helper is not a test of its own.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperDirEnv); dir != "" {
+		if err := helperMain(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
-	c, err := Start(t.Context(), Options{Dir: dir, ExtraConfig: fastConfig})
-	require.NoError(t, err)
-	require.Equal(t, "1", query(t, c.URL(), `SELECT 1::text`))
+	os.Exit(m.Run())
+}
+
+func helperMain(dir string) error {
+	ctx := context.Background()
+	c, err := Start(ctx, Options{Dir: dir, ExtraConfig: fastConfig})
+	if err != nil {
+		return err
+	}
+	db, err := sql.Open("postgres", c.URL())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var one string
+	if err := db.QueryRowContext(ctx, `SELECT 1::text`).Scan(&one); err != nil || one != "1" {
+		return fmt.Errorf("querying the cluster: %q, %v", one, err)
+	}
 	out, err := json.Marshal(helperResult{Owned: c.Owned(), Port: c.Port()})
-	require.NoError(t, err)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("RESULT %s\n", out)
 	_, _ = io.Copy(io.Discard, os.Stdin)
+	return nil
 }
 
 type helperResult struct {
@@ -237,7 +260,7 @@ func TestStartConcurrentProcesses(t *testing.T) {
 	}
 	helpers := make([]*helper, n)
 	for i := range helpers {
-		h := &helper{cmd: exec.CommandContext(bundle.ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")}
+		h := &helper{cmd: exec.CommandContext(bundle.ctx, os.Args[0], "-test.run=^$", "-test.count=1")}
 		h.cmd.Env = append(os.Environ(), helperDirEnv+"="+bundle.dir)
 		h.cmd.Stderr = &h.stderr
 		var err error
