@@ -132,7 +132,7 @@ func copyBaseline(ctx context.Context, db *sql.DB, rows, people int, seed uint64
 type rowGen struct {
 	r         *rand.Rand
 	customers [][16]byte
-	js        jw
+	js        pgcopy.JSON
 	now       time.Time
 }
 
@@ -169,42 +169,42 @@ func (g *rowGen) row(b *pgcopy.Buffer) {
 	b.Text(kind)
 	b.Text(event)
 	w := &g.js
-	w.b, w.comma = w.b[:0], false
-	w.obj()
+	w.Reset()
+	w.Obj()
 	var revenue float64
 	if kind == "page" {
 		path := benchPages[r.IntN(len(benchPages))]
-		w.kstr("path", path)
-		w.kstr("url", "https://shop.example.com"+path)
-		w.kstr("title", "Cairn Shop")
-		w.kstr("referrer", "https://www.google.com/")
+		w.Str("path", path)
+		w.Str("url", "https://shop.example.com"+path)
+		w.Str("title", "Cairn Shop")
+		w.Str("referrer", "https://www.google.com/")
 	} else {
-		w.kstr("product_id", "p-"+strconv.Itoa(1000+r.IntN(400)))
-		w.kstr("currency", "EUR")
+		w.Str("product_id", "p-"+strconv.Itoa(1000+r.IntN(400)))
+		w.Str("currency", "EUR")
 		price := float64(500+r.IntN(9500)) / 100
 		if event == "Order Completed" {
 			revenue = price * 2
-			w.kstr("order_id", "ord-"+strconv.FormatUint(r.Uint64()>>16, 36))
-			w.knum("revenue", revenue)
-			w.knum("total", revenue+4.95)
+			w.Str("order_id", "ord-"+strconv.FormatUint(r.Uint64()>>16, 36))
+			w.Num("revenue", revenue)
+			w.Num("total", revenue+4.95)
 		} else {
-			w.knum("price", price)
+			w.Num("price", price)
 		}
 	}
-	w.end()
-	b.TextBytes(w.b)
-	w.b, w.comma = w.b[:0], false
-	w.obj()
-	w.kstr("ip", "203.0."+strconv.Itoa(r.IntN(256))+".0")
-	w.key("library")
-	w.obj()
-	w.kstr("name", "analytics.js")
-	w.kstr("version", "5.2.1")
-	w.end()
-	w.kstr("locale", "en-US")
-	w.kstr("userAgent", benchUserAgent)
-	w.end()
-	b.TextBytes(w.b)
+	w.End()
+	b.TextBytes(w.B)
+	w.Reset()
+	w.Obj()
+	w.Str("ip", "203.0."+strconv.Itoa(r.IntN(256))+".0")
+	w.Key("library")
+	w.Obj()
+	w.Str("name", "analytics.js")
+	w.Str("version", "5.2.1")
+	w.End()
+	w.Str("locale", "en-US")
+	w.Str("userAgent", benchUserAgent)
+	w.End()
+	b.TextBytes(w.B)
 	b.Time(occurred)
 	b.Time(now)
 	var mid [36]byte

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/cairn-cdp/cairn/internal/pgcopy"
 )
 
 // Payloads makes Segment Spec messages for a population of simulated people: each has a fixed
@@ -62,80 +64,81 @@ func (p *Payloads) message(dst []byte, trackOnly bool) []byte {
 	now := p.now().UTC()
 	ts := now.Add(-time.Duration(p.r.IntN(2000)) * time.Millisecond)
 
-	w := jw{b: dst}
-	w.obj()
-	w.kstr("type", typ)
-	w.key("messageId")
-	w.b = append(w.b, '"')
-	w.b = appendUUID4(w.b, p.r)
-	w.b = append(w.b, '"')
-	w.comma = true
+	w := pgcopy.JSON{B: dst}
+	w.Obj()
+	w.Str("type", typ)
+	w.Key("messageId")
+	w.Value(func(b []byte) []byte {
+		b = append(b, '"')
+		b = appendUUID4(b, p.r)
+		return append(b, '"')
+	})
 	if !serverSide {
-		w.kstr("anonymousId", p.anonymousID(k))
+		w.Str("anonymousId", p.anonymousID(k))
 	}
 	if withUser {
-		w.kstr("userId", p.userID(k))
+		w.Str("userId", p.userID(k))
 	}
-	w.kstr("timestamp", ts.Format(time.RFC3339Nano))
+	w.Str("timestamp", ts.Format(time.RFC3339Nano))
 	switch typ {
 	case "identify":
-		w.key("traits")
-		w.obj()
-		w.kstr("email", "bench."+p.run+"."+strconv.Itoa(k)+"@example.com")
-		w.kstr("name", "Bench Person "+strconv.Itoa(k))
-		w.kstr("plan", benchPlans[k%len(benchPlans)])
-		w.kint("age", int64(18+k%60))
-		w.end()
+		w.Key("traits")
+		w.Obj()
+		w.Str("email", "bench."+p.run+"."+strconv.Itoa(k)+"@example.com")
+		w.Str("name", "Bench Person "+strconv.Itoa(k))
+		w.Str("plan", benchPlans[k%len(benchPlans)])
+		w.Int("age", int64(18+k%60))
+		w.End()
 	case "page":
 		path := benchPages[p.r.IntN(len(benchPages))]
-		w.kstr("name", "Shop")
-		w.key("properties")
-		w.obj()
-		w.kstr("path", path)
-		w.kstr("url", "https://shop.example.com"+path)
-		w.kstr("title", "Cairn Shop")
-		w.kstr("referrer", "https://www.google.com/")
-		w.end()
+		w.Str("name", "Shop")
+		w.Key("properties")
+		w.Obj()
+		w.Str("path", path)
+		w.Str("url", "https://shop.example.com"+path)
+		w.Str("title", "Cairn Shop")
+		w.Str("referrer", "https://www.google.com/")
+		w.End()
 	default:
 		ev := benchEvents[p.r.IntN(len(benchEvents))]
-		w.kstr("event", ev)
-		w.key("properties")
-		w.obj()
-		w.kstr("product_id", "p-"+strconv.Itoa(1000+p.r.IntN(400)))
-		w.kstr("currency", "EUR")
+		w.Str("event", ev)
+		w.Key("properties")
+		w.Obj()
+		w.Str("product_id", "p-"+strconv.Itoa(1000+p.r.IntN(400)))
+		w.Str("currency", "EUR")
 		price := float64(500+p.r.IntN(9500)) / 100
 		if ev == "Order Completed" {
-			w.kstr("order_id", "ord-"+p.run+"-"+strconv.FormatUint(p.r.Uint64()>>16, 36))
-			w.knum("revenue", price*2)
-			w.knum("total", price*2+4.95)
+			w.Str("order_id", "ord-"+p.run+"-"+strconv.FormatUint(p.r.Uint64()>>16, 36))
+			w.Num("revenue", price*2)
+			w.Num("total", price*2+4.95)
 		} else {
-			w.knum("price", price)
+			w.Num("price", price)
 		}
-		w.end()
+		w.End()
 	}
-	w.key("context")
-	w.obj()
+	w.Key("context")
+	w.Obj()
 	if serverSide {
-		w.key("library")
-		w.obj()
-		w.kstr("name", "analytics-go")
-		w.kstr("version", "3.3.0")
-		w.end()
+		w.Key("library")
+		w.Obj()
+		w.Str("name", "analytics-go")
+		w.Str("version", "3.3.0")
+		w.End()
 	} else {
-		w.kstr("ip", "203.0."+strconv.Itoa(k%256)+"."+strconv.Itoa(k%251))
-		w.key("library")
-		w.obj()
-		w.kstr("name", "analytics.js")
-		w.kstr("version", "5.2.1")
-		w.end()
-		w.kstr("locale", "en-US")
-		w.kstr("userAgent", benchUserAgent)
+		w.Str("ip", "203.0."+strconv.Itoa(k%256)+"."+strconv.Itoa(k%251))
+		w.Key("library")
+		w.Obj()
+		w.Str("name", "analytics.js")
+		w.Str("version", "5.2.1")
+		w.End()
+		w.Str("locale", "en-US")
+		w.Str("userAgent", benchUserAgent)
 	}
-	w.end()
-	w.kstr("originalTimestamp", ts.Format(time.RFC3339Nano))
-	w.kstr("sentAt", now.Format(time.RFC3339Nano))
-	w.end()
-	return w.b
+	w.End()
+	w.Str("originalTimestamp", ts.Format(time.RFC3339Nano))
+	w.Str("sentAt", now.Format(time.RFC3339Nano))
+	w.End()
+	return w.B
 }
 
 // Batch returns a /v1/batch body of n messages. The slice is reused by the next call.
@@ -207,42 +210,4 @@ func mix64(x uint64) uint64 {
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
 	return x ^ (x >> 31)
-}
-
-// jw writes JSON whose strings need no escaping (the generator's own vocabulary).
-type jw struct {
-	b     []byte
-	comma bool
-}
-
-func (w *jw) sep() {
-	if w.comma {
-		w.b = append(w.b, ',')
-	}
-}
-func (w *jw) obj() { w.sep(); w.b = append(w.b, '{'); w.comma = false }
-func (w *jw) end() { w.b = append(w.b, '}'); w.comma = true }
-func (w *jw) key(k string) {
-	w.sep()
-	w.b = append(w.b, '"')
-	w.b = append(w.b, k...)
-	w.b = append(w.b, '"', ':')
-	w.comma = false
-}
-func (w *jw) kstr(k, v string) {
-	w.key(k)
-	w.b = append(w.b, '"')
-	w.b = append(w.b, v...)
-	w.b = append(w.b, '"')
-	w.comma = true
-}
-func (w *jw) knum(k string, v float64) {
-	w.key(k)
-	w.b = strconv.AppendFloat(w.b, v, 'f', -1, 64)
-	w.comma = true
-}
-func (w *jw) kint(k string, v int64) {
-	w.key(k)
-	w.b = strconv.AppendInt(w.b, v, 10)
-	w.comma = true
 }

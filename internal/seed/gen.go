@@ -130,8 +130,8 @@ func (c *chunk) reset(first, n int) {
 type scratch struct {
 	times   []int64
 	devices []device
-	js      jsonw
-	traits  jsonw
+	js      pgcopy.JSON
+	traits  pgcopy.JSON
 }
 
 type device struct {
@@ -295,36 +295,36 @@ func (g *generator) customer(c *chunk, i int) {
 	cb.Time(usTime(first))
 	cb.Time(usTime(last))
 	tr, tt := &s.traits, &s.js
-	tr.reset()
-	tt.reset()
-	tr.obj()
-	tt.obj()
+	tr.Reset()
+	tt.Reset()
+	tr.Obj()
+	tt.Obj()
 	if identified {
 		at := usTime(s.times[identifyAt])
-		tr.kint("age", int64(age))
-		tr.kstr("country", country)
-		tr.kstr("created_at", at.Format(time.RFC3339))
-		tr.kstr("email", email)
-		tr.kstr("first_name", title(fn))
-		tr.kstr("last_name", title(ln))
-		tr.kstr("name", title(fn)+" "+title(ln))
+		tr.Int("age", int64(age))
+		tr.Str("country", country)
+		tr.Str("created_at", at.Format(time.RFC3339))
+		tr.Str("email", email)
+		tr.Str("first_name", title(fn))
+		tr.Str("last_name", title(ln))
+		tr.Str("name", title(fn)+" "+title(ln))
 		if hasPhone {
-			tr.kstr("phone", phone)
+			tr.Str("phone", phone)
 		}
-		tr.kstr("plan", plan)
+		tr.Str("plan", plan)
 		keys := []string{"age", "country", "created_at", "email", "first_name", "last_name", "name", "plan"}
 		if hasPhone {
 			keys = append(keys, "phone")
 		}
 		ts := at.Format(time.RFC3339Nano)
 		for _, key := range keys {
-			tt.kstr(key, ts)
+			tt.Str(key, ts)
 		}
 	}
-	tr.end()
-	tt.end()
-	cb.TextBytes(tr.b)
-	cb.TextBytes(tt.b)
+	tr.End()
+	tt.End()
+	cb.TextBytes(tr.B)
+	cb.TextBytes(tt.B)
 	if identified {
 		cb.Text(email)
 	} else {
@@ -404,7 +404,7 @@ func (g *generator) event(c *chunk, r *rand.Rand, customerID [16]byte, dev *devi
 	fn, ln, email, country, plan string, age int, hasPhone bool, phone string) {
 	b := &c.interactions
 	p := &c.s.js
-	p.reset()
+	p.Reset()
 	var revenue float64
 	channel := "web"
 	if dev.app {
@@ -414,88 +414,88 @@ func (g *generator) event(c *chunk, r *rand.Rand, customerID [16]byte, dev *devi
 	prod := &g.products[r.IntN(len(g.products))]
 	camp := &campaigns[r.IntN(len(campaigns))]
 
-	p.obj()
+	p.Obj()
 	switch kind {
 	case evPage:
 		if dev.app {
 			kindName, eventName = "screen", "Screen Viewed"
-			p.kstr("name", appScreens[r.IntN(len(appScreens))])
+			p.Str("name", appScreens[r.IntN(len(appScreens))])
 		} else {
 			kindName, eventName = "page", "Page Viewed"
 			pg := webPages[r.IntN(len(webPages))]
-			p.kstr("name", pg.title)
-			p.kstr("path", pg.path)
-			p.kstr("referrer", referrers[r.IntN(len(referrers))])
-			p.kstr("title", pg.title+" | Cairn Shop")
-			p.kstr("url", "https://shop.example.com"+pg.path)
+			p.Str("name", pg.title)
+			p.Str("path", pg.path)
+			p.Str("referrer", referrers[r.IntN(len(referrers))])
+			p.Str("title", pg.title+" | Cairn Shop")
+			p.Str("url", "https://shop.example.com"+pg.path)
 		}
 	case evProductViewed, evAddedToCart:
 		eventName = "Product Viewed"
 		if kind == evAddedToCart {
 			eventName = "Added to Cart"
 		}
-		p.kstr("category", prod.category)
-		p.kstr("currency", "EUR")
-		p.kstr("name", prod.name)
-		p.knum("price", prod.price)
-		p.kstr("product_id", prod.id)
+		p.Str("category", prod.category)
+		p.Str("currency", "EUR")
+		p.Str("name", prod.name)
+		p.Num("price", prod.price)
+		p.Str("product_id", prod.id)
 		if kind == evAddedToCart {
-			p.kint("quantity", int64(1+r.IntN(2)))
+			p.Int("quantity", int64(1+r.IntN(2)))
 		}
 	case evOrderCompleted:
 		eventName = "Order Completed"
 		items := 1 + r.IntN(3)
-		p.kstr("currency", "EUR")
+		p.Str("currency", "EUR")
 		orderID := uuid4(r)
-		p.kstr("order_id", "ord_"+strconv.FormatUint(binary.BigEndian.Uint64(orderID[:8]), 36))
-		p.key("products")
-		p.arr()
+		p.Str("order_id", "ord_"+strconv.FormatUint(binary.BigEndian.Uint64(orderID[:8]), 36))
+		p.Key("products")
+		p.Arr()
 		for range items {
 			it := &g.products[r.IntN(len(g.products))]
 			q := 1 + r.IntN(2)
 			revenue += it.price * float64(q)
-			p.obj()
-			p.knum("price", it.price)
-			p.kstr("product_id", it.id)
-			p.kint("quantity", int64(q))
-			p.end()
+			p.Obj()
+			p.Num("price", it.price)
+			p.Str("product_id", it.id)
+			p.Int("quantity", int64(q))
+			p.End()
 		}
-		p.endArr()
+		p.EndArr()
 		revenue = math.Round(revenue*100) / 100
-		p.knum("revenue", revenue)
+		p.Num("revenue", revenue)
 		shipping := 0.0
 		if revenue < 50 {
 			shipping = 4.95
 		}
-		p.knum("shipping", shipping)
-		p.knum("total", math.Round((revenue+shipping)*100)/100)
+		p.Num("shipping", shipping)
+		p.Num("total", math.Round((revenue+shipping)*100)/100)
 	case evEmailOpened, evEmailClicked:
 		channel = "email"
 		eventName = "Email Opened"
 		if kind == evEmailClicked {
 			eventName = "Email Link Clicked"
 		}
-		p.kstr("campaign_id", camp.id)
-		p.kstr("campaign_name", camp.name)
-		p.kstr("email_subject", camp.subject)
+		p.Str("campaign_id", camp.id)
+		p.Str("campaign_name", camp.name)
+		p.Str("email_subject", camp.subject)
 		if kind == evEmailClicked {
-			p.kstr("link_url", "https://shop.example.com/collections/sale?utm_campaign="+camp.id)
+			p.Str("link_url", "https://shop.example.com/collections/sale?utm_campaign="+camp.id)
 		}
 	case evIdentify:
 		kindName = "identify"
-		p.kint("age", int64(age))
-		p.kstr("country", country)
-		p.kstr("created_at", usTime(t).Format(time.RFC3339))
-		p.kstr("email", email)
-		p.kstr("first_name", title(fn))
-		p.kstr("last_name", title(ln))
-		p.kstr("name", title(fn)+" "+title(ln))
+		p.Int("age", int64(age))
+		p.Str("country", country)
+		p.Str("created_at", usTime(t).Format(time.RFC3339))
+		p.Str("email", email)
+		p.Str("first_name", title(fn))
+		p.Str("last_name", title(ln))
+		p.Str("name", title(fn)+" "+title(ln))
 		if hasPhone {
-			p.kstr("phone", phone)
+			p.Str("phone", phone)
 		}
-		p.kstr("plan", plan)
+		p.Str("plan", plan)
 	}
-	p.end()
+	p.End()
 
 	b.UUID(uuid7(t/usPerMs, r))
 	b.Text(kindName)
@@ -504,66 +504,66 @@ func (g *generator) event(c *chunk, r *rand.Rand, customerID [16]byte, dev *devi
 	} else {
 		b.Text(eventName)
 	}
-	b.TextBytes(p.b)
+	b.TextBytes(p.B)
 
 	// Context, minimised as ingest stores it (IP truncated to /24).
-	p.reset()
-	p.obj()
+	p.Reset()
+	p.Obj()
 	switch {
 	case channel == "email":
-		p.key("campaign")
-		p.obj()
-		p.kstr("medium", "email")
-		p.kstr("name", camp.name)
-		p.kstr("source", "cairn")
-		p.end()
-		p.key("library")
-		p.obj()
-		p.kstr("name", "cairn-email-tracking")
-		p.end()
+		p.Key("campaign")
+		p.Obj()
+		p.Str("medium", "email")
+		p.Str("name", camp.name)
+		p.Str("source", "cairn")
+		p.End()
+		p.Key("library")
+		p.Obj()
+		p.Str("name", "cairn-email-tracking")
+		p.End()
 	case dev.app:
 		m := appDevices[dev.model]
-		p.key("app")
-		p.obj()
-		p.kstr("build", "341")
-		p.kstr("name", "Cairn Shop")
-		p.kstr("version", "3.4.1")
-		p.end()
-		p.key("device")
-		p.obj()
+		p.Key("app")
+		p.Obj()
+		p.Str("build", "341")
+		p.Str("name", "Cairn Shop")
+		p.Str("version", "3.4.1")
+		p.End()
+		p.Key("device")
+		p.Obj()
 		var buf [36]byte
-		p.kstr("id", upperUUIDInto(buf[:0], dev.deviceID))
-		p.kstr("manufacturer", m.manufacturer)
-		p.kstr("model", m.model)
-		p.kstr("type", m.kind)
-		p.end()
-		p.kstr("ip", ip(dev))
-		p.key("library")
-		p.obj()
+		p.Str("id", upperUUIDInto(buf[:0], dev.deviceID))
+		p.Str("manufacturer", m.manufacturer)
+		p.Str("model", m.model)
+		p.Str("type", m.kind)
+		p.End()
+		p.Str("ip", ip(dev))
+		p.Key("library")
+		p.Obj()
 		if m.kind == "ios" {
-			p.kstr("name", "analytics-ios")
+			p.Str("name", "analytics-ios")
 		} else {
-			p.kstr("name", "analytics-android")
+			p.Str("name", "analytics-android")
 		}
-		p.kstr("version", "4.1.8")
-		p.end()
-		p.key("os")
-		p.obj()
-		p.kstr("name", m.osName)
-		p.kstr("version", m.osVersion)
-		p.end()
+		p.Str("version", "4.1.8")
+		p.End()
+		p.Key("os")
+		p.Obj()
+		p.Str("name", m.osName)
+		p.Str("version", m.osVersion)
+		p.End()
 	default:
-		p.kstr("ip", ip(dev))
-		p.key("library")
-		p.obj()
-		p.kstr("name", "analytics.js")
-		p.kstr("version", "5.2.1")
-		p.end()
-		p.kstr("locale", locales[country])
-		p.kstr("userAgent", userAgents[dev.ua])
+		p.Str("ip", ip(dev))
+		p.Key("library")
+		p.Obj()
+		p.Str("name", "analytics.js")
+		p.Str("version", "5.2.1")
+		p.End()
+		p.Str("locale", locales[country])
+		p.Str("userAgent", userAgents[dev.ua])
 	}
-	p.end()
-	b.TextBytes(p.b)
+	p.End()
+	b.TextBytes(p.B)
 
 	delay := int64(20*usPerMs) + r.Int64N(2*usPerSec)
 	if dev.app && channel == "app" {
@@ -655,51 +655,4 @@ func pad9(i int64) string {
 		s = "0" + s
 	}
 	return s
-}
-
-// jsonw writes JSON for values known not to need escaping (the generator's vocabularies).
-type jsonw struct {
-	b     []byte
-	comma bool
-}
-
-func (w *jsonw) reset() { w.b, w.comma = w.b[:0], false }
-
-func (w *jsonw) sep() {
-	if w.comma {
-		w.b = append(w.b, ',')
-	}
-}
-
-func (w *jsonw) obj()    { w.sep(); w.b = append(w.b, '{'); w.comma = false }
-func (w *jsonw) end()    { w.b = append(w.b, '}'); w.comma = true }
-func (w *jsonw) arr()    { w.sep(); w.b = append(w.b, '['); w.comma = false }
-func (w *jsonw) endArr() { w.b = append(w.b, ']'); w.comma = true }
-
-func (w *jsonw) key(k string) {
-	w.sep()
-	w.b = append(w.b, '"')
-	w.b = append(w.b, k...)
-	w.b = append(w.b, '"', ':')
-	w.comma = false
-}
-
-func (w *jsonw) kstr(k, v string) {
-	w.key(k)
-	w.b = append(w.b, '"')
-	w.b = append(w.b, v...)
-	w.b = append(w.b, '"')
-	w.comma = true
-}
-
-func (w *jsonw) knum(k string, v float64) {
-	w.key(k)
-	w.b = strconv.AppendFloat(w.b, v, 'f', -1, 64)
-	w.comma = true
-}
-
-func (w *jsonw) kint(k string, v int64) {
-	w.key(k)
-	w.b = strconv.AppendInt(w.b, v, 10)
-	w.comma = true
 }
