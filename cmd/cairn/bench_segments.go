@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-cdp/cairn/internal/app"
 	"github.com/cairn-cdp/cairn/internal/segment"
 )
 
@@ -54,9 +55,12 @@ segment there and consumes whatever else is queued in segment_dirty_customers).`
 			if o.dbURL == "" {
 				return errors.New("set DATABASE_URL or --database-url")
 			}
-			db, err := sql.Open("postgres", o.dbURL)
+			if o.runs < 1 || o.days < 1 || o.minCount < 1 {
+				return errors.New("--runs, --days and --min-count must be at least 1")
+			}
+			db, err := app.OpenDB(cmd.Context(), o.dbURL)
 			if err != nil {
-				return fmt.Errorf("error opening database: %w", err)
+				return err
 			}
 			defer db.Close()
 			return runBenchSegments(cmd.Context(), cmd.OutOrStdout(), db, o)

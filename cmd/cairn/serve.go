@@ -31,6 +31,9 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the API (GraphQL, tracking API) and the background workers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if workers < 0 {
+				return errors.New("--workers must be 0 (API only) or more")
+			}
 			a, err := open(cmd, true)
 			if err != nil {
 				return err

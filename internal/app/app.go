@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -186,11 +187,20 @@ func (a *App) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// localSecret reads, or creates on first use, DataDir/secret.key.
+// localSecret reads, or creates on first use, DataDir/secret.key. The file is written whole
+// (temp file, then rename), so a crash cannot leave an empty key behind.
 func localSecret(dir string) ([]byte, error) {
 	path := filepath.Join(dir, "secret.key")
-	if b, err := os.ReadFile(path); err == nil {
-		return []byte(strings.TrimSpace(string(b))), nil
+	b, err := os.ReadFile(path)
+	if err == nil {
+		key := strings.TrimSpace(string(b))
+		if key == "" {
+			return nil, fmt.Errorf("%s is empty: delete it to generate a new key, or set CAIRN_SECRET_KEY", path)
+		}
+		return []byte(key), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("error reading %s: %w", path, err)
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -200,7 +210,19 @@ func localSecret(dir string) ([]byte, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("error creating %s: %w", dir, err)
 	}
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+	tmp, err := os.CreateTemp(dir, "secret.key.*")
+	if err != nil {
+		return nil, fmt.Errorf("error writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
+	if _, err := tmp.WriteString(key + "\n"); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("error writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("error writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return nil, fmt.Errorf("error writing %s: %w", path, err)
 	}
 	return []byte(key), nil
@@ -215,8 +237,5 @@ func redact(dsn string) string {
 		}
 		return dsn
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return u.Redacted()
 }

@@ -171,7 +171,7 @@ func (p *Payloads) anonymousID(k int) string {
 	binary.BigEndian.PutUint64(u[8:], mix64(h+uint64(k)*0x9e3779b97f4a7c15))
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	return string(appendUUID(nil, u))
+	return string(pgcopy.AppendUUID(nil, u))
 }
 
 func (p *Payloads) userID(k int) string { return "user-" + p.run + "-" + strconv.Itoa(k) }
@@ -182,18 +182,7 @@ func appendUUID4(dst []byte, r *rand.Rand) []byte {
 	binary.BigEndian.PutUint64(u[8:], r.Uint64())
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	return appendUUID(dst, u)
-}
-
-func appendUUID(dst []byte, u [16]byte) []byte {
-	const hex = "0123456789abcdef"
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			dst = append(dst, '-')
-		}
-		dst = append(dst, hex[c>>4], hex[c&0x0f])
-	}
-	return dst
+	return pgcopy.AppendUUID(dst, u)
 }
 
 func fnv64(s string) uint64 {
