@@ -90,7 +90,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if user, _, hasBasic := r.BasicAuth(); hasBasic {
 		var status int
 		if principal, status = h.authenticate(r.Context(), user); principal == nil {
-			writeError(w, status, "writeKey", "invalid write key: it must be an API key with the ingest scope")
+			writeAuthError(w, status, "invalid write key: it must be an API key with the ingest scope")
 			return
 		}
 	}
@@ -118,7 +118,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if principal == nil {
 		if principal, status = h.authenticate(r.Context(), writeKey); principal == nil {
-			writeError(w, status, "writeKey", "a write key is required (HTTP Basic username or writeKey in the body), with the ingest scope")
+			writeAuthError(w, status, "a write key is required (HTTP Basic username or writeKey in the body), with the ingest scope")
 			return
 		}
 	}
@@ -243,4 +243,15 @@ func writeError(w http.ResponseWriter, status int, field, msg string) {
 		body["field"] = field
 	}
 	_ = json.NewEncoder(w).Encode(body)
+}
+
+// writeAuthError answers a failed key check: the key's fault (401), or a failed lookup (503),
+// which must not tell a client with a good key that its key is bad.
+func writeAuthError(w http.ResponseWriter, status int, msg string) {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, status, "", "the server cannot check keys right now; retry")
+		return
+	}
+	writeError(w, status, "writeKey", msg)
 }

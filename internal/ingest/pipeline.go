@@ -355,10 +355,22 @@ func (p *Pipeline) commitRetrying(group []*request, attempts int, exclusive bool
 		if !identity.IsRetryable(err) {
 			return nil, err
 		}
-		check = true   // the race may have been a concurrent retry of the same messages
-		p.res.Forget() // a cached resolution may point at a customer merged or erased meanwhile
+		check = true // the race may have been a concurrent retry of the same messages
+		if staleCache(err) {
+			p.res.Forget() // a cached resolution may point at a customer erased meanwhile
+		}
 	}
 	return nil, err
+}
+
+// staleCache reports whether a retryable error may come from a stale cached resolution: a
+// constraint violation (a cached customer deleted, an identifier stored meanwhile). Lock races
+// (deadlocks, serialisation failures, identifiers claimed concurrently) leave the cache right —
+// the identity package resets the entries it finds stale itself — so they keep it: emptying up to
+// 500k entries on every lost race made every retry look everything up again.
+func staleCache(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && (pqErr.Code == "23503" || pqErr.Code == "23505")
 }
 
 // dupCheckWindow is how long after meeting a retried (already stored) message every group
