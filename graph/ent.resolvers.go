@@ -22,6 +22,9 @@ func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, erro
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
+	if len(ids) > DefaultLimits.MaxPageSize {
+		return nil, badInput("nodes: at most %d ids at once", DefaultLimits.MaxPageSize)
+	}
 	return r.Client.Noders(ctx, ids, ent.WithNodeType(r.nodeType))
 }
 

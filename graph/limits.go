@@ -66,6 +66,9 @@ func (w walker) cost(set ast.SelectionSet, depth int) (int, error) {
 			if err != nil {
 				return 0, err
 			}
+			if mult*child > w.l.MaxCost { // child is capped near MaxCost, so this cannot overflow
+				return w.l.MaxCost + 1, nil // over the limit already: stop summing
+			}
 			total += 1 + mult*child
 		case *ast.InlineFragment:
 			c, err := w.cost(s.SelectionSet, depth)

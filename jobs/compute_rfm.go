@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -44,6 +45,9 @@ type ComputeRFMWorker struct {
 	deps Deps
 }
 
+// maxWindowDays bounds ComputeRFMArgs.WindowDays (ten years).
+const maxWindowDays = 3650
+
 // NewComputeRFMWorker returns the worker on deps.
 func NewComputeRFMWorker(deps Deps) *ComputeRFMWorker { return &ComputeRFMWorker{deps: deps} }
 
@@ -52,12 +56,17 @@ func (*ComputeRFMWorker) Timeout(*river.Job[ComputeRFMArgs]) time.Duration { ret
 
 // Work scores every customer as of now.
 func (w *ComputeRFMWorker) Work(ctx context.Context, job *river.Job[ComputeRFMArgs]) error {
-	if job.Args.WindowDays < 0 {
-		return river.JobCancel(fmt.Errorf("window_days must not be negative, got %d", job.Args.WindowDays))
+	// Bad args never get better on retry: cancel instead. The cap also keeps the window's
+	// Duration from overflowing.
+	if job.Args.WindowDays < 0 || job.Args.WindowDays > maxWindowDays {
+		return river.JobCancel(fmt.Errorf("window_days must be between 0 and %d, got %d", maxWindowDays, job.Args.WindowDays))
 	}
 	res, err := rfm.New(w.deps.DB).Compute(ctx, &rfm.ComputeOpts{
 		Window: time.Duration(job.Args.WindowDays) * 24 * time.Hour,
 	})
+	if errors.Is(err, rfm.ErrInvalidInput) {
+		return river.JobCancel(err)
+	}
 	if err != nil {
 		return fmt.Errorf("error computing RFM: %w", err)
 	}

@@ -90,16 +90,17 @@ func TestComputeRFMWorker(t *testing.T) {
 	require.True(t, b.label(t, recent).Valid)
 }
 
-func TestComputeRFMWorkerRejectsNegativeWindow(t *testing.T) {
+func TestComputeRFMWorkerCancelsBadWindow(t *testing.T) {
 	t.Parallel()
-	b := setupRFM(t)
-
-	res, err := b.work(t, ComputeRFMArgs{WindowDays: -1})
-	if err != nil {
-		require.ErrorContains(t, err, "window_days")
+	for _, days := range []int{-1, maxWindowDays + 1, 200_000} {
+		b := setupRFM(t)
+		res, err := b.work(t, ComputeRFMArgs{WindowDays: days})
+		if err != nil {
+			require.ErrorContains(t, err, "window_days")
+		}
+		require.Equal(t, river.EventKindJobCancelled, res.EventKind, "window_days %d", days)
+		require.Equal(t, rivertype.JobStateCancelled, res.Job.State, "window_days %d", days)
 	}
-	require.Equal(t, river.EventKindJobCancelled, res.EventKind)
-	require.Equal(t, rivertype.JobStateCancelled, res.Job.State)
 }
 
 func TestComputeRFMIsUnique(t *testing.T) {

@@ -38,9 +38,6 @@ type Service struct {
 	WorkMem string
 }
 
-// New returns a Service on db; sched may be nil.
-func New(db *sql.DB, sched Scheduler) *Service { return &Service{DB: db, Scheduler: sched} }
-
 func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -279,9 +276,6 @@ func refPaths(r *Rule, path string) []refPath {
 	}
 	return out
 }
-
-// SegmentRule returns a stored segment's rule.
-func SegmentRule(seg *ent.Segment) (*Rule, error) { return RuleFromMap(seg.Rule) }
 
 // RuleText renders a stored segment's rule, naming the segments it refers to.
 func RuleText(ctx context.Context, client *ent.Client, seg *ent.Segment) (string, error) {

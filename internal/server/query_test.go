@@ -162,3 +162,15 @@ func mustJSON(t *testing.T, v any) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+func TestNodesRejectsTooManyIDs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ids := make([]string, 1001)
+	for i := range ids {
+		ids[i] = "0194a0a0-0000-7000-8000-000000000000"
+	}
+	_, resp := b.do(t, b.key(t, auth.ScopeRead), `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, map[string]any{"ids": ids})
+	require.Equal(t, []string{"BAD_USER_INPUT"}, resp.codes())
+	require.Contains(t, resp.Errors[0].Message, "at most 1000 ids")
+}
