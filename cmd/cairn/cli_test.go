@@ -82,3 +82,12 @@ func TestMigrateTwiceIsNoOp(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "database is up to date")
 }
+
+func TestImportRejectsBadFlagsBeforeOpening(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://127.0.0.1:1/never-reached?sslmode=disable&connect_timeout=1")
+	t.Setenv("CAIRN_SECRET_KEY", "x")
+	_, err := run(t, "import", "--skip", "-1", "events.ndjson")
+	require.ErrorContains(t, err, "skip must not be negative")
+	_, err = run(t, "import", "--format", "xml", "-")
+	require.ErrorContains(t, err, `unknown format "xml"`)
+}

@@ -52,6 +52,10 @@ An interrupted import prints how to resume it with --skip.`,
 					opts.Format = f
 				}
 			}
+			// Checked before the file is opened and the database started.
+			if err := opts.Validate(); err != nil {
+				return err
+			}
 			var in io.Reader = cmd.InOrStdin()
 			var size int64 = -1
 			if name != "-" {

@@ -55,9 +55,6 @@ func (r *Resolver) Normalizer() *Normalizer { return r.norm }
 // Normalize is Normalizer().Normalize, usable as a profile.Normalizer.
 func (r *Resolver) Normalize(typ, value string) (string, error) { return r.norm.Normalize(typ, value) }
 
-// Config returns the resolver's configuration.
-func (r *Resolver) Config() Config { return r.cfg }
-
 // Subject is what one message says about who did it.
 type Subject struct {
 	// IDs are the message's normalised identifiers (see Normalizer); duplicates are ignored.
@@ -647,12 +644,6 @@ func (b *Batch) Existing() []uuid.UUID {
 		}
 	}
 	return out
-}
-
-// IsNew reports whether the customer id was created by this batch.
-func (b *Batch) IsNew(id uuid.UUID) bool {
-	p, ok := b.profiles[id]
-	return ok && p.isNew
 }
 
 // Conflicts returns the links guards refused.

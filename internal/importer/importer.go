@@ -110,6 +110,9 @@ func (s *Summary) EventsPerSec() float64 {
 	return float64(s.Messages) / s.Elapsed.Seconds()
 }
 
+// Validate reports a bad option (format, skip) before any work starts.
+func (o Options) Validate() error { return o.defaults() }
+
 func (o *Options) defaults() error {
 	switch o.Format {
 	case FormatNDJSON, FormatCSV:
