@@ -104,9 +104,12 @@ func (m *Message) Validate() error {
 	if len(m.MessageID) > MaxMessageIDLen {
 		return invalid("messageId", "is longer than %d characters", MaxMessageIDLen)
 	}
-	for field, v := range map[string]string{"userId": m.UserID, "anonymousId": m.AnonymousID, "groupId": m.GroupID, "previousId": m.PreviousID} {
-		if len(v) > maxIDLen {
-			return invalid(field, "is longer than %d bytes", maxIDLen)
+	// In a fixed order (a map literal here allocated per message and named a random field first).
+	for _, f := range [...]struct{ name, v string }{
+		{"userId", m.UserID}, {"anonymousId", m.AnonymousID}, {"groupId", m.GroupID}, {"previousId", m.PreviousID},
+	} {
+		if len(f.v) > maxIDLen {
+			return invalid(f.name, "is longer than %d bytes", maxIDLen)
 		}
 	}
 	switch m.Type {
