@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -131,6 +133,13 @@ func runServe(ctx context.Context, a *app.App, workers int) error {
 		return err
 	}
 	defer pipe.Close() //nolint:errcheck // Close only waits for the writers
+	if a.Config.DebugAddr != "" {
+		stop, err := serveDebug(a.Config.DebugAddr, a)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: w.resolver, Log: a.Log,
 		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log})})
 	if w.runnable {
@@ -184,4 +193,30 @@ func bootstrapAdminKey(cmd *cobra.Command, a *app.App) error {
 	fmt.Fprintf(out, "\nCreated the first admin API key (%s). It is shown once; store it now:\n\n    %s\n\n", created.Key.ID, created.Secret)
 	fmt.Fprintf(out, "Try: curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n       -d '{\"query\":\"{ customers(first: 5) { totalCount } }\"}' http://localhost%s/graphql\n\n", created.Secret, a.Config.Addr)
 	return nil
+}
+
+// serveDebug exposes net/http/pprof on addr (CAIRN_DEBUG_ADDR), which must be a loopback
+// address: the profiles have no authentication.
+func serveDebug(addr string, a *app.App) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("invalid CAIRN_DEBUG_ADDR %q: want host:port", addr)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("invalid CAIRN_DEBUG_ADDR %q: profiles have no authentication, so it must be a loopback address (e.g. 127.0.0.1:6060)", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("error listening on CAIRN_DEBUG_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	a.Log.Info("serving Go profiles", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	return func() { _ = srv.Close() }, nil
 }

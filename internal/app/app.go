@@ -40,6 +40,9 @@ type Config struct {
 	KeepIP      bool   // CAIRN_KEEP_IP: store context.ip untruncated
 	// IngestWriters is CAIRN_INGEST_WRITERS: concurrent ingest transactions (0: the default, 1).
 	IngestWriters int
+	// DebugAddr is CAIRN_DEBUG_ADDR: when set, serve exposes Go's pprof profiles there (a
+	// loopback address such as 127.0.0.1:6060; it has no authentication). Off by default.
+	DebugAddr string
 }
 
 // FromEnv reads Config from the environment.
@@ -54,6 +57,7 @@ func FromEnv() Config {
 		KeepIP:      os.Getenv("CAIRN_KEEP_IP") == "true",
 		// An unparsable value falls back to the default; it only tunes throughput.
 		IngestWriters: atoiOr(os.Getenv("CAIRN_INGEST_WRITERS"), 0),
+		DebugAddr:     os.Getenv("CAIRN_DEBUG_ADDR"),
 	}
 }
 
