@@ -202,11 +202,11 @@ var (
 				Columns: []*schema.Column{CustomersColumns[8]},
 			},
 			{
-				Name:    "customer_rfm_label",
+				Name:    "customer_merged_into_id",
 				Unique:  false,
-				Columns: []*schema.Column{CustomersColumns[17]},
+				Columns: []*schema.Column{CustomersColumns[19]},
 				Annotation: &entsql.IndexAnnotation{
-					Where: "rfm_label IS NOT NULL",
+					Where: "merged_into_id IS NOT NULL",
 				},
 			},
 			{

@@ -71,7 +71,13 @@ func (Customer) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("email"),
 		index.Fields("last_seen_at"),
-		index.Fields("rfm_label").Annotations(entsql.IndexWhere("rfm_label IS NOT NULL")),
+		// No index on rfm_label: every RFM write changes it, and an indexed column makes each of
+		// a first computation's ~460k updates (1M customers) non-HOT and writes the index too
+		// (measured 1.2 s of 11 s). Rules on rfm alone scan customers instead (~0.3 s at 1M).
+		// Merged-away profiles (~1%): merges re-point profiles merged into the one they merge
+		// away (merge-customers), lookups of mergedFrom, and RFM's exclusion of merged
+		// profiles find them here instead of scanning every customer.
+		index.Fields("merged_into_id").Annotations(entsql.IndexWhere("merged_into_id IS NOT NULL")),
 		// Live profiles only: most queries exclude merged-away customers.
 		index.Fields("created_at").Annotations(entsql.IndexWhere("merged_into_id IS NULL")),
 	}

@@ -42,11 +42,13 @@ CREATE TEMP TABLE rfm_next (
 -- non-negative bigints is the floor. n = count(*) OVER () = customers with an order in the window.
 -- Plan (1M customers, 10M interactions, 750k orders in the window, 460k customers scored):
 --   Index Only Scan on interaction_orders_rfm (750k rows, Heap Fetches 0) → GroupAggregate (input
---   already in customer order: no hash table) → Merge Anti Join with the merged customers (Seq Scan
---   of customers filtered on merged_into_id) → 3 × Sort + WindowAgg (quicksort in memory, ~55 MB
---   each) → CTE → Hash Full Join with customers (Seq Scan, ~90 MB hash) → Sort + Insert of the
---   changed rows only. Measured: 3.9–4.6 s of backend CPU (wall 5–13 s on the shared 2-core box
---   at load average 6–8), whether 2k or all 460k rows changed. Without the covering index the
+--   already in customer order: no hash table) → Merge Anti Join with the merged customers (Index
+--   Scan of the partial customer_merged_into_id: 7 ms, against 260 ms for the Seq Scan of
+--   customers it replaced) → 3 × Sort + WindowAgg (quicksort in memory, ~55 MB each) → CTE →
+--   Hash Full Join with the customers holding RFM (Seq Scan filtered on rfm_label; on a first
+--   computation the hash is empty, later ~460k rows) → Sort + Insert of the changed rows only.
+--   Measured: 3.9–4.6 s of backend CPU before those two changes (wall 5–13 s on the shared 2-core
+--   box at load average 6–8), 3.4–3.6 s wall after, whether 2k or all 460k rows changed. Without the covering index the
 --   orders come from a Bitmap Heap Scan of interaction_event_occurred_at over ~189k heap pages
 --   (1.5 GB): +3–5 s and it grows with the table's width. JIT on: +1.5 s (Compute turns it off).
 --   Tried and not kept: RANK() via per-value histograms for recency and frequency (two hash
@@ -79,12 +81,14 @@ WITH scored AS (
 ),
 -- The FULL JOIN pairs each scored customer with its stored values, and brings in customers who
 -- hold RFM but are not scored now (no order in the window any more, or merged away) with NULLs.
--- Customers with no RFM before or after compare equal (all NULL) and are left out.
+-- Customers with no RFM before or after compare equal (all NULL) and are left out. Only customers
+-- holding RFM are joined: a written RFM always has a label, so rfm_label IS NULL means all rfm_*
+-- are NULL, and a scored customer without a match compares with NULLs just as the join would.
 written AS (
   INSERT INTO rfm_next (id, recency, frequency, monetary, r, f, m, score, label)
   SELECT coalesce(s.id, c.id), s.recency, s.frequency, s.monetary, s.r, s.f, s.m, s.score, s.label
   FROM scored s
-  FULL JOIN customers c ON c.id = s.id
+  FULL JOIN (SELECT * FROM customers WHERE rfm_label IS NOT NULL) c ON c.id = s.id
   WHERE (c.rfm_recency, c.rfm_frequency, c.rfm_monetary, c.rfm_recency_score, c.rfm_frequency_score,
          c.rfm_monetary_score, c.rfm_score, c.rfm_label)
         IS DISTINCT FROM
@@ -112,11 +116,16 @@ ORDER BY id;
 -- rewrites only the customers whose recency crossed a day, who ordered, whose rank moved, or who
 -- lost their RFM. $3 is the computation's now: rfm_computed_at says as of when this customer's
 -- current values hold.
--- Plan: Merge Join of an Index Scan on customers_pkey over the range (~32k rows for 20k scored)
--- with an Index Scan on rfm_next_pkey, then Update: 0.3 s per 20k-row batch (~15 µs per row of
--- backend CPU: each is a non-HOT update writing customers' five indexes). A first computation
--- writes every scored customer: 460k rows, 24 batches, ~7 s of CPU; an hourly one ~19k rows,
--- one batch, 0.3–0.5 s.
+-- Plan: Nested Loop over rfm_next's rows in the range, an Index Scan on customers_pkey per row
+-- (apply sets enable_mergejoin/enable_hashjoin off for its session), then Update. The planner
+-- prefers a Merge Join with an Index Scan of customers_pkey over the whole id range, which reads
+-- every customer in the range (85k for a 20k batch when a fifth of customers have orders, as
+-- with `cairn seed`): 0.8 s per batch against 0.41 s probing. Without the range on customers it
+-- hashes a seq scan of all customers per batch (0.78 s). The Update is ~15 µs of backend CPU per
+-- row: a non-HOT update (the row moves: pages are full) writing customers' indexes. Measured
+-- (BenchmarkComputeSeeded): a first computation writes every scored customer — 206k rows in 4.4 s
+-- on `cairn seed --customers 1000000 --events 10000000`, 460k in 4.8 s on bench_seed.sql; an
+-- hourly one 9–19k rows, one batch, 0.2–0.3 s.
 -- The written customers are queued in segment_dirty_customers in the same statement (so in the
 -- batch's transaction), for the incremental segment drain to re-evaluate rfm conditions — only
 -- while some segment's rule has an rfm condition (one InitPlan over the few segments rows), since

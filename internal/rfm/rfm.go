@@ -17,12 +17,12 @@
 // segment's rule has an rfm condition, each batch also queues the customers it wrote in
 // segment_dirty_customers, so the incremental segment drain picks the new values up.
 //
-// Cost on the shared 2-core dev machine with 1M customers, 10M interactions and 460k customers
-// scored (testdata/bench_seed.sql; BenchmarkComputeSeeded): an hourly run, where ~19k customers'
-// values change, takes ~4.5 s of database CPU (scoring ~4.2 s, writing ~0.3 s); the first run,
-// which writes all 460k, ~11.6 s (writing ~7 s: each row is a non-HOT update of customers and
-// its five indexes). Wall times were 1.5–2.5× those under the load average of 6–8 other work
-// kept while measuring.
+// Cost on the 2-core dev machine (BenchmarkComputeSeeded, wall time): with 1M customers, 10M
+// interactions and 460k customers scored (testdata/bench_seed.sql), an hourly run, where ~19k
+// customers' values change, takes ~3.8 s (scoring ~3.5 s, writing ~0.3 s) and the first run,
+// which writes all 460k, ~8.4 s (writing ~4.8 s: each row is a non-HOT update of customers and
+// its indexes). On `cairn seed --customers 1000000 --events 10000000` (206k scored): 2.4 s
+// hourly, 6.2 s first. rfm_label has no index so that these updates write one index fewer.
 package rfm
 
 import (
@@ -166,6 +166,13 @@ func (s *Scorer) apply(ctx context.Context, conn *sql.Conn, o ComputeOpts, res *
 	bounds, err := batchBounds(ctx, conn, o.BatchSize)
 	if err != nil {
 		return err
+	}
+	// Each batch probes customers by primary key per row (apply-batch explains why); the session
+	// is discarded after the computation, so these settings end with it.
+	for _, q := range []string{"SET enable_mergejoin = off", "SET enable_hashjoin = off"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("error preparing the RFM writes: %w", err)
+		}
 	}
 	var lo *uuid.UUID
 	for i := 0; i <= len(bounds); i++ {
