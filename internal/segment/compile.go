@@ -23,6 +23,11 @@ type CompileOptions struct {
 	Now time.Time
 	// CustomerIDs restricts the query to these customers (incremental re-evaluation). Nil: all.
 	CustomerIDs []uuid.UUID
+	// JoinFirst joins the driving event condition's events to the customers that pass the
+	// rule's row-level conditions before counting them, instead of counting every customer's
+	// events and then reading each counted customer's row (see pickDriver). Which is faster
+	// depends on the data; Service.compile decides from the planner's estimates.
+	JoinFirst bool
 }
 
 // Program is a compiled rule: the customers matching it are
@@ -30,9 +35,10 @@ type CompileOptions struct {
 //	SELECT c.id FROM customers c <joins> WHERE c.merged_into_id IS NULL [AND c.id = ANY(ids)] AND <where>
 //
 // Event count conditions become LEFT JOINs to per-customer aggregates (so the counts are
-// usable under OR and NOT, and zero-event customers count as 0); every other condition is an
-// expression on the customer row, with EXISTS / scalar subqueries for identities, consents,
-// memberships and "performed at least once" events.
+// usable under OR and NOT, and zero-event customers count as 0), except the driver (see
+// pickDriver), which is inner-joined; every other condition is an expression on the customer
+// row, with EXISTS / scalar subqueries for identities, consents, memberships and "performed at
+// least once" events.
 type Program struct {
 	joins frag
 	where frag
@@ -49,6 +55,10 @@ func Compile(r *Rule, opts CompileOptions) (*Program, error) {
 		now = time.Now()
 	}
 	c := &compiler{now: now, ids: opts.CustomerIDs}
+	c.driver, c.rowLevel = pickDriver(r)
+	if !opts.JoinFirst {
+		c.rowLevel = nil
+	}
 	c.node(&c.p.where, r)
 	c.p.ids = opts.CustomerIDs
 	return &c.p, nil
@@ -140,6 +150,90 @@ type compiler struct {
 	now   time.Time
 	ids   []uuid.UUID
 	njoin int
+	// driver, when set, is a top-level conjunct event condition that needs at least one event:
+	// its aggregate is inner-joined (every match has a row in it) and, with rowLevel (the
+	// top-level conjuncts on the customer row alone: traits, rfm), computed over the events of
+	// customers that pass those conjuncts. See pickDriver.
+	driver   *EventCondition
+	rowLevel []*Rule
+}
+
+// pickDriver chooses the event condition that drives a rule's query: the first top-level
+// conjunct (of the root AND, or the root itself) that is an event condition no zero-event
+// customer satisfies ("performed at least once", or a count excluding 0). Its aggregate is
+// inner-joined, so the planner may start from it. rowLevel are the top-level conjuncts that only
+// read the customer row. Both are implied by the rule, so restricting the candidates to
+// customers with the driver's events and passing rowLevel cannot lose a match; the full rule is
+// still evaluated on every candidate.
+//
+// With JoinFirst, the driver's events are joined to the customers passing rowLevel before they
+// are counted. For "plan = 'pro' AND Page Viewed ≥ 2 in 30 days AND consent" on 1M customers,
+// counting first aggregates the window's 802k events into 163k customers and then probes each
+// by primary key for the trait (~1 s of probes, 1.7 s in all); joining the events to the
+// customers that pass the trait first (a hash join of the window with a scan of customers,
+// which PostgreSQL runs in parallel) and counting what remains takes ~0.85 s. For "Order
+// Completed ≥ 3 in 30 days" (92k events, 2.7k customers with 3) counting first takes 70 ms and
+// the scan of customers alone 0.45 s. See PLANS.md.
+func pickDriver(r *Rule) (*EventCondition, []*Rule) {
+	conj := []*Rule{r}
+	if r.And != nil {
+		conj = r.And
+	}
+	var driver *EventCondition
+	var rowLevel []*Rule
+	for _, n := range conj {
+		switch {
+		case n.Event != nil && driver == nil && (n.Event.Count == nil || !admitsZero(n.Event.Count.Op, n.Event.Count.Value)):
+			driver = n.Event
+		case readsRowOnly(n):
+			rowLevel = append(rowLevel, n)
+		}
+	}
+	return driver, rowLevel
+}
+
+// DriverEvents returns the query selecting the events of r's driving event condition (see
+// pickDriver) and the fewest of them a matching customer has, for estimating with EXPLAIN
+// whether JoinFirst pays; ok is false when r has no driver or no row-level conjunct.
+func DriverEvents(r *Rule, now time.Time) (q Query, minCount int, ok bool) {
+	d, rowLevel := pickDriver(r)
+	if d == nil || len(rowLevel) == 0 {
+		return Query{}, 0, false
+	}
+	c := &compiler{now: now}
+	var f frag
+	f.sql("SELECT 1 FROM interactions i WHERE ")
+	c.eventFilter(&f, d)
+	q.SQL, q.Args = f.render(0)
+	minCount = 1
+	if d.Count != nil {
+		switch v := d.Count.Value; d.Count.Op {
+		case OpEQ, OpGTE:
+			minCount = max(v, 1)
+		case OpGT:
+			minCount = max(v+1, 1)
+		}
+	}
+	return q, minCount, true
+}
+
+// readsRowOnly reports whether r only reads the customer row (traits, rfm), so it can be
+// evaluated inside the driver's aggregate.
+func readsRowOnly(r *Rule) bool {
+	switch {
+	case r.Trait != nil || r.RFM != nil:
+		return true
+	case r.Not != nil:
+		return readsRowOnly(r.Not)
+	case r.And != nil || r.Or != nil:
+		for _, n := range append(r.And, r.Or...) {
+			if !readsRowOnly(n) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // node writes r as a boolean expression. An expression may yield NULL where it does not match
@@ -196,20 +290,9 @@ func (c *compiler) node(f *frag, r *Rule) {
 // (customer_id, event, occurred_at); a count is a LEFT JOIN to a per-customer aggregate of the
 // window, compared with COALESCE(n, 0) when the comparison holds for zero events.
 func (c *compiler) event(f *frag, e *EventCondition) {
-	filter := func(g *frag) {
-		g.sql("i.event = ")
-		g.arg(e.Name)
-		if e.WithinDays != nil {
-			g.sql(" AND i.occurred_at >= ")
-			g.arg(c.now.Add(-time.Duration(*e.WithinDays) * 24 * time.Hour))
-			g.sql("::timestamptz")
-		}
-		for _, w := range e.Where {
-			g.sql(" AND ")
-			comparison(g, "i.properties", w.Key, w.Op, w.Value)
-		}
-	}
-	if e.Count == nil {
+	filter := func(g *frag) { c.eventFilter(g, e) }
+	driver := e == c.driver
+	if e.Count == nil && !driver {
 		f.sql("EXISTS (SELECT 1 FROM interactions i WHERE i.customer_id = c.id AND ")
 		filter(f)
 		f.sql(")")
@@ -218,14 +301,35 @@ func (c *compiler) event(f *frag, e *EventCondition) {
 	alias := fmt.Sprintf("e%d", c.njoin)
 	c.njoin++
 	j := &c.p.joins
-	j.sql(" LEFT JOIN (SELECT i.customer_id, count(*) AS n FROM interactions i WHERE ")
+	if driver {
+		// Inner join: a match has at least one such event. The inner customers c shadows the
+		// outer one, so the row-level conjuncts compile unchanged.
+		j.sql(" JOIN (SELECT i.customer_id, count(*) AS n FROM interactions i")
+		if len(c.rowLevel) > 0 {
+			j.sql(" JOIN customers c ON c.id = i.customer_id")
+		}
+		j.sql(" WHERE ")
+	} else {
+		j.sql(" LEFT JOIN (SELECT i.customer_id, count(*) AS n FROM interactions i WHERE ")
+	}
 	filter(j)
 	if c.ids != nil {
 		j.sql(" AND i.customer_id = ANY(")
 		j.arg(uuidArray(c.ids))
 		j.sql("::uuid[])")
 	}
+	if driver && len(c.rowLevel) > 0 {
+		j.sql(" AND c.merged_into_id IS NULL")
+		for _, r := range c.rowLevel {
+			j.sql(" AND ")
+			c.node(j, r)
+		}
+	}
 	j.sql(" GROUP BY i.customer_id) ", alias, " ON ", alias, ".customer_id = c.id")
+	if e.Count == nil {
+		f.sql("true") // the inner join is the condition
+		return
+	}
 	n := alias + ".n"
 	if admitsZero(e.Count.Op, e.Count.Value) {
 		n = "COALESCE(" + n + ", 0)"
@@ -233,6 +337,21 @@ func (c *compiler) event(f *frag, e *EventCondition) {
 	f.sql("(", n, " ", sqlOp[e.Count.Op], " ")
 	f.arg(e.Count.Value)
 	f.sql("::bigint)")
+}
+
+// eventFilter writes the condition on interactions i selecting e's events.
+func (c *compiler) eventFilter(g *frag, e *EventCondition) {
+	g.sql("i.event = ")
+	g.arg(e.Name)
+	if e.WithinDays != nil {
+		g.sql(" AND i.occurred_at >= ")
+		g.arg(c.now.Add(-time.Duration(*e.WithinDays) * 24 * time.Hour))
+		g.sql("::timestamptz")
+	}
+	for _, w := range e.Where {
+		g.sql(" AND ")
+		comparison(g, "i.properties", w.Key, w.Op, w.Value)
+	}
 }
 
 // admitsZero reports whether "0 op v" holds, i.e. whether customers without matching events

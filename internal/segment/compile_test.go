@@ -184,7 +184,7 @@ func TestEventConditions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := queryMatches(ctx, t, db, tc.rule, now)
+			got := queryMatches(ctx, t, db, tc.rule, CompileOptions{Now: now})
 			var gotNames []string
 			for id := range got {
 				gotNames = append(gotNames, names[id])
@@ -216,10 +216,48 @@ func TestCompileNeverSplicesValues(t *testing.T) {
 		{Consent: &ConsentCondition{Purpose: "analytics", Granted: true}},
 		{Identity: &IdentityCondition{Type: "external:" + evil, Exists: true}},
 	}}
-	p, err := Compile(r, CompileOptions{})
-	require.NoError(t, err)
-	for _, q := range []Query{p.IDs(), p.Count()} {
-		require.NotContains(t, q.SQL, "DROP")
-		require.NotContains(t, q.SQL, "analytics")
+	for _, joinFirst := range []bool{false, true} {
+		p, err := Compile(r, CompileOptions{JoinFirst: joinFirst})
+		require.NoError(t, err)
+		for _, q := range []Query{p.IDs(), p.Count()} {
+			require.NotContains(t, q.SQL, "DROP")
+			require.NotContains(t, q.SQL, "analytics")
+		}
+	}
+	q, _, ok := DriverEvents(r, time.Now())
+	require.True(t, ok)
+	require.NotContains(t, q.SQL, "DROP")
+}
+
+func TestDriverEvents(t *testing.T) {
+	t.Parallel()
+	pro := trait("plan", OpEQ, "pro")
+	count := func(op Op, v int) *CountCondition { return &CountCondition{Op: op, Value: v} }
+	tests := []struct {
+		name     string
+		rule     *Rule
+		ok       bool
+		minCount int
+	}{
+		{"performed, with a trait", &Rule{And: []*Rule{pro, ev(nil, nil)}}, true, 1},
+		{"count GTE 3", &Rule{And: []*Rule{ev(nil, count(OpGTE, 3)), pro}}, true, 3},
+		{"count GT 0", &Rule{And: []*Rule{pro, ev(nil, count(OpGT, 0))}}, true, 1},
+		{"count EQ 2", &Rule{And: []*Rule{pro, ev(nil, count(OpEQ, 2))}}, true, 2},
+		{"count NEQ 0", &Rule{And: []*Rule{pro, ev(nil, count(OpNEQ, 0))}}, true, 1},
+		{"first count admits zero, second drives", &Rule{And: []*Rule{pro, ev(nil, count(OpLT, 3)), ev(nil, count(OpGTE, 2))}}, true, 2},
+		{"a count admitting zero cannot drive", &Rule{And: []*Rule{pro, ev(nil, count(OpLTE, 3))}}, false, 0},
+		{"no row-level conjunct", &Rule{And: []*Rule{ev(nil, count(OpGTE, 2)), {Consent: &ConsentCondition{Purpose: "email_marketing", Granted: true}}}}, false, 0},
+		{"under OR nothing drives", &Rule{Or: []*Rule{pro, ev(nil, nil)}}, false, 0},
+		{"under NOT nothing drives", &Rule{And: []*Rule{pro, {Not: ev(nil, nil)}}}, false, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, k, ok := DriverEvents(tc.rule, time.Now())
+			require.Equal(t, tc.ok, ok)
+			require.Equal(t, tc.minCount, k)
+			p, err := Compile(tc.rule, CompileOptions{JoinFirst: true})
+			require.NoError(t, err)
+			require.Equal(t, tc.ok, strings.Contains(p.Count().SQL, "JOIN customers c ON"), "JoinFirst joins customers exactly when there is a driver and a row-level conjunct")
+		})
 	}
 }

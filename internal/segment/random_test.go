@@ -54,8 +54,11 @@ func TestRandomRulesMatchEvaluator(t *testing.T) {
 		want := d.evalMatches(r)
 		n, err := svc.Preview(ctx, r)
 		require.NoError(t, err, "rule %s", raw)
-		got := queryMatches(ctx, t, db, r, d.now)
-		require.Equal(t, sortedIDs(want), sortedIDs(got), "ids differ for rule %s (seed %d)", raw, seed)
+		// Both shapes of the driving event condition (Service.compile picks one by estimates).
+		for _, joinFirst := range []bool{false, true} {
+			got := queryMatches(ctx, t, db, r, CompileOptions{Now: d.now, JoinFirst: joinFirst})
+			require.Equal(t, sortedIDs(want), sortedIDs(got), "ids differ for rule %s (joinFirst %v, seed %d)", raw, joinFirst, seed)
+		}
 		require.Equal(t, len(want), n, "preview count differs for rule %s (seed %d)", raw, seed)
 
 		if i%3 == 0 {
@@ -103,9 +106,9 @@ func mutate(ctx context.Context, t *testing.T, db *sql.DB, rng *rand.Rand, d *da
 	}
 }
 
-func queryMatches(ctx context.Context, t *testing.T, db *sql.DB, r *Rule, now time.Time) map[uuid.UUID]bool {
+func queryMatches(ctx context.Context, t *testing.T, db *sql.DB, r *Rule, opts CompileOptions) map[uuid.UUID]bool {
 	t.Helper()
-	p, err := Compile(r, CompileOptions{Now: now})
+	p, err := Compile(r, opts)
 	require.NoError(t, err)
 	q := p.IDs()
 	rows, err := db.QueryContext(ctx, q.SQL, q.Args...)
