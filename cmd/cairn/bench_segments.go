@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cairn-cdp/cairn/internal/app"
+	"github.com/cairn-cdp/cairn/internal/bench"
 	"github.com/cairn-cdp/cairn/internal/segment"
 )
 
@@ -31,6 +32,12 @@ type benchSegmentsOptions struct {
 	days       int
 	minCount   int
 	purpose    string
+
+	// End to end incremental phase (with a write key and a running server).
+	url      string
+	key      string
+	loadRate int
+	probes   int
 }
 
 func newBenchSegmentsCmd() *cobra.Command {
@@ -49,7 +56,13 @@ the two, and prints the best time of each with their ratio. Targets: preview ≤
 on 1M customers / 10M events, each within 1.3× of the hand-written SQL. The computations write
 into two temporary segments that are deleted at the end. Last, it marks 1,000 random customers
 dirty and times one incremental drain (run it on a bench database: the drain re-evaluates every
-segment there and consumes whatever else is queued in segment_dirty_customers).`,
+segment there and consumes whatever else is queued in segment_dirty_customers).
+
+With --key (a write key, scope ingest) and a running cairn serve at --url, it then measures
+incremental re-evaluation end to end: while single /v1/track events arrive at --load-rate per
+second in the background, it sends --probes events (one a second) that put a new customer into
+a temporary segment, and times each from its 200 until the membership is visible (what
+Customer.segments reads). Target: ≤ 2 s under 1,000 events/s.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.dbURL == "" {
@@ -57,6 +70,9 @@ segment there and consumes whatever else is queued in segment_dirty_customers).`
 			}
 			if o.runs < 1 || o.days < 1 || o.minCount < 1 {
 				return errors.New("--runs, --days and --min-count must be at least 1")
+			}
+			if o.key != "" && (o.loadRate < 1 || o.loadRate > bench.MaxRate || o.probes < 1 || o.probes > 600) {
+				return fmt.Errorf("--load-rate must be between 1 and %d and --probes between 1 and 600", bench.MaxRate)
 			}
 			db, err := app.OpenDB(cmd.Context(), o.dbURL)
 			if err != nil {
@@ -75,6 +91,10 @@ segment there and consumes whatever else is queued in segment_dirty_customers).`
 	f.IntVar(&o.days, "days", 30, "the count's window in days")
 	f.IntVar(&o.minCount, "min-count", 2, "events needed in the window")
 	f.StringVar(&o.purpose, "purpose", "email_marketing", "consent purpose that must be granted")
+	f.StringVar(&o.url, "url", "http://localhost:8080", "running server for the end-to-end incremental phase (loopback only)")
+	f.StringVar(&o.key, "key", os.Getenv("CAIRN_WRITE_KEY"), "write key (scope ingest) for the incremental phase; without it the phase is skipped (default $CAIRN_WRITE_KEY)")
+	f.IntVar(&o.loadRate, "load-rate", 1000, "background /v1/track events per second during the incremental phase")
+	f.IntVar(&o.probes, "probes", 10, "probe events of the incremental phase, one a second")
 	return cmd
 }
 
@@ -267,6 +287,83 @@ func runBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, o benchSeg
 		}
 	}
 	fmt.Fprintf(out, "%-40s %8s (best of %d)\n", "drain, 1,000 dirty customers", slices.Min(drains).Round(time.Millisecond), len(drains))
+	if o.key == "" {
+		fmt.Fprintln(out, "incremental end to end: skipped (pass --key and run cairn serve at --url)")
+		return nil
+	}
+	return benchIncremental(ctx, out, db, svc, o, stamp)
+}
+
+// benchIncremental times probe events from their ingest 200 to their customer's membership in a
+// temporary segment, under background /v1/track load.
+func benchIncremental(ctx context.Context, out io.Writer, db *sql.DB, svc *segment.Service, o benchSegmentsOptions, stamp string) error {
+	probeEvent := "Bench Probe " + stamp
+	rule := &segment.Rule{Event: &segment.EventCondition{Name: probeEvent}}
+	raw, err := json.Marshal(rule)
+	if err != nil {
+		return err
+	}
+	seg := uuid.Must(uuid.NewV7())
+	if _, err := db.ExecContext(ctx, `INSERT INTO segments (id, created_at, updated_at, name, rule, refresh_every_seconds, member_count, status)
+		VALUES ($1, now(), now(), $2, $3, 3600, 0, 'pending')`, seg, "bench incremental "+stamp, raw); err != nil {
+		return fmt.Errorf("error creating bench segment: %w", err)
+	}
+	defer func() {
+		cctx := context.WithoutCancel(ctx)
+		_, _ = db.ExecContext(cctx, `DELETE FROM segment_memberships WHERE segment_id = $1`, seg)
+		_, _ = db.ExecContext(cctx, `DELETE FROM segments WHERE id = $1`, seg)
+	}()
+	if _, err := svc.Compute(ctx, seg); err != nil { // ready, with no members
+		return err
+	}
+	var lat []time.Duration
+	var probeErr error
+	opts := bench.Options{URL: o.url, Key: o.key, Rate: o.loadRate, TrackDuration: time.Duration(o.probes+3) * time.Second, Log: io.Discard}
+	load, err := bench.TrackWithProbe(ctx, opts, func(ctx context.Context, post bench.Poster) {
+		time.Sleep(2 * time.Second) // let the load reach its rate
+		for i := range o.probes {
+			user := fmt.Sprintf("bench-probe-%s-%d", stamp, i)
+			body, _ := json.Marshal(map[string]any{"userId": user, "event": probeEvent, "type": "track"})
+			if ok, msg := post(ctx, "/v1/track", body); !ok {
+				probeErr = fmt.Errorf("probe event refused: %s", msg)
+				return
+			}
+			acked := time.Now()
+			for {
+				var in bool
+				err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM identities i
+					JOIN segment_memberships m ON m.customer_id = i.customer_id
+					WHERE i.type = 'user_id' AND i.value = $1 AND m.segment_id = $2 AND m.exited_at IS NULL)`, user, seg).Scan(&in)
+				if err != nil {
+					probeErr = fmt.Errorf("error polling membership: %w", err)
+					return
+				}
+				if in {
+					lat = append(lat, time.Since(acked))
+					break
+				}
+				if time.Since(acked) > 30*time.Second {
+					probeErr = fmt.Errorf("probe %s not in the segment 30 s after its 200 (are workers running in cairn serve?)", user)
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(time.Until(acked.Add(time.Second)))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if probeErr != nil {
+		return probeErr
+	}
+	sum := bench.Summarize(lat)
+	verdict := "ok"
+	if sum.P99 > 2*time.Second || load.EventsPerSec() < 0.95*float64(o.loadRate) {
+		verdict = "MISSED"
+	}
+	fmt.Fprintf(out, "incremental end to end: %d probes, 200 → in segment p50 %s p99 %s max %s under %.0f events/s of /v1/track load (%d errors)  (target ≤ 2s at 1,000/s) %s\n",
+		len(lat), sum.P50.Round(time.Millisecond), sum.P99.Round(time.Millisecond), sum.Max.Round(time.Millisecond), load.EventsPerSec(), load.Errors, verdict)
 	return nil
 }
 

@@ -416,3 +416,38 @@ func (h *httpRunner) trackPhase(ctx context.Context) Phase {
 	close(stop)
 	return s.phase(name, time.Since(began))
 }
+
+// Poster sends body to the server's path (e.g. "/v1/track") with the run's write key and
+// reports whether it was acknowledged (200), with an error text otherwise.
+type Poster func(ctx context.Context, path string, body []byte) (ok bool, msg string)
+
+// TrackWithProbe runs only the track phase (opts.Rate events/s for opts.TrackDuration) as
+// background load and calls probe alongside it with a Poster on the same server; the phase ends
+// when TrackDuration is over or probe returns, whichever is later. It returns the load's phase.
+func TrackWithProbe(ctx context.Context, opts Options, probe func(ctx context.Context, post Poster)) (*Phase, error) {
+	if opts.Rate <= 0 {
+		return nil, errors.New("the background load needs a positive rate")
+	}
+	opts.SkipCopy = true
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	client := opts.Client
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			MaxIdleConns: opts.TrackWorkers + 1, MaxIdleConnsPerHost: opts.TrackWorkers + 1, IdleConnTimeout: 30 * time.Second,
+		}}
+	}
+	h := &httpRunner{opts: opts, client: client, run: runID(opts.Seed), auth: basicAuth(opts.Key)}
+	if err := h.check(ctx); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		probe(ctx, h.post)
+	}()
+	track := h.trackPhase(ctx)
+	<-done
+	return &track, ctx.Err()
+}

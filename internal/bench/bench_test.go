@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"io"
@@ -69,6 +70,27 @@ func TestRunCountsAcknowledgedEvents(t *testing.T) {
 	require.Positive(t, rep.Track.Events)
 	require.EqualValues(t, rep.Track.Latency.N, rep.Track.Events)
 	require.LessOrEqual(t, rep.Track.Events, int64(52), "the rate limit holds: 1 s at 50/s, plus a burst of one")
+}
+
+func TestTrackWithProbe(t *testing.T) {
+	t.Parallel()
+	f := newFakeServer(t)
+	var probed []bool
+	load, err := TrackWithProbe(t.Context(), Options{URL: f.srv.URL, Key: "k", Rate: 40, TrackDuration: 500 * time.Millisecond, TrackWorkers: 2},
+		func(ctx context.Context, post Poster) {
+			ok, _ := post(ctx, "/v1/track", []byte(`{"type":"track","userId":"p","event":"Probe"}`))
+			probed = append(probed, ok)
+			ok, _ = post(ctx, "/v1/nowhere", []byte(`{}`))
+			probed = append(probed, ok)
+		})
+	require.NoError(t, err)
+	require.Equal(t, []bool{true, false}, probed, "the probe posts with the key; a refusal is reported")
+	require.Positive(t, load.Events)
+	require.LessOrEqual(t, load.Events+1, f.trackEvents.Load(), "the load and the probe both reached /v1/track")
+	require.LessOrEqual(t, load.Events, int64(21), "the load keeps its rate: 0.5 s at 40/s, plus a burst of one")
+
+	_, err = TrackWithProbe(t.Context(), Options{URL: f.srv.URL, Key: "k"}, func(context.Context, Poster) {})
+	require.ErrorContains(t, err, "positive rate")
 }
 
 func TestRunReportsRejections(t *testing.T) {
