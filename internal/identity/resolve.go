@@ -1086,6 +1086,13 @@ func IsRetryable(err error) bool {
 }
 
 // Forget empties the resolver's cache of identifier resolutions (after customers were deleted,
+
+// Unknown returns the identifiers among keys that the resolver has no committed resolution for
+// in its cache: the ones a batch resolving them may look up and claim as new. (A cached
+// identifier is already stored, so no batch claims it again.)
+func (r *Resolver) Unknown(keys []Identifier) []Identifier {
+	return r.ids.get(keys, func(Identifier, cacheEntry) {})
+}
 // say); later batches look identifiers up again.
 func (r *Resolver) Forget() { r.ids.reset() }
 

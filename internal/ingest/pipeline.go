@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -53,12 +54,14 @@ type Options struct {
 	Linger time.Duration
 	// Writers is the number of concurrent group-commit transactions (default 1). Groups that
 	// only add events to the same profiles do not block each other; ones that change the same
-	// profile's identifiers or traits wait or retry. Measured on 2 cores: with mostly known
-	// people (BenchmarkBatchHTTP) 1 writer ~15.4k events/s, 2 ~21k, 3 ~20.2k; but with mostly
-	// new people (`cairn bench ingest` against `cairn serve`, 8 clients × 100) 1 writer ~10.4k
-	// events/s with p99 101 ms, while 2 writers collide on new identifiers (retries, deadlocks)
-	// and fall to ~1.8k with p99 2.2 s. One writer is the safe default; CAIRN_INGEST_WRITERS
-	// raises it for workloads of mostly known people.
+	// profile's identifiers or traits wait or retry, and groups that may claim the same new
+	// identifiers take turns (lockClaims). Measured on 2 cores with `cairn bench ingest` against
+	// `cairn serve` (8 clients × 100, 20k people new to the run): 1 writer ~11-12k events/s, p99
+	// ~110 ms, steady. 2 writers without lockClaims fell to ~1.4-1.8k (claim races, deadlocks);
+	// with it, 11-12k over 20 s and ~15.6k once most people are known (60 s runs), but deadlocks
+	// between customer row locks taken in different statements remain (a few a minute, 1 s each
+	// before PostgreSQL breaks them), and one 20 s run of three stalled for seconds (2.4k events/s).
+	// One writer is the default; CAIRN_INGEST_WRITERS raises it for workloads of mostly known people.
 	Writers int
 	// QueueRequests bounds requests waiting for a writer (default 4,096); Submit blocks beyond.
 	QueueRequests int
@@ -91,6 +94,9 @@ type Pipeline struct {
 	// excl is held shared by every commit attempt and exclusively by a request's last-resort
 	// attempts, which thus never race this pipeline's other writers.
 	excl sync.RWMutex
+	// claims serialises, between this pipeline's writers, groups that may claim the same new
+	// identifiers (see lockClaims).
+	claims claimStripes
 	// lastDuplicate is when (unix ns) a group last met an already stored messageId.
 	lastDuplicate atomic.Int64
 	queue         chan *request
@@ -337,7 +343,9 @@ func (p *Pipeline) commitRetrying(group []*request, attempts int, exclusive bool
 			p.excl.Unlock()
 		} else {
 			p.excl.RLock()
+			unlock := p.lockClaims(group)
 			results, err = p.commit(group, check)
+			unlock()
 			p.excl.RUnlock()
 		}
 		if err == nil {
@@ -648,4 +656,49 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
+}
+
+// claimStripes are locks over hashes of identifiers; see lockClaims.
+type claimStripes [1024]sync.Mutex
+
+// lockClaims locks, when the pipeline has several writers, the stripes of the group's
+// identifiers that the resolver does not know yet (the ones the group may claim as new), in
+// stripe order, and returns their unlock. Two writers claiming the same new identifier at once
+// would make one wait on the other's unique index entry while holding customer row locks the
+// other may need next: measured with 2 writers on mostly new people (`cairn bench ingest`),
+// that deadlocked or lost the claim and retried so often that throughput fell from ~11k to
+// ~1.4k events/s. Known identifiers (most, once people have been seen) take no stripe, so
+// groups about known people still commit in parallel.
+func (p *Pipeline) lockClaims(group []*request) (unlock func()) {
+	if p.opts.Writers < 2 {
+		return func() {}
+	}
+	var keys []identity.Identifier
+	for _, r := range group {
+		for _, m := range r.msgs {
+			keys = append(keys, m.ids...)
+			if m.previous != "" {
+				keys = append(keys, identity.Identifier{Type: identity.TypeUserID, Value: m.previous},
+					identity.Identifier{Type: identity.TypeAnonymousID, Value: m.previous})
+			}
+		}
+	}
+	var idx []int
+	for _, k := range p.res.Unknown(keys) {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(k.Type))
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(k.Value))
+		idx = append(idx, int(h.Sum32()%uint32(len(p.claims))))
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		p.claims[i].Lock()
+	}
+	return func() {
+		for _, i := range idx {
+			p.claims[i].Unlock()
+		}
+	}
 }

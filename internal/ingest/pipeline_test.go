@@ -556,6 +556,40 @@ func TestContentionNeverFailsRequests(t *testing.T) {
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM (SELECT customer_id FROM identities WHERE type = 'user_id' GROUP BY customer_id HAVING count(*) > 1) x`))
 }
 
+// TestWritersDoNotRaceForNewIdentifiers: with several writers, groups that would claim the same
+// new identifiers are committed one after the other (lockClaims), so none loses a claim race or
+// deadlocks and has to be retried, and each new person is one customer.
+func TestWritersDoNotRaceForNewIdentifiers(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &setupOpts{pipeline: &Options{Writers: 2}})
+	const clients, rounds, perRequest = 8, 12, 10
+	var wg sync.WaitGroup
+	statuses := make(chan response, clients*rounds)
+	for c := range clients {
+		wg.Go(func() {
+			for q := range rounds {
+				// Every client's q-th request is about the same person, new in round q.
+				batch := make([]map[string]any, perRequest)
+				for i := range batch {
+					batch[i] = map[string]any{"type": "track", "event": "Viewed", "messageId": fmt.Sprintf("c%d-q%d-m%d", c, q, i),
+						"userId": fmt.Sprintf("user-%d", q), "anonymousId": fmt.Sprintf("device-%d", q)}
+				}
+				statuses <- b.post(t, "/v1/batch", map[string]any{"batch": batch})
+			}
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	for resp := range statuses {
+		require.Equal(t, 200, resp.status, "response %v", resp.body)
+	}
+	var retries dto.Metric
+	require.NoError(t, b.pipe.m.retries.Write(&retries))
+	require.Zero(t, retries.GetCounter().GetValue(), "no group lost a race for a new identifier")
+	require.Equal(t, rounds, b.count(t, `SELECT count(*) FROM customers`))
+	require.Equal(t, clients*rounds*perRequest, b.count(t, `SELECT count(*) FROM interactions`))
+}
+
 // TestBusyIsServiceUnavailable: a request that cannot be committed because of contention is
 // answered 503 with Retry-After (clients retry 5xx), never 500.
 func TestBusyIsServiceUnavailable(t *testing.T) {
