@@ -1093,6 +1093,7 @@ func IsRetryable(err error) bool {
 func (r *Resolver) Unknown(keys []Identifier) []Identifier {
 	return r.ids.get(keys, func(Identifier, cacheEntry) {})
 }
+
 // say); later batches look identifiers up again.
 func (r *Resolver) Forget() { r.ids.reset() }
 
