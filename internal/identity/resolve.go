@@ -1085,8 +1085,6 @@ func IsRetryable(err error) bool {
 	return false
 }
 
-// Forget empties the resolver's cache of identifier resolutions (after customers were deleted,
-
 // Unknown returns the identifiers among keys that the resolver has no committed resolution for
 // in its cache: the ones a batch resolving them may look up and claim as new. (A cached
 // identifier is already stored, so no batch claims it again.)
@@ -1094,6 +1092,7 @@ func (r *Resolver) Unknown(keys []Identifier) []Identifier {
 	return r.ids.get(keys, func(Identifier, cacheEntry) {})
 }
 
+// Forget empties the resolver's cache of identifier resolutions (after customers were deleted,
 // say); later batches look identifiers up again.
 func (r *Resolver) Forget() { r.ids.reset() }
 
