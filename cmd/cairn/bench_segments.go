@@ -71,8 +71,8 @@ Customer.segments reads). Target: ≤ 2 s under 1,000 events/s.`,
 			if o.runs < 1 || o.days < 1 || o.minCount < 1 {
 				return errors.New("--runs, --days and --min-count must be at least 1")
 			}
-			if o.key != "" && (o.loadRate < 1 || o.loadRate > bench.MaxRate || o.probes < 1 || o.probes > 600) {
-				return fmt.Errorf("--load-rate must be between 1 and %d and --probes between 1 and 600", bench.MaxRate)
+			if o.key != "" && (o.loadRate < 1 || o.loadRate > bench.MaxRate || o.probes < 1 || o.probes > 300) {
+				return fmt.Errorf("--load-rate must be between 1 and %d and --probes between 1 and 300", bench.MaxRate)
 			}
 			db, err := app.OpenDB(cmd.Context(), o.dbURL)
 			if err != nil {
@@ -318,7 +318,7 @@ func benchIncremental(ctx context.Context, out io.Writer, db *sql.DB, svc *segme
 	}
 	var lat []time.Duration
 	var probeErr error
-	opts := bench.Options{URL: o.url, Key: o.key, Rate: o.loadRate, TrackDuration: time.Duration(o.probes+3) * time.Second, Log: io.Discard}
+	opts := bench.Options{URL: o.url, Key: o.key, Rate: o.loadRate, Log: io.Discard}
 	load, err := bench.TrackWithProbe(ctx, opts, func(ctx context.Context, post bench.Poster) {
 		time.Sleep(2 * time.Second) // let the load reach its rate
 		for i := range o.probes {

@@ -421,12 +421,16 @@ func (h *httpRunner) trackPhase(ctx context.Context) Phase {
 // reports whether it was acknowledged (200), with an error text otherwise.
 type Poster func(ctx context.Context, path string, body []byte) (ok bool, msg string)
 
-// TrackWithProbe runs only the track phase (opts.Rate events/s for opts.TrackDuration) as
-// background load and calls probe alongside it with a Poster on the same server; the phase ends
-// when TrackDuration is over or probe returns, whichever is later. It returns the load's phase.
+// TrackWithProbe runs only the track phase (opts.Rate events/s) as background load for as long
+// as probe runs, calling probe alongside it with a Poster on the same server, and returns the
+// load's phase (its rate covers the whole time probe ran). opts.TrackDuration bounds the load
+// (default MaxDuration); probe should return before it.
 func TrackWithProbe(ctx context.Context, opts Options, probe func(ctx context.Context, post Poster)) (*Phase, error) {
 	if opts.Rate <= 0 {
 		return nil, errors.New("the background load needs a positive rate")
+	}
+	if opts.TrackDuration == 0 {
+		opts.TrackDuration = MaxDuration
 	}
 	opts.SkipCopy = true
 	if err := opts.defaults(); err != nil {
@@ -442,12 +446,12 @@ func TrackWithProbe(ctx context.Context, opts Options, probe func(ctx context.Co
 	if err := h.check(ctx); err != nil {
 		return nil, err
 	}
-	done := make(chan struct{})
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
 	go func() {
-		defer close(done)
+		defer stopLoad()
 		probe(ctx, h.post)
 	}()
-	track := h.trackPhase(ctx)
-	<-done
+	track := h.trackPhase(loadCtx)
 	return &track, ctx.Err()
 }

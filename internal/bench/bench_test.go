@@ -76,18 +76,21 @@ func TestTrackWithProbe(t *testing.T) {
 	t.Parallel()
 	f := newFakeServer(t)
 	var probed []bool
-	load, err := TrackWithProbe(t.Context(), Options{URL: f.srv.URL, Key: "k", Rate: 40, TrackDuration: 500 * time.Millisecond, TrackWorkers: 2},
+	load, err := TrackWithProbe(t.Context(), Options{URL: f.srv.URL, Key: "k", Rate: 40, TrackWorkers: 2},
 		func(ctx context.Context, post Poster) {
 			ok, _ := post(ctx, "/v1/track", []byte(`{"type":"track","userId":"p","event":"Probe"}`))
 			probed = append(probed, ok)
 			ok, _ = post(ctx, "/v1/nowhere", []byte(`{}`))
 			probed = append(probed, ok)
+			time.Sleep(500 * time.Millisecond)
 		})
 	require.NoError(t, err)
 	require.Equal(t, []bool{true, false}, probed, "the probe posts with the key; a refusal is reported")
+	require.GreaterOrEqual(t, load.Elapsed, 500*time.Millisecond, "the load runs as long as the probe")
+	require.Less(t, load.Elapsed, 5*time.Second, "and stops when it returns")
 	require.Positive(t, load.Events)
 	require.LessOrEqual(t, load.Events+1, f.trackEvents.Load(), "the load and the probe both reached /v1/track")
-	require.LessOrEqual(t, load.Events, int64(21), "the load keeps its rate: 0.5 s at 40/s, plus a burst of one")
+	require.LessOrEqual(t, float64(load.Events), 40*load.Elapsed.Seconds()+2, "the load keeps its rate")
 
 	_, err = TrackWithProbe(t.Context(), Options{URL: f.srv.URL, Key: "k"}, func(context.Context, Poster) {})
 	require.ErrorContains(t, err, "positive rate")

@@ -667,8 +667,11 @@ type claimStripes [1024]sync.Mutex
 // would make one wait on the other's unique index entry while holding customer row locks the
 // other may need next: measured with 2 writers on mostly new people (`cairn bench ingest`),
 // that deadlocked or lost the claim and retried so often that throughput fell from ~11k to
-// ~1.4k events/s. Known identifiers (most, once people have been seen) take no stripe, so
-// groups about known people still commit in parallel.
+// ~1.4k events/s. Identifiers in the resolver's cache (most, once people have been seen and
+// the cache is warm) take no stripe, so groups about known people still commit in parallel;
+// with a cold or disabled cache most identifiers take one and the writers mostly take turns.
+// The cache may be emptied between this check and Resolve: a claim then runs without its
+// stripe and, if it races, is retried as without stripes (the database keeps it correct).
 func (p *Pipeline) lockClaims(group []*request) (unlock func()) {
 	if p.opts.Writers < 2 {
 		return func() {}

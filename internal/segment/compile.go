@@ -58,6 +58,11 @@ func Compile(r *Rule, opts CompileOptions) (*Program, error) {
 	c.driver, c.rowLevel = pickDriver(r)
 	if !opts.JoinFirst {
 		c.rowLevel = nil
+		if c.driver != nil && c.driver.Count == nil {
+			// "Performed at least once" stays a correlated EXISTS (a semi-join the planner can
+			// stop early on) unless joining first: as a driver it would count every event.
+			c.driver = nil
+		}
 	}
 	c.node(&c.p.where, r)
 	c.p.ids = opts.CustomerIDs

@@ -200,6 +200,22 @@ func TestComputeMarksFailure(t *testing.T) {
 	require.Equal(t, "failed", string(got.Status))
 	require.Contains(t, got.Error, "LIKE")
 
+	// Stored rules that no longer validate, in the shapes the driver estimate inspects before
+	// compiling (a top-level count with a row-level conjunct), fail the same way.
+	for _, raw := range []string{
+		`{"and": [null, {"event": {"name": "x", "count": {"op": "GTE", "value": 2}}}, {"trait": {"key": "plan", "op": "EQ", "value": "pro"}}]}`,
+		`{"and": [{"event": {"name": "x", "where": [null], "count": {"op": "GTE", "value": 2}}}, {"trait": {"key": "plan", "op": "EQ", "value": "pro"}}]}`,
+		`{"and": [{"event": {"name": "x", "where": [{"key": "k", "op": "CONTAINS", "value": 3}], "count": {"op": "GTE", "value": 2}}}, {"trait": {"key": "plan", "op": "EQ", "value": "pro"}}]}`,
+	} {
+		_, err = b.db.Exec(`UPDATE segments SET rule = $2 WHERE id = $1`, seg.ID, raw)
+		require.NoError(t, err)
+		_, err = b.svc.Compute(ctx, seg.ID)
+		require.ErrorIs(t, err, ErrInvalidRule, raw)
+		got, err := b.client.Segment.Get(ctx, seg.ID)
+		require.NoError(t, err)
+		require.Equal(t, "failed", string(got.Status), raw)
+	}
+
 	_, err = b.svc.Compute(ctx, uuid.Must(uuid.NewV7()))
 	require.ErrorIs(t, err, ErrNotFound)
 }

@@ -54,7 +54,7 @@
 //
 // Compile builds
 //
-//	SELECT c.id FROM customers c [LEFT JOIN <event count aggregate> eN ...]
+//	SELECT c.id FROM customers c [JOIN <driver's event aggregate> e0] [LEFT JOIN <event count aggregate> eN ...]
 //	WHERE c.merged_into_id IS NULL AND <boolean expression>
 //
 // Values and keys are always parameters: key paths are text[] parameters of #> / #>>; typed
@@ -62,7 +62,10 @@
 // a value of another type. Conditions may yield NULL where they do not match; NOT coalesces its
 // operand to false first, so NULL never turns into a match. Events "at least once" are
 // correlated EXISTS on interactions (customer_id, event, occurred_at); counts are LEFT JOINs to
-// per-customer aggregates of the window. Consent is a correlated backward scan of
+// per-customer aggregates of the window. The exception is the driver (compile.go pickDriver): a
+// top-level conjunct event condition that no zero-event customer meets is inner-joined, and
+// with JoinFirst its events are joined to the customers passing the rule's row-level conjuncts
+// before they are counted. Consent is a correlated backward scan of
 // consents (customer_id, purpose, recorded_at). See PLANS.md for measured plans.
 //
 // # Computation

@@ -324,6 +324,10 @@ func (s *Service) Preview(ctx context.Context, r *Rule) (int, error) {
 // bound on the customers counting first would read by primary key), exceed probeRatio-th of
 // all customers (what joining first scans). The estimate costs one EXPLAIN (~1-3 ms).
 func compile(ctx context.Context, tx *sql.Tx, r *Rule, now time.Time) (*Program, error) {
+	// A stored rule may no longer validate (Drain skips those); DriverEvents expects a valid one.
+	if err := Validate(r); err != nil {
+		return nil, err
+	}
 	opts := CompileOptions{Now: now}
 	if q, k, ok := DriverEvents(r, now); ok {
 		events, err := estimateRows(ctx, tx, q)
