@@ -76,12 +76,21 @@ An interrupted import prints how to resume it with --skip.`,
 			}
 			defer a.Close(context.WithoutCancel(cmd.Context())) //nolint:errcheck
 			ctx := cmd.Context()
-			res, err := identity.New(ctx, a.DB, identity.DefaultConfig(), a.Log)
+			idCfg, err := a.Config.IdentityConfig()
+			if err != nil {
+				return err
+			}
+			pipeOpts, err := a.Config.IngestOptions()
+			if err != nil {
+				return err
+			}
+			res, err := identity.New(ctx, a.DB, idCfg, a.Log)
 			if err != nil {
 				return err
 			}
 			defer res.Close()
-			pipe, err := ingest.NewPipeline(ctx, a.DB, res, &ingest.Options{KeepIP: a.Config.KeepIP, Log: a.Log})
+			pipeOpts.Log = a.Log
+			pipe, err := ingest.NewPipeline(ctx, a.DB, res, &pipeOpts)
 			if err != nil {
 				return err
 			}

@@ -102,7 +102,11 @@ func wire(a *app.App, workers int) (*wired, error) {
 		return nil, err
 	}
 	keys := auth.NewKeys(a.DB, a.Log)
-	ident, err := identity.New(context.Background(), a.DB, identity.DefaultConfig(), a.Log)
+	idCfg, err := a.Config.IdentityConfig()
+	if err != nil {
+		return nil, err
+	}
+	ident, err := identity.New(context.Background(), a.DB, idCfg, a.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +132,12 @@ func runServe(ctx context.Context, a *app.App, workers int) error {
 	// The ingest pipeline's writers live as long as the server: closed after the HTTP server has
 	// drained, so every request it accepted is committed and answered.
 	registry := prometheus.NewRegistry()
-	pipe, err := ingest.NewPipeline(ctx, a.DB, w.identity, &ingest.Options{KeepIP: a.Config.KeepIP, Writers: a.Config.IngestWriters, Registerer: registry, Log: a.Log})
+	pipeOpts, err := a.Config.IngestOptions()
+	if err != nil {
+		return err
+	}
+	pipeOpts.Registerer, pipeOpts.Log = registry, a.Log
+	pipe, err := ingest.NewPipeline(ctx, a.DB, w.identity, &pipeOpts)
 	if err != nil {
 		return err
 	}

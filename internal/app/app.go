@@ -40,6 +40,13 @@ type Config struct {
 	KeepIP      bool   // CAIRN_KEEP_IP: store context.ip untruncated
 	// IngestWriters is CAIRN_INGEST_WRITERS: concurrent ingest transactions (0: the default, 1).
 	IngestWriters int
+	// Identity resolution and ingestion settings, as read; IdentityConfig and IngestOptions
+	// parse and check them (ingestconfig.go).
+	IdentityLimits    string // CAIRN_IDENTITY_LIMITS
+	IdentityBlocklist string // CAIRN_IDENTITY_BLOCKLIST
+	PhoneRegion       string // CAIRN_PHONE_REGION
+	ConsentPurposes   string // CAIRN_CONSENT_PURPOSES
+	DropContext       string // CAIRN_DROP_CONTEXT
 	// DebugAddr is CAIRN_DEBUG_ADDR: when set, serve exposes Go's pprof profiles there (a
 	// loopback address such as 127.0.0.1:6060; it has no authentication). Off by default.
 	DebugAddr string
@@ -58,6 +65,12 @@ func FromEnv() Config {
 		// An unparsable value falls back to the default; it only tunes throughput.
 		IngestWriters: atoiOr(os.Getenv("CAIRN_INGEST_WRITERS"), 0),
 		DebugAddr:     os.Getenv("CAIRN_DEBUG_ADDR"),
+
+		IdentityLimits:    os.Getenv("CAIRN_IDENTITY_LIMITS"),
+		IdentityBlocklist: os.Getenv("CAIRN_IDENTITY_BLOCKLIST"),
+		PhoneRegion:       os.Getenv("CAIRN_PHONE_REGION"),
+		ConsentPurposes:   os.Getenv("CAIRN_CONSENT_PURPOSES"),
+		DropContext:       os.Getenv("CAIRN_DROP_CONTEXT"),
 	}
 }
 

@@ -150,7 +150,7 @@ func NewPipeline(ctx context.Context, db *sql.DB, res *identity.Resolver, opts *
 		queue: make(chan *request, o.QueueRequests),
 	}
 	for k, v := range o.ConsentPurposes {
-		p.purposes[categoryKey(k)] = v
+		p.purposes[CategoryKey(k)] = v
 	}
 	for _, k := range o.DropContext {
 		p.dropContext[k] = struct{}{}

@@ -253,6 +253,20 @@ func TestConsentDeniedDropsLaterEvents(t *testing.T) {
 	require.Equal(t, Result{Stored: 1}, res)
 }
 
+// TestConfiguredConsentPurposes: a purpose map replaces the defaults (app.IngestOptions merges
+// CAIRN_CONSENT_PURPOSES over them): unmapped categories are not recorded, and mapped ones are
+// recorded under the configured purpose.
+func TestConfiguredConsentPurposes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &setupOpts{pipeline: &Options{ConsentPurposes: map[string]string{CategoryKey("Ad Targeting"): "ads"}}})
+	prefs := map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"Analytics": false, "ad_targeting": true}}}
+	res := b.submit(t, Message{Type: TypeTrack, Event: "Prefs", AnonymousID: "a", Context: prefs})
+	require.Equal(t, Result{Stored: 1}, res, "Analytics is not mapped here, so its denial drops nothing")
+	cust := b.customerOf(t, "anonymous_id", "a")
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1 AND purpose = 'ads' AND granted`, cust))
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1`, cust))
+}
+
 func TestKeepIP(t *testing.T) {
 	t.Parallel()
 	b := setup(t, &setupOpts{pipeline: &Options{KeepIP: true, DropContext: []string{"userAgent"}}})

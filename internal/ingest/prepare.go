@@ -376,7 +376,7 @@ func (p *Pipeline) consents(ctx map[string]any) []consentDecision {
 		if !ok {
 			continue
 		}
-		purpose, ok := p.purposes[categoryKey(category)]
+		purpose, ok := p.purposes[CategoryKey(category)]
 		if !ok {
 			continue
 		}
@@ -394,7 +394,9 @@ func (p *Pipeline) consents(ctx map[string]any) []consentDecision {
 	return out
 }
 
-func categoryKey(s string) string {
+// CategoryKey is how consent categories are compared: lower-cased, without spaces, '_' or '-'
+// ("Email Marketing", "email_marketing" and "emailMarketing" are one category).
+func CategoryKey(s string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(s) {
 		if r != ' ' && r != '_' && r != '-' {

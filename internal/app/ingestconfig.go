@@ -1,0 +1,101 @@
+package app
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/ingest"
+)
+
+// IdentityConfig is identity.DefaultConfig with the environment's overrides:
+//
+//   - CAIRN_IDENTITY_LIMITS: identifiers of a type one profile may hold, as type=n pairs
+//     ("email=3,external:crm=2"); "*" sets the default for types not listed (default 5; user_id 1).
+//   - CAIRN_IDENTITY_BLOCKLIST: more junk values that never identify anyone, comma-separated,
+//     added to identity.DefaultBlocklist (compared trimmed and lower-cased).
+//   - CAIRN_PHONE_REGION: the ISO region assumed for phone numbers without a country code ("US").
+func (c Config) IdentityConfig() (identity.Config, error) {
+	cfg := identity.DefaultConfig()
+	for _, kv := range splitList(c.IdentityLimits) {
+		typ, val, ok := strings.Cut(kv, "=")
+		typ, val = strings.TrimSpace(typ), strings.TrimSpace(val)
+		n, err := strconv.Atoi(val)
+		switch {
+		case !ok || err != nil || n < 1 || n > 1000:
+			return cfg, fmt.Errorf("invalid CAIRN_IDENTITY_LIMITS entry %q: want type=n with n between 1 and 1000 (e.g. email=3,*=5)", kv)
+		case typ == "*":
+			cfg.DefaultLimit = n
+		case !identifierType.MatchString(typ):
+			return cfg, fmt.Errorf("invalid CAIRN_IDENTITY_LIMITS type %q: use user_id, anonymous_id, email, phone, device_id, external:<source> or *", typ)
+		default:
+			cfg.Limits[typ] = n
+		}
+	}
+	for _, v := range splitList(c.IdentityBlocklist) {
+		cfg.Blocklist = append(cfg.Blocklist, strings.ToLower(strings.TrimSpace(v)))
+	}
+	if r := c.PhoneRegion; r != "" {
+		if !phoneRegion.MatchString(r) {
+			return cfg, fmt.Errorf("invalid CAIRN_PHONE_REGION %q: want a two-letter ISO region such as US or GB", r)
+		}
+		cfg.PhoneRegion = r
+	}
+	return cfg, nil
+}
+
+// IngestOptions are the tracking API's pipeline options from the environment: CAIRN_KEEP_IP,
+// CAIRN_INGEST_WRITERS, and
+//
+//   - CAIRN_CONSENT_PURPOSES: category=purpose pairs ("Analytics=analytics,Ads=email_marketing")
+//     merged over ingest.DefaultConsentPurposes; a purpose of "-" ignores that category.
+//   - CAIRN_DROP_CONTEXT: top-level context fields never stored ("userAgent,locale").
+func (c Config) IngestOptions() (ingest.Options, error) {
+	o := ingest.Options{KeepIP: c.KeepIP, Writers: c.IngestWriters}
+	if c.ConsentPurposes != "" {
+		o.ConsentPurposes = maps.Clone(ingest.DefaultConsentPurposes)
+		for _, kv := range splitList(c.ConsentPurposes) {
+			cat, purpose, ok := strings.Cut(kv, "=")
+			cat, purpose = strings.TrimSpace(cat), strings.TrimSpace(purpose)
+			key := ingest.CategoryKey(cat)
+			switch {
+			case !ok || key == "":
+				return o, fmt.Errorf("invalid CAIRN_CONSENT_PURPOSES entry %q: want category=purpose (e.g. Advertising=email_marketing)", kv)
+			case purpose == "-":
+				delete(o.ConsentPurposes, key)
+			case !consentPurpose.MatchString(purpose):
+				return o, fmt.Errorf("invalid CAIRN_CONSENT_PURPOSES purpose %q: use lower-case letters, digits and _ (e.g. email_marketing), or - to ignore the category", purpose)
+			default:
+				o.ConsentPurposes[key] = purpose
+			}
+		}
+	}
+	for _, f := range splitList(c.DropContext) {
+		if !contextField.MatchString(f) {
+			return o, fmt.Errorf("invalid CAIRN_DROP_CONTEXT field %q: want top-level context keys such as userAgent,locale", f)
+		}
+		o.DropContext = append(o.DropContext, f)
+	}
+	return o, nil
+}
+
+var (
+	identifierType = regexp.MustCompile(`^(user_id|anonymous_id|email|phone|device_id|external:[A-Za-z0-9_.-]{1,64})$`)
+	phoneRegion    = regexp.MustCompile(`^[A-Za-z]{2}$`)
+	consentPurpose = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	contextField   = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$-]{0,63}$`)
+)
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}

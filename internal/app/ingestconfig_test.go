@@ -1,0 +1,78 @@
+package app
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/ingest"
+)
+
+func TestIdentityConfigFromEnv(t *testing.T) {
+	t.Parallel()
+	cfg, err := Config{}.IdentityConfig()
+	require.NoError(t, err)
+	require.Equal(t, identity.DefaultConfig(), cfg, "nothing set: the defaults")
+
+	cfg, err = Config{IdentityLimits: " email=3 , *=7,external:crm=2", IdentityBlocklist: "Nobody@Example.com, ,tbd", PhoneRegion: "GB"}.IdentityConfig()
+	require.NoError(t, err)
+	require.Equal(t, 3, cfg.Limit("email"))
+	require.Equal(t, 2, cfg.Limit("external:crm"))
+	require.Equal(t, 1, cfg.Limit("user_id"), "user_id keeps its default of 1")
+	require.Equal(t, 7, cfg.Limit("device_id"), "* sets the default")
+	require.Contains(t, cfg.Blocklist, "nobody@example.com")
+	require.Contains(t, cfg.Blocklist, "tbd")
+	require.Contains(t, cfg.Blocklist, "null", "the defaults stay")
+	require.Equal(t, "GB", cfg.PhoneRegion)
+
+	norm := identity.NewNormalizer(cfg)
+	_, err = norm.Normalize("email", " NOBODY@example.com ")
+	require.ErrorIs(t, err, identity.ErrJunk, "a configured junk value never identifies anyone")
+	phone, err := norm.Normalize("phone", "020 7946 0958")
+	require.NoError(t, err)
+	require.Equal(t, "+442079460958", phone, "numbers without a country code are read in the configured region")
+
+	for _, bad := range []Config{
+		{IdentityLimits: "email"},
+		{IdentityLimits: "email=0"},
+		{IdentityLimits: "email=x"},
+		{IdentityLimits: "emails=2"},
+		{IdentityLimits: "external:=2"},
+		{PhoneRegion: "GBR"},
+	} {
+		_, err := bad.IdentityConfig()
+		require.Error(t, err, "%+v", bad)
+		require.Regexp(t, `CAIRN_(IDENTITY_LIMITS|PHONE_REGION)`, err.Error(), "the error names the setting")
+	}
+}
+
+func TestIngestOptionsFromEnv(t *testing.T) {
+	t.Parallel()
+	o, err := Config{KeepIP: true, IngestWriters: 2}.IngestOptions()
+	require.NoError(t, err)
+	require.True(t, o.KeepIP)
+	require.Equal(t, 2, o.Writers)
+	require.Nil(t, o.ConsentPurposes, "nothing set: the pipeline's defaults")
+	require.Empty(t, o.DropContext)
+
+	o, err = Config{ConsentPurposes: "Ad Targeting=ads, Advertising=-, Analytics=product_analytics", DropContext: "userAgent, locale"}.IngestOptions()
+	require.NoError(t, err)
+	require.Equal(t, "ads", o.ConsentPurposes[ingest.CategoryKey("ad_targeting")])
+	require.Equal(t, "product_analytics", o.ConsentPurposes["analytics"])
+	require.NotContains(t, o.ConsentPurposes, "advertising", "- ignores a category")
+	require.Equal(t, "email_marketing", o.ConsentPurposes["marketing"], "other defaults stay")
+	require.Equal(t, "email_marketing", ingest.DefaultConsentPurposes["advertising"], "the defaults themselves are not modified")
+	require.Equal(t, []string{"userAgent", "locale"}, o.DropContext)
+
+	for _, bad := range []Config{
+		{ConsentPurposes: "Analytics"},
+		{ConsentPurposes: "=analytics"},
+		{ConsentPurposes: "Analytics=Product Analytics"},
+		{DropContext: "user agent"},
+	} {
+		_, err := bad.IngestOptions()
+		require.Error(t, err, "%+v", bad)
+		require.Regexp(t, `CAIRN_(CONSENT_PURPOSES|DROP_CONTEXT)`, err.Error(), "the error names the setting")
+	}
+}
