@@ -370,18 +370,21 @@ func estimateRows(ctx context.Context, tx *sql.Tx, q Query) (float64, error) {
 
 // readTx runs fn in a read-only transaction with the computation settings.
 func (s *Service) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck
-	if err := s.settings(ctx, tx); err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.runTx(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+}
+
+// tx runs fn in a transaction with the computation settings.
+func (s *Service) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.runTx(ctx, nil, fn)
+}
+
+func (s *Service) runTx(ctx context.Context, opts *sql.TxOptions, fn func(tx *sql.Tx) error) error {
+	return txn.RunOpts(ctx, s.DB, opts, func(ctx context.Context, tx *sql.Tx, _ *ent.Client) error {
+		if err := s.settings(ctx, tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
 
 func (s *Service) settings(ctx context.Context, tx *sql.Tx) error {
@@ -462,24 +465,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
-}
-
-func (s *Service) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("error beginning transaction: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck
-	if err := s.settings(ctx, tx); err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("error committing transaction: %w", err)
-	}
-	return nil
 }
 
 // applyDiff writes the membership diff of segment id for p: over every customer
