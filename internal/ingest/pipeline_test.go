@@ -556,13 +556,8 @@ func TestContentionNeverFailsRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(statuses)
-	for resp := range statuses {
-		require.Equal(t, 200, resp.status, "response %v", resp.body)
-	}
-	var retries dto.Metric
-	require.NoError(t, b.pipe.m.retries.Write(&retries))
-	t.Logf("retries: %v", retries.GetCounter().GetValue())
+	requireAllOK(t, statuses)
+	t.Logf("retries: %v", b.retries(t))
 	total := clients * requests * perRequest
 	require.Equal(t, total, b.count(t, `SELECT count(*) FROM interactions`))
 	require.Equal(t, total, b.count(t, `SELECT count(DISTINCT message_id) FROM interactions`))
@@ -593,13 +588,8 @@ func TestWritersDoNotRaceForNewIdentifiers(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	close(statuses)
-	for resp := range statuses {
-		require.Equal(t, 200, resp.status, "response %v", resp.body)
-	}
-	var retries dto.Metric
-	require.NoError(t, b.pipe.m.retries.Write(&retries))
-	require.Zero(t, retries.GetCounter().GetValue(), "no group lost a race for a new identifier")
+	requireAllOK(t, statuses)
+	require.Zero(t, b.retries(t), "no group lost a race for a new identifier")
 	require.Equal(t, rounds, b.count(t, `SELECT count(*) FROM customers`))
 	require.Equal(t, clients*rounds*perRequest, b.count(t, `SELECT count(*) FROM interactions`))
 }
@@ -625,4 +615,21 @@ func TestBusyIsServiceUnavailable(t *testing.T) {
 	require.NotEmpty(t, resp.Header.Get("Retry-After"))
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions`))
 	require.Equal(t, 200, b.post(t, "/v1/track", map[string]any{"userId": "u", "event": "Fine"}).status)
+}
+
+// requireAllOK closes statuses and requires every response in it to be a 200.
+func requireAllOK(t *testing.T, statuses chan response) {
+	t.Helper()
+	close(statuses)
+	for resp := range statuses {
+		require.Equal(t, 200, resp.status, "response %v", resp.body)
+	}
+}
+
+// retries is the pipeline's count of retried group transactions.
+func (b *testBundle) retries(t *testing.T) float64 {
+	t.Helper()
+	var m dto.Metric
+	require.NoError(t, b.pipe.m.retries.Write(&m))
+	return m.GetCounter().GetValue()
 }
