@@ -6,10 +6,11 @@
 // correct: at most one user_id per profile and a per-type limit on identifiers, a link that
 // would break them is refused and recorded as an `identity.conflict` audit event instead.
 //
-// Concurrency: a message that only adds events to known profiles takes no explicit lock (the
-// foreign key checks of what it stores take FOR KEY SHARE on the customers). Whoever changes a
-// profile's identities locks it FOR UPDATE (merges, new identifiers; in id order) and re-checks
-// what it planned with; traits are read FOR NO KEY UPDATE; new identifiers are claimed with
+// Concurrency: Flush first locks every existing customer the batch uses, in one statement in id
+// order (so concurrent batches wait on each other but never deadlock on customers): FOR KEY
+// SHARE those it only adds events to (concurrent batches share it), FOR NO KEY UPDATE those
+// whose row it rewrites (traits, seen times), FOR UPDATE those whose identities change (merges,
+// new identifiers), and re-checks what it planned with; new identifiers are claimed with
 // INSERT … ON CONFLICT DO NOTHING on the unique (type, value) index; and before commit a batch
 // checks that no profile it used was merged away. A transaction that loses any of these races
 // gets ErrConcurrentChange and is retried whole by its caller, so two concurrent messages about

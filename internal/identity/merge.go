@@ -64,9 +64,6 @@ func (r *Resolver) mergeOnce(ctx context.Context, from, into uuid.UUID, actor st
 		return uuid.Nil, fmt.Errorf("%w: customers %s and %s cannot be merged (%s)", ErrConflict, liveFrom, liveInto, conflictText(reason))
 	}
 	b.union(pf, pi)
-	if err := b.lockMerging(ctx); err != nil {
-		return uuid.Nil, err
-	}
 	if err := b.Flush(ctx, actor); err != nil {
 		return uuid.Nil, err
 	}

@@ -29,15 +29,29 @@ SELECT id, merged_into_id IS NOT NULL, created_at, coalesce(email, ''), coalesce
 FROM customers
 WHERE id = ANY($1::uuid[]);
 
--- name: lock-for-merge
--- Locks both sides of merges, in id order (so concurrent mergers never deadlock on each other).
--- FOR UPDATE conflicts with the FOR KEY SHARE of every foreign key check, so no event, identity
--- or consent can be added to a profile while it is being merged away.
-SELECT id, merged_into_id IS NOT NULL
-FROM customers
-WHERE id = ANY($1::uuid[])
-ORDER BY id
-FOR UPDATE;
+-- name: lock-customers
+-- Locks every existing customer a group uses, each once, in id order ($1 sorted), with the mode
+-- it needs ($2): 3 FOR UPDATE (both sides of merges, and profiles gaining identifiers: it
+-- conflicts with the FOR KEY SHARE of every foreign key check, so no event, identity or consent
+-- is added to a profile while it is merged away or while a guard planning checked holds),
+-- 2 FOR NO KEY UPDATE (profiles whose row the group rewrites: traits, seen times), 1 FOR KEY
+-- SHARE (profiles the group's events and consents merely reference). Taking them all here, in
+-- one ordered pass, means the group's later statements only need locks it already holds, so two
+-- concurrent groups can wait on each other here but never deadlock on customers: with separate
+-- statements (FOR UPDATE for merges, then FOR NO KEY UPDATE for traits, then the foreign key
+-- checks of the COPY) two writers deadlocked a few times a minute (`cairn bench ingest`, 2
+-- writers), each costing 1 s before PostgreSQL broke it. The function scan feeds the nested loop
+-- in array order, so rows are locked in id order. Returns each locked row's merged flag; a
+-- missing row was deleted.
+SELECT u.id, coalesce(a.merged, b.merged, k.merged)
+FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS u(id, mode, ord)
+LEFT JOIN LATERAL (SELECT c.merged_into_id IS NOT NULL AS merged FROM customers c
+                   WHERE u.mode = 3 AND c.id = u.id FOR UPDATE) a ON true
+LEFT JOIN LATERAL (SELECT c.merged_into_id IS NOT NULL AS merged FROM customers c
+                   WHERE u.mode = 2 AND c.id = u.id FOR NO KEY UPDATE) b ON true
+LEFT JOIN LATERAL (SELECT c.merged_into_id IS NOT NULL AS merged FROM customers c
+                   WHERE u.mode = 1 AND c.id = u.id FOR KEY SHARE) k ON true
+ORDER BY u.ord;
 
 -- name: identity-summaries
 -- Identifier counts per type (and the user_id) of customers that may merge or gain identifiers.
@@ -48,13 +62,12 @@ WHERE customer_id = ANY($1::uuid[])
 GROUP BY customer_id, type;
 
 -- name: load-traits
--- Locks, in id order, the customers whose traits change and reads their traits (per-key
--- last-write-wins is a read-modify-write). Primary key index scan; 0.5-2 ms.
+-- Reads the traits of the customers whose traits may change (per-key last-write-wins is a
+-- read-modify-write), already locked FOR NO KEY UPDATE or FOR UPDATE by lock-customers.
+-- Primary key index scan; 0.5-2 ms.
 SELECT id, merged_into_id IS NOT NULL, traits, trait_times, coalesce(email, ''), coalesce(phone, '')
 FROM customers
-WHERE id = ANY($1::uuid[])
-ORDER BY id
-FOR NO KEY UPDATE;
+WHERE id = ANY($1::uuid[]);
 
 -- The merge statements take parallel arrays $1 (merged-away ids) and $2 (their survivors). Each
 -- moves rows by the customer_id index of its table; merges are rare (a few per thousand
@@ -145,7 +158,7 @@ SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM new_customers);
 -- The rest of a group's profile writes, last in its transaction so the row locks they take are
 -- held only until commit; one statement instead of four round trips. With flush-create, 2-8 ms
 -- per group of 200-600 messages.
---  - updated: traits (NULL: unchanged; only for rows load-traits locked), email, phone and seen
+--  - updated: traits (NULL: unchanged; only for rows load-traits read), email, phone and seen
 --    times; seen times via least/greatest, so a concurrent group's update is never undone. A
 --    primary key index scan per row, every customer index updated (not HOT: last_seen_at is
 --    indexed, which is why SeenGranularity skips most no-op seen updates).

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -170,10 +171,11 @@ type claim struct {
 	at time.Time
 }
 
-// Resolve plans subjects inside tx: it looks up their identifiers, locks the customers they
+// Resolve plans subjects inside tx: it looks up their identifiers and the customers they
 // belong to, and decides, message by message in order, each message's customer, the merges and
-// the new identifiers. It writes nothing; Flush does. It returns ErrConcurrentChange when a
-// locked customer turned out merged or erased by a transaction that committed meanwhile.
+// the new identifiers. It writes and locks nothing; Flush locks, re-checks and writes. It returns
+// ErrConcurrentChange when a customer it read turned out merged by a transaction that committed
+// meanwhile.
 func (r *Resolver) Resolve(ctx context.Context, tx *sql.Tx, subjects []Subject) (*Batch, error) {
 	b := r.newBatch(tx)
 	b.reason = "identify"
@@ -217,56 +219,90 @@ func (r *Resolver) Resolve(ctx context.Context, tx *sql.Tx, subjects []Subject) 
 		}
 		b.cust[i] = p
 	}
-	if err := b.lockMerging(ctx); err != nil {
-		if errors.Is(err, ErrConcurrentChange) {
-			r.ids.reset()
-		}
-		return nil, err
-	}
 	return b, nil
 }
 
-// lockMerging locks the existing profiles whose identifiers the batch changes: both sides of
-// its merges and those gaining identifiers (FOR UPDATE, in id order), so no other transaction
-// adds to a profile while it is merged away or passes a guard planning checked; then it checks
-// that none was merged, erased or given identifiers since planning read it.
-func (b *Batch) lockMerging(ctx context.Context) error {
-	set := map[uuid.UUID]struct{}{}
+// Lock modes of lock-customers.
+const (
+	lockKeyShare  = 1
+	lockNoKeyUpd  = 2
+	lockForUpdate = 3
+)
+
+// lockCustomers locks, in one ordered statement (lock-customers explains why), every existing
+// customer the batch uses: FOR UPDATE both sides of its merges and those gaining identifiers
+// (so no other transaction adds to a profile while it is merged away or passes a guard planning
+// checked), FOR NO KEY UPDATE those whose row Flush may rewrite (traits, seen times), FOR KEY
+// SHARE the rest. Then it checks that none was merged or erased since planning read it, and
+// that those gaining identifiers or merging were not given identifiers meanwhile.
+func (b *Batch) lockCustomers(ctx context.Context) error {
+	mode := map[uuid.UUID]int{}
+	raise := func(id uuid.UUID, m int) {
+		if mode[id] < m {
+			mode[id] = m
+		}
+	}
+	for _, p := range b.order {
+		if p.isNew {
+			continue
+		}
+		// Rows Flush may rewrite (traits observed, seen times moved, merged away) need FOR NO
+		// KEY UPDATE; the others only FOR KEY SHARE, which concurrent groups about the same
+		// people share without waiting.
+		m := lockKeyShare
+		if len(p.obs) > 0 || p.parent != nil || (p.parent == nil && b.seenChanged(p)) {
+			m = lockNoKeyUpd
+		}
+		raise(p.id, m)
+	}
+	var guarded []uuid.UUID
 	for _, m := range b.Merges() {
-		set[m.From], set[m.Into] = struct{}{}, struct{}{}
+		raise(m.From, lockForUpdate)
+		raise(m.Into, lockForUpdate)
 	}
 	for _, c := range b.claims {
 		if r := c.p.root(); !r.isNew {
-			set[r.id] = struct{}{}
+			raise(r.id, lockForUpdate)
 		}
 	}
-	if len(set) == 0 {
+	if len(mode) == 0 {
 		return nil
 	}
-	rows, err := b.r.st.On(ctx, b.tx, "lock-for-merge").QueryContext(ctx, uuidArray(slices.Collect(maps.Keys(set))))
+	ids := slices.SortedFunc(maps.Keys(mode), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	modes := make(pq.Int64Array, len(ids))
+	for i, id := range ids {
+		modes[i] = int64(mode[id])
+		if mode[id] == lockForUpdate {
+			guarded = append(guarded, id)
+		}
+	}
+	rows, err := b.r.st.On(ctx, b.tx, "lock-customers").QueryContext(ctx, uuidArray(ids), modes)
 	if err != nil {
-		return fmt.Errorf("error locking customers to merge: %w", err)
+		return fmt.Errorf("error locking customers: %w", err)
 	}
 	defer rows.Close()
-	n := 0
 	for rows.Next() {
 		var id uuid.UUID
-		var merged bool
+		var merged sql.NullBool
 		if err := rows.Scan(&id, &merged); err != nil {
 			return fmt.Errorf("error reading customers: %w", err)
 		}
-		if merged {
+		if !merged.Valid {
+			b.r.ids.reset()
+			return fmt.Errorf("%w: customer %s was deleted", ErrConcurrentChange, id)
+		}
+		if merged.Bool {
+			b.r.ids.reset()
 			return fmt.Errorf("%w: customer %s was merged", ErrConcurrentChange, id)
 		}
-		n++
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("error reading customers: %w", err)
 	}
-	if n != len(set) {
-		return fmt.Errorf("%w: a customer was deleted", ErrConcurrentChange)
+	if len(guarded) == 0 {
+		return nil
 	}
-	return b.recheck(ctx, slices.Collect(maps.Keys(set)))
+	return b.recheck(ctx, guarded)
 }
 
 func (r *Resolver) newBatch(tx *sql.Tx) *Batch {
@@ -699,13 +735,17 @@ func (b *Batch) Touched() []uuid.UUID {
 	return slices.SortedFunc(maps.Keys(set), func(a, b uuid.UUID) int { return cmp.Compare(a.String(), b.String()) })
 }
 
-// Flush writes the first part of the batch in its transaction: it locks and merges traits,
-// applies merges (moving identities, interactions, consents and memberships), inserts new
-// profiles and identities, and records the audit events of merges and conflicts. Call it after
-// the last Observe and before storing what references the profiles; then call Finish. actor names who acts ("key:<id>", "system").
-// It returns ErrConcurrentChange when another transaction claimed one of the new identifiers
-// first.
+// Flush writes the first part of the batch in its transaction: it locks every existing customer
+// the batch uses (lockCustomers), merges traits, applies merges (moving identities,
+// interactions, consents and memberships), inserts new profiles and identities, and records the
+// audit events of merges and conflicts. Call it after the last Observe and before storing what
+// references the profiles; then call Finish. actor names who acts ("key:<id>", "system"). It
+// returns ErrConcurrentChange when a customer was merged, erased or given identifiers since
+// planning read it, or another transaction claimed one of the new identifiers first.
 func (b *Batch) Flush(ctx context.Context, actor string) error {
+	if err := b.lockCustomers(ctx); err != nil {
+		return err
+	}
 	if err := b.loadTraits(ctx); err != nil {
 		return err
 	}
@@ -974,12 +1014,17 @@ func (b *Batch) claimArgs(a *flushArgs) {
 	}
 }
 
+// seenChanged reports whether the batch moves p's stored seen times by more than the
+// configured granularity (so Flush rewrites its row for them).
+func (b *Batch) seenChanged(p *profile) bool {
+	return p.firstSeen.Before(p.loadedFirst) || p.lastSeen.Sub(p.loadedL) > b.r.cfg.SeenGranularity
+}
+
 func (b *Batch) updateArgs(a *flushArgs, roots, changed map[*profile]bool, merges []Merge) error {
 	mergedInto := map[uuid.UUID]bool{}
 	for _, m := range merges {
 		mergedInto[m.Into] = true
 	}
-	g := b.r.cfg.SeenGranularity
 	// In id order: concurrent groups updating overlapping profiles then lock them in one order.
 	order := slices.Clone(b.order)
 	slices.SortFunc(order, func(x, y *profile) int { return cmp.Compare(x.id.String(), y.id.String()) })
@@ -987,8 +1032,7 @@ func (b *Batch) updateArgs(a *flushArgs, roots, changed map[*profile]bool, merge
 		if p.isNew || !roots[p] {
 			continue
 		}
-		seen := p.firstSeen.Before(p.loadedFirst) || p.lastSeen.Sub(p.loadedL) > g
-		if !changed[p] && !seen && !mergedInto[p.id] {
+		if !changed[p] && !b.seenChanged(p) && !mergedInto[p.id] {
 			continue
 		}
 		t, tt := "", ""

@@ -52,16 +52,19 @@ type Options struct {
 	// (default) takes only what queued while the previous transaction ran, which already
 	// batches under load without adding latency when idle.
 	Linger time.Duration
-	// Writers is the number of concurrent group-commit transactions (default 1). Groups that
-	// only add events to the same profiles do not block each other; ones that change the same
-	// profile's identifiers or traits wait or retry, and groups that may claim the same new
-	// identifiers take turns (lockClaims). Measured on 2 cores with `cairn bench ingest` against
-	// `cairn serve` (8 clients × 100, 20k people new to the run): 1 writer ~11-12k events/s, p99
-	// ~110 ms, steady. 2 writers without lockClaims fell to ~1.4-1.8k (claim races, deadlocks);
-	// with it, 11-12k over 20 s and ~15.6k once most people are known (60 s runs), but deadlocks
-	// between customer row locks taken in different statements remain (a few a minute, 1 s each
-	// before PostgreSQL breaks them), and one 20 s run of three stalled for seconds (2.4k events/s).
-	// One writer is the default; CAIRN_INGEST_WRITERS raises it for workloads of mostly known people.
+	// Writers is the number of concurrent group-commit transactions (default 1). Groups about
+	// the same people share their customers' KEY SHARE locks; groups that rewrite the same
+	// profile wait for each other at identity's lock-customers (one ordered statement, so they
+	// never deadlock), and groups that may claim the same new identifiers take turns
+	// (lockClaims). Measured on 2 cores with `cairn bench ingest` against `cairn serve` (8
+	// clients × 100, 20k people new to the run, no segments): 1 writer ~10.6-11.8k events/s,
+	// p99 ~110 ms, steady. 2 writers: before lockClaims and lock-customers ~1.4-1.8k (claim races,
+	// deadlocks); with them no deadlocks and 10.7-12.9k over 20-60 s (~14k/s once most people are
+	// known, the machine then CPU-bound), but two of nine runs collapsed to ~1.8-2.4k events/s
+	// with p99 in seconds: ingest's segment_dirty_customers marks waited on the incremental drain's
+	// deletes of the same rows, and the drain's ordered scan of that queue slowed as dead rows
+	// piled up between autovacuum runs (~450k after 60 s). One writer is the default;
+	// CAIRN_INGEST_WRITERS raises it.
 	Writers int
 	// QueueRequests bounds requests waiting for a writer (default 4,096); Submit blocks beyond.
 	QueueRequests int
