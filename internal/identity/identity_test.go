@@ -122,7 +122,8 @@ func TestResolveKnownAndNew(t *testing.T) {
 	again := b.resolve(t, subject(TypeEmail, "x@y.z"))
 	require.Equal(t, first[0], again[0])
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM customers`))
-	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM segment_dirty_customers`))
+	require.Equal(t, 2, b.count(t, `SELECT count(DISTINCT customer_id) FROM segment_dirty_customers`), "both customers are queued for segments")
+	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM segment_dirty_customers`), "once per batch that touched them (the queue is append-only)")
 }
 
 func TestManualMergeMovesEverything(t *testing.T) {

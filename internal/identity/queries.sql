@@ -163,8 +163,8 @@ SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM new_customers);
 --    primary key index scan per row, every customer index updated (not HOT: last_seen_at is
 --    indexed, which is why SeenGranularity skips most no-op seen updates).
 --  - touched: identities' last_seen_at, only those stale by more than SeenGranularity.
---  - dirty: the touched customers, queued for incremental segment re-evaluation (sorted, so
---    concurrent markers never deadlock; primary key segment_dirty_customers_pkey).
+--  - dirty: the touched customers, queued for incremental segment re-evaluation (an append-only
+--    queue: a plain insert, which never waits for a drain taking the same customer).
 --  - the last column counts the group's customers merged away meanwhile: the group's foreign
 --    key locks now keep any merge out, so one that committed before them is seen here and the
 --    caller retries the group (its events would otherwise sit on a merged-away profile).
@@ -189,7 +189,6 @@ WITH updated AS (
 ), dirty AS (
   INSERT INTO segment_dirty_customers (customer_id)
   SELECT unnest($11::uuid[])
-  ON CONFLICT DO NOTHING
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM touched) + (SELECT count(*) FROM dirty),

@@ -594,6 +594,29 @@ func TestWritersDoNotRaceForNewIdentifiers(t *testing.T) {
 	require.Equal(t, clients*rounds*perRequest, b.count(t, `SELECT count(*) FROM interactions`))
 }
 
+// TestIngestDoesNotWaitForTheDrain: while an incremental drain holds a customer's queued mark
+// (deleted, not yet committed: it is re-evaluating segments), a new event about that customer
+// commits at once and queues the customer again.
+func TestIngestDoesNotWaitForTheDrain(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.submit(t, Message{Type: TypeTrack, Event: "First", UserID: "u"})
+	cust := b.customerOf(t, "user_id", "u")
+	drain, err := b.db.Begin()
+	require.NoError(t, err)
+	defer drain.Rollback() //nolint:errcheck
+	_, err = drain.Exec(`DELETE FROM segment_dirty_customers WHERE customer_id = $1`, cust)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := b.pipe.Submit(ctx, []Message{{Type: TypeTrack, Event: "Second", UserID: "u"}}, "test")
+	require.NoError(t, err, "the event must not wait for the drain's transaction")
+	require.Equal(t, Result{Stored: 1}, res)
+	require.NoError(t, drain.Commit())
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM segment_dirty_customers WHERE customer_id = $1`, cust), "queued again by the second event")
+}
+
 // TestBusyIsServiceUnavailable: a request that cannot be committed because of contention is
 // answered 503 with Retry-After (clients retry 5xx), never 500.
 func TestBusyIsServiceUnavailable(t *testing.T) {

@@ -129,9 +129,8 @@ ORDER BY id;
 -- The written customers are queued in segment_dirty_customers in the same statement (so in the
 -- batch's transaction), for the incremental segment drain to re-evaluate rfm conditions — only
 -- while some segment's rule has an rfm condition (one InitPlan over the few segments rows), since
--- every queued customer costs the drain a re-evaluation of every segment. The Sort (by id, as
--- ingest's marker sorts: concurrent markers never deadlock) consumes the whole UPDATE before the
--- first insert, so no dirty row is held while this batch still waits for a customer row lock.
+-- every queued customer costs the drain a re-evaluation of every segment. The queue is
+-- append-only (a plain insert never waits for a drain).
 -- Returns the rows written.
 WITH written AS (
 UPDATE customers c
@@ -161,8 +160,6 @@ RETURNING c.id
   INSERT INTO segment_dirty_customers (customer_id)
   SELECT id FROM written
   WHERE EXISTS (SELECT 1 FROM segments s WHERE jsonb_path_exists(s.rule, '$.**.rfm'))
-  ORDER BY id
-  ON CONFLICT DO NOTHING
 )
 SELECT count(*) FROM written;
 

@@ -66,12 +66,14 @@ entered AS (
 SELECT (SELECT count(*) FROM want), (SELECT count(*) FROM entered), (SELECT count(*) FROM exited);
 
 -- name: take-dirty
--- Takes a batch of dirty customers, oldest first. SKIP LOCKED lets two drains share the queue;
--- the rows are deleted in the caller's transaction, so a failed drain puts them back.
--- Plan: index scan of segment_dirty_customers_marked_at, LockRows, then delete by primary key.
+-- Takes a batch of queued marks, oldest first (the caller de-duplicates customers: the queue is
+-- append-only, so a busy customer may be queued several times). SKIP LOCKED lets two drains
+-- share the queue; the rows are deleted in the caller's transaction, so a failed drain puts them
+-- back. Ingest and RFM only ever insert, so they never wait for a drain.
+-- Plan: index scan of segment_dirty_customers_pkey, LockRows, then delete by primary key.
 DELETE FROM segment_dirty_customers
-WHERE customer_id IN (SELECT customer_id FROM segment_dirty_customers
-                      ORDER BY marked_at LIMIT {{limit}} FOR UPDATE SKIP LOCKED)
+WHERE id IN (SELECT id FROM segment_dirty_customers
+             ORDER BY id LIMIT {{limit}} FOR UPDATE SKIP LOCKED)
 RETURNING customer_id;
 
 -- name: history

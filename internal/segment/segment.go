@@ -1,11 +1,13 @@
 package segment
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -569,7 +571,7 @@ type DrainResult struct {
 	Exited    int
 }
 
-// Drain takes up to batch customers from segment_dirty_customers and re-evaluates every
+// Drain takes up to batch marks from segment_dirty_customers and re-evaluates every
 // segment for just them, in one transaction: entries and exits are applied, member_count moves
 // by the difference, and campaigns of changed segments are scheduled. Segments are locked in id
 // order (FOR UPDATE, waiting for a running full computation) and evaluated so that a segment
@@ -585,6 +587,9 @@ func (s *Service) Drain(ctx context.Context, batch int) (*DrainResult, error) {
 		if err != nil {
 			return fmt.Errorf("error taking dirty customers: %w", err)
 		}
+		// The queue is append-only: a customer marked by several commits comes several times.
+		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		ids = slices.Compact(ids)
 		res.Customers = len(ids)
 		if len(ids) == 0 {
 			return nil
