@@ -38,7 +38,7 @@ type Config struct {
 	LogLevel    string // CAIRN_LOG_LEVEL: debug, info (default), warn, error
 	DataDir     string // CAIRN_DATA_DIR, default "./.cairn"
 	KeepIP      bool   // CAIRN_KEEP_IP: store context.ip untruncated
-	// IngestWriters is CAIRN_INGEST_WRITERS: concurrent ingest transactions (0: the default, 1).
+	// IngestWriters is CAIRN_INGEST_WRITERS: concurrent ingest transactions (0: the default, 2).
 	IngestWriters int
 	// Identity resolution and ingestion settings, as read; IdentityConfig and IngestOptions
 	// parse and check them (ingestconfig.go).

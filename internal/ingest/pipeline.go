@@ -52,19 +52,16 @@ type Options struct {
 	// (default) takes only what queued while the previous transaction ran, which already
 	// batches under load without adding latency when idle.
 	Linger time.Duration
-	// Writers is the number of concurrent group-commit transactions (default 1). Groups about
+	// Writers is the number of concurrent group-commit transactions (default 2). Groups about
 	// the same people share their customers' KEY SHARE locks; groups that rewrite the same
 	// profile wait for each other at identity's lock-customers (one ordered statement, so they
 	// never deadlock), and groups that may claim the same new identifiers take turns
 	// (lockClaims). Measured on 2 cores with `cairn bench ingest` against `cairn serve` (8
-	// clients × 100, 20k people new to the run, no segments): 1 writer ~10.6-11.8k events/s,
-	// p99 ~110 ms, steady. 2 writers: before lockClaims and lock-customers ~1.4-1.8k (claim races,
-	// deadlocks); with them no deadlocks and 10.7-12.9k over 20-60 s (~14k/s once most people are
-	// known, the machine then CPU-bound), but two of nine runs collapsed to ~1.8-2.4k events/s
-	// with p99 in seconds: ingest's segment_dirty_customers marks waited on the incremental drain's
-	// deletes of the same rows, and the drain's ordered scan of that queue slowed as dead rows
-	// piled up between autovacuum runs (~450k after 60 s). One writer is the default;
-	// CAIRN_INGEST_WRITERS raises it.
+	// clients × 100, 20k people new to the run): 1 writer 9.5-11.8k events/s; 2 writers
+	// 10.1-11.9k over 20 s and 13.8k over 60 s (most people known by then; the machine is then
+	// CPU-bound), p99 ~130 ms, no deadlocks. Before lockClaims and lock-customers, 2 writers fell
+	// to ~1.4-1.8k (claim races, deadlocks), and before the segment queue was append-only some
+	// runs collapsed to ~2k behind the incremental drain.
 	Writers int
 	// QueueRequests bounds requests waiting for a writer (default 4,096); Submit blocks beyond.
 	QueueRequests int
@@ -132,7 +129,7 @@ func NewPipeline(ctx context.Context, db *sql.DB, res *identity.Resolver, opts *
 		o.MaxGroupMessages = 2000
 	}
 	if o.Writers <= 0 {
-		o.Writers = 1
+		o.Writers = 2
 	}
 	if o.QueueRequests <= 0 {
 		o.QueueRequests = 4096
