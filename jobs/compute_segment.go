@@ -144,7 +144,7 @@ type DrainSegmentDirtyWorker struct {
 	DB *sql.DB
 }
 
-// Work drains batches of drainBatch customers.
+// Work drains batches of drainBatch queued marks.
 func (w *DrainSegmentDirtyWorker) Work(ctx context.Context, _ *river.Job[DrainSegmentDirtyArgs]) error {
 	svc := &segment.Service{DB: w.DB, Scheduler: schedulerFromContext(ctx)}
 	deadline := time.Now().Add(drainBudget)
@@ -153,7 +153,7 @@ func (w *DrainSegmentDirtyWorker) Work(ctx context.Context, _ *river.Job[DrainSe
 		if err != nil {
 			return err
 		}
-		if res.Customers < drainBatch {
+		if res.Marks < drainBatch { // marks, not customers: a full batch may repeat customers
 			return nil
 		}
 	}

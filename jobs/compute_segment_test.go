@@ -139,6 +139,11 @@ func TestDrainSegmentDirtyWorker(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.db.Exec(`INSERT INTO segment_dirty_customers (customer_id) VALUES ($1)`, c)
 	require.NoError(t, err)
+	// A busy queue: more than a batch of marks, most of them repeats (the queue is append-only).
+	// One run drains it all.
+	other := b.customer(t, `{"plan": "free"}`)
+	_, err = b.db.Exec(`INSERT INTO segment_dirty_customers (customer_id) SELECT $1::uuid FROM generate_series(1, $2::int)`, other, 2*drainBatch+5)
+	require.NoError(t, err)
 
 	w := rivertest.NewWorker(t, b.driver, &river.Config{}, &DrainSegmentDirtyWorker{DB: b.db})
 	tx, err := b.db.BeginTx(ctx, nil)

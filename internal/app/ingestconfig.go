@@ -1,11 +1,14 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
@@ -29,18 +32,27 @@ func (c Config) IdentityConfig() (identity.Config, error) {
 			return cfg, fmt.Errorf("invalid CAIRN_IDENTITY_LIMITS entry %q: want type=n with n between 1 and 1000 (e.g. email=3,*=5)", kv)
 		case typ == "*":
 			cfg.DefaultLimit = n
-		case !identifierType.MatchString(typ):
-			return cfg, fmt.Errorf("invalid CAIRN_IDENTITY_LIMITS type %q: use user_id, anonymous_id, email, phone, device_id, external:<source> or *", typ)
+		case typ == identity.TypeUserID:
+			if n != 1 {
+				return cfg, fmt.Errorf("invalid CAIRN_IDENTITY_LIMITS entry %q: a profile holds at most one user_id (a second one is a conflict, never a merge)", kv)
+			}
 		default:
+			// External types are stored lower-cased (ingest folds context.externalIds[].type).
+			if strings.HasPrefix(strings.ToLower(typ), identity.ExternalPrefix) {
+				typ = strings.ToLower(typ)
+			}
+			if !identifierType.MatchString(typ) || !identity.ValidType(typ) {
+				return cfg, fmt.Errorf("invalid CAIRN_IDENTITY_LIMITS type %q: use anonymous_id, email, phone, device_id, external:<source> (at most 64 characters in all) or *", typ)
+			}
 			cfg.Limits[typ] = n
 		}
 	}
 	for _, v := range splitList(c.IdentityBlocklist) {
 		cfg.Blocklist = append(cfg.Blocklist, strings.ToLower(strings.TrimSpace(v)))
 	}
-	if r := c.PhoneRegion; r != "" {
-		if !phoneRegion.MatchString(r) {
-			return cfg, fmt.Errorf("invalid CAIRN_PHONE_REGION %q: want a two-letter ISO region such as US or GB", r)
+	if r := strings.ToUpper(strings.TrimSpace(c.PhoneRegion)); r != "" {
+		if !phonenumbers.GetSupportedRegions()[r] {
+			return cfg, fmt.Errorf("invalid CAIRN_PHONE_REGION %q: want a two-letter ISO 3166 region such as US or GB (UK is GB)", c.PhoneRegion)
 		}
 		cfg.PhoneRegion = r
 	}
@@ -51,8 +63,11 @@ func (c Config) IdentityConfig() (identity.Config, error) {
 // CAIRN_INGEST_WRITERS, and
 //
 //   - CAIRN_CONSENT_PURPOSES: category=purpose pairs ("Analytics=analytics,Ads=email_marketing")
-//     merged over ingest.DefaultConsentPurposes; a purpose of "-" ignores that category.
-//   - CAIRN_DROP_CONTEXT: top-level context fields never stored ("userAgent,locale").
+//     merged over ingest.DefaultConsentPurposes; a purpose of "-" ignores that category. Only
+//     the purpose "analytics" drops later events when denied, so mapping a consent manager's
+//     analytics category elsewhere (or to "-") stops that.
+//   - CAIRN_DROP_CONTEXT: top-level context fields never stored ("userAgent,locale"); not
+//     "consent", which Cairn records and enforces.
 func (c Config) IngestOptions() (ingest.Options, error) {
 	o := ingest.Options{KeepIP: c.KeepIP, Writers: c.IngestWriters}
 	if c.ConsentPurposes != "" {
@@ -77,14 +92,16 @@ func (c Config) IngestOptions() (ingest.Options, error) {
 		if !contextField.MatchString(f) {
 			return o, fmt.Errorf("invalid CAIRN_DROP_CONTEXT field %q: want top-level context keys such as userAgent,locale", f)
 		}
+		if f == "consent" {
+			return o, errors.New("invalid CAIRN_DROP_CONTEXT: context.consent cannot be dropped, Cairn records and enforces it (its categories are mapped by CAIRN_CONSENT_PURPOSES)")
+		}
 		o.DropContext = append(o.DropContext, f)
 	}
 	return o, nil
 }
 
 var (
-	identifierType = regexp.MustCompile(`^(user_id|anonymous_id|email|phone|device_id|external:[A-Za-z0-9_.-]{1,64})$`)
-	phoneRegion    = regexp.MustCompile(`^[A-Za-z]{2}$`)
+	identifierType = regexp.MustCompile(`^(anonymous_id|email|phone|device_id|external:[a-z0-9_.-]+)$`)
 	consentPurpose = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 	contextField   = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$-]{0,63}$`)
 )

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,10 +16,10 @@ func TestIdentityConfigFromEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, identity.DefaultConfig(), cfg, "nothing set: the defaults")
 
-	cfg, err = Config{IdentityLimits: " email=3 , *=7,external:crm=2", IdentityBlocklist: "Nobody@Example.com, ,tbd", PhoneRegion: "GB"}.IdentityConfig()
+	cfg, err = Config{IdentityLimits: " email=3 , *=7,external:CRM=2,user_id=1", IdentityBlocklist: "Nobody@Example.com, ,tbd", PhoneRegion: "gb"}.IdentityConfig()
 	require.NoError(t, err)
 	require.Equal(t, 3, cfg.Limit("email"))
-	require.Equal(t, 2, cfg.Limit("external:crm"))
+	require.Equal(t, 2, cfg.Limit("external:crm"), "external types are lower-cased, as ingest stores them")
 	require.Equal(t, 1, cfg.Limit("user_id"), "user_id keeps its default of 1")
 	require.Equal(t, 7, cfg.Limit("device_id"), "* sets the default")
 	require.Contains(t, cfg.Blocklist, "nobody@example.com")
@@ -39,7 +40,10 @@ func TestIdentityConfigFromEnv(t *testing.T) {
 		{IdentityLimits: "email=x"},
 		{IdentityLimits: "emails=2"},
 		{IdentityLimits: "external:=2"},
+		{IdentityLimits: "user_id=2"},
+		{IdentityLimits: "external:" + strings.Repeat("x", 60) + "=2"},
 		{PhoneRegion: "GBR"},
+		{PhoneRegion: "UK"},
 	} {
 		_, err := bad.IdentityConfig()
 		require.Error(t, err, "%+v", bad)
@@ -70,6 +74,7 @@ func TestIngestOptionsFromEnv(t *testing.T) {
 		{ConsentPurposes: "=analytics"},
 		{ConsentPurposes: "Analytics=Product Analytics"},
 		{DropContext: "user agent"},
+		{DropContext: "userAgent,consent"},
 	} {
 		_, err := bad.IngestOptions()
 		require.Error(t, err, "%+v", bad)

@@ -7,7 +7,8 @@
 // would break them is refused and recorded as an `identity.conflict` audit event instead.
 //
 // Concurrency: Flush first locks every existing customer the batch uses, in one statement in id
-// order (so concurrent batches wait on each other but never deadlock on customers): FOR KEY
+// order (so concurrent batches wait on each other but do not deadlock with each other on
+// customers; the segment drain locks its customers in id order too): FOR KEY
 // SHARE those it only adds events to (concurrent batches share it), FOR NO KEY UPDATE those
 // whose row it rewrites (traits, seen times), FOR UPDATE those whose identities change (merges,
 // new identifiers), and re-checks what it planned with; new identifiers are claimed with

@@ -165,9 +165,10 @@ SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM new_customers);
 --  - touched: identities' last_seen_at, only those stale by more than SeenGranularity.
 --  - dirty: the touched customers, queued for incremental segment re-evaluation (an append-only
 --    queue: a plain insert, which never waits for a drain taking the same customer).
---  - the last column counts the group's customers merged away meanwhile: the group's foreign
---    key locks now keep any merge out, so one that committed before them is seen here and the
---    caller retries the group (its events would otherwise sit on a merged-away profile).
+--  - the last column counts the group's customers merged away meanwhile. lock-customers already
+--    refuses a merged customer, and its locks keep any merge out until commit, so this is a
+--    cheap second check: if it ever finds one, the caller retries the group (its events would
+--    otherwise sit on a merged-away profile).
 WITH updated AS (
   UPDATE customers c SET
     traits        = coalesce(NULLIF(u.traits, '')::jsonb, c.traits),

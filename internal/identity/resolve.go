@@ -144,8 +144,8 @@ func older(a, b *profile) bool {
 }
 
 // Batch is the resolution of a group of messages inside one transaction: Resolve plans it
-// (reading and locking), Observe records what each stored message says about its customer,
-// and Flush writes everything.
+// (reading only), Observe records what each stored message says about its customer, and Flush
+// locks, re-checks and writes everything.
 type Batch struct {
 	r        *Resolver
 	tx       *sql.Tx
@@ -1025,7 +1025,8 @@ func (b *Batch) updateArgs(a *flushArgs, roots, changed map[*profile]bool, merge
 	for _, m := range merges {
 		mergedInto[m.Into] = true
 	}
-	// In id order: concurrent groups updating overlapping profiles then lock them in one order.
+	// In id order (the rows are already locked by lockCustomers; the order only keeps the
+	// statement's arrays deterministic).
 	order := slices.Clone(b.order)
 	slices.SortFunc(order, func(x, y *profile) int { return cmp.Compare(x.id.String(), y.id.String()) })
 	for _, p := range order {

@@ -55,7 +55,7 @@ type Options struct {
 	// Writers is the number of concurrent group-commit transactions (default 2). Groups about
 	// the same people share their customers' KEY SHARE locks; groups that rewrite the same
 	// profile wait for each other at identity's lock-customers (one ordered statement, so they
-	// never deadlock), and groups that may claim the same new identifiers take turns
+	// do not deadlock with each other), and groups that may claim the same new identifiers take turns
 	// (lockClaims). Measured on 2 cores with `cairn bench ingest` against `cairn serve` (8
 	// clients × 100, 20k people new to the run): 1 writer 9.5-11.8k events/s; 2 writers
 	// 10.1-11.9k over 20 s and 13.8k over 60 s (most people known by then; the machine is then

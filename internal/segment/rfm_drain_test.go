@@ -33,7 +33,7 @@ func TestDrainFollowsRFM(t *testing.T) {
 	require.Equal(t, 1, res.Updated)
 	dr, err := b.svc.Drain(ctx, 100)
 	require.NoError(t, err)
-	require.Equal(t, DrainResult{Customers: 1, Entered: 1}, *dr)
+	require.Equal(t, DrainResult{Marks: 1, Customers: 1, Entered: 1}, *dr)
 	require.Len(t, b.stays(t, scored.ID, x), 1)
 	require.Empty(t, b.stays(t, scored.ID, y))
 
@@ -43,6 +43,6 @@ func TestDrainFollowsRFM(t *testing.T) {
 	require.Equal(t, 1, res.Cleared)
 	dr, err = b.svc.Drain(ctx, 100)
 	require.NoError(t, err)
-	require.Equal(t, DrainResult{Customers: 1, Exited: 1}, *dr)
+	require.Equal(t, DrainResult{Marks: 1, Customers: 1, Exited: 1}, *dr)
 	require.NotNil(t, b.stays(t, scored.ID, x)[0].exited)
 }

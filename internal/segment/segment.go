@@ -566,7 +566,8 @@ func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]uuid.UU
 
 // DrainResult is what one Drain did.
 type DrainResult struct {
-	Customers int // dirty customers taken
+	Marks     int // queued marks taken (a customer may have several)
+	Customers int // distinct customers re-evaluated
 	Entered   int
 	Exited    int
 }
@@ -588,11 +589,20 @@ func (s *Service) Drain(ctx context.Context, batch int) (*DrainResult, error) {
 			return fmt.Errorf("error taking dirty customers: %w", err)
 		}
 		// The queue is append-only: a customer marked by several commits comes several times.
+		res.Marks = len(ids)
 		slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 		ids = slices.Compact(ids)
 		res.Customers = len(ids)
 		if len(ids) == 0 {
 			return nil
+		}
+		// Lock the batch's customers FOR KEY SHARE up front, in id order: the entries below
+		// insert memberships segment by segment, whose foreign key checks would otherwise take
+		// these locks in a different order per statement, and could deadlock with an ingest
+		// group that locks the same customers FOR UPDATE in id order (identity lock-customers).
+		// KEY SHARE does not block ingest's FOR NO KEY UPDATE (traits, seen times).
+		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM customers WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE`, uuidArray(ids)); err != nil {
+			return fmt.Errorf("error locking dirty customers: %w", err)
 		}
 		segs, err := lockSegments(ctx, tx)
 		if err != nil {
