@@ -8,7 +8,7 @@
 //
 // Concurrency: Flush first locks every existing customer the batch uses, in one statement in id
 // order (so concurrent batches wait on each other but do not deadlock with each other on
-// customers; the segment drain locks its customers in id order too): FOR KEY
+// customers): FOR KEY
 // SHARE those it only adds events to (concurrent batches share it), FOR NO KEY UPDATE those
 // whose row it rewrites (traits, seen times), FOR UPDATE those whose identities change (merges,
 // new identifiers), and re-checks what it planned with; new identifiers are claimed with

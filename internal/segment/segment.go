@@ -596,14 +596,6 @@ func (s *Service) Drain(ctx context.Context, batch int) (*DrainResult, error) {
 		if len(ids) == 0 {
 			return nil
 		}
-		// Lock the batch's customers FOR KEY SHARE up front, in id order: the entries below
-		// insert memberships segment by segment, whose foreign key checks would otherwise take
-		// these locks in a different order per statement, and could deadlock with an ingest
-		// group that locks the same customers FOR UPDATE in id order (identity lock-customers).
-		// KEY SHARE does not block ingest's FOR NO KEY UPDATE (traits, seen times).
-		if _, err := tx.ExecContext(ctx, `SELECT 1 FROM customers WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE`, uuidArray(ids)); err != nil {
-			return fmt.Errorf("error locking dirty customers: %w", err)
-		}
 		segs, err := lockSegments(ctx, tx)
 		if err != nil {
 			return err
