@@ -179,18 +179,10 @@ type claim struct {
 func (r *Resolver) Resolve(ctx context.Context, tx *sql.Tx, subjects []Subject) (*Batch, error) {
 	b := r.newBatch(tx)
 	b.reason = "identify"
-	keys := map[Identifier]struct{}{}
 	for i := range subjects {
 		subjects[i].IDs = dedupe(subjects[i].IDs)
-		for _, id := range subjects[i].IDs {
-			keys[id] = struct{}{}
-		}
-		if v := subjects[i].Previous; v != "" {
-			keys[Identifier{TypeUserID, v}] = struct{}{}
-			keys[Identifier{TypeAnonymousID, v}] = struct{}{}
-		}
 	}
-	misses := r.ids.get(slices.Collect(maps.Keys(keys)), func(k Identifier, e cacheEntry) {
+	misses := r.ids.get(subjectKeys(subjects), func(k Identifier, e cacheEntry) {
 		b.owner[k] = b.profileFor(e.customer)
 		b.seen[k] = e.seen
 	})
@@ -1130,11 +1122,27 @@ func IsRetryable(err error) bool {
 	return false
 }
 
-// Unknown returns the identifiers among keys that the resolver has no committed resolution for
-// in its cache: the ones a batch resolving them may look up and claim as new. (A cached
+// Unknown returns the identifiers Resolve would look up for subjects that the resolver has no
+// committed resolution for in its cache: the ones resolving them may claim as new. (A cached
 // identifier is already stored, so no batch claims it again.)
-func (r *Resolver) Unknown(keys []Identifier) []Identifier {
-	return r.ids.get(keys, func(Identifier, cacheEntry) {})
+func (r *Resolver) Unknown(subjects []Subject) []Identifier {
+	return r.ids.get(subjectKeys(subjects), func(Identifier, cacheEntry) {})
+}
+
+// subjectKeys are the distinct identifiers resolving subjects looks up: their identifiers and,
+// for an alias's previousId, both the user_id and the anonymous_id it may be.
+func subjectKeys(subjects []Subject) []Identifier {
+	keys := map[Identifier]struct{}{}
+	for _, s := range subjects {
+		for _, id := range s.IDs {
+			keys[id] = struct{}{}
+		}
+		if v := s.Previous; v != "" {
+			keys[Identifier{TypeUserID, v}] = struct{}{}
+			keys[Identifier{TypeAnonymousID, v}] = struct{}{}
+		}
+	}
+	return slices.Collect(maps.Keys(keys))
 }
 
 // Forget empties the resolver's cache of identifier resolutions (after customers were deleted,

@@ -676,18 +676,14 @@ func (p *Pipeline) lockClaims(group []*request) (unlock func()) {
 	if p.opts.Writers < 2 {
 		return func() {}
 	}
-	var keys []identity.Identifier
+	var subjects []identity.Subject
 	for _, r := range group {
 		for _, m := range r.msgs {
-			keys = append(keys, m.ids...)
-			if m.previous != "" {
-				keys = append(keys, identity.Identifier{Type: identity.TypeUserID, Value: m.previous},
-					identity.Identifier{Type: identity.TypeAnonymousID, Value: m.previous})
-			}
+			subjects = append(subjects, identity.Subject{IDs: m.ids, Previous: m.previous})
 		}
 	}
 	var idx []int
-	for _, k := range p.res.Unknown(keys) {
+	for _, k := range p.res.Unknown(subjects) {
 		h := fnv.New32a()
 		_, _ = h.Write([]byte(k.Type))
 		_, _ = h.Write([]byte{0})
