@@ -65,7 +65,7 @@ GROUP BY customer_id, type;
 -- Reads the traits of the customers whose traits may change (per-key last-write-wins is a
 -- read-modify-write), already locked FOR NO KEY UPDATE or FOR UPDATE by lock-customers.
 -- Primary key index scan; 0.5-2 ms.
-SELECT id, merged_into_id IS NOT NULL, traits, trait_times, coalesce(email, ''), coalesce(phone, '')
+SELECT id, traits, trait_times, coalesce(email, ''), coalesce(phone, '')
 FROM customers
 WHERE id = ANY($1::uuid[]);
 

@@ -856,19 +856,13 @@ func (b *Batch) loadTraits(ctx context.Context) error {
 		return fmt.Errorf("error loading traits: %w", err)
 	}
 	defer rows.Close()
-	n := 0
+	// lockCustomers has locked these rows and checked that none was merged or deleted.
 	for rows.Next() {
-		n++
 		var id uuid.UUID
-		var merged bool
 		var traits, times []byte
 		var email, phone string
-		if err := rows.Scan(&id, &merged, &traits, &times, &email, &phone); err != nil {
+		if err := rows.Scan(&id, &traits, &times, &email, &phone); err != nil {
 			return fmt.Errorf("error reading traits: %w", err)
-		}
-		if merged {
-			b.r.ids.reset()
-			return fmt.Errorf("%w: customer %s was merged", ErrConcurrentChange, id)
 		}
 		p := b.profiles[id]
 		p.email, p.phone = email, phone
@@ -881,14 +875,7 @@ func (b *Batch) loadTraits(ctx context.Context) error {
 			p.times = map[string]time.Time{}
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("error reading traits: %w", err)
-	}
-	if n != len(ids) {
-		b.r.ids.reset()
-		return fmt.Errorf("%w: a customer was deleted", ErrConcurrentChange)
-	}
-	return nil
+	return rows.Err()
 }
 
 // mergeTraits merges p's traits into root per key, the later trait time winning (root keeps
