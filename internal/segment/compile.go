@@ -50,6 +50,11 @@ func Compile(r *Rule, opts CompileOptions) (*Program, error) {
 	if err := Validate(r); err != nil {
 		return nil, err
 	}
+	return compileValid(r, opts), nil
+}
+
+// compileValid compiles a rule Validate has accepted.
+func compileValid(r *Rule, opts CompileOptions) *Program {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -66,7 +71,7 @@ func Compile(r *Rule, opts CompileOptions) (*Program, error) {
 	}
 	c.node(&c.p.where, r)
 	c.p.ids = opts.CustomerIDs
-	return &c.p, nil
+	return &c.p
 }
 
 // IDs is the query listing the matching customers' ids (unordered).

@@ -324,12 +324,9 @@ func (s *Service) Preview(ctx context.Context, r *Rule) (int, error) {
 // compile compiles r over all customers, with JoinFirst when the planner's estimates say it
 // pays: when the driving event condition's events, divided by the count a match needs (an upper
 // bound on the customers counting first would read by primary key), exceed probeRatio-th of
-// all customers (what joining first scans). The estimate costs one EXPLAIN (~1-3 ms).
+// all customers (what joining first scans). The estimate costs one EXPLAIN (~1-3 ms). r must
+// have passed Validate (a stored rule may no longer validate; DriverEvents expects a valid one).
 func compile(ctx context.Context, tx *sql.Tx, r *Rule, now time.Time) (*Program, error) {
-	// A stored rule may no longer validate (Drain skips those); DriverEvents expects a valid one.
-	if err := Validate(r); err != nil {
-		return nil, err
-	}
 	opts := CompileOptions{Now: now}
 	if q, k, ok := DriverEvents(r, now); ok {
 		events, err := estimateRows(ctx, tx, q)
@@ -342,7 +339,7 @@ func compile(ctx context.Context, tx *sql.Tx, r *Rule, now time.Time) (*Program,
 		}
 		opts.JoinFirst = events/float64(k) > customers/probeRatio
 	}
-	return Compile(r, opts)
+	return compileValid(r, opts), nil
 }
 
 // probeRatio is how many customer rows a scan reads (evaluating a trait) in the time of one
@@ -433,6 +430,9 @@ func (s *Service) Compute(ctx context.Context, id uuid.UUID) (*Result, error) {
 		}
 		r, err := ParseRule(raw)
 		if err != nil {
+			return err
+		}
+		if err := Validate(r); err != nil {
 			return err
 		}
 		now := s.now()
