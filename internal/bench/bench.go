@@ -208,19 +208,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep := &Report{}
 	run := runID(opts.Seed)
 	if !opts.SkipHTTP {
-		client := opts.Client
-		if client == nil {
-			client = &http.Client{
-				Timeout: 30 * time.Second,
-				Transport: &http.Transport{
-					MaxIdleConns:        opts.Clients + opts.TrackWorkers,
-					MaxIdleConnsPerHost: opts.Clients + opts.TrackWorkers,
-					IdleConnTimeout:     30 * time.Second,
-				},
-			}
-		}
-		h := &httpRunner{opts: opts, client: client, run: run, auth: basicAuth(opts.Key)}
-		if err := h.check(ctx); err != nil {
+		h, err := newHTTPRunner(ctx, opts, run, opts.Clients+opts.TrackWorkers)
+		if err != nil {
 			return nil, err
 		}
 		batch := h.batchPhase(ctx)
@@ -259,6 +248,22 @@ func basicAuth(key string) string {
 	req, _ := http.NewRequest(http.MethodPost, "http://x", nil)
 	req.SetBasicAuth(key, "")
 	return req.Header.Get("Authorization")
+}
+
+// newHTTPRunner returns a runner with opts.Client, or a client keeping conns connections, after
+// checking the server accepts an event.
+func newHTTPRunner(ctx context.Context, opts Options, run string, conns int) (*httpRunner, error) {
+	client := opts.Client
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 30 * time.Second,
+		}}
+	}
+	h := &httpRunner{opts: opts, client: client, run: run, auth: basicAuth(opts.Key)}
+	if err := h.check(ctx); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 type httpRunner struct {
@@ -436,14 +441,8 @@ func TrackWithProbe(ctx context.Context, opts Options, probe func(ctx context.Co
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	client := opts.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			MaxIdleConns: opts.TrackWorkers + 1, MaxIdleConnsPerHost: opts.TrackWorkers + 1, IdleConnTimeout: 30 * time.Second,
-		}}
-	}
-	h := &httpRunner{opts: opts, client: client, run: runID(opts.Seed), auth: basicAuth(opts.Key)}
-	if err := h.check(ctx); err != nil {
+	h, err := newHTTPRunner(ctx, opts, runID(opts.Seed), opts.TrackWorkers+1)
+	if err != nil {
 		return nil, err
 	}
 	loadCtx, stopLoad := context.WithCancel(ctx)
