@@ -36,8 +36,9 @@ type benchSegmentsOptions struct {
 	// End to end incremental phase (with a write key and a running server).
 	url      string
 	key      string
-	loadRate int
-	probes   int
+	loadRate    int
+	probes      int
+	allowRemote bool
 }
 
 func newBenchSegmentsCmd() *cobra.Command {
@@ -74,6 +75,11 @@ Customer.segments reads). Target: ≤ 2 s under 1,000 events/s.`,
 			if o.key != "" && (o.loadRate < 1 || o.loadRate > bench.MaxRate || o.probes < 1 || o.probes > 300) {
 				return fmt.Errorf("--load-rate must be between 1 and %d and --probes between 1 and 300", bench.MaxRate)
 			}
+			if o.key != "" {
+				if err := bench.CheckTarget(o.url, o.allowRemote); err != nil {
+					return err
+				}
+			}
 			db, err := app.OpenDB(cmd.Context(), o.dbURL)
 			if err != nil {
 				return err
@@ -95,6 +101,7 @@ Customer.segments reads). Target: ≤ 2 s under 1,000 events/s.`,
 	f.StringVar(&o.key, "key", os.Getenv("CAIRN_WRITE_KEY"), "write key (scope ingest) for the incremental phase; without it the phase is skipped (default $CAIRN_WRITE_KEY)")
 	f.IntVar(&o.loadRate, "load-rate", 1000, "background /v1/track events per second during the incremental phase")
 	f.IntVar(&o.probes, "probes", 10, "probe events of the incremental phase, one a second")
+	f.BoolVar(&o.allowRemote, "allow-remote", false, "allow a --url that is not a loopback address")
 	return cmd
 }
 
@@ -318,7 +325,7 @@ func benchIncremental(ctx context.Context, out io.Writer, db *sql.DB, svc *segme
 	}
 	var lat []time.Duration
 	var probeErr error
-	opts := bench.Options{URL: o.url, Key: o.key, Rate: o.loadRate, Log: io.Discard}
+	opts := bench.Options{URL: o.url, Key: o.key, AllowRemote: o.allowRemote, Rate: o.loadRate, Log: io.Discard}
 	load, err := bench.TrackWithProbe(ctx, opts, func(ctx context.Context, post bench.Poster) {
 		time.Sleep(2 * time.Second) // let the load reach its rate
 		for i := range o.probes {

@@ -181,6 +181,10 @@ func (o *Options) defaults() error {
 	return checkTarget(o.URL, o.AllowRemote)
 }
 
+// CheckTarget is the check Run applies to a server URL (http(s), loopback unless allowRemote),
+// for callers that want a bad --url refused before any other work.
+func CheckTarget(raw string, allowRemote bool) error { return checkTarget(raw, allowRemote) }
+
 // checkTarget refuses URLs that are not http(s), and non-loopback hosts unless allowed.
 func checkTarget(raw string, allowRemote bool) error {
 	u, err := url.Parse(raw)
