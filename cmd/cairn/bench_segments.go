@@ -34,8 +34,8 @@ type benchSegmentsOptions struct {
 	purpose    string
 
 	// End to end incremental phase (with a write key and a running server).
-	url      string
-	key      string
+	url         string
+	key         string
 	loadRate    int
 	probes      int
 	allowRemote bool
