@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +26,11 @@ type cache struct {
 	mu   sync.Mutex
 	m    map[Identifier]cacheEntry
 	cust map[uuid.UUID]customerEntry
-	max  int
+	// moved maps a merged-away customer to its survivor: entries of m naming it are read as
+	// naming the survivor. Rewriting those entries in place meant scanning all of m (up to
+	// 500k entries, under the lock) for every group with a merge.
+	moved map[uuid.UUID]uuid.UUID
+	max   int
 }
 
 type customerEntry struct {
@@ -38,7 +43,7 @@ type cacheEntry struct {
 }
 
 func newCache(max int) *cache {
-	return &cache{m: map[Identifier]cacheEntry{}, cust: map[uuid.UUID]customerEntry{}, max: max}
+	return &cache{m: map[Identifier]cacheEntry{}, cust: map[uuid.UUID]customerEntry{}, moved: map[uuid.UUID]uuid.UUID{}, max: max}
 }
 
 func (c *cache) get(keys []Identifier, found func(Identifier, cacheEntry)) (misses []Identifier) {
@@ -49,6 +54,7 @@ func (c *cache) get(keys []Identifier, found func(Identifier, cacheEntry)) (miss
 	defer c.mu.Unlock()
 	for _, k := range keys {
 		if e, ok := c.m[k]; ok {
+			e.customer = c.survivor(e.customer)
 			found(k, e)
 		} else {
 			misses = append(misses, k)
@@ -91,20 +97,31 @@ func (c *cache) put(entries map[Identifier]cacheEntry, custs map[uuid.UUID]custo
 	for id, e := range custs {
 		c.cust[id] = e
 	}
-	if len(merged) > 0 {
-		for k, e := range c.m {
-			if into, ok := merged[e.customer]; ok {
-				e.customer = into
-				c.m[k] = e
-			}
-		}
-	}
-	if len(c.m)+len(entries) > c.max {
+	if len(c.m)+len(entries) > c.max || len(c.moved)+len(merged) > c.max {
 		clear(c.m) // simple and rare: the hot set refills within a few groups
+		clear(c.moved)
+	}
+	for from, into := range merged {
+		c.moved[from] = into
 	}
 	for k, e := range entries {
+		// Copies: a decoder may hand out strings that share the memory of the whole message
+		// they came from, which a long-lived entry would otherwise keep alive.
+		k.Type, k.Value = strings.Clone(k.Type), strings.Clone(k.Value)
 		c.m[k] = e
 	}
+}
+
+// survivor follows id's merges (one hop, unless a survivor was itself merged later).
+func (c *cache) survivor(id uuid.UUID) uuid.UUID {
+	for range len(c.moved) {
+		into, ok := c.moved[id]
+		if !ok {
+			break
+		}
+		id = into
+	}
+	return id
 }
 
 func (c *cache) reset() {
@@ -114,5 +131,6 @@ func (c *cache) reset() {
 	c.mu.Lock()
 	clear(c.m)
 	clear(c.cust)
+	clear(c.moved)
 	c.mu.Unlock()
 }
