@@ -96,7 +96,7 @@ type Pipeline struct {
 	excl sync.RWMutex
 	// claims serialises, between this pipeline's writers, groups that may claim the same new
 	// identifiers (see lockClaims).
-	claims claimStripes
+	claims claimTable
 	// lastDuplicate is when (unix ns) a group last met an already stored messageId.
 	lastDuplicate atomic.Int64
 	queue         chan *request
@@ -658,20 +658,29 @@ func nullable(s string) any {
 	return s
 }
 
-// claimStripes are locks over hashes of identifiers; see lockClaims.
-type claimStripes [1024]sync.Mutex
+// claimTable records the new identifiers (as 64-bit hashes) that this pipeline's writers are
+// claiming in their open transactions; see lockClaims.
+type claimTable struct {
+	mu    sync.Mutex
+	owner map[uint64]chan struct{} // closed when the claiming group's transaction ends
+}
 
-// lockClaims locks, when the pipeline has several writers, the stripes of the group's
-// identifiers that the resolver does not know yet (the ones the group may claim as new), in
-// stripe order, and returns their unlock. Two writers claiming the same new identifier at once
-// would make one wait on the other's unique index entry while holding customer row locks the
-// other may need next: measured with 2 writers on mostly new people (`cairn bench ingest`),
-// that deadlocked or lost the claim and retried so often that throughput fell from ~11k to
-// ~1.4k events/s. Identifiers in the resolver's cache (most, once people have been seen and
-// the cache is warm) take no stripe, so groups about known people still commit in parallel;
-// with a cold or disabled cache most identifiers take one and the writers mostly take turns.
-// The cache may be emptied between this check and Resolve: a claim then runs without its
-// stripe and, if it races, is retried as without stripes (the database keeps it correct).
+// lockClaims waits, when the pipeline has several writers, until no other writer's open group
+// may claim any of the identifiers this group may claim as new (those the resolver does not
+// know yet), records them as this group's, and returns their release. Two writers claiming the
+// same new identifier at once would make one wait on the other's unique index entry while
+// holding customer row locks the other may need next: measured with 2 writers on mostly new
+// people (`cairn bench ingest`), that deadlocked or lost the claim and retried so often that
+// throughput fell from ~11k to ~1.4k events/s.
+//
+// A group takes all its identifiers at once or none (it waits for one conflicting group to
+// finish and tries again), so groups cannot deadlock here. The table holds exact identifiers
+// (up to 64-bit hash collisions, which only cost a wait): an earlier version locked 1,024
+// striped mutexes, and two groups of a few hundred new people always shared a stripe, so the
+// writers took turns whenever people were new (10.1-10.9k events/s against 12.2k with exact
+// claims, same run). Identifiers in the resolver's cache (most, once people have been seen)
+// take no claim. The cache may be emptied between this check and Resolve: a claim then runs
+// unrecorded and, if it races, is retried as without the table (the database keeps it correct).
 func (p *Pipeline) lockClaims(group []*request) (unlock func()) {
 	if p.opts.Writers < 2 {
 		return func() {}
@@ -682,22 +691,50 @@ func (p *Pipeline) lockClaims(group []*request) (unlock func()) {
 			subjects = append(subjects, identity.Subject{IDs: m.ids, Previous: m.previous})
 		}
 	}
-	var idx []int
-	for _, k := range p.res.Unknown(subjects) {
-		h := fnv.New32a()
+	unknown := p.res.Unknown(subjects)
+	if len(unknown) == 0 {
+		return func() {}
+	}
+	keys := make([]uint64, len(unknown))
+	for i, k := range unknown {
+		h := fnv.New64a()
 		_, _ = h.Write([]byte(k.Type))
 		_, _ = h.Write([]byte{0})
 		_, _ = h.Write([]byte(k.Value))
-		idx = append(idx, int(h.Sum32()%uint32(len(p.claims))))
+		keys[i] = h.Sum64()
 	}
-	slices.Sort(idx)
-	idx = slices.Compact(idx)
-	for _, i := range idx {
-		p.claims[i].Lock()
+	done := make(chan struct{})
+	t := &p.claims
+	for {
+		t.mu.Lock()
+		var busy chan struct{}
+		for _, k := range keys {
+			if c, ok := t.owner[k]; ok {
+				busy = c
+				break
+			}
+		}
+		if busy == nil {
+			if t.owner == nil {
+				t.owner = map[uint64]chan struct{}{}
+			}
+			for _, k := range keys {
+				t.owner[k] = done
+			}
+			t.mu.Unlock()
+			break
+		}
+		t.mu.Unlock()
+		<-busy
 	}
 	return func() {
-		for _, i := range idx {
-			p.claims[i].Unlock()
+		t.mu.Lock()
+		for _, k := range keys {
+			if t.owner[k] == done {
+				delete(t.owner, k)
+			}
 		}
+		t.mu.Unlock()
+		close(done)
 	}
 }
