@@ -165,8 +165,8 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || string(b) == "null":
 		*f = ""
 	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := jsonString(b)
+		if err != nil {
 			return err
 		}
 		*f = flexString(s)
@@ -183,6 +183,30 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		return &json.UnmarshalTypeError{Value: kind, Type: reflect.TypeFor[string]()}
 	}
 	return nil
+}
+
+// jsonString decodes b, the text of a JSON string value the decoder has already scanned. The
+// common case, plain valid UTF-8 without escapes, is the bytes between the quotes; the rest
+// goes through encoding/json (escapes, its replacement of invalid UTF-8, and its errors).
+// Calling json.Unmarshal for every string field (messageId, userId, the three timestamps…)
+// was a fifth of DecodeBatch's CPU.
+func jsonString(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		in := b[1 : len(b)-1]
+		plain := utf8.Valid(in)
+		for _, c := range in {
+			if c < 0x20 || c == '\\' || c == '"' {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(in), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }
 
 // Decode decodes one JSON message (as a line of an NDJSON import holds it) and validates it.
@@ -297,8 +321,8 @@ func parseTime(field string, raw json.RawMessage) (time.Time, error) {
 		}
 		return time.UnixMilli(int64(ms)).UTC(), nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, err := jsonString(raw)
+	if err != nil {
 		return time.Time{}, invalid(field, "must be an ISO-8601 date string")
 	}
 	if strings.TrimSpace(s) == "" {
@@ -652,22 +676,39 @@ func skipSpace(b []byte, i int) int {
 }
 
 // skipValue returns the end of the (valid) JSON value starting at b[i].
+// stringEnd returns the index of the quote closing the JSON string whose text starts at b[i]
+// (just after its opening quote), or -1. It jumps from quote to quote with bytes.IndexByte,
+// which is vectorised: strings are most of a message's bytes, and the byte-at-a-time loop
+// this replaces was 14% of DecodeBatch.
+func stringEnd(b []byte, i int) int {
+	for {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		q += i
+		// The quote is escaped when an odd number of backslashes precede it.
+		n := 0
+		for k := q - 1; k >= i && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		i = q + 1
+	}
+}
+
 func skipValue(b []byte, i int) (int, bool) {
 	depth := 0
 	for i < len(b) {
 		switch c := b[i]; c {
 		case '"':
-			i++
-			for i < len(b) && b[i] != '"' {
-				if b[i] == '\\' {
-					i++
-				}
-				i++
-			}
-			if i >= len(b) {
+			end := stringEnd(b, i+1)
+			if end < 0 {
 				return 0, false
 			}
-			i++
+			i = end + 1
 			if depth == 0 {
 				return i, true
 			}
