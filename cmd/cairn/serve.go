@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -218,6 +219,11 @@ func serveDebug(addr string, a *app.App) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("error listening on CAIRN_DEBUG_ADDR: %w", err)
 	}
+	// Blocking (channel waits, locks, 1 event per 100µs blocked) and contended mutexes (1 in
+	// 10) are sampled too, for /debug/pprof/block and /debug/pprof/mutex: where a writer waits
+	// is as telling as where it spends CPU.
+	runtime.SetBlockProfileRate(100_000)
+	runtime.SetMutexProfileFraction(10)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
