@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 )
 
 func main() {
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := newRootCmd().ExecuteContext(ctx); err != nil {
@@ -27,6 +29,20 @@ func main() {
 		}
 		stop()
 		os.Exit(code)
+	}
+}
+
+// defaultGCPercent is Go's GOGC for cairn when the environment does not set one. Cairn's
+// request path allocates a lot of short-lived memory (decoded payloads, statement arguments)
+// over a small live heap (the identity cache: ~150 MB resident under `cairn bench ingest`), so
+// the default 100 spent about a fifth of the server's CPU in the collector; 400 trades some
+// resident memory for it: 12.7k -> 14.6k events/s in the same session.
+const defaultGCPercent = 400
+
+// tuneGC sets defaultGCPercent unless GOGC is set (GOMEMLIMIT applies either way).
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(defaultGCPercent)
 	}
 }
 
