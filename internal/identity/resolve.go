@@ -724,7 +724,7 @@ func (b *Batch) Touched() []uuid.UUID {
 			set[r.id] = struct{}{}
 		}
 	}
-	return slices.SortedFunc(maps.Keys(set), func(a, b uuid.UUID) int { return cmp.Compare(a.String(), b.String()) })
+	return slices.SortedFunc(maps.Keys(set), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 }
 
 // Flush writes the first part of the batch in its transaction: it locks every existing customer
@@ -1007,7 +1007,7 @@ func (b *Batch) updateArgs(a *flushArgs, roots, changed map[*profile]bool, merge
 	// In id order (the rows are already locked by lockCustomers; the order only keeps the
 	// statement's arrays deterministic).
 	order := slices.Clone(b.order)
-	slices.SortFunc(order, func(x, y *profile) int { return cmp.Compare(x.id.String(), y.id.String()) })
+	slices.SortFunc(order, func(x, y *profile) int { return bytes.Compare(x.id[:], y.id[:]) })
 	for _, p := range order {
 		if p.isNew || !roots[p] {
 			continue
