@@ -48,12 +48,20 @@ func (b *Buffer) sep() {
 // Text appends a text field, escaped for COPY.
 func (b *Buffer) Text(s string) {
 	b.sep()
+	if plain(s) {
+		b.b = append(b.b, s...)
+		return
+	}
 	b.b = appendEscaped(b.b, s)
 }
 
 // TextBytes appends a text field given as bytes (JSON, for example), escaped for COPY.
 func (b *Buffer) TextBytes(p []byte) {
 	b.sep()
+	if plainBytes(p) {
+		b.b = append(b.b, p...)
+		return
+	}
 	b.b = appendEscaped(b.b, p)
 }
 
@@ -212,6 +220,19 @@ func appendEscaped[S string | []byte](dst []byte, s S) []byte {
 		from = i + 1
 	}
 	return append(dst, s[from:]...)
+}
+
+// plain reports whether s holds none of the bytes COPY's text format escapes. Most fields (JSON
+// text above all: it escapes its own control characters) hold none, and four vectorised
+// searches find that several times faster than appendEscaped's look at every byte.
+func plain(s string) bool {
+	return strings.IndexByte(s, '\\') < 0 && strings.IndexByte(s, '\n') < 0 &&
+		strings.IndexByte(s, '\r') < 0 && strings.IndexByte(s, '\t') < 0
+}
+
+func plainBytes(p []byte) bool {
+	return bytes.IndexByte(p, '\\') < 0 && bytes.IndexByte(p, '\n') < 0 &&
+		bytes.IndexByte(p, '\r') < 0 && bytes.IndexByte(p, '\t') < 0
 }
 
 // pieceSize is how much encoded data goes into one CopyData call: big enough to amortise the

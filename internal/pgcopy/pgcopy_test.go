@@ -44,6 +44,21 @@ func TestBufferEscapes(t *testing.T) {
 	require.Equal(t, 1, b.Rows())
 }
 
+// TestEscapesEachSpecialByte checks each byte COPY escapes alone, as text and as bytes (the
+// fast path looks for each separately), and a field with none.
+func TestEscapesEachSpecialByte(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`{"a":"b"}`: `{"a":"b"}`, "x\\y": `x\\y`, "x\ny": `x\ny`, "x\ry": `x\ry`, "x\ty": `x\ty`, "": "",
+	} {
+		var b Buffer
+		b.Text(in)
+		b.TextBytes([]byte(in))
+		b.EndRow()
+		require.Equal(t, want+"\t"+want+"\n", string(b.Bytes()), "%q", in)
+	}
+}
+
 func TestCopyRoundTrip(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
