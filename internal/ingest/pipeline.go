@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,6 +109,8 @@ type Pipeline struct {
 
 	// failHook, set by tests, makes a message fail inside the transaction.
 	failHook func(*prepared) error
+	// copyHook, set by tests, runs just before the group's COPY.
+	copyHook func()
 }
 
 type request struct {
@@ -364,15 +367,22 @@ func (p *Pipeline) commitRetrying(group []*request, attempts int, exclusive bool
 			attempt--
 			continue
 		}
-		if !identity.IsRetryable(err) {
+		if !identity.IsRetryable(err) && !connectionLost(err) {
 			return nil, err
 		}
-		check = true // the race may have been a concurrent retry of the same messages
+		check = true // the race may have been a concurrent retry of the same messages (or a commit whose answer was lost)
 		if staleCache(err) {
 			p.res.Forget() // a cached resolution may point at a customer erased meanwhile
 		}
 	}
 	return nil, err
+}
+
+// connectionLost reports whether err is the loss of the group's database connection (a
+// restart or failover of PostgreSQL, a network cut): the group is retried on another one, with
+// the duplicate check, in case the connection broke after its COMMIT went through.
+func connectionLost(err error) bool {
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, pgcopy.ErrConnLost)
 }
 
 // staleCache reports whether a retryable error may come from a stale cached resolution: a
@@ -666,6 +676,9 @@ func (p *Pipeline) insertEvents(ctx context.Context, conn *sql.Conn, tx *sql.Tx,
 	}
 	var buf pgcopy.Buffer
 	r.encode(&buf)
+	if p.copyHook != nil {
+		p.copyHook()
+	}
 	if _, err := pgcopy.Copy(ctx, conn, "interactions", interactionColumns, &buf); err != nil {
 		return fmt.Errorf("error copying interactions: %w", err)
 	}
@@ -709,21 +722,22 @@ func (p *Pipeline) lockClaims(group []*request) (unlock func()) {
 			subjects = append(subjects, identity.Subject{IDs: m.ids, Previous: m.previous})
 		}
 	}
-	unknown := p.res.Unknown(subjects)
-	if len(unknown) == 0 {
-		return func() {}
-	}
-	keys := make([]uint64, len(unknown))
-	for i, k := range unknown {
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(k.Type))
-		_, _ = h.Write([]byte{0})
-		_, _ = h.Write([]byte(k.Value))
-		keys[i] = h.Sum64()
-	}
 	done := make(chan struct{})
 	t := &p.claims
+	var keys []uint64
 	for {
+		// Again after each wait: what the group waited for is usually known by then.
+		keys = keys[:0]
+		for _, k := range p.res.Unknown(subjects) {
+			h := fnv.New64a()
+			_, _ = h.Write([]byte(k.Type))
+			_, _ = h.Write([]byte{0})
+			_, _ = h.Write([]byte(k.Value))
+			keys = append(keys, h.Sum64())
+		}
+		if len(keys) == 0 {
+			return func() {}
+		}
 		t.mu.Lock()
 		var busy chan struct{}
 		for _, k := range keys {

@@ -656,3 +656,35 @@ func (b *testBundle) retries(t *testing.T) float64 {
 	require.NoError(t, b.pipe.m.retries.Write(&m))
 	return m.GetCounter().GetValue()
 }
+
+// TestConnectionLostDuringCopy: a group whose connection dies just before its COPY is retried
+// on another connection, so the request still succeeds and its event is stored once; the
+// writer once hung for good instead, database/sql closing the connection under the writer's
+// own open transaction.
+func TestConnectionLostDuringCopy(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var once sync.Once
+	terminated := 0
+	b.pipe.copyHook = func() {
+		once.Do(func() {
+			// The writer's transaction is the only one open, waiting for its COPY.
+			require.NoError(t, b.db.QueryRow(`SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction') t`).Scan(&terminated))
+		})
+	}
+	submit := func(event string) (Result, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		return b.pipe.Submit(ctx, []Message{{Type: TypeTrack, Event: event, UserID: "lost"}}, "test")
+	}
+	res, err := submit("Lost")
+	require.NoError(t, err)
+	require.Equal(t, 1, terminated, "the writer's connection was cut")
+	require.Equal(t, Result{Stored: 1}, res)
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE event = 'Lost'`))
+
+	res, err = submit("After")
+	require.NoError(t, err)
+	require.Equal(t, Result{Stored: 1}, res)
+}

@@ -245,8 +245,18 @@ type copyDataStmt interface {
 	CopyData(ctx context.Context, line string) (driver.Result, error)
 }
 
+// ErrConnLost means Copy's connection broke (Copy's errors never wrap driver.ErrBadConn: see Copy).
+var ErrConnLost = errors.New("database connection lost")
+
 // Copy runs `COPY table (columns) FROM STDIN` on conn, which must be inside a transaction
-// (BEGIN executed on it), and sends the rows in buf. It returns the number of rows stored.
+// (BEGIN executed on it, or a *sql.Tx begun on conn), and sends the rows in buf. It returns
+// the number of rows stored.
+//
+// A connection lost on the way is reported as ErrConnLost, not wrapping driver.ErrBadConn:
+// given that, conn.Raw would close conn at once, which waits for a *sql.Tx open on it to end,
+// and the caller that would end it is the one waiting (a writer hung for good). The connection
+// is still discarded: lib/pq has marked it bad, so the transaction's rollback reports
+// ErrBadConn and database/sql drops it then.
 func Copy(ctx context.Context, conn *sql.Conn, table string, columns []string, buf *Buffer) (int64, error) {
 	if buf.col != 0 {
 		return 0, errors.New("pgcopy: the last row is not finished (call EndRow)")
@@ -257,7 +267,12 @@ func Copy(ctx context.Context, conn *sql.Conn, table string, columns []string, b
 	}
 	query := "COPY " + pq.QuoteIdentifier(table) + " (" + strings.Join(quoted, ", ") + ") FROM STDIN"
 	var n int64
-	err := conn.Raw(func(dc any) error {
+	err := conn.Raw(func(dc any) (err error) {
+		defer func() {
+			if errors.Is(err, driver.ErrBadConn) {
+				err = fmt.Errorf("error copying into %s: %w: %v", table, ErrConnLost, err)
+			}
+		}()
 		pc, ok := dc.(driver.Conn)
 		if !ok {
 			return fmt.Errorf("pgcopy: unexpected driver connection %T", dc)
