@@ -105,8 +105,9 @@ func (c *cache) put(entries map[Identifier]cacheEntry, custs map[uuid.UUID]custo
 		c.moved[from] = into
 	}
 	for k, e := range entries {
-		// Copies: a decoder may hand out strings that share the memory of the whole message
-		// they came from, which a long-lived entry would otherwise keep alive.
+		// Copies, defensively: an identifier that shared the memory of the message it came from
+		// (a substring, or a zero-copy decoder's string) would keep the whole message alive
+		// for as long as the entry lives. The decoders in use today copy.
 		k.Type, k.Value = strings.Clone(k.Type), strings.Clone(k.Value)
 		c.m[k] = e
 	}

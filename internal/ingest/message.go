@@ -675,7 +675,6 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// skipValue returns the end of the (valid) JSON value starting at b[i].
 // stringEnd returns the index of the quote closing the JSON string whose text starts at b[i]
 // (just after its opening quote), or -1. It jumps from quote to quote with bytes.IndexByte,
 // which is vectorised: strings are most of a message's bytes, and the byte-at-a-time loop
@@ -699,6 +698,7 @@ func stringEnd(b []byte, i int) int {
 	}
 }
 
+// skipValue returns the end of the (valid) JSON value starting at b[i].
 func skipValue(b []byte, i int) (int, bool) {
 	depth := 0
 	for i < len(b) {
