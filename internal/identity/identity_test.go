@@ -105,6 +105,14 @@ func (b *testBundle) count(t *testing.T, q string, args ...any) int {
 	return n
 }
 
+// addSegment creates a segment (any rule), so ingest queues the customers it touches.
+func (b *testBundle) addSegment(t testing.TB) {
+	t.Helper()
+	_, err := b.db.Exec(`INSERT INTO segments (id, created_at, updated_at, name, rule, refresh_every_seconds, member_count, status)
+		VALUES (gen_random_uuid(), now(), now(), 'pro', '{"trait":{"key":"plan","op":"EQ","value":"pro"}}', 3600, 0, 'ready')`)
+	require.NoError(t, err)
+}
+
 func subject(ids ...string) Subject {
 	s := Subject{At: time.Now()}
 	for i := 0; i+1 < len(ids); i += 2 {
@@ -116,6 +124,7 @@ func subject(ids ...string) Subject {
 func TestResolveKnownAndNew(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.addSegment(t)
 	first := b.resolve(t, subject(TypeAnonymousID, "a1"), subject(TypeAnonymousID, "a2"), subject(TypeAnonymousID, "a1", TypeEmail, "x@y.z"))
 	require.NotEqual(t, first[0], first[1])
 	require.Equal(t, first[0], first[2])
@@ -173,4 +182,52 @@ func TestManualMergeRefusesTwoUserIDs(t *testing.T) {
 	_, err := b.res.Merge(context.Background(), ids[0], ids[1], "")
 	require.ErrorIs(t, err, ErrConflict)
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
+}
+
+// TestQueueOnlyWhileSegmentsExist: with no segment, resolving queues nobody for segment
+// re-evaluation (nothing would consume it); once a segment exists, touched customers are queued.
+func TestQueueOnlyWhileSegmentsExist(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.resolve(t, subject(TypeAnonymousID, "q1"))
+	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM segment_dirty_customers`))
+	b.addSegment(t)
+	b.resolve(t, subject(TypeAnonymousID, "q1"), subject(TypeAnonymousID, "q2"))
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM segment_dirty_customers`))
+}
+
+// TestSegmentCreationWaitsForResolvers: creating a segment waits until every transaction that
+// resolved (and so may have skipped queueing, finding no segment) has ended, and a transaction
+// that starts resolving meanwhile waits for the segment and then queues its customers. Without
+// that, a segment's first computation could miss an event committed just after it started.
+func TestSegmentCreationWaitsForResolvers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	tx, err := b.db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback() //nolint:errcheck
+	batch, err := b.res.Resolve(ctx, tx, []Subject{subject(TypeAnonymousID, "early")})
+	require.NoError(t, err)
+
+	created := make(chan error, 1)
+	go func() {
+		_, err := b.db.Exec(`INSERT INTO segments (id, created_at, updated_at, name, rule, refresh_every_seconds, member_count, status)
+			VALUES (gen_random_uuid(), now(), now(), 'late', '{"trait":{"key":"plan","op":"EQ","value":"pro"}}', 3600, 0, 'ready')`)
+		created <- err
+	}()
+	select {
+	case err := <-created:
+		t.Fatalf("the segment was created while a resolving transaction was open (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	batch.Observe(batch.Customer(0), time.Now(), nil)
+	require.NoError(t, batch.Flush(ctx, "system"))
+	require.NoError(t, batch.Finish(ctx))
+	require.NoError(t, tx.Commit())
+	require.NoError(t, <-created)
+	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM segment_dirty_customers`), "the early transaction saw no segment")
+
+	b.resolve(t, subject(TypeAnonymousID, "after"))
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM segment_dirty_customers`), "a later one sees it")
 }

@@ -40,6 +40,9 @@ func (r *Resolver) mergeOnce(ctx context.Context, from, into uuid.UUID, actor st
 		return uuid.Nil, fmt.Errorf("error beginning transaction: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := r.st.On(ctx, tx, "hold-segment-queue").ExecContext(ctx); err != nil {
+		return uuid.Nil, fmt.Errorf("error waiting for segment changes: %w", err)
+	}
 	liveFrom, err := r.live(ctx, tx, from)
 	if err != nil {
 		return uuid.Nil, err

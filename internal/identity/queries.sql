@@ -3,6 +3,12 @@
 -- inside BenchmarkBatchHTTP's group transactions (20k customers, 2 vCPUs shared with other
 -- work, so upper bounds), for groups of 200-600 messages.
 
+-- name: hold-segment-queue
+-- Held shared until commit by every transaction that may queue customers for segments; see
+-- migration segment_queue_barrier. First in the transaction, before any row lock, so a segment
+-- being created (which waits for the holders) never sits in a deadlock cycle.
+SELECT pg_advisory_xact_lock_shared(7395118264530126722);
+
 -- name: lookup-identities
 -- The identities of a group's identifiers. The LIMIT 1 keeps the lateral subquery from being
 -- flattened into a hash join (which the planner picks for small tables or a generic plan, and
@@ -172,7 +178,8 @@ SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM new_customers);
 --    indexed, which is why SeenGranularity skips most no-op seen updates).
 --  - touched: identities' last_seen_at, only those stale by more than SeenGranularity.
 --  - dirty: the touched customers, queued for incremental segment re-evaluation (an append-only
---    queue: a plain insert, which never waits for a drain taking the same customer).
+--    queue: a plain insert, which never waits for a drain taking the same customer), unless no
+--    segment exists (hold-segment-queue makes that check safe against a segment being created).
 --  - the last column counts the group's customers merged away meanwhile. lock-customers already
 --    refuses a merged customer, and its locks keep any merge out until commit, so this is a
 --    cheap second check: if it ever finds one, the caller retries the group (its events would
@@ -197,7 +204,7 @@ WITH updated AS (
   RETURNING 1
 ), dirty AS (
   INSERT INTO segment_dirty_customers (customer_id)
-  SELECT unnest($11::uuid[])
+  SELECT unnest($11::uuid[]) WHERE EXISTS (SELECT 1 FROM segments)
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM touched) + (SELECT count(*) FROM dirty),

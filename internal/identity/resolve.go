@@ -173,10 +173,14 @@ type claim struct {
 
 // Resolve plans subjects inside tx: it looks up their identifiers and the customers they
 // belong to, and decides, message by message in order, each message's customer, the merges and
-// the new identifiers. It writes and locks nothing; Flush locks, re-checks and writes. It returns
+// the new identifiers. It writes nothing and locks no row (it only holds hold-segment-queue's
+// advisory lock shared, first thing in tx); Flush locks, re-checks and writes. It returns
 // ErrConcurrentChange when a customer it read turned out merged by a transaction that committed
 // meanwhile.
 func (r *Resolver) Resolve(ctx context.Context, tx *sql.Tx, subjects []Subject) (*Batch, error) {
+	if _, err := r.st.On(ctx, tx, "hold-segment-queue").ExecContext(ctx); err != nil {
+		return nil, fmt.Errorf("error waiting for segment changes: %w", err)
+	}
 	b := r.newBatch(tx)
 	b.reason = "identify"
 	for i := range subjects {

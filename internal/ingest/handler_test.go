@@ -15,6 +15,7 @@ import (
 func TestTrackStoresEventOnProfile(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
+	b.addSegment(t)
 	resp := b.post(t, "/v1/track", map[string]any{
 		"userId": "u1", "anonymousId": "a1", "event": "Order Completed", "messageId": "m1",
 		"properties": map[string]any{"revenue": 42.5, "currency": "EUR"},
@@ -37,7 +38,7 @@ func TestTrackStoresEventOnProfile(t *testing.T) {
 	var ctx map[string]any
 	require.NoError(t, json.Unmarshal([]byte(ctxJSON), &ctx))
 	require.Equal(t, "203.0.113.0", ctx["ip"], "IP truncated to /24")
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM segment_dirty_customers WHERE customer_id = $1`, cust))
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM segment_dirty_customers WHERE customer_id = $1`, cust), "queued for the segment")
 }
 
 func TestWriteKeyInBodyAndGzip(t *testing.T) {

@@ -600,6 +600,7 @@ func TestWritersDoNotRaceForNewIdentifiers(t *testing.T) {
 func TestIngestDoesNotWaitForTheDrain(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
+	b.addSegment(t)
 	b.submit(t, Message{Type: TypeTrack, Event: "First", UserID: "u"})
 	cust := b.customerOf(t, "user_id", "u")
 	drain, err := b.db.Begin()

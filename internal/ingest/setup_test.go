@@ -147,3 +147,11 @@ func (b *testBundle) submit(t testing.TB, msgs ...Message) Result {
 	require.NoError(t, err)
 	return res
 }
+
+// addSegment creates a segment (any rule), so ingest queues the customers it touches.
+func (b *testBundle) addSegment(t testing.TB) {
+	t.Helper()
+	_, err := b.db.Exec(`INSERT INTO segments (id, created_at, updated_at, name, rule, refresh_every_seconds, member_count, status)
+		VALUES (gen_random_uuid(), now(), now(), 'pro', '{"trait":{"key":"plan","op":"EQ","value":"pro"}}', 3600, 0, 'ready')`)
+	require.NoError(t, err)
+}
