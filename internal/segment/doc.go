@@ -74,8 +74,11 @@
 // apply-diff) under a row lock on the segment, updates member_count, last_computed_at and
 // status, and schedules campaign syncs and dependent segments through Scheduler in the same
 // transaction. Service.Drain re-evaluates every segment for a batch of customers taken from
-// segment_dirty_customers (which ingest fills, and ComputeRFM for the customers whose RFM it
-// rewrote while some segment uses an rfm condition), applying entries and exits for just them.
+// segment_dirty_customers (which ingest fills while any segment exists, and ComputeRFM for the
+// customers whose RFM it rewrote while some segment uses an rfm condition), applying entries
+// and exits for just them. Creating a segment waits for ingest transactions in flight (an
+// advisory lock; see migration segment_queue_barrier), so one that queued nothing because no
+// segment existed has committed before the new segment's first computation reads.
 // Time-window expiry (an event leaving "the last 30 days") is picked up by the periodic full
 // computation, not by Drain.
 package segment
