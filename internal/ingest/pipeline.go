@@ -63,7 +63,7 @@ type Options struct {
 	// `cairn serve` (8 clients × 100, 20k people new to the run), same session: 1 writer 12.2k
 	// events/s (35% of the CPU idle: one transaction at a time); 2 writers 14.1-14.8k (~18%
 	// idle, mostly a writer waiting on a row lock or a claim of the other's); 3 writers 14.2k
-	// (~10% idle, but smaller groups cost more per event). p99 ~110-150 ms, no deadlocks.
+	// (~10% idle, but smaller groups cost more per event). p99 ~110-270 ms, no deadlocks.
 	// Before lockClaims and lock-customers, 2 writers fell to ~1.4-1.8k (claim races,
 	// deadlocks), and before the segment queue was append-only some runs collapsed to ~2k
 	// behind the incremental drain.
