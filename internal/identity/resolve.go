@@ -422,34 +422,19 @@ func (b *Batch) summarise(ctx context.Context, ids []uuid.UUID) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := b.r.st.On(ctx, b.tx, "identity-summaries").QueryContext(ctx, uuidArray(ids))
+	counts, userIDs, err := b.summaries(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("error summarising identities: %w", err)
-	}
-	defer rows.Close()
-	for _, id := range ids {
-		p := b.profiles[id]
-		p.summarised, p.counts = true, map[string]int{}
-	}
-	for rows.Next() {
-		var id uuid.UUID
-		var typ, userID string
-		var n int
-		if err := rows.Scan(&id, &typ, &n, &userID); err != nil {
-			return fmt.Errorf("error reading identity summaries: %w", err)
-		}
-		p := b.profiles[id]
-		p.counts[typ] = n
-		if userID != "" {
-			p.userID = userID
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("error reading identity summaries: %w", err)
+		return err
 	}
 	for _, id := range ids {
 		p := b.profiles[id]
-		p.loaded = maps.Clone(p.counts)
+		p.summarised, p.counts, p.loaded = true, counts[id], maps.Clone(counts[id])
+		if p.counts == nil {
+			p.counts = map[string]int{}
+		}
+		if userIDs[id] != "" {
+			p.userID = userIDs[id]
+		}
 	}
 	return nil
 }
@@ -457,26 +442,9 @@ func (b *Batch) summarise(ctx context.Context, ids []uuid.UUID) error {
 // recheck re-reads the identifier counts of ids (now locked) and fails with
 // ErrConcurrentChange if another transaction changed them after planning read them.
 func (b *Batch) recheck(ctx context.Context, ids []uuid.UUID) error {
-	rows, err := b.r.st.On(ctx, b.tx, "identity-summaries").QueryContext(ctx, uuidArray(ids))
+	now, _, err := b.summaries(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("error summarising identities: %w", err)
-	}
-	defer rows.Close()
-	now := map[uuid.UUID]map[string]int{}
-	for rows.Next() {
-		var id uuid.UUID
-		var typ, userID string
-		var n int
-		if err := rows.Scan(&id, &typ, &n, &userID); err != nil {
-			return fmt.Errorf("error reading identity summaries: %w", err)
-		}
-		if now[id] == nil {
-			now[id] = map[string]int{}
-		}
-		now[id][typ] = n
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("error reading identity summaries: %w", err)
+		return err
 	}
 	for _, id := range ids {
 		if p := b.profiles[id]; p.summarised && !maps.Equal(p.loaded, now[id]) && !(len(p.loaded) == 0 && len(now[id]) == 0) {
@@ -484,6 +452,36 @@ func (b *Batch) recheck(ctx context.Context, ids []uuid.UUID) error {
 		}
 	}
 	return nil
+}
+
+// summaries runs identity-summaries for ids: identifier counts per type, and the user_id, of
+// each customer that has identities.
+func (b *Batch) summaries(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]map[string]int, map[uuid.UUID]string, error) {
+	rows, err := b.r.st.On(ctx, b.tx, "identity-summaries").QueryContext(ctx, uuidArray(ids))
+	if err != nil {
+		return nil, nil, fmt.Errorf("error summarising identities: %w", err)
+	}
+	defer rows.Close()
+	counts, userIDs := map[uuid.UUID]map[string]int{}, map[uuid.UUID]string{}
+	for rows.Next() {
+		var id uuid.UUID
+		var typ, userID string
+		var n int
+		if err := rows.Scan(&id, &typ, &n, &userID); err != nil {
+			return nil, nil, fmt.Errorf("error reading identity summaries: %w", err)
+		}
+		if counts[id] == nil {
+			counts[id] = map[string]int{}
+		}
+		counts[id][typ] = n
+		if userID != "" {
+			userIDs[id] = userID
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("error reading identity summaries: %w", err)
+	}
+	return counts, userIDs, nil
 }
 
 func (b *Batch) ensureSummary(ctx context.Context, p *profile) error {

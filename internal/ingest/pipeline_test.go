@@ -65,28 +65,12 @@ func TestConcurrentPipelinesMakeOneCustomer(t *testing.T) {
 	other, err := NewPipeline(context.Background(), b.db, res, &Options{Writers: 3})
 	require.NoError(t, err)
 	defer other.Close()
-	var wg sync.WaitGroup
-	errs := make(chan error, 40)
-	for i := range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := b.pipe
-			if i%2 == 1 {
-				p = other
-			}
-			_, err := p.Submit(context.Background(), []Message{
-				{Type: TypeTrack, Event: "E", AnonymousID: fmt.Sprint("shared-anon-", i%3), UserID: "shared-user"},
-				{Type: TypeIdentify, AnonymousID: fmt.Sprint("shared-anon-", (i+1)%3), Traits: map[string]any{"email": "Shared@Example.org"}},
-			}, "test")
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	submitAlternating(t, 40, b.pipe, other, func(i int) []Message {
+		return []Message{
+			{Type: TypeTrack, Event: "E", AnonymousID: fmt.Sprint("shared-anon-", i%3), UserID: "shared-user"},
+			{Type: TypeIdentify, AnonymousID: fmt.Sprint("shared-anon-", (i+1)%3), Traits: map[string]any{"email": "Shared@Example.org"}},
+		}
+	})
 	// user_id, 3 shared anon ids, the email: one live profile holds them all.
 	cust := b.customerOf(t, "user_id", "shared-user")
 	require.Equal(t, cust, b.customerOf(t, "email", "shared@example.org"))
@@ -447,32 +431,13 @@ func TestConcurrentRetriesStoredOnce(t *testing.T) {
 	other, err := NewPipeline(context.Background(), b.db, b.res, nil)
 	require.NoError(t, err)
 	defer other.Close()
-	msgs := func() []Message {
+	submitAlternating(t, 20, b.pipe, other, func(int) []Message {
 		out := make([]Message, 50)
 		for i := range out {
 			out[i] = Message{Type: TypeTrack, Event: "Paid", UserID: fmt.Sprint("u", i%5), MessageID: fmt.Sprint("same-", i)}
 		}
 		return out
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := b.pipe
-			if i%2 == 1 {
-				p = other
-			}
-			_, err := p.Submit(context.Background(), msgs(), "test")
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	})
 	require.Equal(t, 50, b.count(t, `SELECT count(*) FROM interactions`))
 	require.Equal(t, 5, b.count(t, `SELECT count(*) FROM customers`))
 }
@@ -688,4 +653,29 @@ func TestConnectionLostDuringCopy(t *testing.T) {
 	res, err = submit("After")
 	require.NoError(t, err)
 	require.Equal(t, Result{Stored: 1}, res)
+}
+
+// submitAlternating submits n requests at once, msgs(i) for the i-th, alternating between
+// pipelines a and b, and requires every one to succeed.
+func submitAlternating(t *testing.T, n int, a, b *Pipeline, msgs func(i int) []Message) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := a
+			if i%2 == 1 {
+				p = b
+			}
+			_, err := p.Submit(context.Background(), msgs(i), "test")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 }
