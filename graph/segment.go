@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,8 +9,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/ent/segmentmembership"
@@ -20,26 +17,13 @@ import (
 )
 
 // JobInserter enqueues River jobs on a transaction (the River client's InsertTx).
-type JobInserter interface {
-	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
-}
-
-// segmentScheduler adapts a JobInserter to segment.Scheduler for the segment mutations.
-type segmentScheduler struct{ jobs JobInserter }
-
-func (s segmentScheduler) ScheduleCompute(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
-	_, err := s.jobs.InsertTx(ctx, tx, jobs.ComputeSegmentArgs{SegmentID: id}, nil)
-	return err
-}
-
-// ScheduleSync is not used by the mutations (only computations change memberships).
-func (s segmentScheduler) ScheduleSync(context.Context, *sql.Tx, uuid.UUID) error { return nil }
+type JobInserter = jobs.JobInserter
 
 func (r *Resolver) segmentScheduler() segment.Scheduler {
 	if r.SegmentJobs == nil {
 		return nil
 	}
-	return segmentScheduler{r.SegmentJobs}
+	return jobs.SegmentScheduler{Client: r.SegmentJobs}
 }
 
 func (r *Resolver) segments() *segment.Service { return &segment.Service{DB: r.DB} }

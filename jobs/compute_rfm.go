@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/cairn-cdp/cairn/internal/rfm"
 )
@@ -30,12 +29,7 @@ func (ComputeRFMArgs) Kind() string { return "compute_rfm" }
 // the states so the next hourly run is not blocked until River cleans the last one up.
 func (ComputeRFMArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
-		UniqueOpts: river.UniqueOpts{
-			ByState: []rivertype.JobState{
-				rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
-				rivertype.JobStateRunning, rivertype.JobStateScheduled,
-			},
-		},
+		UniqueOpts: river.UniqueOpts{ByState: uniqueWhileQueued},
 	}
 }
 

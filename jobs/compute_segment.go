@@ -160,9 +160,14 @@ func (w *DrainSegmentDirtyWorker) Work(ctx context.Context, _ *river.Job[DrainSe
 	return nil
 }
 
+// JobInserter enqueues River jobs on a transaction (the River client's InsertTx).
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
 // SegmentScheduler implements segment.Scheduler with River's InsertTx.
 type SegmentScheduler struct {
-	Client *Client
+	Client JobInserter
 }
 
 var _ segment.Scheduler = SegmentScheduler{}

@@ -273,7 +273,7 @@ func (c *compiler) node(f *frag, r *Rule) {
 	case r.Event != nil:
 		c.event(f, r.Event)
 	case r.RFM != nil:
-		rfm(f, r.RFM)
+		rfmCondition(f, r.RFM)
 	case r.Consent != nil:
 		// The latest decision per (customer, purpose) wins; ties on recorded_at go to the later
 		// row id (UUIDv7). Index consent_customer_id_purpose_recorded_at, read backwards.
@@ -493,7 +493,7 @@ func comparison(f *frag, col, key string, op Op, value any) {
 	}
 }
 
-func rfm(f *frag, r *RFMCondition) {
+func rfmCondition(f *frag, r *RFMCondition) {
 	// Customers without RFM have NULL columns: every comparison is NULL, so they never match.
 	f.sql("(true")
 	if r.Label != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-cdp/cairn/internal/rfm"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 )
 
@@ -187,7 +188,7 @@ func genDataset(rng *rand.Rand, n int) *dataset {
 		now: now, events: map[uuid.UUID][]*memEvent{}, consents: map[uuid.UUID][]*memConsent{},
 		identities: map[uuid.UUID]map[string]bool{}, members: map[uuid.UUID]map[uuid.UUID]bool{},
 	}
-	labels := RFMLabels
+	labels := rfm.Labels
 	for i := 0; i < n; i++ {
 		traits := randomObject(rng, map[string][]any{
 			"plan": plans, "name": names, "signup": dates, "age": numbers, "score": numbers,
@@ -444,7 +445,7 @@ func (g *ruleGen) rule(depth int) *Rule {
 	case 5:
 		c := &RFMCondition{}
 		if g.rng.IntN(2) == 0 {
-			l := pick(g.rng, RFMLabels)
+			l := pick(g.rng, rfm.Labels)
 			c.Label = &l
 		} else {
 			lo, hi := 1+g.rng.IntN(5), 1+g.rng.IntN(5)

@@ -2,9 +2,12 @@ package segment
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/cairn-cdp/cairn/internal/rfm"
 )
 
 // Limits of a rule tree.
@@ -15,12 +18,6 @@ const (
 	maxKeyLen     = 256
 	maxDays       = 36500
 )
-
-// RFMLabels are the labels the ComputeRFM job assigns (DESIGN.md's 11-group map).
-var RFMLabels = []string{
-	"Champions", "Loyal", "Potential Loyalist", "New", "Promising", "Need Attention",
-	"About To Sleep", "At Risk", "Cannot Lose Them", "Hibernating", "Lost",
-}
 
 // ConsentPurposes are the consent purposes DESIGN.md defines.
 var ConsentPurposes = []string{"email_marketing", "sms_marketing", "analytics", "personalization"}
@@ -87,13 +84,13 @@ func (v *validator) node(r *Rule, path string, depth int) error {
 	case r.RFM != nil:
 		return validateRFM(path+".rfm", r.RFM)
 	case r.Consent != nil:
-		if !contains(ConsentPurposes, r.Consent.Purpose) {
+		if !slices.Contains(ConsentPurposes, r.Consent.Purpose) {
 			return &RuleError{Path: path + ".consent.purpose", Msg: fmt.Sprintf("unknown purpose %q; use one of %s", r.Consent.Purpose, strings.Join(ConsentPurposes, ", "))}
 		}
 		return nil
 	case r.Identity != nil:
 		t := r.Identity.Type
-		if !contains(identityTypes, t) && !(strings.HasPrefix(t, "external:") && len(t) > len("external:")) {
+		if !slices.Contains(identityTypes, t) && !(strings.HasPrefix(t, "external:") && len(t) > len("external:")) {
 			return &RuleError{Path: path + ".identity.type", Msg: fmt.Sprintf("unknown identity type %q; use one of %s or external:<source>", t, strings.Join(identityTypes, ", "))}
 		}
 		return nil
@@ -234,8 +231,8 @@ func validateRFM(path string, c *RFMCondition) error {
 	if c.Label == nil && c.RecencyScore == nil && c.FrequencyScore == nil && c.MonetaryScore == nil {
 		return &RuleError{Path: path, Msg: "set label or at least one of recencyScore, frequencyScore, monetaryScore"}
 	}
-	if c.Label != nil && !contains(RFMLabels, *c.Label) {
-		return &RuleError{Path: path + ".label", Msg: fmt.Sprintf("unknown RFM label %q; use one of %s", *c.Label, strings.Join(RFMLabels, ", "))}
+	if c.Label != nil && !slices.Contains(rfm.Labels, *c.Label) {
+		return &RuleError{Path: path + ".label", Msg: fmt.Sprintf("unknown RFM label %q; use one of %s", *c.Label, strings.Join(rfm.Labels, ", "))}
 	}
 	for _, s := range []struct {
 		name string
@@ -261,15 +258,6 @@ func validateRFM(path string, c *RFMCondition) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // References returns the segment ids the rule refers to with inSegment.
