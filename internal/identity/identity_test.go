@@ -231,3 +231,41 @@ func TestSegmentCreationWaitsForResolvers(t *testing.T) {
 	b.resolve(t, subject(TypeAnonymousID, "after"))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM segment_dirty_customers`), "a later one sees it")
 }
+
+// TestOlderEmailIsNotWrittenBack: a group planned before another group commits a new email
+// for the same customer must not write the old email back when it updates the seen times.
+func TestOlderEmailIsNotWrittenBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	// No cache, so planning reads the customer (as after a cache reset, or in a second process).
+	res, err := New(ctx, b.db, Config{Limits: map[string]int{TypeUserID: 1}, DefaultLimit: 5, SeenGranularity: time.Minute, CacheSize: -1}, nil)
+	require.NoError(t, err)
+	defer res.Close()
+	ids := []Identifier{{Type: TypeAnonymousID, Value: "a1"}}
+	run := func(at time.Time, traits map[string]any) (*Batch, *sql.Tx) {
+		tx, err := b.db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		bt, err := res.Resolve(ctx, tx, []Subject{{IDs: ids, At: at}})
+		require.NoError(t, err)
+		bt.Observe(bt.Customer(0), at, traits)
+		return bt, tx
+	}
+	commit := func(bt *Batch, tx *sql.Tx) {
+		require.NoError(t, bt.Flush(ctx, "system"))
+		require.NoError(t, bt.Finish(ctx))
+		require.NoError(t, tx.Commit())
+	}
+	now := time.Now()
+	first, tx := run(now.Add(-time.Hour), map[string]any{"email": "old@example.org"})
+	commit(first, tx)
+	late, lateTx := run(now, nil) // planned now: its seen time moves the row
+	newer, tx := run(now.Add(-time.Minute), map[string]any{"email": "new@example.org"})
+	commit(newer, tx)
+	commit(late, lateTx)
+
+	var email, trait string
+	require.NoError(t, b.db.QueryRow(`SELECT email, traits->>'email' FROM customers WHERE id = $1`, first.Customer(0)).Scan(&email, &trait))
+	require.Equal(t, "new@example.org", trait)
+	require.Equal(t, "new@example.org", email)
+}

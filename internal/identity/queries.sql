@@ -30,8 +30,9 @@ CROSS JOIN LATERAL (
 -- those are held). Primary key index scan; part of the 3-9 ms Resolve takes per 400 messages.
 -- Only for customers missing from the resolver's cache (cache.go), which remembers these fields
 -- of committed customers: that took Resolve from ~18% to ~10% of BenchmarkBatchHTTP's writer time.
-SELECT id, merged_into_id IS NOT NULL, created_at, coalesce(email, ''), coalesce(phone, ''),
-       first_seen_at, last_seen_at
+-- Not email or phone: read unlocked here, a value another group changed before this one's
+-- Flush would be written back over it; load-traits reads them under lock where they are needed.
+SELECT id, merged_into_id IS NOT NULL, created_at, first_seen_at, last_seen_at
 FROM customers
 WHERE id = ANY($1::uuid[]);
 

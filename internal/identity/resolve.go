@@ -374,15 +374,14 @@ func (b *Batch) read(ctx context.Context, ids []uuid.UUID) error {
 		var id uuid.UUID
 		var merged bool
 		var created, first, last time.Time
-		var email, phone string
-		if err := rows.Scan(&id, &merged, &created, &email, &phone, &first, &last); err != nil {
+		if err := rows.Scan(&id, &merged, &created, &first, &last); err != nil {
 			return fmt.Errorf("error reading customers: %w", err)
 		}
 		if merged {
 			return fmt.Errorf("%w: customer %s was merged", ErrConcurrentChange, id)
 		}
 		p := b.profiles[id]
-		p.createdAt, p.email, p.phone = created, email, phone
+		p.createdAt = created
 		p.firstSeen, p.lastSeen, p.loadedFirst, p.loadedL = first, last, first, last
 		n++
 	}
