@@ -105,10 +105,12 @@ func (c *cache) put(entries map[Identifier]cacheEntry, custs map[uuid.UUID]custo
 		c.moved[from] = into
 	}
 	for k, e := range entries {
-		// Copies, defensively: an identifier that shared the memory of the message it came from
-		// (a substring, or a zero-copy decoder's string) would keep the whole message alive
-		// for as long as the entry lives. The decoders in use today copy.
-		k.Type, k.Value = strings.Clone(k.Type), strings.Clone(k.Value)
+		if _, ok := c.m[k]; !ok {
+			// A copy of a new key, defensively: an identifier sharing the memory of the message
+			// it came from (a substring, or a zero-copy decoder's string) would keep the whole
+			// message alive as long as the entry lives. Types are constants.
+			k.Value = strings.Clone(k.Value)
+		}
 		c.m[k] = e
 	}
 }

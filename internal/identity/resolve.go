@@ -159,7 +159,6 @@ type Batch struct {
 	cust     []*profile // per subject
 	conflict []Conflict
 	limited  int
-	merges   []Merge
 	reason   string
 	pending  *flushArgs        // what Flush leaves for Finish
 	wrote    map[*profile]bool // existing profiles whose seen times Flush writes
@@ -684,9 +683,6 @@ func (b *Batch) Limited() int { return b.limited }
 // Merges returns the profile merges the batch makes (existing profiles only; a profile created
 // and merged within the batch is never written).
 func (b *Batch) Merges() []Merge {
-	if b.merges != nil {
-		return b.merges
-	}
 	var out []Merge
 	for _, p := range b.order {
 		if p.parent != nil && !p.isNew {
