@@ -52,6 +52,29 @@ func TestWriteKeyInBodyAndGzip(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'g1'`))
 }
 
+// TestBadPayloadWithKeyInBody: a client that sends its write key in the body (analytics.js)
+// learns what is wrong with the payload (400/413), not that a key is missing (401).
+func TestBadPayloadWithKeyInBody(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	for name, c := range map[string]struct {
+		path   string
+		body   map[string]any
+		status int
+	}{
+		"bad item":          {"/v1/batch", map[string]any{"writeKey": b.key, "batch": []any{map[string]any{"type": "track", "anonymousId": "a1"}}}, 400},
+		"key in an item":    {"/v1/batch", map[string]any{"batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": "E", "writeKey": b.key}, map[string]any{"type": "track"}}}, 400},
+		"bad sentAt":        {"/v1/batch", map[string]any{"writeKey": b.key, "sentAt": "yesterday", "batch": []any{}}, 400},
+		"too large":         {"/v1/batch", map[string]any{"writeKey": b.key, "batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": strings.Repeat("x", MaxEventBytes)}}}, 413},
+		"bad timestamp":     {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": "E", "timestamp": "yesterday"}, 400},
+		"missing the event": {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1"}, 400},
+	} {
+		resp := b.postWith(t, c.path, c.body, "", false)
+		require.Equal(t, c.status, resp.status, "%s: %v", name, resp.body)
+	}
+	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions`))
+}
+
 func TestAuthRejected(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)

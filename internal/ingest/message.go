@@ -229,7 +229,7 @@ func decodeAs(data []byte, typ string) (Message, string, error) {
 	}
 	m, err := w.message(typ)
 	if err != nil {
-		return Message{}, "", err
+		return Message{}, string(w.WriteKey), err
 	}
 	m.keepRaw(data)
 	return m, string(w.WriteKey), m.Validate()
@@ -359,7 +359,7 @@ var ErrEventTooLarge = errors.New("message too large")
 // DecodeBatch decodes and validates a batch body. Batch-level context and integrations are
 // merged into every message (a message's own keys win) and a batch-level sentAt applies to
 // messages without one. Errors are *ValidationError naming the item ("batch[3].event"), or wrap
-// ErrEventTooLarge.
+// ErrEventTooLarge. On an error the returned Batch holds only the write key the body carries.
 //
 // The body is read in one streaming pass: each item is scanned and decoded once (decoding the
 // body into []json.RawMessage and then each item again validated every byte twice more, about a
@@ -382,29 +382,38 @@ func DecodeBatch(data []byte) (Batch, error) {
 	if err := unmarshal(rest, &w); err != nil {
 		return Batch{}, err
 	}
+	// Errors still carry the write key the body holds, so a client that authenticates that way
+	// learns what is wrong with its payload rather than that a key is missing.
+	failed := func(err error) (Batch, error) {
+		key := string(w.WriteKey)
+		for i := 0; key == "" && i < len(items); i++ {
+			key = string(items[i].wm.WriteKey)
+		}
+		return Batch{WriteKey: key}, err
+	}
 	if items == nil {
-		return Batch{}, invalid("batch", "is required: an array of messages")
+		return failed(invalid("batch", "is required: an array of messages"))
 	}
 	if len(items) > MaxBatchSize {
-		return Batch{}, invalid("batch", "holds %d messages; at most %d are accepted per request", len(items), MaxBatchSize)
+		return failed(invalid("batch", "holds %d messages; at most %d are accepted per request", len(items), MaxBatchSize))
 	}
 	sentAt, err := parseTime("sentAt", w.SentAt)
 	if err != nil {
-		return Batch{}, err
+		return failed(err)
 	}
 	out := Batch{Messages: make([]Message, 0, len(items)), WriteKey: string(w.WriteKey)}
 	for i := range items {
 		it := &items[i]
 		prefix := "batch[" + strconv.Itoa(i) + "]"
 		if it.size > MaxEventBytes {
-			return Batch{}, fmt.Errorf("%w: %s is %d bytes; at most %d are accepted", ErrEventTooLarge, prefix, it.size, MaxEventBytes)
+			return failed(fmt.Errorf("%w: %s is %d bytes; at most %d are accepted", ErrEventTooLarge, prefix, it.size, MaxEventBytes))
 		}
 		if it.err != nil {
-			return Batch{}, prefixed(prefix, it.err)
+			return failed(prefixed(prefix, it.err))
 		}
 		m, err := it.wm.message("")
 		if err != nil {
-			return Batch{}, prefixed(prefix, err)
+			return failed(prefixed(prefix, err))
 		}
 		m.keepRaw(it.raw)
 		m.Context = mergeShallow(m.Context, w.Context)
@@ -413,7 +422,7 @@ func DecodeBatch(data []byte) (Batch, error) {
 			m.SentAt = sentAt
 		}
 		if err := m.Validate(); err != nil {
-			return Batch{}, prefixed(prefix, err)
+			return failed(prefixed(prefix, err))
 		}
 		if out.WriteKey == "" {
 			out.WriteKey = string(it.wm.WriteKey)
