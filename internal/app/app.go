@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,8 +37,9 @@ type Config struct {
 	LogLevel    string // CAIRN_LOG_LEVEL: debug, info (default), warn, error
 	DataDir     string // CAIRN_DATA_DIR, default "./.cairn"
 	KeepIP      bool   // CAIRN_KEEP_IP: store context.ip untruncated
-	// IngestWriters is CAIRN_INGEST_WRITERS: concurrent ingest transactions (0: the default, 2).
-	IngestWriters int
+	// IngestWriters is CAIRN_INGEST_WRITERS: concurrent ingest transactions (empty: the
+	// default, 2); IngestOptions checks it.
+	IngestWriters string
 	// Identity resolution and ingestion settings, as read; IdentityConfig and IngestOptions
 	// parse and check them (ingestconfig.go).
 	IdentityLimits    string // CAIRN_IDENTITY_LIMITS
@@ -63,7 +63,7 @@ func FromEnv() Config {
 		DataDir:     envOr("CAIRN_DATA_DIR", ".cairn"),
 		KeepIP:      os.Getenv("CAIRN_KEEP_IP") == "true",
 		// An unparsable value falls back to the default; it only tunes throughput.
-		IngestWriters: atoiOr(os.Getenv("CAIRN_INGEST_WRITERS"), 0),
+		IngestWriters: os.Getenv("CAIRN_INGEST_WRITERS"),
 		DebugAddr:     os.Getenv("CAIRN_DEBUG_ADDR"),
 
 		IdentityLimits:    os.Getenv("CAIRN_IDENTITY_LIMITS"),
@@ -72,14 +72,6 @@ func FromEnv() Config {
 		ConsentPurposes:   os.Getenv("CAIRN_CONSENT_PURPOSES"),
 		DropContext:       os.Getenv("CAIRN_DROP_CONTEXT"),
 	}
-}
-
-func atoiOr(s string, def int) int {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return def
-	}
-	return n
 }
 
 func envOr(k, def string) string {

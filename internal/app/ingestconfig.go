@@ -59,6 +59,10 @@ func (c Config) IdentityConfig() (identity.Config, error) {
 	return cfg, nil
 }
 
+// maxIngestWriters bounds CAIRN_INGEST_WRITERS: each writer holds a database connection and a
+// transaction, and past a few per core they only contend (see ingest.Options.Writers).
+const maxIngestWriters = 32
+
 // IngestOptions are the tracking API's pipeline options from the environment: CAIRN_KEEP_IP,
 // CAIRN_INGEST_WRITERS, and
 //
@@ -69,7 +73,14 @@ func (c Config) IdentityConfig() (identity.Config, error) {
 //   - CAIRN_DROP_CONTEXT: top-level context fields never stored ("userAgent,locale"); not
 //     "consent", which Cairn records and enforces.
 func (c Config) IngestOptions() (ingest.Options, error) {
-	o := ingest.Options{KeepIP: c.KeepIP, Writers: c.IngestWriters}
+	o := ingest.Options{KeepIP: c.KeepIP}
+	if w := strings.TrimSpace(c.IngestWriters); w != "" {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 1 || n > maxIngestWriters {
+			return o, fmt.Errorf("invalid CAIRN_INGEST_WRITERS %q: want a number of writers from 1 to %d", c.IngestWriters, maxIngestWriters)
+		}
+		o.Writers = n
+	}
 	if c.ConsentPurposes != "" {
 		o.ConsentPurposes = maps.Clone(ingest.DefaultConsentPurposes)
 		for _, kv := range splitList(c.ConsentPurposes) {

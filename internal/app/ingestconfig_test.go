@@ -53,7 +53,7 @@ func TestIdentityConfigFromEnv(t *testing.T) {
 
 func TestIngestOptionsFromEnv(t *testing.T) {
 	t.Parallel()
-	o, err := Config{KeepIP: true, IngestWriters: 2}.IngestOptions()
+	o, err := Config{KeepIP: true, IngestWriters: "2"}.IngestOptions()
 	require.NoError(t, err)
 	require.True(t, o.KeepIP)
 	require.Equal(t, 2, o.Writers)
@@ -79,5 +79,9 @@ func TestIngestOptionsFromEnv(t *testing.T) {
 		_, err := bad.IngestOptions()
 		require.Error(t, err, "%+v", bad)
 		require.Regexp(t, `CAIRN_(CONSENT_PURPOSES|DROP_CONTEXT)`, err.Error(), "the error names the setting")
+	}
+	for _, bad := range []string{"abc", "0", "-3", "100000", "2.5"} {
+		_, err := Config{IngestWriters: bad}.IngestOptions()
+		require.ErrorContains(t, err, "CAIRN_INGEST_WRITERS", bad)
 	}
 }
