@@ -269,3 +269,36 @@ func TestOlderEmailIsNotWrittenBack(t *testing.T) {
 	require.Equal(t, "new@example.org", trait)
 	require.Equal(t, "new@example.org", email)
 }
+
+// TestRuleChangeWaitsForResolvers: changing a segment's rule waits, as creating one does, for
+// transactions holding the queue barrier (ComputeRFM queues only while some rule uses rfm).
+func TestRuleChangeWaitsForResolvers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.addSegment(t)
+	ctx := context.Background()
+	tx, err := b.db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback() //nolint:errcheck
+	_, err = b.res.Resolve(ctx, tx, []Subject{subject(TypeAnonymousID, "holder")})
+	require.NoError(t, err)
+
+	// Other updates of a segment (its counts, its status) do not wait.
+	quick, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err = b.db.ExecContext(quick, `UPDATE segments SET member_count = 1`)
+	require.NoError(t, err)
+
+	changed := make(chan error, 1)
+	go func() {
+		_, err := b.db.Exec(`UPDATE segments SET rule = '{"rfm":{"label":"Champions"}}'`)
+		changed <- err
+	}()
+	select {
+	case err := <-changed:
+		t.Fatalf("the rule changed while a transaction held the barrier (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	require.NoError(t, tx.Rollback())
+	require.NoError(t, <-changed)
+}

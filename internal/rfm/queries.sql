@@ -110,6 +110,12 @@ SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM rfm_next) 
 WHERE rn % $1 = 0
 ORDER BY id;
 
+-- name: hold-segment-queue
+-- Taken first in each batch's transaction: apply-batch queues customers only while a segment
+-- uses rfm, and creating or re-ruling a segment waits for holders (migration
+-- segment_queue_barrier, and identity's hold-segment-queue, the same key).
+SELECT pg_advisory_xact_lock_shared(7395118264530126722);
+
 -- name: apply-batch
 -- Writes the batch ($1, $2] (NULL = unbounded) of rfm_next. Those rows differed when scored;
 -- IS DISTINCT FROM re-checks, so a row is never rewritten with its own values. An hourly run

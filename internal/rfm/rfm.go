@@ -180,8 +180,7 @@ func (s *Scorer) apply(ctx context.Context, conn *sql.Conn, o ComputeOpts, res *
 		if i < len(bounds) {
 			hi = &bounds[i]
 		}
-		var n int
-		err := conn.QueryRowContext(ctx, queries["apply-batch"], nullUUID(lo), nullUUID(hi), o.Now).Scan(&n)
+		n, err := applyBatch(ctx, conn, lo, hi, o.Now)
 		if err != nil {
 			return fmt.Errorf("error writing RFM batch %d of %d: %w", i+1, len(bounds)+1, err)
 		}
@@ -190,6 +189,24 @@ func (s *Scorer) apply(ctx context.Context, conn *sql.Conn, o ComputeOpts, res *
 		lo = hi
 	}
 	return nil
+}
+
+// applyBatch writes one batch in a transaction of its own that holds hold-segment-queue, so its
+// "does a segment use rfm" check cannot miss a segment being created or changed meanwhile.
+func applyBatch(ctx context.Context, conn *sql.Conn, lo, hi *uuid.UUID, now time.Time) (int, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, queries["hold-segment-queue"]); err != nil {
+		return 0, err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, queries["apply-batch"], nullUUID(lo), nullUUID(hi), now).Scan(&n); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }
 
 func batchBounds(ctx context.Context, conn *sql.Conn, size int) ([]uuid.UUID, error) {

@@ -76,7 +76,8 @@
 // transaction. Service.Drain re-evaluates every segment for a batch of customers taken from
 // segment_dirty_customers (which ingest fills while any segment exists, and ComputeRFM for the
 // customers whose RFM it rewrote while some segment uses an rfm condition), applying entries
-// and exits for just them. Creating a segment waits for ingest transactions in flight (an
+// and exits for just them. Creating a segment or changing its rule waits for ingest and RFM
+// transactions in flight (an
 // advisory lock; see migration segment_queue_barrier), so one that queued nothing because no
 // segment existed has committed before the new segment's first computation reads.
 // Time-window expiry (an event leaving "the last 30 days") is picked up by the periodic full
