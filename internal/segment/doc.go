@@ -77,9 +77,9 @@
 // segment_dirty_customers (which ingest fills while any segment exists, and ComputeRFM for the
 // customers whose RFM it rewrote while some segment uses an rfm condition), applying entries
 // and exits for just them. Creating a segment or changing its rule waits for ingest and RFM
-// transactions in flight (an
-// advisory lock; see migration segment_queue_barrier), so one that queued nothing because no
-// segment existed has committed before the new segment's first computation reads.
+// transactions in flight (an advisory lock; see migration segment_queue_barrier), so one that
+// queued nothing because no segment needed it has committed before the segment's next
+// computation reads.
 // Time-window expiry (an event leaving "the last 30 days") is picked up by the periodic full
 // computation, not by Drain.
 package segment
