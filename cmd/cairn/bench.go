@@ -63,6 +63,9 @@ Load goes only to --url, which must be a loopback address unless --allow-remote 
 			if cmd.Flags().Changed("events") && !cmd.Flags().Changed("duration") {
 				opts.Duration = bench.MaxDuration // --events alone: run until they are acknowledged
 			}
+			if err := opts.Validate(); err != nil {
+				return err // before opening (or starting) a database
+			}
 			if !noCopy {
 				db, closeDB, err := benchDB(cmd, databaseURL)
 				if err != nil {
@@ -94,10 +97,12 @@ Load goes only to --url, which must be a loopback address unless --allow-remote 
 	f.IntVar(&opts.CopyRows, "copy-rows", 300_000, "rows in the COPY baseline")
 	f.BoolVar(&noCopy, "no-copy", false, "skip the COPY baseline")
 	f.BoolVar(&opts.SkipHTTP, "copy-only", false, "run only the COPY baseline")
+	cmd.MarkFlagsMutuallyExclusive("no-copy", "copy-only")
 	return cmd
 }
 
-// benchDB opens the database for the COPY baseline.
+// benchDB opens the database a benchmark measures: databaseURL, else $DATABASE_URL, else the
+// local cluster (started if need be).
 func benchDB(cmd *cobra.Command, databaseURL string) (*sql.DB, func(), error) {
 	if databaseURL == "" {
 		databaseURL = os.Getenv("DATABASE_URL")

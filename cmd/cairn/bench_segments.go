@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/cairn-cdp/cairn/internal/app"
 	"github.com/cairn-cdp/cairn/internal/bench"
 	"github.com/cairn-cdp/cairn/internal/segment"
 )
@@ -66,9 +65,6 @@ a temporary segment, and times each from its 200 until the membership is visible
 Customer.segments reads). Target: ≤ 2 s under 1,000 events/s.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.dbURL == "" {
-				return errors.New("set DATABASE_URL or --database-url")
-			}
 			if o.runs < 1 || o.days < 1 || o.minCount < 1 {
 				return errors.New("--runs, --days and --min-count must be at least 1")
 			}
@@ -80,16 +76,16 @@ Customer.segments reads). Target: ≤ 2 s under 1,000 events/s.`,
 					return err
 				}
 			}
-			db, err := app.OpenDB(cmd.Context(), o.dbURL)
+			db, closeDB, err := benchDB(cmd, o.dbURL)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer closeDB()
 			return runBenchSegments(cmd.Context(), cmd.OutOrStdout(), db, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.dbURL, "database-url", os.Getenv("DATABASE_URL"), "database to measure (default $DATABASE_URL)")
+	f.StringVar(&o.dbURL, "database-url", "", "database to measure (default $DATABASE_URL, else the local cluster)")
 	f.IntVar(&o.runs, "runs", 3, "runs of each query; the best is reported")
 	f.StringVar(&o.traitKey, "trait-key", "plan", "trait of the rule's trait condition")
 	f.StringVar(&o.traitValue, "trait-value", "pro", "value it must equal (case-insensitive)")

@@ -58,7 +58,7 @@ type Options struct {
 	CopyRows int // default 300,000
 
 	// Skip the HTTP phases (measure COPY only) or the COPY phase.
-	SkipHTTP, SkipCopy bool
+	SkipHTTP bool
 
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
@@ -80,9 +80,6 @@ type Phase struct {
 
 // EventsPerSec is the acknowledged events per second.
 func (p Phase) EventsPerSec() float64 { return rateOf(p.Events, p.Elapsed) }
-
-// RequestsPerSec is the acknowledged requests per second.
-func (p Phase) RequestsPerSec() float64 { return rateOf(p.Requests-p.Errors, p.Elapsed) }
 
 // CopyResult is the raw COPY baseline.
 type CopyResult struct {
@@ -178,15 +175,16 @@ func (o *Options) defaults() error {
 	if o.Key == "" {
 		return errors.New("a write key (scope ingest) is required: create one with `cairn keys create --name bench --scopes ingest`")
 	}
-	return checkTarget(o.URL, o.AllowRemote)
+	return CheckTarget(o.URL, o.AllowRemote)
 }
 
-// CheckTarget is the check Run applies to a server URL (http(s), loopback unless allowRemote),
-// for callers that want a bad --url refused before any other work.
-func CheckTarget(raw string, allowRemote bool) error { return checkTarget(raw, allowRemote) }
+// Validate reports what Run would refuse in opts (with its defaults applied), so a command can
+// check its flags before any other work.
+func (o Options) Validate() error { return o.defaults() }
 
-// checkTarget refuses URLs that are not http(s), and non-loopback hosts unless allowed.
-func checkTarget(raw string, allowRemote bool) error {
+// CheckTarget refuses server URLs that are not http(s), and non-loopback hosts unless
+// allowRemote (the check Run applies).
+func CheckTarget(raw string, allowRemote bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("invalid --url %q: want http://host:port", raw)
@@ -229,7 +227,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			}
 		}
 	}
-	if !opts.SkipCopy && opts.DB != nil {
+	if opts.DB != nil {
 		res, err := copyBaseline(ctx, opts.DB, opts.CopyRows, opts.People, opts.Seed, opts.Log)
 		if err != nil {
 			return rep, err
@@ -441,7 +439,6 @@ func TrackWithProbe(ctx context.Context, opts Options, probe func(ctx context.Co
 	if opts.TrackDuration == 0 {
 		opts.TrackDuration = MaxDuration
 	}
-	opts.SkipCopy = true
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
@@ -451,10 +448,13 @@ func TrackWithProbe(ctx context.Context, opts Options, probe func(ctx context.Co
 	}
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
+	probed := make(chan struct{})
 	go func() {
+		defer close(probed)
 		defer stopLoad()
 		probe(ctx, h.post)
 	}()
 	track := h.trackPhase(loadCtx)
+	<-probed // the probe's results are the caller's once this returns
 	return &track, ctx.Err()
 }

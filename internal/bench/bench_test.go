@@ -57,7 +57,7 @@ func TestRunCountsAcknowledgedEvents(t *testing.T) {
 	f := newFakeServer(t)
 	rep, err := Run(t.Context(), Options{
 		URL: f.srv.URL, Key: "k", Clients: 3, Batch: 7, Events: 500, Duration: time.Minute,
-		Rate: 50, TrackDuration: time.Second, TrackWorkers: 4, SkipCopy: true,
+		Rate: 50, TrackDuration: time.Second, TrackWorkers: 4,
 	})
 	require.NoError(t, err)
 	require.EqualValues(t, 500, rep.Batch.Events, "the event budget is exact")
@@ -99,20 +99,20 @@ func TestTrackWithProbe(t *testing.T) {
 func TestRunReportsRejections(t *testing.T) {
 	t.Parallel()
 	f := newFakeServer(t)
-	_, err := Run(t.Context(), Options{URL: f.srv.URL, Key: "wrong", Events: 10, SkipCopy: true})
+	_, err := Run(t.Context(), Options{URL: f.srv.URL, Key: "wrong", Events: 10})
 	require.ErrorContains(t, err, "401")
 }
 
 func TestRunRefusesRemoteTargets(t *testing.T) {
 	t.Parallel()
 	for _, u := range []string{"http://example.com:8080", "http://10.1.2.3", "ftp://localhost"} {
-		_, err := Run(t.Context(), Options{URL: u, Key: "k", SkipCopy: true})
+		_, err := Run(t.Context(), Options{URL: u, Key: "k"})
 		require.Error(t, err, u)
 	}
 	for _, u := range []string{"http://localhost:1", "http://127.0.0.1:1", "http://[::1]:1"} {
-		require.NoError(t, checkTarget(u, false), u)
+		require.NoError(t, CheckTarget(u, false), u)
 	}
-	require.NoError(t, checkTarget("http://example.com", true))
+	require.NoError(t, CheckTarget("http://example.com", true))
 }
 
 func TestCopyBaseline(t *testing.T) {
