@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -277,4 +278,27 @@ func TestImportRetriesLostRaces(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 7, sum.Stored)
 	require.EqualValues(t, 4, sub.calls.Load())
+}
+
+// TestOversizedRecordsRejected: a record over the API's 32 KB per message is refused with its
+// line number, in CSV as in NDJSON (the API refuses it too), and nothing of it is stored.
+func TestOversizedRecordsRejected(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	big := strings.Repeat("x", ingest.MaxEventBytes)
+	dir := t.TempDir()
+	for name, f := range map[string]struct {
+		content string
+		line    int
+	}{
+		"big.csv":    {"type,userId,event,properties.note\ntrack,u1,Small,fine\ntrack,u2,Big," + big + "\n", 3},
+		"big.ndjson": {`{"type":"track","userId":"u1","event":"Small"}` + "\n" + `{"type":"track","userId":"u2","event":"Big","properties":{"note":"` + big + `"}}` + "\n", 2},
+	} {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(f.content), 0o600))
+		sum := b.importFile(t, path, Options{})
+		require.Equal(t, []int{f.line}, lines(sum.Rejected), name)
+		require.Contains(t, sum.Rejected[0].Reason, "at most", name)
+	}
+	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions WHERE event = 'Big'`))
 }

@@ -96,10 +96,6 @@ func (n *ndjsonReader) next() (*record, error) {
 			return rec, nil
 		}
 	}
-	if len(line) > ingest.MaxEventBytes {
-		rec.err = fmt.Errorf("message is %d bytes; at most %d are accepted", len(line), ingest.MaxEventBytes)
-		return rec, nil
-	}
 	m, err := ingest.Decode(line)
 	if err != nil {
 		rec.err = err

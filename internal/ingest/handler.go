@@ -108,10 +108,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b, err = DecodeBatch(body)
 		msgs, writeKey = b.Messages, b.WriteKey
 	} else {
-		if len(body) > MaxEventBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("the message is %d bytes; at most %d are accepted", len(body), MaxEventBytes))
-			return
-		}
 		var m Message
 		m, writeKey, err = DecodeAs(body, typ)
 		msgs = []Message{m}

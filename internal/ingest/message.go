@@ -210,7 +210,7 @@ func jsonString(b []byte) (string, error) {
 }
 
 // Decode decodes one JSON message (as a line of an NDJSON import holds it) and validates it.
-// Errors are *ValidationError naming the field.
+// Errors are *ValidationError naming the field, or wrap ErrEventTooLarge (over MaxEventBytes).
 func Decode(data []byte) (Message, error) {
 	m, _, err := decodeAs(data, "")
 	return m, err
@@ -223,6 +223,9 @@ func DecodeAs(data []byte, typ string) (Message, string, error) {
 }
 
 func decodeAs(data []byte, typ string) (Message, string, error) {
+	if n := len(bytes.TrimSpace(data)); n > MaxEventBytes {
+		return Message{}, "", fmt.Errorf("%w: the message is %d bytes; at most %d are accepted", ErrEventTooLarge, n, MaxEventBytes)
+	}
 	var w wireMessage
 	if err := unmarshal(data, &w); err != nil {
 		return Message{}, "", err
