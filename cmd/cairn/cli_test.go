@@ -91,3 +91,23 @@ func TestImportRejectsBadFlagsBeforeOpening(t *testing.T) {
 	_, err = run(t, "import", "--format", "xml", "-")
 	require.ErrorContains(t, err, `unknown format "xml"`)
 }
+
+// TestResumeCommandKeepsFlags: the resume hint of an interrupted import repeats the flags that
+// change what is imported, with the new --skip, and quotes what a shell would split.
+func TestResumeCommandKeepsFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		skip int
+		name string
+		want string
+	}{
+		{nil, 120, "events.ndjson", "cairn import --skip 120 events.ndjson"},
+		{[]string{"--format", "csv", "--source", "crm export", "--skip", "10"}, 250, "data.txt",
+			"cairn import --format=csv --source='crm export' --skip 250 data.txt"},
+		{[]string{"-q"}, 0, "my file's.csv", `cairn import --quiet=true 'my file'\''s.csv'`},
+	} {
+		cmd := newImportCmd()
+		require.NoError(t, cmd.ParseFlags(c.args))
+		require.Equal(t, c.want, resumeCommand(cmd, c.skip, c.name))
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/cairn-cdp/cairn/internal/identity"
@@ -119,7 +121,11 @@ An interrupted import prints how to resume it with --skip.`,
 			}
 			if err != nil {
 				if sum != nil {
-					return fmt.Errorf("%w\nrecords 1-%d are committed; resume with: cairn import --skip %d %s", err, sum.Committed, sum.Committed, name)
+					done := "no record is committed"
+					if sum.Committed > 0 {
+						done = fmt.Sprintf("records 1-%d are committed", sum.Committed)
+					}
+					return fmt.Errorf("%w\n%s; resume with: %s", err, done, resumeCommand(cmd, sum.Committed, name))
 				}
 				return err
 			}
@@ -149,6 +155,32 @@ func newImportBar(w io.Writer, size int64) *progressbar.ProgressBar {
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionSpinnerType(14),
 	)
+}
+
+// resumeCommand is the command line that resumes an import after its first skip records, with
+// the flags this run was given (a --format or --source dropped would import differently).
+func resumeCommand(cmd *cobra.Command, skip int, name string) string {
+	parts := []string{"cairn import"}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name != "skip" {
+			parts = append(parts, "--"+f.Name+"="+shellQuote(f.Value.String()))
+		}
+	})
+	if skip > 0 {
+		parts = append(parts, fmt.Sprintf("--skip %d", skip))
+	}
+	return strings.Join(append(parts, shellQuote(name)), " ")
+}
+
+// shellQuote quotes s for a POSIX shell unless it is made of characters that need none.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == ':' || r == '=' || r == ',' ||
+			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func printImportSummary(w io.Writer, name string, s *importer.Summary) {
