@@ -30,9 +30,9 @@ Everything is one transaction: a failed or interrupted seed leaves nothing behin
 statistics refresh that follows the commit can fail after the data is in, and the error says
 so). Into empty tables the load runs without secondary indexes, foreign keys and (where
 nothing else refers to it) primary keys, and rebuilds them at the end; the tables are locked
-meanwhile, so seed a
-database no server is writing to. Tables that already hold data keep their indexes (slower);
-another --seed adds new people, the same --seed again collides and changes nothing.`,
+meanwhile, so seed a database no server is writing to. Tables that already hold data keep
+their indexes (slower); another --seed adds new people, the same --seed again collides and
+changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if now != "" {
