@@ -13,9 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/importer"
-	"github.com/cairn-cdp/cairn/internal/ingest"
 )
 
 func init() { extraCommands = append(extraCommands, newImportCmd) }
@@ -78,24 +76,11 @@ An interrupted import prints how to resume it with --skip.`,
 			}
 			defer a.Close(context.WithoutCancel(cmd.Context())) //nolint:errcheck
 			ctx := cmd.Context()
-			idCfg, err := a.Config.IdentityConfig()
-			if err != nil {
-				return err
-			}
-			pipeOpts, err := a.Config.IngestOptions()
-			if err != nil {
-				return err
-			}
-			res, err := identity.New(ctx, a.DB, idCfg, a.Log)
+			res, pipe, err := openIngest(ctx, a, nil)
 			if err != nil {
 				return err
 			}
 			defer res.Close()
-			pipeOpts.Log = a.Log
-			pipe, err := ingest.NewPipeline(ctx, a.DB, res, &pipeOpts)
-			if err != nil {
-				return err
-			}
 			defer pipe.Close() //nolint:errcheck
 
 			stderr := cmd.ErrOrStderr()

@@ -92,8 +92,6 @@ type wired struct {
 	river    *jobs.Client
 	runnable bool // river has workers to run
 	keys     *auth.Keys
-	resolver *graph.Resolver
-	identity *identity.Resolver
 }
 
 func wire(a *app.App, workers int) (*wired, error) {
@@ -102,27 +100,32 @@ func wire(a *app.App, workers int) (*wired, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := auth.NewKeys(a.DB, a.Log)
+	return &wired{river: rc, runnable: runnable, keys: auth.NewKeys(a.DB, a.Log)}, nil
+}
+
+// openIngest builds the identity resolver and the ingest pipeline from the environment (serve
+// and import); reg receives the pipeline's metrics (nil: none). Close the pipeline, then the
+// resolver.
+func openIngest(ctx context.Context, a *app.App, reg prometheus.Registerer) (*identity.Resolver, *ingest.Pipeline, error) {
 	idCfg, err := a.Config.IdentityConfig()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ident, err := identity.New(context.Background(), a.DB, idCfg, a.Log)
+	pipeOpts, err := a.Config.IngestOptions()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &wired{
-		river:    rc,
-		runnable: runnable,
-		keys:     keys,
-		identity: ident,
-		resolver: &graph.Resolver{
-			DB: a.DB, Client: a.Client, Keys: keys, Jobs: rc, Log: a.Log, SegmentJobs: rc,
-			Normalize: ident.Normalize,
-			Identity:  ident,
-			RFMJobs:   rc,
-		},
-	}, nil
+	res, err := identity.New(ctx, a.DB, idCfg, a.Log)
+	if err != nil {
+		return nil, nil, err
+	}
+	pipeOpts.Registerer, pipeOpts.Log = reg, a.Log
+	pipe, err := ingest.NewPipeline(ctx, a.DB, res, &pipeOpts)
+	if err != nil {
+		res.Close()
+		return nil, nil, err
+	}
+	return res, pipe, nil
 }
 
 func runServe(ctx context.Context, a *app.App, workers int) error {
@@ -133,16 +136,18 @@ func runServe(ctx context.Context, a *app.App, workers int) error {
 	// The ingest pipeline's writers live as long as the server: closed after the HTTP server has
 	// drained, so every request it accepted is committed and answered.
 	registry := prometheus.NewRegistry()
-	pipeOpts, err := a.Config.IngestOptions()
+	ident, pipe, err := openIngest(ctx, a, registry)
 	if err != nil {
 		return err
 	}
-	pipeOpts.Registerer, pipeOpts.Log = registry, a.Log
-	pipe, err := ingest.NewPipeline(ctx, a.DB, w.identity, &pipeOpts)
-	if err != nil {
-		return err
-	}
+	defer ident.Close()
 	defer pipe.Close() //nolint:errcheck // Close only waits for the writers
+	resolver := &graph.Resolver{
+		DB: a.DB, Client: a.Client, Keys: w.keys, Jobs: w.river, Log: a.Log, SegmentJobs: w.river,
+		Normalize: ident.Normalize,
+		Identity:  ident,
+		RFMJobs:   w.river,
+	}
 	if a.Config.DebugAddr != "" {
 		stop, err := serveDebug(a.Config.DebugAddr, a)
 		if err != nil {
@@ -150,7 +155,7 @@ func runServe(ctx context.Context, a *app.App, workers int) error {
 		}
 		defer stop()
 	}
-	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: w.resolver, Log: a.Log,
+	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: resolver, Log: a.Log,
 		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log})})
 	if w.runnable {
 		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.
