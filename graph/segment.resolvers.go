@@ -119,12 +119,9 @@ func (r *segmentResolver) Members(ctx context.Context, obj *ent.Segment, after *
 
 // History is the resolver for the history field.
 func (r *segmentResolver) History(ctx context.Context, obj *ent.Segment, days *int) ([]*model.SegmentHistoryEntry, error) {
-	n := 30
+	n := 30 // the schema's default; an explicit null means it too
 	if days != nil {
 		n = *days
-	}
-	if n < 1 {
-		return nil, fmt.Errorf("%w: days must be between 1 and 366, got %d", segment.ErrInvalidInput, n)
 	}
 	hist, err := r.segments().History(ctx, obj.ID, n)
 	if err != nil {

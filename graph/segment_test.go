@@ -144,6 +144,12 @@ func TestSegmentsThroughGraphQL(t *testing.T) {
 	require.Equal(t, pro.ID, got.Segment.Members.Edges[0].Node.ID)
 	require.Equal(t, []struct{ Entered, Exited int }{{1, 0}}, got.Segment.History)
 	require.Equal(t, "Pro, never ordered", got.Customer.Segments[0].Name)
+	for _, days := range []int{0, -1, 367} {
+		errs := do(`query($id: ID!, $d: Int) { segment(id: $id) { history(days: $d) { entered } } }`, map[string]any{"id": seg.ID, "d": days}, nil)
+		require.Len(t, errs, 1, "days %d", days)
+		require.Equal(t, "BAD_USER_INPUT", errs[0].Extensions.Code, "days %d", days)
+		require.Contains(t, errs[0].Message, "between 1 and 366", "days %d", days)
+	}
 
 	// Update with a cycle is refused with the path; delete works.
 	errs = do(`mutation($id: ID!) { updateSegment(id: $id, input: {rule: {or: [{inSegment: $id}]}}) { id } }`, map[string]any{"id": seg.ID}, nil)

@@ -699,13 +699,10 @@ type HistoryDay struct {
 	Exited  int
 }
 
-// History returns entries and exits per UTC day over the last days days (1..366; default 30),
-// oldest first, days without changes included.
+// History returns entries and exits per UTC day over the last days days (1..366), oldest
+// first, days without changes included.
 func (s *Service) History(ctx context.Context, id uuid.UUID, days int) ([]HistoryDay, error) {
-	if days <= 0 {
-		days = 30
-	}
-	if days > 366 {
+	if days < 1 || days > 366 {
 		return nil, fmt.Errorf("%w: days must be between 1 and 366, got %d", ErrInvalidInput, days)
 	}
 	q := bind("history", func(f *frag, ph string) {
