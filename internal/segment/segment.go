@@ -150,7 +150,7 @@ func Delete(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
 	var campaigns, users int
 	rows, err := client.QueryContext(ctx, `SELECT
 		(SELECT count(*) FROM campaigns WHERE segment_id = $1),
-		(SELECT count(*) FROM segments WHERE id <> $1 AND jsonb_path_exists(rule, '$.**.inSegment ? (@ == $id)', jsonb_build_object('id', $1::text)))`, id)
+		(SELECT count(*) FROM segments WHERE `+usesSegment+`)`, id)
 	if err != nil {
 		return fmt.Errorf("error checking segment use: %w", err)
 	}
@@ -532,8 +532,7 @@ func (s *Service) afterChange(ctx context.Context, tx *sql.Tx, id uuid.UUID, dep
 	if !dependents {
 		return nil
 	}
-	users, err := queryIDs(ctx, tx, `SELECT id FROM segments WHERE id <> $1
-		AND jsonb_path_exists(rule, '$.**.inSegment ? (@ == $id)', jsonb_build_object('id', $1::text)) ORDER BY id`, id)
+	users, err := queryIDs(ctx, tx, `SELECT id FROM segments WHERE `+usesSegment+` ORDER BY id`, id)
 	if err != nil {
 		return fmt.Errorf("error listing dependent segments: %w", err)
 	}
@@ -691,6 +690,10 @@ func dependencyOrder(segs []lockedSegment) []lockedSegment {
 }
 
 // ---- history -----------------------------------------------------------------------------
+
+// usesSegment is the condition on segments whose rule refers to segment $1 (inSegment), other
+// than $1 itself: those Delete refuses to orphan and a change of $1 recomputes.
+const usesSegment = `id <> $1 AND jsonb_path_exists(rule, '$.**.inSegment ? (@ == $id)', jsonb_build_object('id', $1::text))`
 
 // HistoryDay is the entries and exits of one UTC day.
 type HistoryDay struct {
