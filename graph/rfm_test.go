@@ -1,13 +1,8 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -20,7 +15,6 @@ import (
 	"github.com/cairn-cdp/cairn/internal/server"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 	"github.com/cairn-cdp/cairn/internal/txn"
-	"github.com/cairn-cdp/cairn/jobs"
 )
 
 type rfmBundle struct {
@@ -33,15 +27,7 @@ type rfmBundle struct {
 func setupRFM(t *testing.T) *rfmBundle {
 	t.Helper()
 	db := testdb.New(t)
-	client := txn.NewClient(db)
-	log := slog.New(slog.DiscardHandler)
-	rc, _, err := jobs.NewClient(jobs.Deps{DB: db, Client: client, Log: log}, jobs.Options{})
-	require.NoError(t, err)
-	keys := auth.NewKeys(db, log)
-	srv := server.New(server.Config{
-		DB: db, Keys: keys, Log: log,
-		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Jobs: rc, RFMJobs: rc, Log: log},
-	})
+	srv, keys := newServer(t, db, txn.NewClient(db))
 	return &rfmBundle{ctx: t.Context(), db: db, keys: keys, srv: srv}
 }
 
@@ -55,28 +41,9 @@ func (b *rfmBundle) key(t *testing.T, scopes ...auth.Scope) string {
 // query posts a GraphQL request and decodes data into out; it returns the errors' codes.
 func (b *rfmBundle) query(t *testing.T, secret, query string, vars map[string]any, out any) []string {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	require.NoError(t, err)
-	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+secret)
-	rec := httptest.NewRecorder()
-	b.srv.ServeHTTP(rec, req)
-	var resp struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []struct {
-			Extensions struct {
-				Code string `json:"code"`
-			} `json:"extensions"`
-		} `json:"errors"`
-	}
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp), rec.Body.String())
 	var codes []string
-	for _, e := range resp.Errors {
+	for _, e := range postGraphQL(t, b.srv, secret, query, vars, out) {
 		codes = append(codes, e.Extensions.Code)
-	}
-	if len(codes) == 0 && out != nil {
-		require.NoError(t, json.Unmarshal(resp.Data, out))
 	}
 	return codes
 }

@@ -3,7 +3,6 @@ package graph_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,9 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent"
-	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/auth"
-	"github.com/cairn-cdp/cairn/internal/server"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
@@ -75,16 +72,13 @@ func TestCustomerSegmentsBatched(t *testing.T) {
 		var n atomic.Int64
 		counting := ent.NewClient(ent.Driver(dialect.DebugWithContext(
 			entsql.OpenDB(dialect.Postgres, db), func(context.Context, ...any) { n.Add(1) })))
-		log := slog.New(slog.DiscardHandler)
-		keys := auth.NewKeys(db, log)
-		srv := server.New(server.Config{DB: db, Keys: keys, Log: log,
-			Resolver: &graph.Resolver{DB: db, Client: counting, Keys: keys, Log: log}})
+		srv, keys := newServer(t, db, counting)
 		key, err := keys.Create(ctx, "read", []auth.Scope{auth.ScopeRead})
 		require.NoError(t, err)
 
 		n.Store(0)
 		var got listed
-		require.Empty(t, segmentGraphQL(t, srv, key.Secret, list, nil, &got))
+		require.Empty(t, postGraphQL(t, srv, key.Secret, list, nil, &got))
 		statements := int(n.Load())
 		require.Len(t, got.Customers.Edges, customers)
 		for _, e := range got.Customers.Edges {
@@ -100,7 +94,7 @@ func TestCustomerSegmentsBatched(t *testing.T) {
 		var single struct {
 			Customer struct{ Segments []struct{ Name string } }
 		}
-		require.Empty(t, segmentGraphQL(t, srv, key.Secret, `query($id: ID!) { customer(id: $id) { segments { name } } }`,
+		require.Empty(t, postGraphQL(t, srv, key.Secret, `query($id: ID!) { customer(id: $id) { segments { name } } }`,
 			map[string]any{"id": one}, &single))
 		names := []string{}
 		for _, s := range single.Customer.Segments {

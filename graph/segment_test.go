@@ -1,12 +1,8 @@
 package graph_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/google/uuid"
@@ -14,57 +10,23 @@ import (
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/segment"
-	"github.com/cairn-cdp/cairn/internal/server"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 	"github.com/cairn-cdp/cairn/internal/txn"
 	"github.com/cairn-cdp/cairn/jobs"
 )
-
-type gqlError struct {
-	Message    string `json:"message"`
-	Extensions struct {
-		Code string `json:"code"`
-	} `json:"extensions"`
-}
-
-func segmentGraphQL(t *testing.T, srv *server.Server, secret, query string, vars map[string]any, out any) []gqlError {
-	t.Helper()
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	require.NoError(t, err)
-	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+secret)
-	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, req)
-	var resp struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []gqlError      `json:"errors"`
-	}
-	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp), rec.Body.String())
-	if len(resp.Errors) == 0 && out != nil {
-		require.NoError(t, json.Unmarshal(resp.Data, out))
-	}
-	return resp.Errors
-}
 
 func TestSegmentsThroughGraphQL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := testdb.New(t)
 	client := txn.NewClient(db)
-	log := slog.New(slog.DiscardHandler)
-	rc, _, err := jobs.NewClient(jobs.Deps{DB: db, Client: client, Log: log}, jobs.Options{})
-	require.NoError(t, err)
-	keys := auth.NewKeys(db, log)
-	srv := server.New(server.Config{DB: db, Keys: keys, Log: log,
-		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Jobs: rc, SegmentJobs: rc, Log: log}})
+	srv, keys := newServer(t, db, client)
 	key, err := keys.Create(ctx, "segments", []auth.Scope{auth.ScopeRead, auth.ScopeWrite})
 	require.NoError(t, err)
 	do := func(q string, vars map[string]any, out any) []gqlError {
-		return segmentGraphQL(t, srv, key.Secret, q, vars, out)
+		return postGraphQL(t, srv, key.Secret, q, vars, out)
 	}
 
 	pro, err := client.Customer.Create().SetTraits(map[string]any{"plan": "Pro"}).Save(ctx)
