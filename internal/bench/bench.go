@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/cairn-cdp/cairn/internal/seed"
 )
 
 // Bounds that keep a benchmark from turning into a load test nobody asked for.
@@ -237,10 +239,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return rep, nil
 }
 
-func runID(seed uint64) string {
+func runID(rngSeed uint64) string {
 	var b [4]byte
 	for i := range b {
-		b[i] = byte(mix64(seed) >> (8 * i))
+		b[i] = byte(seed.Mix(rngSeed) >> (8 * i))
 	}
 	return hex.EncodeToString(b[:])
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,11 +11,10 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/cairn-cdp/cairn/ent/interaction"
 	"github.com/cairn-cdp/cairn/internal/pgcopy"
+	"github.com/cairn-cdp/cairn/internal/seed"
 )
-
-// copyColumns are the interactions table's, in COPY order.
-var copyColumns = []string{"id", "kind", "event", "properties", "context", "occurred_at", "received_at", "message_id", "revenue", "source", "channel", "customer_id"}
 
 // scratchDDL makes a table shaped and indexed like interactions (no foreign key: the baseline
 // is COPY itself). %s is the table name.
@@ -102,7 +100,7 @@ func copyBaseline(ctx context.Context, db *sql.DB, rows, people int, seed uint64
 	}()
 	last := began
 	for b := range bufs {
-		n, err := pgcopy.Copy(ctx, conn, table, copyColumns, b)
+		n, err := pgcopy.Copy(ctx, conn, table, interaction.Columns, b)
 		if err != nil {
 			return nil, err
 		}
@@ -136,32 +134,20 @@ type rowGen struct {
 	now       time.Time
 }
 
-func newRowGen(seed uint64, people int) *rowGen {
-	g := &rowGen{r: rand.New(rand.NewPCG(seed, 0xc0b1)), now: time.Now()}
+func newRowGen(rngSeed uint64, people int) *rowGen {
+	g := &rowGen{r: rand.New(rand.NewPCG(rngSeed, 0xc0b1)), now: time.Now()}
 	g.customers = make([][16]byte, min(people, 1_000_000))
 	for i := range g.customers {
-		g.customers[i] = g.uuid7(g.now.Add(-time.Duration(g.r.IntN(1000)) * time.Hour))
+		g.customers[i] = seed.UUID7(g.now.Add(-time.Duration(g.r.IntN(1000))*time.Hour).UnixMilli(), g.r)
 	}
 	return g
-}
-
-func (g *rowGen) uuid7(t time.Time) [16]byte {
-	var u [16]byte
-	ms := t.UnixMilli()
-	binary.BigEndian.PutUint64(u[8:], g.r.Uint64())
-	x := g.r.Uint64()
-	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
-	u[6] = 0x70 | byte(x>>8)&0x0f
-	u[7] = byte(x)
-	u[8] = u[8]&0x3f | 0x80
-	return u
 }
 
 func (g *rowGen) row(b *pgcopy.Buffer) {
 	r := g.r
 	now := time.Now()
 	occurred := now.Add(-time.Duration(r.IntN(2000)) * time.Millisecond)
-	b.UUID(g.uuid7(now))
+	b.UUID(seed.UUID7(now.UnixMilli(), g.r))
 	kind, event := "track", benchEvents[r.IntN(len(benchEvents))]
 	if r.Float64() < 0.4 {
 		kind, event = "page", "Page Viewed" // as ingest stores page calls
@@ -208,7 +194,7 @@ func (g *rowGen) row(b *pgcopy.Buffer) {
 	b.Time(occurred)
 	b.Time(now)
 	var mid [36]byte
-	b.Text(string(appendUUID4(mid[:0], r)))
+	b.Text(string(pgcopy.AppendUUID(mid[:0], seed.UUID4(r))))
 	if revenue > 0 {
 		b.Float(revenue, 2)
 	} else {

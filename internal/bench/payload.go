@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cairn-cdp/cairn/internal/pgcopy"
+	"github.com/cairn-cdp/cairn/internal/seed"
 )
 
 // Payloads makes Segment Spec messages for a population of simulated people: each has a fixed
@@ -70,7 +71,7 @@ func (p *Payloads) message(dst []byte, trackOnly bool) []byte {
 	w.Key("messageId")
 	w.Value(func(b []byte) []byte {
 		b = append(b, '"')
-		b = appendUUID4(b, p.r)
+		b = pgcopy.AppendUUID(b, seed.UUID4(p.r))
 		return append(b, '"')
 	})
 	if !serverSide {
@@ -167,23 +168,14 @@ func (p *Payloads) anonymousID(k int) string {
 	// A UUID per (run, person), as analytics.js makes one per browser.
 	var u [16]byte
 	h := fnv64(p.run)
-	binary.BigEndian.PutUint64(u[:8], mix64(h^uint64(k)))
-	binary.BigEndian.PutUint64(u[8:], mix64(h+uint64(k)*0x9e3779b97f4a7c15))
+	binary.BigEndian.PutUint64(u[:8], seed.Mix(h^uint64(k)))
+	binary.BigEndian.PutUint64(u[8:], seed.Mix(h+uint64(k)*0x9e3779b97f4a7c15))
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return string(pgcopy.AppendUUID(nil, u))
 }
 
 func (p *Payloads) userID(k int) string { return "user-" + p.run + "-" + strconv.Itoa(k) }
-
-func appendUUID4(dst []byte, r *rand.Rand) []byte {
-	var u [16]byte
-	binary.BigEndian.PutUint64(u[:8], r.Uint64())
-	binary.BigEndian.PutUint64(u[8:], r.Uint64())
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return pgcopy.AppendUUID(dst, u)
-}
 
 func fnv64(s string) uint64 {
 	h := uint64(14695981039346656037)
@@ -192,11 +184,4 @@ func fnv64(s string) uint64 {
 		h *= 1099511628211
 	}
 	return h
-}
-
-func mix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/lib/pq"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cairn-cdp/cairn/ent/interaction"
 	"github.com/cairn-cdp/cairn/ent/schema"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/namedsql"
@@ -620,9 +621,9 @@ func (r *interactionRows) add(m *prepared, cust uuid.UUID, source string) {
 	*r = append(*r, interactionRow{m: m, cust: cust, source: source})
 }
 
-// encode writes the rows in COPY text format, in customer order: consecutive rows then share
-// the customer's foreign key check (the same row, already locked by this transaction) and the
-// index pages of its (customer_id, …) entries.
+// encode writes the rows in COPY text format, columns in interaction.Columns order, rows in
+// customer order: consecutive rows then share the customer's foreign key check (the same row,
+// already locked by this transaction) and the index pages of its (customer_id, …) entries.
 func (r interactionRows) encode(buf *pgcopy.Buffer) {
 	slices.SortStableFunc(r, func(a, b interactionRow) int { return bytes.Compare(a.cust[:], b.cust[:]) })
 	var ts []byte
@@ -679,15 +680,11 @@ func (p *Pipeline) insertEvents(ctx context.Context, conn *sql.Conn, tx *sql.Tx,
 	if p.copyHook != nil {
 		p.copyHook()
 	}
-	if _, err := pgcopy.Copy(ctx, conn, "interactions", interactionColumns, &buf); err != nil {
+	if _, err := pgcopy.Copy(ctx, conn, interaction.Table, interaction.Columns, &buf); err != nil {
 		return fmt.Errorf("error copying interactions: %w", err)
 	}
 	return nil
 }
-
-// interactionColumns are the columns interactionRows.encode writes, in order.
-var interactionColumns = []string{"id", "kind", "event", "properties", "context", "occurred_at", "received_at",
-	"message_id", "revenue", "source", "channel", "customer_id"}
 
 // claimTable records the new identifiers (as 64-bit hashes) that this pipeline's writers are
 // claiming in their open transactions; see lockClaims.

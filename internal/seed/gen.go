@@ -46,7 +46,7 @@ func newGenerator(opts Options) *generator {
 		source: opts.Source,
 	}
 	g.counts = allocateEvents(opts.Seed, opts.Customers, opts.Events)
-	r := rand.New(rand.NewPCG(mix(opts.Seed), mix(^uint64(0))))
+	r := rand.New(rand.NewPCG(Mix(opts.Seed), Mix(^uint64(0))))
 	for i := range 400 {
 		adj := productAdjectives[r.IntN(len(productAdjectives))]
 		noun := productNouns[r.IntN(len(productNouns))]
@@ -60,9 +60,9 @@ func newGenerator(opts Options) *generator {
 	return g
 }
 
-// mix is splitmix64's finaliser: it spreads nearby inputs (customer 1, 2, 3 …) over the whole
+// Mix is splitmix64's finaliser: it spreads nearby inputs (customer 1, 2, 3 …) over the whole
 // seed space.
-func mix(x uint64) uint64 {
+func Mix(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
@@ -71,7 +71,7 @@ func mix(x uint64) uint64 {
 
 // customerRand is customer i's random stream. Its first draw is the customer's activity weight.
 func customerRand(seed uint64, i int) *rand.Rand {
-	return rand.New(rand.NewPCG(mix(seed), mix(uint64(i)^0x5eed)))
+	return rand.New(rand.NewPCG(Mix(seed), Mix(uint64(i)^0x5eed)))
 }
 
 // weight maps the first draw to a heavy-tailed activity weight (Pareto-like, mean ≈ 2.5): most
@@ -180,8 +180,8 @@ func (g *generator) customer(c *chunk, i int) {
 	s.devices = s.devices[:0]
 	for k := range d {
 		dev := device{app: r.Float64() < 0.2 || (k > 0 && r.Float64() < 0.5)}
-		dev.anonymousID = uuid4(r)
-		dev.deviceID = uuid4(r)
+		dev.anonymousID = UUID4(r)
+		dev.deviceID = UUID4(r)
 		dev.ua = r.IntN(len(userAgents))
 		dev.model = r.IntN(len(appDevices))
 		dev.ipA, dev.ipB = 1+r.IntN(223), r.IntN(256)
@@ -228,9 +228,9 @@ func (g *generator) customer(c *chunk, i int) {
 	}
 	// Plus-addressed with the seed and customer number: unique within a seed and across seeds.
 	email := fn + "." + ln + "+" + strconv.FormatUint(g.seed, 36) + "-" + strconv.FormatInt(int64(i), 36) + "@" + emailDomains[i%len(emailDomains)]
-	userID := uuid4(r)
-	phone := "+4915" + pad9((int64(i)*7919+int64(mix(g.seed)%1e9))%1e9) // a bijection of i: unique within a seed
-	customerID := uuid7(first/usPerMs, r)
+	userID := UUID4(r)
+	phone := "+4915" + pad9((int64(i)*7919+int64(Mix(g.seed)%1e9))%1e9) // a bijection of i: unique within a seed
+	customerID := UUID7(first/usPerMs, r)
 
 	// Events.
 	for k := range n {
@@ -378,7 +378,7 @@ func (g *generator) customer(c *chunk, i int) {
 
 func (g *generator) identity(c *chunk, r *rand.Rand, customerID [16]byte, typ, value string, first, last int64) {
 	b := &c.identities
-	b.UUID(uuid7(first/usPerMs, r))
+	b.UUID(UUID7(first/usPerMs, r))
 	b.Text(typ)
 	b.Text(value)
 	b.Time(usTime(first))
@@ -389,7 +389,7 @@ func (g *generator) identity(c *chunk, r *rand.Rand, customerID [16]byte, typ, v
 
 func (g *generator) consent(c *chunk, r *rand.Rand, customerID [16]byte, purpose string, granted bool, source, proof string, at int64) {
 	b := &c.consents
-	b.UUID(uuid7(at/usPerMs, r))
+	b.UUID(UUID7(at/usPerMs, r))
 	b.Text(purpose)
 	b.Bool(granted)
 	b.Text(source)
@@ -446,7 +446,7 @@ func (g *generator) event(c *chunk, r *rand.Rand, customerID [16]byte, dev *devi
 		eventName = "Order Completed"
 		items := 1 + r.IntN(3)
 		p.Str("currency", "EUR")
-		orderID := uuid4(r)
+		orderID := UUID4(r)
 		p.Str("order_id", "ord_"+strconv.FormatUint(binary.BigEndian.Uint64(orderID[:8]), 36))
 		p.Key("products")
 		p.Arr()
@@ -497,7 +497,7 @@ func (g *generator) event(c *chunk, r *rand.Rand, customerID [16]byte, dev *devi
 	}
 	p.End()
 
-	b.UUID(uuid7(t/usPerMs, r))
+	b.UUID(UUID7(t/usPerMs, r))
 	b.Text(kindName)
 	if eventName == "" {
 		b.Null()
@@ -572,7 +572,7 @@ func (g *generator) event(c *chunk, r *rand.Rand, customerID [16]byte, dev *devi
 	b.Time(usTime(t))
 	b.Time(usTime(t + delay))
 	var mid [36]byte
-	b.Text(string(pgcopy.AppendUUID(mid[:0], uuid4(r))))
+	b.Text(string(pgcopy.AppendUUID(mid[:0], UUID4(r))))
 	if kind == evOrderCompleted {
 		b.Float(revenue, 2)
 	} else {
@@ -605,8 +605,8 @@ func pick(r *rand.Rand, ws []weighted) string {
 
 func usTime(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
-// uuid7 is a UUIDv7 for the millisecond ms with random bits from r.
-func uuid7(ms int64, r *rand.Rand) [16]byte {
+// UUID7 is a UUIDv7 for the millisecond ms with random bits from r.
+func UUID7(ms int64, r *rand.Rand) [16]byte {
 	var u [16]byte
 	binary.BigEndian.PutUint64(u[8:], r.Uint64())
 	x := r.Uint64()
@@ -617,8 +617,8 @@ func uuid7(ms int64, r *rand.Rand) [16]byte {
 	return u
 }
 
-// uuid4 is a random (version 4) UUID drawn from r.
-func uuid4(r *rand.Rand) [16]byte {
+// UUID4 is a random (version 4) UUID drawn from r.
+func UUID4(r *rand.Rand) [16]byte {
 	var u [16]byte
 	binary.BigEndian.PutUint64(u[:8], r.Uint64())
 	binary.BigEndian.PutUint64(u[8:], r.Uint64())

@@ -19,6 +19,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/cairn-cdp/cairn/ent/interaction"
 	"github.com/cairn-cdp/cairn/internal/pgcopy"
 )
 
@@ -78,11 +79,10 @@ type Result struct {
 
 // Tables and the columns the seed writes, in COPY order.
 var (
-	customerColumns    = []string{"id", "created_at", "updated_at", "traits", "trait_times", "email", "phone", "first_seen_at", "last_seen_at"}
-	identityColumns    = []string{"id", "type", "value", "first_seen_at", "last_seen_at", "customer_id"}
-	consentColumns     = []string{"id", "purpose", "granted", "source", "recorded_at", "proof", "customer_id"}
-	interactionColumns = []string{"id", "kind", "event", "properties", "context", "occurred_at", "received_at", "message_id", "revenue", "source", "channel", "customer_id"}
-	seededTables       = []string{"customers", "identities", "consents", "interactions"}
+	customerColumns = []string{"id", "created_at", "updated_at", "traits", "trait_times", "email", "phone", "first_seen_at", "last_seen_at"}
+	identityColumns = []string{"id", "type", "value", "first_seen_at", "last_seen_at", "customer_id"}
+	consentColumns  = []string{"id", "purpose", "granted", "source", "recorded_at", "proof", "customer_id"}
+	seededTables    = []string{"customers", "identities", "consents", "interactions"}
 )
 
 func (o *Options) defaults() error {
@@ -250,7 +250,7 @@ func load(ctx context.Context, conn *sql.Conn, opts Options, res *Result, began 
 			{"customers", customerColumns, &c.customers, &res.Customers},
 			{"identities", identityColumns, &c.identities, &res.Identities},
 			{"consents", consentColumns, &c.consents, &res.Consents},
-			{"interactions", interactionColumns, &c.interactions, &res.Interactions},
+			{"interactions", interaction.Columns, &c.interactions, &res.Interactions},
 		} {
 			if part.buf.Rows() == 0 {
 				continue
