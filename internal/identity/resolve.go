@@ -245,7 +245,7 @@ func (b *Batch) lockCustomers(ctx context.Context) error {
 		// KEY UPDATE; the others only FOR KEY SHARE, which concurrent groups about the same
 		// people share without waiting.
 		m := lockKeyShare
-		if len(p.obs) > 0 || p.parent != nil || (p.parent == nil && b.seenChanged(p)) {
+		if len(p.obs) > 0 || p.parent != nil || b.seenChanged(p) {
 			m = lockNoKeyUpd
 		}
 		raise(p.id, m)
@@ -445,7 +445,7 @@ func (b *Batch) recheck(ctx context.Context, ids []uuid.UUID) error {
 		return err
 	}
 	for _, id := range ids {
-		if p := b.profiles[id]; p.summarised && !maps.Equal(p.loaded, now[id]) && !(len(p.loaded) == 0 && len(now[id]) == 0) {
+		if p := b.profiles[id]; p.summarised && !maps.Equal(p.loaded, now[id]) {
 			return fmt.Errorf("%w: identifiers of customer %s changed", ErrConcurrentChange, id)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-cdp/cairn/ent/schema"
 )
 
 // BenchmarkBatchHTTP drives the tracking API as `cairn bench ingest` does: 8 concurrent clients
@@ -128,7 +130,7 @@ func BenchmarkRawCopy(b *testing.B) {
 		now := time.Now().UTC().Format(time.RFC3339Nano)
 		for range 1000 {
 			n++
-			_, err := stmt.Exec(newInteractionID(), "track", "Product Viewed", props, ctxJSON, now, now,
+			_, err := stmt.Exec(schema.NewID().String(), "track", "Product Viewed", props, ctxJSON, now, now,
 				fmt.Sprint("copy-", n), nil, "key:x", "web", uuid.NewString())
 			require.NoError(b, err)
 		}

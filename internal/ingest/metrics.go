@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,11 +52,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.events, m.dropped, m.merges, m.conflicts, m.limited, m.retries, m.groupSize, m.commitSeconds} {
+		// A second pipeline on one registry is refused: its metrics would not be the ones exported.
 		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				continue
-			}
 			return nil, fmt.Errorf("error registering ingest metrics: %w", err)
 		}
 	}

@@ -599,7 +599,7 @@ func (c *consentRows) add(cust uuid.UUID, d consentDecision, source string, m *p
 	proof, _ := json.Marshal(map[string]any{
 		"messageId": m.messageID, "category": d.category, "via": "context.consent.categoryPreferences",
 	})
-	c.ids = append(c.ids, newInteractionID())
+	c.ids = append(c.ids, schema.NewID().String())
 	c.customers = append(c.customers, cust.String())
 	c.purposes = append(c.purposes, d.purpose)
 	c.granted = append(c.granted, d.granted)

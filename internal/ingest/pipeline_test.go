@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
@@ -678,4 +679,17 @@ func submitAlternating(t *testing.T, n int, a, b *Pipeline, msgs func(i int) []M
 	for err := range errs {
 		require.NoError(t, err)
 	}
+}
+
+// TestSecondPipelineOnOneRegistryRefused: metrics registered twice would leave the second
+// pipeline's counters unexported, so the second registration is an error.
+func TestSecondPipelineOnOneRegistryRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	reg := prometheus.NewRegistry()
+	first, err := NewPipeline(context.Background(), b.db, b.res, &Options{Registerer: reg})
+	require.NoError(t, err)
+	defer first.Close()
+	_, err = NewPipeline(context.Background(), b.db, b.res, &Options{Registerer: reg})
+	require.ErrorContains(t, err, "error registering ingest metrics")
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/cairn-cdp/cairn/ent/schema"
 	"github.com/cairn-cdp/cairn/internal/identity"
 )
 
@@ -503,6 +502,3 @@ func clean(s string) string {
 	}
 	return strings.TrimSpace(strings.ReplaceAll(s, "\x00", ""))
 }
-
-// newInteractionID is the primary key of a stored message.
-func newInteractionID() string { return schema.NewID().String() }
