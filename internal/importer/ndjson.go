@@ -91,7 +91,7 @@ func (n *ndjsonReader) next() (*record, error) {
 			}
 			rec.msgs = b.Messages
 			return rec, nil
-		} else if !isMissingBatch(err) {
+		} else if !ingest.IsMissingBatch(err) {
 			rec.err = err
 			return rec, nil
 		}
@@ -106,11 +106,4 @@ func (n *ndjsonReader) next() (*record, error) {
 	}
 	rec.msgs = []ingest.Message{m}
 	return rec, nil
-}
-
-// isMissingBatch tells a message that merely mentions "batch" (say, in its properties) from a
-// malformed batch object.
-func isMissingBatch(err error) bool {
-	var ve *ingest.ValidationError
-	return errors.As(err, &ve) && ve.Field == "batch" && bytes.Contains([]byte(ve.Message), []byte("is required"))
 }

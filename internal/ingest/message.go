@@ -76,6 +76,15 @@ func invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+const msgMissingBatch = "is required: an array of messages"
+
+// IsMissingBatch reports whether err is DecodeBatch's answer to an object without a "batch"
+// array (an NDJSON line may hold a single message or a batch).
+func IsMissingBatch(err error) bool {
+	var ve *ValidationError
+	return errors.As(err, &ve) && ve.Field == "batch" && ve.Message == msgMissingBatch
+}
+
 // prefixed returns err with its field under prefix (e.g. "batch[3]").
 func prefixed(prefix string, err error) error {
 	var ve *ValidationError
@@ -395,7 +404,7 @@ func DecodeBatch(data []byte) (Batch, error) {
 		return Batch{WriteKey: key}, err
 	}
 	if items == nil {
-		return failed(invalid("batch", "is required: an array of messages"))
+		return failed(&ValidationError{Field: "batch", Message: msgMissingBatch})
 	}
 	if len(items) > MaxBatchSize {
 		return failed(invalid("batch", "holds %d messages; at most %d are accepted per request", len(items), MaxBatchSize))
