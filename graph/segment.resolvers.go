@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"entgo.io/contrib/entgql"
@@ -66,7 +65,7 @@ func (r *mutationResolver) DeleteSegment(ctx context.Context, id uuid.UUID) (uui
 // ComputeSegment is the resolver for the computeSegment field.
 func (r *mutationResolver) ComputeSegment(ctx context.Context, id uuid.UUID) (*model.Job, error) {
 	if r.SegmentJobs == nil {
-		return nil, errors.New("no job queue configured")
+		return nil, errNoJobs
 	}
 	var job *model.Job
 	err := txn.Run(ctx, r.DB, func(ctx context.Context, tx *sql.Tx, client *ent.Client) error {
