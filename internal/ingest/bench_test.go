@@ -70,7 +70,7 @@ func BenchmarkBatchHTTP(b *testing.B) {
 		msgs := make([]Message, 0, 1000)
 		for u := lo; u < lo+1000 && u < users; u++ {
 			msgs = append(msgs, Message{Type: TypeIdentify, UserID: fmt.Sprint("user-", u), AnonymousID: fmt.Sprint("anon-", u),
-				Traits: map[string]any{"email": fmt.Sprint("user-", u, "@example.com"), "plan": "free"}})
+				Traits: obj(map[string]any{"email": fmt.Sprint("user-", u, "@example.com"), "plan": "free"})})
 		}
 		tb.submit(b, msgs...)
 	}

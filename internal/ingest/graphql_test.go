@@ -92,7 +92,7 @@ func TestMergeCustomersMutation(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	srv, key := gqlServer(t, b)
-	b.submit(t, Message{Type: TypeIdentify, UserID: "m-1", Traits: map[string]any{"email": "One@Example.org"}})
+	b.submit(t, Message{Type: TypeIdentify, UserID: "m-1", Traits: obj(map[string]any{"email": "One@Example.org"})})
 	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "m-anon"})
 	b.submit(t, Message{Type: TypeIdentify, UserID: "m-2"})
 	one, anon, two := b.customerOf(t, "user_id", "m-1"), b.customerOf(t, "anonymous_id", "m-anon"), b.customerOf(t, "user_id", "m-2")

@@ -48,15 +48,19 @@ type Message struct {
 	Channel     string `json:"channel,omitempty"`    // browser, mobile, server (optional)
 	// Timestamp is when the event happened; when zero it is derived from OriginalTimestamp and
 	// SentAt, correcting the client's clock skew (see EventTime).
-	Timestamp         time.Time      `json:"timestamp,omitzero"`
-	OriginalTimestamp time.Time      `json:"originalTimestamp,omitzero"`
-	SentAt            time.Time      `json:"sentAt,omitzero"`
-	Context           map[string]any `json:"context,omitempty"`
-	Integrations      map[string]any `json:"integrations,omitempty"`
-	Properties        map[string]any `json:"properties,omitempty"` // track, page, screen
-	Traits            map[string]any `json:"traits,omitempty"`     // identify, group
+	Timestamp         time.Time `json:"timestamp,omitzero"`
+	OriginalTimestamp time.Time `json:"originalTimestamp,omitzero"`
+	SentAt            time.Time `json:"sentAt,omitzero"`
+	// Context, Integrations, Properties and Traits are the message's objects as JSON text (nil
+	// when absent or null). The decoders keep them as sent: prepare reads the few members it
+	// needs and stores the rest as is, where decoding them into maps was half the decoders' CPU
+	// and re-encoding them another tenth. Build them by hand with json.Marshal.
+	Context      json.RawMessage `json:"context,omitempty"`
+	Integrations json.RawMessage `json:"integrations,omitempty"`
+	Properties   json.RawMessage `json:"properties,omitempty"` // track, page, screen
+	Traits       json.RawMessage `json:"traits,omitempty"`     // identify, group
 
-	raw rawMembers // the JSON the maps were decoded from (set by the decoders)
+	checked [4]json.RawMessage // the objects a decoder produced, so Validate need not scan them again
 }
 
 // ValidationError says which field of a payload is wrong; the HTTP API answers it with a 400.
@@ -141,7 +145,71 @@ func (m *Message) Validate() error {
 	if utf8.RuneCountInString(m.Name) > maxEventNameLen {
 		return invalid("name", "is longer than %d characters", maxEventNameLen)
 	}
+	for i, o := range m.objects() {
+		if len(o.text) == 0 || sameBytes(o.text, m.checked[i]) {
+			continue
+		}
+		t := bytes.TrimSpace(o.text)
+		if string(t) == "null" {
+			continue
+		}
+		if len(t) == 0 || t[0] != '{' {
+			return invalid(o.name, "must be a JSON object")
+		}
+		if !json.Valid(t) {
+			return invalid(o.name, "is not valid JSON")
+		}
+	}
 	return nil
+}
+
+type namedObject struct {
+	name string
+	text json.RawMessage
+}
+
+// objects lists m's objects, in the order of m.checked.
+func (m *Message) objects() [4]namedObject {
+	return [4]namedObject{{"context", m.Context}, {"integrations", m.Integrations}, {"properties", m.Properties}, {"traits", m.Traits}}
+}
+
+// markChecked records m's objects as checked (a decoder made them).
+func (m *Message) markChecked() {
+	m.checked = [4]json.RawMessage{m.Context, m.Integrations, m.Properties, m.Traits}
+}
+
+// sameBytes reports whether a and b are the same bytes in memory (not merely equal).
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
+}
+
+// object returns text, a JSON object as Validate accepts it, trimmed; nil for null or none.
+func object(text json.RawMessage) []byte {
+	t := bytes.TrimSpace(text)
+	if len(t) == 0 || string(t) == "null" {
+		return nil
+	}
+	return t
+}
+
+// objectField checks that raw, a decoded member's value, is an object or null (nil for null).
+func objectField(name string, raw json.RawMessage) (json.RawMessage, error) {
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil, nil
+	case raw[0] == '{':
+		return raw, nil
+	}
+	kind := "number"
+	switch raw[0] {
+	case '[':
+		kind = "array"
+	case '"':
+		kind = "string"
+	case 't', 'f':
+		kind = "bool"
+	}
+	return nil, invalid(name, "must be a JSON object, not %s", kind)
 }
 
 // wireMessage is the JSON form, lenient where Segment's libraries are (ids may be numbers).
@@ -159,10 +227,10 @@ type wireMessage struct {
 	Timestamp         json.RawMessage `json:"timestamp"`
 	OriginalTimestamp json.RawMessage `json:"originalTimestamp"`
 	SentAt            json.RawMessage `json:"sentAt"`
-	Context           map[string]any  `json:"context"`
-	Integrations      map[string]any  `json:"integrations"`
-	Properties        map[string]any  `json:"properties"`
-	Traits            map[string]any  `json:"traits"`
+	Context           json.RawMessage `json:"context"`
+	Integrations      json.RawMessage `json:"integrations"`
+	Properties        json.RawMessage `json:"properties"`
+	Traits            json.RawMessage `json:"traits"`
 	WriteKey          flexString      `json:"writeKey"`
 }
 
@@ -243,7 +311,6 @@ func decodeAs(data []byte, typ string) (Message, string, error) {
 	if err != nil {
 		return Message{}, string(w.WriteKey), err
 	}
-	m.keepRaw(data)
 	return m, string(w.WriteKey), m.Validate()
 }
 
@@ -256,9 +323,21 @@ func (w *wireMessage) message(typ string) (Message, error) {
 		UserID: string(w.UserID), AnonymousID: string(w.AnonymousID),
 		Event: string(w.Event), Name: string(w.Name), Category: string(w.Category),
 		GroupID: string(w.GroupID), PreviousID: string(w.PreviousID), Channel: string(w.Channel),
-		Context: w.Context, Integrations: w.Integrations, Properties: w.Properties, Traits: w.Traits,
 	}
 	var err error
+	if m.Context, err = objectField("context", w.Context); err != nil {
+		return m, err
+	}
+	if m.Integrations, err = objectField("integrations", w.Integrations); err != nil {
+		return m, err
+	}
+	if m.Properties, err = objectField("properties", w.Properties); err != nil {
+		return m, err
+	}
+	if m.Traits, err = objectField("traits", w.Traits); err != nil {
+		return m, err
+	}
+	m.markChecked()
 	if m.Timestamp, err = parseTime("timestamp", w.Timestamp); err != nil {
 		return m, err
 	}
@@ -359,8 +438,8 @@ type Batch struct {
 
 type wireBatch struct {
 	Batch        []json.RawMessage `json:"batch"`
-	Context      map[string]any    `json:"context"`
-	Integrations map[string]any    `json:"integrations"`
+	Context      json.RawMessage   `json:"context"`
+	Integrations json.RawMessage   `json:"integrations"`
 	SentAt       json.RawMessage   `json:"sentAt"`
 	WriteKey     flexString        `json:"writeKey"`
 }
@@ -409,6 +488,14 @@ func DecodeBatch(data []byte) (Batch, error) {
 	if len(items) > MaxBatchSize {
 		return failed(invalid("batch", "holds %d messages; at most %d are accepted per request", len(items), MaxBatchSize))
 	}
+	shared, err := objectField("context", w.Context)
+	if err != nil {
+		return failed(err)
+	}
+	sharedIntegrations, err := objectField("integrations", w.Integrations)
+	if err != nil {
+		return failed(err)
+	}
 	sentAt, err := parseTime("sentAt", w.SentAt)
 	if err != nil {
 		return failed(err)
@@ -427,9 +514,9 @@ func DecodeBatch(data []byte) (Batch, error) {
 		if err != nil {
 			return failed(prefixed(prefix, err))
 		}
-		m.keepRaw(it.raw)
-		m.Context = mergeShallow(m.Context, w.Context)
-		m.Integrations = mergeShallow(m.Integrations, w.Integrations)
+		m.Context = mergeObjects(m.Context, shared)
+		m.Integrations = mergeObjects(m.Integrations, sharedIntegrations)
+		m.markChecked()
 		if m.SentAt.IsZero() {
 			m.SentAt = sentAt
 		}
@@ -448,7 +535,6 @@ func DecodeBatch(data []byte) (Batch, error) {
 // DecodeBatch to report in order.
 type batchItem struct {
 	wm   wireMessage
-	raw  []byte // its JSON text
 	size int
 	err  error
 }
@@ -513,8 +599,7 @@ func scanBatch(data []byte) ([]batchItem, []byte, error) {
 				return nil, nil, syntaxError(err)
 			}
 			it.err = unmarshalError(err)
-			it.raw = bytes.TrimLeft(data[start:dec.InputOffset()], " \t\r\n,")
-			it.size = len(it.raw)
+			it.size = len(bytes.TrimLeft(data[start:dec.InputOffset()], " \t\r\n,"))
 		}
 		if _, err := dec.Token(); err != nil { // ']'
 			return nil, nil, syntaxError(err)
@@ -555,6 +640,29 @@ func syntaxError(err error) error {
 	return invalid("", "malformed JSON: %s", err.Error())
 }
 
+// mergeObjects returns the JSON object own with the members of shared it lacks: shared's
+// members, then own's. A key both have then appears twice and the later one, own's, is the
+// one that counts, for jsonb as for encoding/json and eachMember.
+func mergeObjects(own, shared json.RawMessage) json.RawMessage {
+	if emptyObject(shared) {
+		return own
+	}
+	if emptyObject(own) {
+		return shared
+	}
+	s, o := bytes.TrimSpace(shared), bytes.TrimSpace(own)
+	out := make(json.RawMessage, 0, len(s)+len(o))
+	out = append(out, s[:len(s)-1]...)
+	out = append(out, ',')
+	return append(out, o[1:]...)
+}
+
+// emptyObject reports whether text, a valid JSON object or nil, has no members.
+func emptyObject(text []byte) bool {
+	t := bytes.TrimSpace(text)
+	return len(t) == 0 || len(bytes.TrimSpace(t[1:len(t)-1])) == 0
+}
+
 // mergeShallow returns own with the keys of shared it lacks.
 func mergeShallow(own, shared map[string]any) map[string]any {
 	if len(shared) == 0 {
@@ -580,114 +688,66 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// rawMembers are the JSON texts a message's context, properties and traits were decoded from,
-// kept so that prepare can store them as sent instead of re-encoding the maps (re-encoding was
-// ~9% of BenchmarkBatchHTTP's Go CPU). Each is set only when it can go to a jsonb column as is
-// (see storable) and is valid only while the Message still holds the map decoded from it. They
-// are copies (strings), so the caller may reuse the decoded buffer at once.
-type rawMembers struct {
-	context, properties, traits          string
-	contextOf, propertiesOf, traitsOf    map[string]any
-	contextLen, propertiesLen, traitsLen int
-}
-
-// keepRaw records in m the raw members of obj (the message's JSON object) for the maps just
-// decoded from it. Nothing is kept when obj's top level cannot be read unambiguously.
-func (m *Message) keepRaw(obj []byte) {
-	ctx, props, traits, ok := topMembers(obj)
-	if !ok {
-		return
-	}
-	if m.Context != nil && storable(ctx) {
-		m.raw.context, m.raw.contextOf, m.raw.contextLen = string(ctx), m.Context, len(m.Context)
-	}
-	if m.Properties != nil && storable(props) {
-		m.raw.properties, m.raw.propertiesOf, m.raw.propertiesLen = string(props), m.Properties, len(m.Properties)
-	}
-	if m.Traits != nil && storable(traits) {
-		m.raw.traits, m.raw.traitsOf, m.raw.traitsLen = string(traits), m.Traits, len(m.Traits)
-	}
-}
-
-// rawFor returns the raw JSON of v if it is still the map it was decoded from ("" otherwise).
-func rawFor(v map[string]any, raw string, of map[string]any, n int) string {
-	if raw == "" || v == nil || len(v) != n || reflect.ValueOf(v).UnsafePointer() != reflect.ValueOf(of).UnsafePointer() {
-		return ""
-	}
-	return raw
-}
-
-// storable reports whether a decoded JSON object's text can be stored in a jsonb column as is,
-// meaning the same as re-encoding its decoded map: valid UTF-8 (the decoder replaces invalid
-// bytes) and no \u escapes (\u0000 and lone surrogates, which the decoder replaces and jsonb
-// refuses).
+// storable reports whether a JSON object's text can be stored in a jsonb column as is, meaning
+// the same as decoding and re-encoding it: valid UTF-8 (the decoder replaces invalid bytes) and
+// no \u escapes (\u0000 and lone surrogates, which the decoder replaces and jsonb refuses).
 func storable(raw []byte) bool {
 	return len(raw) > 0 && raw[0] == '{' && !bytes.Contains(raw, []byte(`\u`)) && utf8.Valid(raw)
 }
 
-// topMembers finds the values of the top-level members context, properties and traits (nil
-// when absent) of obj, a JSON object the decoder has already validated. Keys match
-// case-insensitively, as encoding/json matches them to fields; ok is false when a key is not
-// plain ASCII without escapes, or when one of the three appears twice.
-func topMembers(obj []byte) (ctx, props, traits []byte, ok bool) {
+// eachMember calls fn with the key and the value text of each top-level member of obj, a valid
+// JSON object, in order, stopping at fn's first error. Keys are unescaped; a key that appears
+// twice is met twice, and the later one is the one a decoder keeps.
+func eachMember(obj []byte, fn func(key, value []byte) error) error {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
-		return nil, nil, nil, false
+		return errNotObject
 	}
 	i++
 	for {
 		i = skipSpace(obj, i)
 		if i >= len(obj) {
-			return nil, nil, nil, false
+			return errNotObject
 		}
 		switch obj[i] {
 		case '}':
-			return ctx, props, traits, true
+			return nil
 		case ',':
 			i++
 			continue
 		case '"':
 		default:
-			return nil, nil, nil, false
+			return errNotObject
 		}
-		j := i + 1
-		for j < len(obj) && obj[j] != '"' {
-			if obj[j] == '\\' || obj[j] >= utf8.RuneSelf {
-				return nil, nil, nil, false
-			}
-			j++
-		}
-		if j >= len(obj) {
-			return nil, nil, nil, false
+		j := stringEnd(obj, i+1)
+		if j < 0 {
+			return errNotObject
 		}
 		key := obj[i+1 : j]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			k, err := jsonString(obj[i : j+1])
+			if err != nil {
+				return errNotObject
+			}
+			key = []byte(k)
+		}
 		i = skipSpace(obj, j+1)
 		if i >= len(obj) || obj[i] != ':' {
-			return nil, nil, nil, false
+			return errNotObject
 		}
 		i = skipSpace(obj, i+1)
 		end, ok := skipValue(obj, i)
 		if !ok {
-			return nil, nil, nil, false
+			return errNotObject
 		}
-		var dst *[]byte
-		switch {
-		case bytes.EqualFold(key, []byte("context")):
-			dst = &ctx
-		case bytes.EqualFold(key, []byte("properties")):
-			dst = &props
-		case bytes.EqualFold(key, []byte("traits")):
-			dst = &traits
-		}
-		if dst != nil {
-			if *dst != nil {
-				return nil, nil, nil, false
-			}
-			*dst = obj[i:end]
+		if err := fn(key, obj[i:end]); err != nil {
+			return err
 		}
 		i = end
 	}
 }
+
+var errNotObject = errors.New("not a JSON object")
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {

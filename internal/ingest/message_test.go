@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -66,9 +67,13 @@ func TestDecodeBatchMergesSharedFields(t *testing.T) {
 	require.Equal(t, "k", b.WriteKey)
 	require.Len(t, b.Messages, 2)
 	m := b.Messages[0]
-	require.Equal(t, "10.0.0.2", m.Context["ip"], "the message's own context wins")
-	require.Equal(t, map[string]any{"name": "analytics-go"}, m.Context["library"])
-	require.Equal(t, map[string]any{"All": false}, m.Integrations)
+	var ctx map[string]any
+	require.NoError(t, json.Unmarshal(m.Context, &ctx))
+	require.Equal(t, "10.0.0.2", ctx["ip"], "the message's own context wins")
+	require.Equal(t, map[string]any{"name": "analytics-go"}, ctx["library"])
+	require.JSONEq(t, `{"All": false}`, string(m.Integrations))
+	require.Nil(t, b.Messages[1].Properties, "no properties sent")
+	require.JSONEq(t, `{"library": {"name": "analytics-go"}, "ip": "10.0.0.1"}`, string(b.Messages[1].Context))
 	require.True(t, m.SentAt.Equal(time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)))
 	require.True(t, b.Messages[1].SentAt.Equal(time.Date(2026, 1, 1, 0, 0, 20, 0, time.UTC)))
 }

@@ -69,7 +69,7 @@ func TestConcurrentPipelinesMakeOneCustomer(t *testing.T) {
 	submitAlternating(t, 40, b.pipe, other, func(i int) []Message {
 		return []Message{
 			{Type: TypeTrack, Event: "E", AnonymousID: fmt.Sprint("shared-anon-", i%3), UserID: "shared-user"},
-			{Type: TypeIdentify, AnonymousID: fmt.Sprint("shared-anon-", (i+1)%3), Traits: map[string]any{"email": "Shared@Example.org"}},
+			{Type: TypeIdentify, AnonymousID: fmt.Sprint("shared-anon-", (i+1)%3), Traits: obj(map[string]any{"email": "Shared@Example.org"})},
 		}
 	})
 	// user_id, 3 shared anon ids, the email: one live profile holds them all.
@@ -95,10 +95,10 @@ func TestMergeChain(t *testing.T) {
 	require.Len(t, map[uuid.UUID]bool{a: true, bb: true, c: true}, 3)
 
 	// A↔B through a shared email, then B↔C through a device id.
-	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "B", Traits: map[string]any{"email": "x@example.org"}, Timestamp: at.Add(4 * time.Hour)})
-	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "A", Traits: map[string]any{"email": "X@example.org"}, Timestamp: at.Add(5 * time.Hour)})
-	b.submit(t, Message{Type: TypeTrack, Event: "Tap", AnonymousID: "C", Context: map[string]any{"device": map[string]any{"id": "dev-1"}}, Timestamp: at.Add(6 * time.Hour)})
-	b.submit(t, Message{Type: TypeTrack, Event: "Tap", AnonymousID: "B", Context: map[string]any{"device": map[string]any{"id": "dev-1"}}, Timestamp: at.Add(7 * time.Hour)})
+	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "B", Traits: obj(map[string]any{"email": "x@example.org"}), Timestamp: at.Add(4 * time.Hour)})
+	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "A", Traits: obj(map[string]any{"email": "X@example.org"}), Timestamp: at.Add(5 * time.Hour)})
+	b.submit(t, Message{Type: TypeTrack, Event: "Tap", AnonymousID: "C", Context: obj(map[string]any{"device": map[string]any{"id": "dev-1"}}), Timestamp: at.Add(6 * time.Hour)})
+	b.submit(t, Message{Type: TypeTrack, Event: "Tap", AnonymousID: "B", Context: obj(map[string]any{"device": map[string]any{"id": "dev-1"}}), Timestamp: at.Add(7 * time.Hour)})
 
 	// One survivor: the oldest (A); every identity, interaction on it; old ids resolve to it.
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
@@ -143,13 +143,13 @@ func TestConflictingUserIDsDoNotMerge(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	b.submit(t, Message{Type: TypeIdentify, UserID: "alice", AnonymousID: "shared-laptop"})
-	b.submit(t, Message{Type: TypeIdentify, UserID: "bob", AnonymousID: "bobs-phone", Traits: map[string]any{"email": "bob@example.org"}})
+	b.submit(t, Message{Type: TypeIdentify, UserID: "bob", AnonymousID: "bobs-phone", Traits: obj(map[string]any{"email": "bob@example.org"})})
 	alice, bob := b.customerOf(t, "user_id", "alice"), b.customerOf(t, "user_id", "bob")
 
 	// Bob logs in on Alice's laptop: the anonymousId belongs to Alice, the userId to Bob.
 	b.submit(t, Message{Type: TypeTrack, Event: "Login", UserID: "bob", AnonymousID: "shared-laptop", MessageID: "conflict-1"})
 	// An anonymous message linking both profiles' identifiers.
-	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "shared-laptop", Traits: map[string]any{"email": "bob@example.org"}, MessageID: "conflict-2"})
+	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "shared-laptop", Traits: obj(map[string]any{"email": "bob@example.org"}), MessageID: "conflict-2"})
 
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
 	require.Equal(t, alice, b.customerOf(t, "anonymous_id", "shared-laptop"))
@@ -166,9 +166,9 @@ func TestLateEventDoesNotOverwriteNewerTraits(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	now := time.Now().UTC().Truncate(time.Second)
-	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now, Traits: map[string]any{"plan": "pro", "email": "New@Example.org"}})
+	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now, Traits: obj(map[string]any{"plan": "pro", "email": "New@Example.org"})})
 	// Arrives later, happened earlier.
-	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now.Add(-time.Hour), Traits: map[string]any{"plan": "free", "email": "old@example.org", "city": "Oslo"}})
+	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now.Add(-time.Hour), Traits: obj(map[string]any{"plan": "free", "email": "old@example.org", "city": "Oslo"})})
 	cust := b.customerOf(t, "user_id", "u")
 	traits := b.traits(t, cust)
 	require.Equal(t, "pro", traits["plan"])
@@ -181,7 +181,7 @@ func TestLateEventDoesNotOverwriteNewerTraits(t *testing.T) {
 	require.True(t, first.Equal(now.Add(-time.Hour)), first)
 	require.True(t, last.Equal(now), last)
 	// A newer event does overwrite.
-	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now.Add(time.Minute), Traits: map[string]any{"plan": "enterprise"}})
+	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now.Add(time.Minute), Traits: obj(map[string]any{"plan": "enterprise"})})
 	require.Equal(t, "enterprise", b.traits(t, cust)["plan"])
 }
 
@@ -218,7 +218,7 @@ func TestConsentDeniedDropsLaterEvents(t *testing.T) {
 	deny := map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"Analytics": false, "Advertising": true}}}
 	res := b.submit(t,
 		Message{Type: TypeTrack, Event: "Before", AnonymousID: "a"},
-		Message{Type: TypeTrack, Event: "Deny", AnonymousID: "a", Context: deny},
+		Message{Type: TypeTrack, Event: "Deny", AnonymousID: "a", Context: obj(deny)},
 	)
 	require.Equal(t, Result{Stored: 1, Dropped: 1}, res)
 	cust := b.customerOf(t, "anonymous_id", "a")
@@ -234,7 +234,7 @@ func TestConsentDeniedDropsLaterEvents(t *testing.T) {
 
 	// Granting again resumes collection.
 	grant := map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"analytics": true}}}
-	res = b.submit(t, Message{Type: TypeTrack, Event: "Granted", UserID: "u", Context: grant})
+	res = b.submit(t, Message{Type: TypeTrack, Event: "Granted", UserID: "u", Context: obj(grant)})
 	require.Equal(t, Result{Stored: 1}, res)
 }
 
@@ -245,7 +245,7 @@ func TestConfiguredConsentPurposes(t *testing.T) {
 	t.Parallel()
 	b := setup(t, &setupOpts{pipeline: &Options{ConsentPurposes: map[string]string{CategoryKey("Ad Targeting"): "ads"}}})
 	prefs := map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"Analytics": false, "ad_targeting": true}}}
-	res := b.submit(t, Message{Type: TypeTrack, Event: "Prefs", AnonymousID: "a", Context: prefs})
+	res := b.submit(t, Message{Type: TypeTrack, Event: "Prefs", AnonymousID: "a", Context: obj(prefs)})
 	require.Equal(t, Result{Stored: 1}, res, "Analytics is not mapped here, so its denial drops nothing")
 	cust := b.customerOf(t, "anonymous_id", "a")
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1 AND purpose = 'ads' AND granted`, cust))
@@ -255,7 +255,7 @@ func TestConfiguredConsentPurposes(t *testing.T) {
 func TestKeepIP(t *testing.T) {
 	t.Parallel()
 	b := setup(t, &setupOpts{pipeline: &Options{KeepIP: true, DropContext: []string{"userAgent"}}})
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "a", MessageID: "ip", Context: map[string]any{"ip": "203.0.113.77", "userAgent": "Mozilla"}})
+	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "a", MessageID: "ip", Context: obj(map[string]any{"ip": "203.0.113.77", "userAgent": "Mozilla"})})
 	var ip string
 	require.NoError(t, b.db.QueryRow(`SELECT coalesce(context->>'ip', ''), coalesce(context->>'userAgent', 'dropped') FROM interactions WHERE message_id = 'ip'`).Scan(&ip, new(string)))
 	require.Equal(t, "203.0.113.77", ip)
@@ -330,7 +330,7 @@ func TestAliasMerges(t *testing.T) {
 	t.Run("previousId is a former userId", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeIdentify, UserID: "old-login", Traits: map[string]any{"plan": "pro"}})
+		b.submit(t, Message{Type: TypeIdentify, UserID: "old-login", Traits: obj(map[string]any{"plan": "pro"})})
 		b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "phone-app"})
 		old := b.customerOf(t, "user_id", "old-login")
 		b.submit(t, Message{Type: TypeAlias, AnonymousID: "phone-app", PreviousID: "old-login"})
@@ -390,8 +390,8 @@ func TestPageAndScreenEventNames(t *testing.T) {
 func TestGroupTraitsAndExternalIDs(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	b.submit(t, Message{Type: TypeGroup, UserID: "u", GroupID: "acme", Traits: map[string]any{"name": "Acme Inc"},
-		Context: map[string]any{"externalIds": []any{map[string]any{"id": "cus_123", "type": "stripe_customer_id", "collection": "users"}}}})
+	b.submit(t, Message{Type: TypeGroup, UserID: "u", GroupID: "acme", Traits: obj(map[string]any{"name": "Acme Inc"}),
+		Context: obj(map[string]any{"externalIds": []any{map[string]any{"id": "cus_123", "type": "stripe_customer_id", "collection": "users"}}})})
 	cust := b.customerOf(t, "user_id", "u")
 	require.Equal(t, cust, b.customerOf(t, "external:stripe_customer_id", "cus_123"))
 	traits := b.traits(t, cust)
@@ -414,8 +414,8 @@ func TestMergeByAnotherProcess(t *testing.T) {
 	require.NoError(t, err)
 	other, err := NewPipeline(ctx, b.db, res, nil)
 	require.NoError(t, err)
-	_, err = other.Submit(ctx, []Message{{Type: TypeIdentify, AnonymousID: "young", Traits: map[string]any{"email": "e@example.org"}},
-		{Type: TypeIdentify, AnonymousID: "old", Traits: map[string]any{"email": "e@example.org"}}}, "test")
+	_, err = other.Submit(ctx, []Message{{Type: TypeIdentify, AnonymousID: "young", Traits: obj(map[string]any{"email": "e@example.org"})},
+		{Type: TypeIdentify, AnonymousID: "old", Traits: obj(map[string]any{"email": "e@example.org"})}}, "test")
 	require.NoError(t, err)
 	require.NoError(t, other.Close())
 

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/netip"
 	"strconv"
@@ -77,29 +78,39 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 	}
 	out.occurredAt = EventTime(m, receivedAt)
 
-	var err error
-	if out.ids, err = p.identifiers(m); err != nil {
+	var traits map[string]any // identify and group: the traits sent
+	if m.Type == TypeIdentify || m.Type == TypeGroup {
+		var err error
+		if traits, err = decodeObject("traits", m.Traits); err != nil {
+			return nil, err
+		}
+	}
+	ctx, err := p.readContext(object(m.Context))
+	if err != nil {
+		return nil, err
+	}
+	if out.ids, err = p.identifiers(m, traits, ctx); err != nil {
 		return nil, err
 	}
 	if m.Type == TypeAlias {
 		// A former userId or an anonymousId: the resolver decides which (user_id first).
 		out.previous, _ = p.norm.Normalize(identity.TypeAnonymousID, m.PreviousID)
 	}
-
-	ctx, dropped, ip := p.minimise(m.Context)
-	out.consents = p.consents(ctx)
+	out.consents = p.consents(ctx.consent)
 	out.channel = channelOf(m, ctx)
+	if out.context, err = p.storeContext(object(m.Context), ctx); err != nil {
+		return nil, err
+	}
 
-	var props map[string]any
-	var rawProps string // props' JSON as sent, when it needs no change
+	var props []byte         // the properties to store, as JSON text
+	var built map[string]any // or as a map, for those built here
 	switch m.Type {
 	case TypeTrack:
-		out.event, props = clean(m.Event), m.Properties
-		rawProps = rawFor(m.Properties, m.raw.properties, m.raw.propertiesOf, m.raw.propertiesLen)
+		out.event, props = clean(m.Event), object(m.Properties)
 	case TypePage, TypeScreen:
 		// One event name per kind (as Segment's warehouses' pages/screens tables have); the
 		// page's own name and category stay filterable as properties.name and .category.
-		out.event, props = PageViewed, m.Properties
+		out.event, props = PageViewed, object(m.Properties)
 		if m.Type == TypeScreen {
 			out.event = ScreenViewed
 		}
@@ -110,54 +121,235 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 		if category := clean(m.Category); category != "" {
 			named["category"] = category
 		}
-		rawProps = rawFor(m.Properties, m.raw.properties, m.raw.propertiesOf, m.raw.propertiesLen)
 		if len(named) > 0 {
-			props = mergeShallow(named, props) // the call's name and category win over properties'
-			rawProps = withMembers(rawProps, len(m.Properties) == 0, named)
+			// The call's name and category win over properties' own.
+			if props == nil || storable(props) {
+				props = withMembers(props, named)
+			} else {
+				decoded, err := decodeObject("properties", props)
+				if err != nil {
+					return nil, err
+				}
+				props, built = nil, mergeShallow(named, decoded)
+			}
 		}
 	case TypeIdentify:
-		props = m.Traits
-		rawProps = rawFor(m.Traits, m.raw.traits, m.raw.traitsOf, m.raw.traitsLen)
-		out.traits, _ = stripNUL(m.Traits).(map[string]any)
+		props = object(m.Traits)
+		out.traits, _ = stripNUL(traits).(map[string]any)
 	case TypeGroup:
-		group := mergeShallow(m.Traits, map[string]any{"id": m.GroupID})
-		props = map[string]any{"groupId": m.GroupID, "traits": m.Traits}
+		group := mergeShallow(traits, map[string]any{"id": m.GroupID})
+		built = map[string]any{"groupId": m.GroupID, "traits": traits}
 		out.traits, _ = stripNUL(map[string]any{"groupId": m.GroupID, "group": group}).(map[string]any)
 	case TypeAlias:
-		props = map[string]any{"previousId": m.PreviousID}
+		built = map[string]any{"previousId": m.PreviousID}
 	}
-	out.revenue = revenueOf(props)
-	switch {
-	case rawProps != "":
-		out.properties = rawProps
-	case props != nil:
-		if out.properties, err = encodeJSON(props); err != nil {
+	if props != nil {
+		if out.revenue, err = revenueIn(props); err != nil {
+			return nil, err
+		}
+		if out.properties, err = storeObject("properties", props); err != nil {
+			return nil, err
+		}
+	} else if built != nil {
+		out.revenue = revenueOf(built)
+		if out.properties, err = encodeJSON(built); err != nil {
 			return nil, invalid("properties", "cannot be encoded: %s", err)
 		}
-	}
-	rawCtx := rawFor(m.Context, m.raw.context, m.raw.contextOf, m.raw.contextLen)
-	if sent, _ := m.Context["ip"].(string); rawCtx != "" && !dropped && ip != "" {
-		rawCtx = replaceIP(rawCtx, sent, ip)
-	}
-	if rawCtx != "" && !dropped {
-		out.context = rawCtx
-	} else if out.context, err = encodeJSON(ctx); err != nil {
-		return nil, invalid("context", "cannot be encoded: %s", err)
 	}
 	return out, nil
 }
 
-// withMembers returns the JSON object raw with the string members of add appended ("" when
-// raw is ""). A key raw already has then appears twice: jsonb keeps the last, so add's win.
-func withMembers(raw string, empty bool, add map[string]any) string {
-	if raw == "" {
-		return ""
+// contextView is what prepare reads of a message's context.
+type contextView struct {
+	ip          string // ip, when a string
+	hasIP       bool
+	library     string // library.name
+	userAgent   bool   // has a userAgent
+	page        bool   // has a page
+	deviceID    string // device.id
+	externalIDs []any  // externalIds
+	traits      map[string]any
+	consent     map[string]any
+	dropped     bool // it holds a member configured to be dropped
+}
+
+// readContext reads the members of ctx (a JSON object, or nil) that prepare needs, decoding
+// only those (decoding every context into a map, and json.Unmarshal on the few members, were
+// each a sizeable part of ingest's CPU). Keys are matched exactly, the last of duplicates
+// winning, as in a decoded map. The members configured to be dropped are not read, except
+// for identifiers (device.id, externalIds, traits), which are read from the context as sent.
+func (p *Pipeline) readContext(ctx []byte) (contextView, error) {
+	var v contextView
+	if ctx == nil {
+		return v, nil
 	}
-	out := make([]byte, 0, len(raw)+64)
-	if empty {
+	err := eachMember(ctx, func(key, value []byte) error {
+		_, drop := p.dropContext[string(key)]
+		v.dropped = v.dropped || drop
+		var err error
+		switch string(key) {
+		case "ip":
+			v.ip, v.hasIP = "", false
+			if value[0] == '"' {
+				v.ip, err = jsonString(value)
+				v.hasIP = err == nil
+			}
+		case "library":
+			v.library = ""
+			if !drop && value[0] == '{' {
+				v.library, err = stringMember(value, "name")
+			}
+		case "userAgent":
+			v.userAgent = !drop
+		case "page":
+			v.page = !drop
+		case "device":
+			v.deviceID = ""
+			if value[0] == '{' {
+				v.deviceID, err = stringMember(value, "id")
+			}
+		case "externalIds":
+			v.externalIDs = nil
+			if value[0] == '[' {
+				err = json.Unmarshal(value, &v.externalIDs)
+			}
+		case "traits":
+			v.traits = nil
+			if value[0] == '{' {
+				err = json.Unmarshal(value, &v.traits)
+			}
+		case "consent":
+			v.consent = nil
+			if !drop && value[0] == '{' {
+				err = json.Unmarshal(value, &v.consent)
+			}
+		}
+		if err != nil {
+			return invalid("context."+string(key), "cannot be decoded: %s", err)
+		}
+		return nil
+	})
+	if errors.Is(err, errNotObject) {
+		err = invalid("context", "must be a JSON object")
+	}
+	return v, err
+}
+
+// stringMember returns the string value of obj's member key ("" when absent or not a string).
+func stringMember(obj []byte, key string) (string, error) {
+	var out string
+	err := eachMember(obj, func(k, value []byte) error {
+		if string(k) != key {
+			return nil
+		}
+		out = ""
+		if value[0] == '"' {
+			s, err := jsonString(value)
+			if err != nil {
+				return err
+			}
+			out = s
+		}
+		return nil
+	})
+	return out, err
+}
+
+// storeContext returns the context to store (ctx as sent, or "{}" for none): minimised, which
+// takes editing the text when the ip is truncated, and decoding and re-encoding it when a
+// member is dropped or the text is not storable as is.
+func (p *Pipeline) storeContext(ctx []byte, v contextView) (string, error) {
+	if ctx == nil {
+		return "{}", nil
+	}
+	if !v.dropped && storable(ctx) {
+		if !v.hasIP || p.opts.KeepIP {
+			return string(ctx), nil
+		}
+		switch t := TruncateIP(v.ip); {
+		case t == v.ip:
+			return string(ctx), nil
+		case t != "":
+			if out := replaceIP(string(ctx), v.ip, t); out != "" {
+				return out, nil
+			}
+		}
+	}
+	decoded, err := decodeObject("context", ctx)
+	if err != nil {
+		return "", err
+	}
+	out, err := encodeJSON(p.minimise(decoded))
+	if err != nil {
+		return "", invalid("context", "cannot be encoded: %s", err)
+	}
+	return out, nil
+}
+
+// storeObject returns obj (a JSON object) as it can be stored in a jsonb column: as sent when
+// it can be, else decoded and re-encoded.
+func storeObject(field string, obj []byte) (string, error) {
+	if storable(obj) {
+		return string(obj), nil
+	}
+	decoded, err := decodeObject(field, obj)
+	if err != nil {
+		return "", err
+	}
+	out, err := encodeJSON(decoded)
+	if err != nil {
+		return "", invalid(field, "cannot be encoded: %s", err)
+	}
+	return out, nil
+}
+
+// decodeObject decodes the JSON object text (nil for none) of the message's field.
+func decodeObject(field string, text []byte) (map[string]any, error) {
+	text = object(text)
+	if text == nil {
+		return nil, nil
+	}
+	var out map[string]any
+	if err := json.Unmarshal(text, &out); err != nil {
+		return nil, invalid(field, "cannot be decoded: %s", err)
+	}
+	return out, nil
+}
+
+// revenueIn is revenueOf for properties as JSON text, decoding only the members it reads.
+func revenueIn(props []byte) (string, error) {
+	var found map[string]any
+	err := eachMember(props, func(key, value []byte) error {
+		if k := string(key); k == "revenue" || k == "total" {
+			var x any
+			if err := json.Unmarshal(value, &x); err != nil {
+				return invalid("properties."+k, "cannot be decoded: %s", err)
+			}
+			if found == nil {
+				found = map[string]any{}
+			}
+			found[k] = x
+		}
+		return nil
+	})
+	if errors.Is(err, errNotObject) {
+		err = invalid("properties", "must be a JSON object")
+	}
+	if err != nil {
+		return "", err
+	}
+	return revenueOf(found), nil
+}
+
+// withMembers returns the JSON object obj (nil for none) with the string members name and
+// category of add appended. A key obj already has then appears twice: jsonb keeps the last, as
+// eachMember and encoding/json do, so add's win.
+func withMembers(obj []byte, add map[string]any) []byte {
+	out := make([]byte, 0, len(obj)+64)
+	if emptyObject(obj) {
 		out = append(out, '{')
 	} else {
-		out = append(out, raw[:len(raw)-1]...)
+		out = append(out, obj[:len(obj)-1]...)
 		out = append(out, ',')
 	}
 	first := true
@@ -170,19 +362,16 @@ func withMembers(raw string, empty bool, add map[string]any) string {
 			out = append(out, ',')
 		}
 		first = false
-		b, err := json.Marshal(v)
-		if err != nil {
-			return ""
-		}
+		b, _ := json.Marshal(v) // a string always encodes
 		out = append(out, '"')
 		out = append(out, k...)
 		out = append(out, '"', ':')
 		out = append(out, b...)
 	}
 	if first {
-		return raw
+		return obj
 	}
-	return string(append(out, '}'))
+	return append(out, '}')
 }
 
 // replaceIP returns the context object raw with its top-level ip value from replaced by to,
@@ -244,7 +433,7 @@ func EventTime(m *Message, receivedAt time.Time) time.Time {
 
 // identifiers extracts m's normalised identifiers, dropping junk values. A message whose
 // userId and anonymousId are both junk identifies no one and is refused.
-func (p *Pipeline) identifiers(m *Message) ([]identity.Identifier, error) {
+func (p *Pipeline) identifiers(m *Message, traits map[string]any, ctx contextView) ([]identity.Identifier, error) {
 	var ids []identity.Identifier
 	add := func(typ, value string) bool {
 		if strings.TrimSpace(value) == "" {
@@ -267,28 +456,20 @@ func (p *Pipeline) identifiers(m *Message) ([]identity.Identifier, error) {
 		return nil, invalid(field, "is not a usable identifier (empty or a junk value such as \"null\" or \"undefined\"); userId or anonymousId is required")
 	}
 	if m.Type == TypeIdentify {
-		addTraitIDs(add, m.Traits)
-	}
-	if traits, ok := m.Context["traits"].(map[string]any); ok {
 		addTraitIDs(add, traits)
 	}
-	if device, ok := m.Context["device"].(map[string]any); ok {
-		if id, ok := device["id"].(string); ok {
-			add(identity.TypeDeviceID, id)
+	addTraitIDs(add, ctx.traits)
+	add(identity.TypeDeviceID, ctx.deviceID)
+	for _, e := range ctx.externalIDs {
+		obj, ok := e.(map[string]any)
+		if !ok {
+			continue
 		}
-	}
-	if ext, ok := m.Context["externalIds"].([]any); ok {
-		for _, e := range ext {
-			obj, ok := e.(map[string]any)
-			if !ok {
-				continue
-			}
-			typ, _ := obj["type"].(string)
-			id := stringish(obj["id"])
-			typ = strings.ToLower(strings.TrimSpace(typ))
-			if typ != "" && id != "" {
-				add(identity.ExternalPrefix+typ, id)
-			}
+		typ, _ := obj["type"].(string)
+		id := stringish(obj["id"])
+		typ = strings.ToLower(strings.TrimSpace(typ))
+		if typ != "" && id != "" {
+			add(identity.ExternalPrefix+typ, id)
 		}
 	}
 	return ids, nil
@@ -315,28 +496,18 @@ func stringish(v any) string {
 	return ""
 }
 
-// minimise returns a copy of context without the configured fields and with ip truncated,
-// whether it dropped a field, and the truncated ip when it differs from the one sent ("" when
-// ip is unchanged; "" is also what an ip that does not parse becomes, reported as dropped).
-func (p *Pipeline) minimise(ctx map[string]any) (out map[string]any, dropped bool, ip string) {
-	out = make(map[string]any, len(ctx))
+// minimise returns a copy of context without the configured members and with ip truncated.
+func (p *Pipeline) minimise(ctx map[string]any) map[string]any {
+	out := make(map[string]any, len(ctx))
 	for k, v := range ctx {
 		if _, drop := p.dropContext[k]; !drop {
 			out[k] = v
-		} else {
-			dropped = true
 		}
 	}
 	if sent, ok := out["ip"].(string); ok && !p.opts.KeepIP {
-		t := TruncateIP(sent)
-		out["ip"] = t
-		if t == "" && sent != "" {
-			dropped = true // re-encoded rather than spliced
-		} else if t != sent {
-			ip = t
-		}
+		out["ip"] = TruncateIP(sent)
 	}
-	return out, dropped, ip
+	return out
 }
 
 // TruncateIP keeps the network part of an address: IPv4 /24 ("203.0.113.7" → "203.0.113.0"),
@@ -360,11 +531,7 @@ func TruncateIP(s string) string {
 
 // consents reads context.consent.categoryPreferences into decisions per purpose; several
 // categories mapping to one purpose grant it only if all do.
-func (p *Pipeline) consents(ctx map[string]any) []consentDecision {
-	consent, ok := ctx["consent"].(map[string]any)
-	if !ok {
-		return nil
-	}
+func (p *Pipeline) consents(consent map[string]any) []consentDecision {
 	prefs, ok := consent["categoryPreferences"].(map[string]any)
 	if !ok {
 		return nil
@@ -406,7 +573,7 @@ func CategoryKey(s string) string {
 }
 
 // channelOf classifies where m came from: web, app, email or server.
-func channelOf(m *Message, ctx map[string]any) string {
+func channelOf(m *Message, ctx contextView) string {
 	switch strings.ToLower(m.Channel) {
 	case "browser", "web":
 		return "web"
@@ -417,9 +584,8 @@ func channelOf(m *Message, ctx map[string]any) string {
 	case "email":
 		return "email"
 	}
-	if lib, ok := ctx["library"].(map[string]any); ok {
-		name, _ := lib["name"].(string)
-		name = strings.ToLower(name)
+	if ctx.library != "" {
+		name := strings.ToLower(ctx.library)
 		switch {
 		case strings.Contains(name, "analytics.js") || strings.Contains(name, "analytics-next") || strings.Contains(name, "browser"):
 			return "web"
@@ -428,10 +594,8 @@ func channelOf(m *Message, ctx map[string]any) string {
 			return "app"
 		}
 	}
-	if _, ok := ctx["userAgent"]; ok {
-		if _, page := ctx["page"]; page {
-			return "web"
-		}
+	if ctx.userAgent && ctx.page {
+		return "web"
 	}
 	return "server"
 }

@@ -3,11 +3,14 @@ package ingest
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-cdp/cairn/internal/identity"
 )
 
 // TestRawJSONStoredAsSent checks that decoded properties and context are stored from the text
@@ -42,8 +45,9 @@ func TestRawJSONStoredAsSent(t *testing.T) {
 }
 
 // FuzzRawJSON checks that storing properties and context from the text sent means the same as
-// re-encoding the decoded maps (as prepare does for messages built by hand), and is valid
-// UTF-8 without NULs, for whatever the decoders accept.
+// storing the same objects built by hand (decoded and re-encoded by json.Marshal, which
+// escapes <, > and &, so that prepare decodes and re-encodes them in turn), and is valid UTF-8
+// without NULs, for whatever the decoders accept.
 //
 //	go test ./internal/ingest -run '^$' -fuzz FuzzRawJSON -fuzztime 30s
 func FuzzRawJSON(f *testing.F) {
@@ -74,7 +78,8 @@ func FuzzRawJSON(f *testing.F) {
 		check := func(m Message) {
 			pm, err := p.prepare(&m, time.Now())
 			plain := m
-			plain.raw = rawMembers{}
+			plain.checked = [4]json.RawMessage{}
+			plain.Context, plain.Properties, plain.Traits = reencode(t, m.Context), reencode(t, m.Properties), reencode(t, m.Traits)
 			pm2, err2 := p.prepare(&plain, time.Now())
 			if (err == nil) != (err2 == nil) {
 				t.Fatalf("prepare: %v with the raw text, %v without", err, err2)
@@ -96,6 +101,22 @@ func FuzzRawJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// reencode is obj as built by hand: decoded into a map and encoded again.
+func reencode(t *testing.T, obj json.RawMessage) json.RawMessage {
+	if obj == nil {
+		return nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(obj, &m); err != nil {
+		t.Fatalf("a decoded object does not decode: %v", err)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatalf("re-encoding: %v", err)
+	}
+	return b
 }
 
 func containsNUL(v any) bool {
@@ -145,4 +166,77 @@ func TestDecodedMessageOwnsItsJSON(t *testing.T) {
 		require.Equal(t, `{"a":"b"}`, pm.properties)
 		require.Equal(t, `{"ip":"10.1.2.0"}`, pm.context)
 	}
+}
+
+// TestObjectsChecked covers the objects' checks: a decoded one must be an object (or null), in
+// a message and at the batch level; one built by hand must also be valid JSON, which the
+// decoders' output is not scanned again for.
+func TestObjectsChecked(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ body, field, message string }{
+		{`{"type":"track","userId":"u","event":"E","properties":[1]}`, "properties", "must be a JSON object, not array"},
+		{`{"type":"identify","userId":"u","traits":"x"}`, "traits", "must be a JSON object, not string"},
+		{`{"type":"track","userId":"u","event":"E","integrations":true}`, "integrations", "must be a JSON object, not bool"},
+		{`{"batch":[{"type":"track","userId":"u","event":"E","context":5}]}`, "batch[0].context", "must be a JSON object, not number"},
+		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"context":[]}`, "context", "must be a JSON object, not array"},
+		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"integrations":"all"}`, "integrations", "must be a JSON object, not string"},
+	} {
+		var err error
+		if strings.HasPrefix(tc.body, `{"batch"`) {
+			_, err = DecodeBatch([]byte(tc.body))
+		} else {
+			_, err = Decode([]byte(tc.body))
+		}
+		var ve *ValidationError
+		require.ErrorAs(t, err, &ve, tc.body)
+		require.Equal(t, tc.field, ve.Field, tc.body)
+		require.Equal(t, tc.message, ve.Message, tc.body)
+	}
+
+	m, err := Decode([]byte(`{"type":"track","userId":"u","event":"E","context":null,"properties":null}`))
+	require.NoError(t, err)
+	require.Nil(t, m.Context)
+	require.Nil(t, m.Properties)
+
+	for _, tc := range []struct {
+		m     Message
+		field string
+	}{
+		{Message{Context: json.RawMessage(`{"ip":`)}, "context"},
+		{Message{Properties: json.RawMessage(`[1,2]`)}, "properties"},
+		{Message{Traits: json.RawMessage(`{"a":1}}`)}, "traits"},
+		{Message{Integrations: json.RawMessage(`"x"`)}, "integrations"},
+	} {
+		tc.m.Type, tc.m.UserID, tc.m.Event = TypeTrack, "u", "E"
+		var ve *ValidationError
+		require.ErrorAs(t, tc.m.Validate(), &ve, string(tc.m.Context))
+		require.Equal(t, tc.field, ve.Field)
+	}
+	// A decoded object edited by hand is checked again.
+	m, err = Decode([]byte(`{"type":"track","userId":"u","event":"E","context":{"ip":"10.0.0.1"}}`))
+	require.NoError(t, err)
+	m.Context = json.RawMessage(`{"ip":}`)
+	require.Error(t, m.Validate())
+}
+
+// TestContextMembersAsSent checks that prepare reads the context members it needs by their
+// unescaped keys, the last of duplicates winning, as a decoder would.
+func TestContextMembersAsSent(t *testing.T) {
+	t.Parallel()
+	p := &Pipeline{purposes: map[string]string{"analytics": "analytics"}, dropContext: map[string]struct{}{}, norm: newTestNormalizer()}
+	m, err := Decode([]byte(`{"type":"track","anonymousId":"a","event":"E","context":{
+		"\u0069p":"198.51.100.77",
+		"device":{"id":"first"},"device":{"id":"second"},
+		"consent":{"categoryPreferences":{"Analytics":false}},
+		"library":{"name":"analytics.js"}}}`))
+	require.NoError(t, err)
+	pm, err := p.prepare(&m, time.Now())
+	require.NoError(t, err)
+	var ctx map[string]any
+	require.NoError(t, json.Unmarshal([]byte(pm.context), &ctx))
+	require.Equal(t, "198.51.100.0", ctx["ip"], "an escaped ip key is truncated too")
+	require.Contains(t, pm.ids, identity.Identifier{Type: identity.TypeDeviceID, Value: "second"})
+	require.NotContains(t, pm.ids, identity.Identifier{Type: identity.TypeDeviceID, Value: "first"})
+	require.Equal(t, []consentDecision{{purpose: "analytics", granted: false, category: "Analytics"}}, pm.consents)
+	require.Equal(t, "web", pm.channel)
 }

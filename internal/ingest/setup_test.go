@@ -155,3 +155,12 @@ func (b *testBundle) addSegment(t testing.TB) {
 		VALUES (gen_random_uuid(), now(), now(), 'pro', '{"trait":{"key":"plan","op":"EQ","value":"pro"}}', 3600, 0, 'ready')`)
 	require.NoError(t, err)
 }
+
+// obj is m as JSON text, for the objects of messages built by hand.
+func obj(m map[string]any) json.RawMessage {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
