@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -55,5 +57,89 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		if _, err := DecodeBatch(body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// FuzzFastDecodeMatches checks DecodeBatch's and Decode's fast path against encoding/json's:
+// whatever the fast path accepts, encoding/json must accept and decode alike.
+//
+//	go test ./internal/ingest -run '^$' -fuzz FuzzFastDecodeMatches -fuzztime 60s
+func FuzzFastDecodeMatches(f *testing.F) {
+	p := bench.NewPayloads("fuzz", 100, 1, 1)
+	f.Add(p.Batch(3))
+	f.Add(p.Message(nil))
+	for _, s := range []string{
+		`{"batch":[{"type":"track","userId":7,"event":"E","USERID":"u","Type":null,"context":{"ip":"1.2.3.4"}}],"Context":{"a":1},"writekey":"k","sentAt":null}`,
+		`{"type":"identify","anonymousId":-1.5e3,"traits":{"email":"a@b.c"},"timestamp":"2026-01-01T00:00:00Z","\u0075serId":"x"}`,
+		`{"batch":[{"type":"page","anonymousId":"a\ud800","name":"\u00e9"}],"batch":[{"type":"alias","userId":"u","previousId":"a"}],"integrations":{"All":false}}`,
+		`{"batch":[{"type":"track","userId":"u","event":"E","properties":[]}]}`,
+		`{"type":"track","userId":"u","event":true}`,
+		`{"type":"track","userId":"u\xff","event":"E","messageId":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		data = bytes.TrimSpace(data)
+		if len(data) == 0 || data[0] != '{' {
+			return
+		}
+		if w, items, ok := scanBatchFast(data); ok {
+			slow, rest, err := scanBatch(data)
+			if err != nil {
+				t.Fatalf("fast path accepted a body encoding/json refuses: %v", err)
+			}
+			var ws wireBatch
+			if err := unmarshal(rest, &ws); err != nil {
+				t.Fatalf("fast path accepted batch-level members encoding/json refuses: %v", err)
+			}
+			if !reflect.DeepEqual(w, ws) {
+				t.Fatalf("batch-level members differ:\nfast %+v\nslow %+v", w, ws)
+			}
+			if len(items) != len(slow) {
+				t.Fatalf("%d items by the fast path, %d by encoding/json", len(items), len(slow))
+			}
+			for i := range items {
+				if slow[i].err != nil {
+					t.Fatalf("fast path accepted item %d, encoding/json refuses it: %v", i, slow[i].err)
+				}
+				if !reflect.DeepEqual(items[i].wm, slow[i].wm) || items[i].size != slow[i].size {
+					t.Fatalf("item %d differs:\nfast %+v (%d bytes)\nslow %+v (%d bytes)", i, items[i].wm, items[i].size, slow[i].wm, slow[i].size)
+				}
+			}
+		}
+		var fast wireMessage
+		if validJSON(data) && fast.decodeFast(data) {
+			var slow wireMessage
+			if err := unmarshal(data, &slow); err != nil {
+				t.Fatalf("fast path accepted a message encoding/json refuses: %v", err)
+			}
+			if !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("message differs:\nfast %+v\nslow %+v", fast, slow)
+			}
+		}
+	})
+}
+
+// TestFastDecodeTaken checks that what clients commonly send takes the fast path (it falls
+// back silently, so only this notices it stopped working), and what it must leave to
+// encoding/json does not.
+func TestFastDecodeTaken(t *testing.T) {
+	t.Parallel()
+	p := bench.NewPayloads("fast", 1000, 1, 1)
+	_, items, ok := scanBatchFast(p.Batch(100))
+	require.True(t, ok)
+	require.Len(t, items, 100)
+	var w wireMessage
+	require.True(t, w.decodeFast(p.Message(nil)))
+	for _, body := range []string{
+		`{"batch":[{"type":"track","userId":"u","event":true}]}`,   // a type error
+		`{"batch":[{"type":"track","userId":"u","event":"E"}],}`,   // a syntax error
+		`{"batch":[{"type":"track","userId":"u","\u212aey":"E"}]}`, // folded only by Unicode rules
+		`{"batch":[1]}`,  // not an object
+		`{"batch":null}`, // no batch
+		`{"batch":[{"type":"track","userId":"u","event":"E"}],"sentAt":1,"writeKey":{}}`, // writeKey not a string
+	} {
+		_, _, ok := scanBatchFast([]byte(body))
+		require.False(t, ok, body)
 	}
 }
