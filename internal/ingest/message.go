@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Limits of the tracking API (Segment's own).
@@ -63,7 +60,10 @@ type Message struct {
 	Properties   json.RawMessage `json:"properties,omitempty"` // track, page, screen
 	Traits       json.RawMessage `json:"traits,omitempty"`     // identify, group
 
-	checked [4]json.RawMessage // the objects a decoder produced, so Validate need not scan them again
+	// The objects a decoder produced (in the order of objects()), so Validate need not scan
+	// them again. It recognises them by their memory: replace a decoded object rather than
+	// change its bytes in place (a batch's messages may share their batch-level context).
+	checked [4]json.RawMessage
 }
 
 // ValidationError says which field of a payload is wrong; the HTTP API answers it with a 400.
@@ -178,45 +178,14 @@ func (m *Message) objects() [4]namedObject {
 
 // markChecked records m's objects as checked (a decoder made them).
 func (m *Message) markChecked() {
-	m.checked = [4]json.RawMessage{m.Context, m.Integrations, m.Properties, m.Traits}
-}
-
-// sameBytes reports whether a and b are the same bytes in memory (not merely equal).
-func sameBytes(a, b []byte) bool {
-	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
-}
-
-// object returns text, a JSON object as Validate accepts it, trimmed; nil for null or none.
-func object(text json.RawMessage) []byte {
-	t := bytes.TrimSpace(text)
-	if len(t) == 0 || string(t) == "null" {
-		return nil
+	for i, o := range m.objects() {
+		m.checked[i] = o.text
 	}
-	return t
 }
 
-// objectField checks that raw, a decoded member's value, is an object or null (nil for null).
-func objectField(name string, raw json.RawMessage) (json.RawMessage, error) {
-	switch {
-	case len(raw) == 0 || string(raw) == "null":
-		return nil, nil
-	case raw[0] == '{':
-		return raw, nil
-	}
-	kind := "number"
-	switch raw[0] {
-	case '[':
-		kind = "array"
-	case '"':
-		kind = "string"
-	case 't', 'f':
-		kind = "bool"
-	}
-	return nil, invalid(name, "must be a JSON object, not %s", kind)
-}
-
-// wireMessage is the JSON form, lenient where Segment's libraries are (ids may be numbers).
-type wireMessage struct {
+// wireFields are the fields of a message's JSON form but its objects, lenient where Segment's
+// libraries are (ids may be numbers).
+type wireFields struct {
 	Type              string          `json:"type"`
 	MessageID         flexString      `json:"messageId"`
 	UserID            flexString      `json:"userId"`
@@ -230,11 +199,28 @@ type wireMessage struct {
 	Timestamp         json.RawMessage `json:"timestamp"`
 	OriginalTimestamp json.RawMessage `json:"originalTimestamp"`
 	SentAt            json.RawMessage `json:"sentAt"`
-	Context           json.RawMessage `json:"context"`
-	Integrations      json.RawMessage `json:"integrations"`
-	Properties        json.RawMessage `json:"properties"`
-	Traits            json.RawMessage `json:"traits"`
 	WriteKey          flexString      `json:"writeKey"`
+}
+
+// wireMessage is a message's JSON form as the decoders read it: its objects as text.
+type wireMessage struct {
+	wireFields
+	Context      json.RawMessage `json:"context"`
+	Integrations json.RawMessage `json:"integrations"`
+	Properties   json.RawMessage `json:"properties"`
+	Traits       json.RawMessage `json:"traits"`
+}
+
+// wireChecked is the JSON form with its objects as maps, decoded only on encoding/json's path
+// (see decodeSlow) to report what is wrong as it always has: an object member that is not an
+// object, or that holds a number beyond float64, is an error in document order among the
+// fields' type errors.
+type wireChecked struct {
+	wireFields
+	Context      map[string]any `json:"context"`
+	Integrations map[string]any `json:"integrations"`
+	Properties   map[string]any `json:"properties"`
+	Traits       map[string]any `json:"traits"`
 }
 
 // flexString accepts a JSON string, number or null.
@@ -307,17 +293,34 @@ func decodeAs(data []byte, typ string) (Message, string, error) {
 		return Message{}, "", fmt.Errorf("%w: the message is %d bytes; at most %d are accepted", ErrEventTooLarge, n, MaxEventBytes)
 	}
 	var w wireMessage
-	if t := bytes.TrimSpace(data); !validJSON(t) || !w.decodeFast(t) {
-		w = wireMessage{}
-		if err := unmarshal(data, &w); err != nil {
-			return Message{}, "", err
+	if t := bytes.TrimSpace(data); validJSON(t) && w.decodeFast(t) {
+		if m, err := w.message(typ); err == nil {
+			return m, string(w.WriteKey), m.Validate()
 		}
+	}
+	return decodeAsSlow(data, typ)
+}
+
+// decodeAsSlow is decodeAs on encoding/json's path, which reports what is wrong.
+func decodeAsSlow(data []byte, typ string) (Message, string, error) {
+	var w wireMessage
+	if err := decodeSlow(data, &w, &wireChecked{}); err != nil {
+		return Message{}, "", err
 	}
 	m, err := w.message(typ)
 	if err != nil {
 		return Message{}, string(w.WriteKey), err
 	}
 	return m, string(w.WriteKey), m.Validate()
+}
+
+// decodeSlow decodes data into w with encoding/json, after decoding it into checked, whose
+// errors are the ones to report (see wireChecked).
+func decodeSlow(data []byte, w, checked any) error {
+	if err := unmarshal(data, checked); err != nil {
+		return err
+	}
+	return unmarshal(data, w)
 }
 
 func (w *wireMessage) message(typ string) (Message, error) {
@@ -375,7 +378,8 @@ func unmarshalError(err error) error {
 		var se *json.SyntaxError
 		switch {
 		case errors.As(err, &te):
-			field := te.Field
+			// The path names the embedded structs the fields come from: not the client's concern.
+			field := strings.TrimPrefix(strings.TrimPrefix(te.Field, "wireFields."), "wireBatchFields.")
 			if field == "" {
 				field = "body"
 			}
@@ -442,12 +446,26 @@ type Batch struct {
 	WriteKey string
 }
 
+// wireBatchFields are a batch body's members but its items and objects (the items are read by
+// scanBatch; Batch is there for the type error of a "batch" that is not an array).
+type wireBatchFields struct {
+	Batch    []json.RawMessage `json:"batch"`
+	SentAt   json.RawMessage   `json:"sentAt"`
+	WriteKey flexString        `json:"writeKey"`
+}
+
+// wireBatch and wireBatchChecked are to a batch body what wireMessage and wireChecked are to a
+// message.
 type wireBatch struct {
-	Batch        []json.RawMessage `json:"batch"`
-	Context      json.RawMessage   `json:"context"`
-	Integrations json.RawMessage   `json:"integrations"`
-	SentAt       json.RawMessage   `json:"sentAt"`
-	WriteKey     flexString        `json:"writeKey"`
+	wireBatchFields
+	Context      json.RawMessage `json:"context"`
+	Integrations json.RawMessage `json:"integrations"`
+}
+
+type wireBatchChecked struct {
+	wireBatchFields
+	Context      map[string]any `json:"context"`
+	Integrations map[string]any `json:"integrations"`
 }
 
 // ErrEventTooLarge means one message is over MaxEventBytes (HTTP 413).
@@ -471,24 +489,35 @@ func DecodeBatch(data []byte) (Batch, error) {
 	if data[0] != '{' {
 		return Batch{}, invalid("", "malformed JSON: the body must be a JSON object")
 	}
-	w, items, ok := scanBatchFast(data)
-	if !ok {
-		var rest []byte
-		var err error
-		if items, rest, err = scanBatch(data); err != nil {
-			return Batch{}, err
-		}
-		w = wireBatch{}
-		if err := unmarshal(rest, &w); err != nil {
-			return Batch{}, err
+	if w, items, ok := scanBatchFast(data); ok {
+		if b, err := batchOf(w, items); err == nil {
+			return b, nil
 		}
 	}
+	return decodeBatchSlow(data)
+}
+
+// decodeBatchSlow is DecodeBatch on encoding/json's path, which reports what is wrong.
+func decodeBatchSlow(data []byte) (Batch, error) {
+	items, rest, err := scanBatch(data)
+	if err != nil {
+		return Batch{}, err
+	}
+	var w wireBatch
+	if err := decodeSlow(rest, &w, &wireBatchChecked{}); err != nil {
+		return Batch{}, err
+	}
+	return batchOf(w, items)
+}
+
+// batchOf makes the Batch of a body's decoded members and items.
+func batchOf(w wireBatch, items []batchItem) (Batch, error) {
 	// Errors still carry the write key the body holds, so a client that authenticates that way
 	// learns what is wrong with its payload rather than that a key is missing.
 	failed := func(err error) (Batch, error) {
 		key := string(w.WriteKey)
 		for i := 0; key == "" && i < len(items); i++ {
-			key = string(items[i].wm.WriteKey)
+			key = items[i].writeKey
 		}
 		return Batch{WriteKey: key}, err
 	}
@@ -541,196 +570,14 @@ func DecodeBatch(data []byte) (Batch, error) {
 	return out, nil
 }
 
-// The fast path. encoding/json scans every value twice (once to find where it ends, once to
-// decode it), and decoding a batch that way was two thirds of DecodeBatch. Instead, the body is
-// validated in one pass by jsontext (encoding/json/v2's syntax layer, 4x faster than
-// json.Valid) and the known fields are then read with eachMember. It handles what well-formed
-// clients send; for anything else (invalid JSON, a value of the wrong type, a key that is not
-// plain ASCII, an oversized item) it reports false and DecodeBatch takes encoding/json's path,
-// so that errors, and what is accepted, stay exactly encoding/json's.
-// FuzzFastDecodeMatches checks that both paths decode alike.
-
-// validJSON reports whether data is valid JSON as encoding/json accepts it: duplicate names and
-// invalid UTF-8 in strings allowed (the decoders replace invalid bytes).
-func validJSON(data []byte) bool {
-	return jsontext.Value(data).IsValid(jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
-}
-
-var errSlowPath = errors.New("left to encoding/json")
-
-// scanBatchFast is scanBatch and the decoding of the other members for a valid body whose
-// values all have the expected types (ok false otherwise).
-func scanBatchFast(data []byte) (w wireBatch, items []batchItem, ok bool) {
-	if !validJSON(data) {
-		return w, nil, false
-	}
-	var raws [][]byte
-	err := eachMember(data, func(key, value []byte) error {
-		if !plainKey(key) {
-			return errSlowPath
-		}
-		switch {
-		case bytes.EqualFold(key, []byte("batch")):
-			if value[0] != '[' {
-				return errSlowPath
-			}
-			raws = make([][]byte, 0, 128)
-			return eachElement(value, func(item []byte) error {
-				if item[0] != '{' || len(item) > MaxEventBytes {
-					return errSlowPath
-				}
-				raws = append(raws, item)
-				return nil
-			})
-		case bytes.EqualFold(key, []byte("context")):
-			w.Context = slices.Clone(json.RawMessage(value))
-		case bytes.EqualFold(key, []byte("integrations")):
-			w.Integrations = slices.Clone(json.RawMessage(value))
-		case bytes.EqualFold(key, []byte("sentAt")):
-			w.SentAt = slices.Clone(json.RawMessage(value))
-		case bytes.EqualFold(key, []byte("writeKey")):
-			return setFlex(&w.WriteKey, value)
-		}
-		return nil
-	})
-	if err != nil || raws == nil || len(raws) > MaxBatchSize {
-		return w, nil, false
-	}
-	items = make([]batchItem, len(raws))
-	for i, raw := range raws {
-		items[i].size = len(raw)
-		if !items[i].wm.decodeFast(raw) {
-			return w, nil, false
-		}
-	}
-	return w, items, true
-}
-
-// decodeFast decodes obj, a valid JSON object, into w as encoding/json would, reporting false
-// (w then half-filled) when obj holds a key that is not plain ASCII or a value of the wrong type.
-func (w *wireMessage) decodeFast(obj []byte) bool {
-	err := eachMember(obj, func(key, value []byte) error {
-		if !plainKey(key) {
-			return errSlowPath
-		}
-		if f := w.flexField(key); f != nil {
-			return setFlex(f, value)
-		}
-		if f := w.rawField(key); f != nil {
-			*f = slices.Clone(json.RawMessage(value))
-			return nil
-		}
-		if bytes.EqualFold(key, []byte("type")) {
-			switch value[0] {
-			case 'n': // null leaves a string as it is
-			case '"':
-				s, err := jsonString(value)
-				if err != nil {
-					return errSlowPath
-				}
-				w.Type = s
-			default:
-				return errSlowPath
-			}
-		}
-		return nil
-	})
-	return err == nil
-}
-
-// flexField is w's flexString field named key (matched as encoding/json matches), or nil.
-func (w *wireMessage) flexField(key []byte) *flexString {
-	for _, f := range [...]struct {
-		name string
-		dst  *flexString
-	}{
-		{"messageId", &w.MessageID}, {"userId", &w.UserID}, {"anonymousId", &w.AnonymousID},
-		{"event", &w.Event}, {"name", &w.Name}, {"category", &w.Category}, {"groupId", &w.GroupID},
-		{"previousId", &w.PreviousID}, {"channel", &w.Channel}, {"writeKey", &w.WriteKey},
-	} {
-		if bytes.EqualFold(key, []byte(f.name)) {
-			return f.dst
-		}
-	}
-	return nil
-}
-
-// rawField is w's json.RawMessage field named key, or nil.
-func (w *wireMessage) rawField(key []byte) *json.RawMessage {
-	for _, f := range [...]struct {
-		name string
-		dst  *json.RawMessage
-	}{
-		{"timestamp", &w.Timestamp}, {"originalTimestamp", &w.OriginalTimestamp}, {"sentAt", &w.SentAt},
-		{"context", &w.Context}, {"integrations", &w.Integrations}, {"properties", &w.Properties}, {"traits", &w.Traits},
-	} {
-		if bytes.EqualFold(key, []byte(f.name)) {
-			return f.dst
-		}
-	}
-	return nil
-}
-
-// setFlex decodes value into f as flexString.UnmarshalJSON does, leaving other types to
-// encoding/json's path (which reports them).
-func setFlex(f *flexString, value []byte) error {
-	switch c := value[0]; {
-	case c == 'n', c == '"', c == '-', c >= '0' && c <= '9':
-		if f.UnmarshalJSON(value) != nil {
-			return errSlowPath
-		}
-		return nil
-	}
-	return errSlowPath
-}
-
-// plainKey reports whether key is printable ASCII, which encoding/json matches to a field
-// name by ASCII case folding alone (it folds a few other letters too, such as the Kelvin sign).
-func plainKey(key []byte) bool {
-	for _, c := range key {
-		if c < 0x20 || c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
-// eachElement calls fn with the text of each element of arr, a valid JSON array, in order.
-func eachElement(arr []byte, fn func(value []byte) error) error {
-	i := skipSpace(arr, 0)
-	if i >= len(arr) || arr[i] != '[' {
-		return errNotObject
-	}
-	i++
-	for {
-		i = skipSpace(arr, i)
-		if i >= len(arr) {
-			return errNotObject
-		}
-		switch arr[i] {
-		case ']':
-			return nil
-		case ',':
-			i++
-			continue
-		}
-		end, ok := skipValue(arr, i)
-		if !ok {
-			return errNotObject
-		}
-		if err := fn(arr[i:end]); err != nil {
-			return err
-		}
-		i = end
-	}
-}
-
 // batchItem is one decoded item of a batch: its size in bytes and its decoding error, kept for
-// DecodeBatch to report in order.
+// DecodeBatch to report in order, and the write key it carries (read even when the rest fails,
+// as far as encoding/json got).
 type batchItem struct {
-	wm   wireMessage
-	size int
-	err  error
+	wm       wireMessage
+	size     int
+	err      error
+	writeKey string
 }
 
 // scanBatch streams through the body object (data, trimmed, starting with '{'): it decodes the
@@ -787,13 +634,18 @@ func scanBatch(data []byte) ([]batchItem, []byte, error) {
 				it.err = invalid("", "malformed JSON: the body must be a JSON object")
 				continue
 			}
-			err := dec.Decode(&it.wm)
+			var raw json.RawMessage
+			err := dec.Decode(&raw)
 			var se *json.SyntaxError
 			if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 				return nil, nil, syntaxError(err)
 			}
-			it.err = unmarshalError(err)
-			it.size = len(bytes.TrimLeft(data[start:dec.InputOffset()], " \t\r\n,"))
+			it.size = len(raw)
+			var checked wireChecked
+			if it.err = unmarshalError(json.Unmarshal(raw, &checked)); it.err == nil {
+				it.err = unmarshalError(json.Unmarshal(raw, &it.wm))
+			}
+			it.writeKey = string(checked.WriteKey)
 		}
 		if _, err := dec.Token(); err != nil { // ']'
 			return nil, nil, syntaxError(err)
@@ -834,29 +686,6 @@ func syntaxError(err error) error {
 	return invalid("", "malformed JSON: %s", err.Error())
 }
 
-// mergeObjects returns the JSON object own with the members of shared it lacks: shared's
-// members, then own's. A key both have then appears twice and the later one, own's, is the
-// one that counts, for jsonb as for encoding/json and eachMember.
-func mergeObjects(own, shared json.RawMessage) json.RawMessage {
-	if emptyObject(shared) {
-		return own
-	}
-	if emptyObject(own) {
-		return shared
-	}
-	s, o := bytes.TrimSpace(shared), bytes.TrimSpace(own)
-	out := make(json.RawMessage, 0, len(s)+len(o))
-	out = append(out, s[:len(s)-1]...)
-	out = append(out, ',')
-	return append(out, o[1:]...)
-}
-
-// emptyObject reports whether text, a valid JSON object or nil, has no members.
-func emptyObject(text []byte) bool {
-	t := bytes.TrimSpace(text)
-	return len(t) == 0 || len(bytes.TrimSpace(t[1:len(t)-1])) == 0
-}
-
 // mergeShallow returns own with the keys of shared it lacks.
 func mergeShallow(own, shared map[string]any) map[string]any {
 	if len(shared) == 0 {
@@ -880,131 +709,4 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// storable reports whether a JSON object's text can be stored in a jsonb column as is, meaning
-// the same as decoding and re-encoding it: valid UTF-8 (the decoder replaces invalid bytes) and
-// no \u escapes (\u0000 and lone surrogates, which the decoder replaces and jsonb refuses).
-func storable(raw []byte) bool {
-	return len(raw) > 0 && raw[0] == '{' && !bytes.Contains(raw, []byte(`\u`)) && utf8.Valid(raw)
-}
-
-// eachMember calls fn with the key and the value text of each top-level member of obj, a valid
-// JSON object, in order, stopping at fn's first error. Keys are unescaped; a key that appears
-// twice is met twice, and the later one is the one a decoder keeps.
-func eachMember(obj []byte, fn func(key, value []byte) error) error {
-	i := skipSpace(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return errNotObject
-	}
-	i++
-	for {
-		i = skipSpace(obj, i)
-		if i >= len(obj) {
-			return errNotObject
-		}
-		switch obj[i] {
-		case '}':
-			return nil
-		case ',':
-			i++
-			continue
-		case '"':
-		default:
-			return errNotObject
-		}
-		j := stringEnd(obj, i+1)
-		if j < 0 {
-			return errNotObject
-		}
-		key := obj[i+1 : j]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			k, err := jsonString(obj[i : j+1])
-			if err != nil {
-				return errNotObject
-			}
-			key = []byte(k)
-		}
-		i = skipSpace(obj, j+1)
-		if i >= len(obj) || obj[i] != ':' {
-			return errNotObject
-		}
-		i = skipSpace(obj, i+1)
-		end, ok := skipValue(obj, i)
-		if !ok {
-			return errNotObject
-		}
-		if err := fn(key, obj[i:end]); err != nil {
-			return err
-		}
-		i = end
-	}
-}
-
-var errNotObject = errors.New("not a JSON object")
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index of the quote closing the JSON string whose text starts at b[i]
-// (just after its opening quote), or -1. It jumps from quote to quote with bytes.IndexByte,
-// which is vectorised: strings are most of a message's bytes, and the byte-at-a-time loop
-// this replaces was 14% of DecodeBatch. Short strings (keys, most values) end before the call
-// would pay off, so the first bytes are looked at one by one.
-func stringEnd(b []byte, i int) int {
-	for {
-		q := bytes.IndexByte(b[i:], '"')
-		if q < 0 {
-			return -1
-		}
-		q += i
-		// The quote is escaped when an odd number of backslashes precede it.
-		n := 0
-		for k := q - 1; k >= i && b[k] == '\\'; k-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q
-		}
-		i = q + 1
-	}
-}
-
-// skipValue returns the end of the (valid) JSON value starting at b[i].
-func skipValue(b []byte, i int) (int, bool) {
-	depth := 0
-	for i < len(b) {
-		switch c := b[i]; c {
-		case '"':
-			end := stringEnd(b, i+1)
-			if end < 0 {
-				return 0, false
-			}
-			i = end + 1
-			if depth == 0 {
-				return i, true
-			}
-			continue
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return i, true // the end of a scalar member's object
-			}
-			depth--
-			if depth == 0 {
-				return i + 1, true
-			}
-		case ',', ' ', '\t', '\r', '\n':
-			if depth == 0 {
-				return i, true
-			}
-		}
-		i++
-	}
-	return i, depth == 0
 }

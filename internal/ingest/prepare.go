@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -341,8 +343,8 @@ func revenueIn(props []byte) (string, error) {
 	return revenueOf(found), nil
 }
 
-// withMembers returns the JSON object obj (nil for none) with the string members name and
-// category of add appended. A key obj already has then appears twice: jsonb keeps the last, as
+// withMembers returns the JSON object obj (nil for none) with the members of add (strings)
+// appended, in key order. A key obj already has then appears twice: jsonb keeps the last, as
 // eachMember and encoding/json do, so add's win.
 func withMembers(obj []byte, add map[string]any) []byte {
 	out := make([]byte, 0, len(obj)+64)
@@ -353,7 +355,7 @@ func withMembers(obj []byte, add map[string]any) []byte {
 		out = append(out, ',')
 	}
 	first := true
-	for _, k := range []string{"name", "category"} {
+	for _, k := range slices.Sorted(maps.Keys(add)) {
 		v, ok := add[k].(string)
 		if !ok {
 			continue
@@ -362,11 +364,11 @@ func withMembers(obj []byte, add map[string]any) []byte {
 			out = append(out, ',')
 		}
 		first = false
-		b, _ := json.Marshal(v) // a string always encodes
-		out = append(out, '"')
-		out = append(out, k...)
-		out = append(out, '"', ':')
-		out = append(out, b...)
+		key, _ := json.Marshal(k) // strings always encode
+		val, _ := json.Marshal(v)
+		out = append(out, key...)
+		out = append(out, ':')
+		out = append(out, val...)
 	}
 	if first {
 		return obj

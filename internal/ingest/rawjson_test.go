@@ -180,9 +180,19 @@ func TestObjectsChecked(t *testing.T) {
 		{`{"batch":[{"type":"track","userId":"u","event":"E","context":5}]}`, "batch[0].context", "must be a JSON object, not number"},
 		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"context":[]}`, "context", "must be a JSON object, not array"},
 		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"integrations":"all"}`, "integrations", "must be a JSON object, not string"},
+		// Numbers beyond float64: stored, they would make the row unreadable by ent.
+		{`{"type":"track","userId":"u","event":"E","properties":{"x":1e400}}`, "properties", "must be a JSON float64, not number 1e400"},
+		{`{"type":"track","userId":"u","event":"E","context":{"a":[1,{"b":-1e309}]}}`, "context", "must be a JSON float64, not number -1e309"},
+		{`{"type":"identify","userId":"u","traits":{"n":1e999}}`, "traits", "must be a JSON float64, not number 1e999"},
+		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"context":{"x":1e400}}`, "context", "must be a JSON float64, not number 1e400"},
+		{`{"batch":[{"type":"track","userId":"u","event":"E","properties":{"x":"1e400","y":1e400}}]}`, "batch[0].properties", "must be a JSON float64, not number 1e400"},
+		// The first error in the document wins, as encoding/json reports it.
+		{`{"context":5,"type":1,"userId":"u"}`, "context", "must be a JSON object, not number"},
+		{`{"context":5,"userId":true}`, "userId", "must be a JSON string, not bool"},
+		{`{"context":5}`, "context", "must be a JSON object, not number"}, // to /v1/batch below: not a missing batch
 	} {
 		var err error
-		if strings.HasPrefix(tc.body, `{"batch"`) {
+		if strings.HasPrefix(tc.body, `{"batch"`) || tc.body == `{"context":5}` {
 			_, err = DecodeBatch([]byte(tc.body))
 		} else {
 			_, err = Decode([]byte(tc.body))
@@ -192,6 +202,9 @@ func TestObjectsChecked(t *testing.T) {
 		require.Equal(t, tc.field, ve.Field, tc.body)
 		require.Equal(t, tc.message, ve.Message, tc.body)
 	}
+
+	_, err := Decode([]byte(`{"type":"track","userId":"u","event":"E","properties":{"tiny":1e-400,"s":"1e999"}}`))
+	require.NoError(t, err, "an underflow is 0 to encoding/json, and strings are not numbers")
 
 	m, err := Decode([]byte(`{"type":"track","userId":"u","event":"E","context":null,"properties":null}`))
 	require.NoError(t, err)
@@ -217,6 +230,9 @@ func TestObjectsChecked(t *testing.T) {
 	require.NoError(t, err)
 	m.Context = json.RawMessage(`{"ip":}`)
 	require.Error(t, m.Validate())
+	// Bytes changed in place are not checked again; reading them fails rather than panics.
+	require.Error(t, eachMember([]byte(`{"ip":     }`), func(k, v []byte) error { return nil }))
+	require.Error(t, eachElement([]byte(`[1, }]`), func(v []byte) error { return nil }))
 }
 
 // TestContextMembersAsSent checks that prepare reads the context members it needs by their
