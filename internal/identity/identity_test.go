@@ -302,3 +302,50 @@ func TestRuleChangeWaitsForResolvers(t *testing.T) {
 	require.NoError(t, tx.Rollback())
 	require.NoError(t, <-changed)
 }
+
+// TestFlushRefusesCustomersChangedSincePlanning checks lock-customers' verdicts: a customer
+// planning read that another transaction merged away, or deleted, before the group locked it
+// fails the group with ErrConcurrentChange (the caller retries), and the cache forgets it.
+func TestFlushRefusesCustomersChangedSincePlanning(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ids := b.resolve(t, subject(TypeAnonymousID, "m1"), subject(TypeAnonymousID, "m2"), subject(TypeAnonymousID, "gone"),
+		subject(TypeAnonymousID, "fine"))
+	for _, tc := range []struct {
+		name   string
+		anon   string
+		change func()
+		want   string
+	}{
+		{"merged", "m1", func() {
+			_, err := b.res.Merge(ctx, ids[0], ids[1], "test")
+			require.NoError(t, err)
+		}, "was merged"},
+		{"deleted", "gone", func() {
+			_, err := b.db.Exec(`DELETE FROM identities WHERE customer_id = $1`, ids[2])
+			require.NoError(t, err)
+			_, err = b.db.Exec(`DELETE FROM customers WHERE id = $1`, ids[2])
+			require.NoError(t, err)
+		}, "was deleted"},
+	} {
+		tx, err := b.db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		s := subject(TypeAnonymousID, tc.anon)
+		s.At = time.Now().Add(time.Hour) // moves the seen times: the row is locked to be written
+		batch, err := b.res.Resolve(ctx, tx, []Subject{s, subject(TypeAnonymousID, "fine")})
+		require.NoError(t, err, tc.name)
+		// Between planning and locking, another transaction changes the customer.
+		tc.change()
+		batch.Observe(batch.Customer(0), s.At, nil)
+		err = batch.Flush(ctx, "system")
+		require.ErrorIs(t, err, ErrConcurrentChange, tc.name)
+		require.ErrorContains(t, err, tc.want, tc.name)
+		require.NoError(t, tx.Rollback())
+	}
+	// The retry resolves afresh: m1 now belongs to the survivor, gone is someone new.
+	again := b.resolve(t, subject(TypeAnonymousID, "m1"), subject(TypeAnonymousID, "gone"), subject(TypeAnonymousID, "fine"))
+	require.Equal(t, ids[1], again[0])
+	require.NotEqual(t, ids[2], again[1])
+	require.Equal(t, ids[3], again[2])
+}

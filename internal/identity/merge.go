@@ -54,7 +54,7 @@ func (r *Resolver) mergeOnce(ctx context.Context, from, into uuid.UUID, actor st
 	if liveFrom == liveInto {
 		return liveInto, nil
 	}
-	b := r.newBatch(tx)
+	b := r.newBatch(tx, 2)
 	b.reason = "manual"
 	pf, pi := b.profileFor(liveFrom), b.profileFor(liveInto)
 	if err := b.read(ctx, []uuid.UUID{liveFrom, liveInto}); err != nil {

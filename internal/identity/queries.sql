@@ -48,8 +48,9 @@ WHERE id = ANY($1::uuid[]);
 -- statements (FOR UPDATE for merges, then FOR NO KEY UPDATE for traits, then the foreign key
 -- checks of the COPY) two writers deadlocked a few times a minute (`cairn bench ingest`, 2
 -- writers), each costing 1 s before PostgreSQL broke it. The function scan feeds the nested loop
--- in array order, so rows are locked in id order. Returns each locked row's merged flag; a
--- missing row was deleted.
+-- in array order, so rows are locked in id order. Returns only the rows that are not fine:
+-- merged (true) or deleted (NULL); every row is still locked, the filter applying after the
+-- lateral subqueries ran (scanning a row per customer back was a tenth of Flush's Go time).
 SELECT u.id, coalesce(a.merged, b.merged, k.merged)
 FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS u(id, mode, ord)
 LEFT JOIN LATERAL (SELECT c.merged_into_id IS NOT NULL AS merged FROM customers c
@@ -58,6 +59,7 @@ LEFT JOIN LATERAL (SELECT c.merged_into_id IS NOT NULL AS merged FROM customers 
                    WHERE u.mode = 2 AND c.id = u.id FOR NO KEY UPDATE) b ON true
 LEFT JOIN LATERAL (SELECT c.merged_into_id IS NOT NULL AS merged FROM customers c
                    WHERE u.mode = 1 AND c.id = u.id FOR KEY SHARE) k ON true
+WHERE coalesce(a.merged, b.merged, k.merged) IS NOT false
 ORDER BY u.ord;
 
 -- name: identity-summaries

@@ -180,12 +180,13 @@ func (r *Resolver) Resolve(ctx context.Context, tx *sql.Tx, subjects []Subject) 
 	if _, err := r.st.On(ctx, tx, "hold-segment-queue").ExecContext(ctx); err != nil {
 		return nil, fmt.Errorf("error waiting for segment changes: %w", err)
 	}
-	b := r.newBatch(tx)
-	b.reason = "identify"
 	for i := range subjects {
 		subjects[i].IDs = dedupe(subjects[i].IDs)
 	}
-	misses := r.ids.get(subjectKeys(subjects), func(k Identifier, e cacheEntry) {
+	keys := subjectKeys(subjects)
+	b := r.newBatch(tx, len(keys))
+	b.reason = "identify"
+	misses := r.ids.get(keys, func(k Identifier, e cacheEntry) {
 		b.owner[k] = b.profileFor(e.customer)
 		b.seen[k] = e.seen
 	})
@@ -300,11 +301,13 @@ func (b *Batch) lockCustomers(ctx context.Context) error {
 	return b.recheck(ctx, guarded)
 }
 
-func (r *Resolver) newBatch(tx *sql.Tx) *Batch {
+// newBatch starts a batch about some n identifiers (the maps are sized for them: growing them
+// was a visible part of Resolve).
+func (r *Resolver) newBatch(tx *sql.Tx, n int) *Batch {
 	return &Batch{
 		r: r, tx: tx, now: r.now(),
-		profiles: map[uuid.UUID]*profile{}, owner: map[Identifier]*profile{},
-		seen: map[Identifier]time.Time{}, touch: map[Identifier]time.Time{},
+		profiles: make(map[uuid.UUID]*profile, n), owner: make(map[Identifier]*profile, n),
+		seen: make(map[Identifier]time.Time, n), touch: map[Identifier]time.Time{},
 	}
 }
 
@@ -1116,7 +1119,11 @@ func (r *Resolver) Unknown(subjects []Subject) []Identifier {
 // subjectKeys are the distinct identifiers resolving subjects looks up: their identifiers and,
 // for an alias's previousId, both the user_id and the anonymous_id it may be.
 func subjectKeys(subjects []Subject) []Identifier {
-	keys := map[Identifier]struct{}{}
+	n := 0
+	for _, s := range subjects {
+		n += len(s.IDs)
+	}
+	keys := make(map[Identifier]struct{}, n)
 	for _, s := range subjects {
 		for _, id := range s.IDs {
 			keys[id] = struct{}{}
