@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -207,7 +208,9 @@ func runBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, o benchSeg
 	report(out, fmt.Sprintf("preview count (%d members)", nCompiled), compiled, best.times, time.Second)
 
 	// Full computation into two fresh segments: the first run enters every member, later runs
-	// (steady state) find nothing to change.
+	// (steady state) find nothing to change. They are created as computed just now, so that a
+	// running server's scheduler does not compute them too (it computes new segments at once):
+	// its computation of the hand-written one raced the bench's and deadlocked on memberships.
 	raw, err := json.Marshal(rule)
 	if err != nil {
 		return err
@@ -218,16 +221,12 @@ func runBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, o benchSeg
 		id   uuid.UUID
 		name string
 	}{{segA, "bench compiled " + stamp}, {segB, "bench hand-written " + stamp}} {
-		if _, err := db.ExecContext(ctx, `INSERT INTO segments (id, created_at, updated_at, name, rule, refresh_every_seconds, member_count, status)
-			VALUES ($1, now(), now(), $2, $3, 3600, 0, 'pending')`, s.id, s.name, raw); err != nil {
+		if _, err := db.ExecContext(ctx, `INSERT INTO segments (id, created_at, updated_at, name, rule, refresh_every_seconds, member_count, status, last_computed_at)
+			VALUES ($1, now(), now(), $2, $3, 3600, 0, 'ready', now())`, s.id, s.name, raw); err != nil {
 			return fmt.Errorf("error creating bench segment: %w", err)
 		}
 	}
-	defer func() {
-		cctx := context.WithoutCancel(ctx)
-		_, _ = db.ExecContext(cctx, `DELETE FROM segment_memberships WHERE segment_id = ANY($1::uuid[])`, "{"+segA.String()+","+segB.String()+"}")
-		_, _ = db.ExecContext(cctx, `DELETE FROM segments WHERE id = ANY($1::uuid[])`, "{"+segA.String()+","+segB.String()+"}")
-	}()
+	defer deleteBenchSegments(context.WithoutCancel(ctx), out, db, segA, segB)
 	var hand []time.Duration
 	compiled = nil
 	for i := 0; i < o.runs; i++ {
@@ -240,6 +239,10 @@ func runBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, o benchSeg
 		t0 = time.Now()
 		var m, in, ex int
 		if err := inBenchTx(ctx, db, func(tx *sql.Tx) error {
+			// The lock segment.Service takes to compute: any other computation of it waits.
+			if _, err := tx.ExecContext(ctx, `SELECT 1 FROM segments WHERE id = $1 FOR UPDATE`, segB); err != nil {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE hand_want ON COMMIT DROP AS `+benchHandWant, handArgs...); err != nil {
 				return err
 			}
@@ -311,11 +314,7 @@ func benchIncremental(ctx context.Context, out io.Writer, db *sql.DB, svc *segme
 		VALUES ($1, now(), now(), $2, $3, 3600, 0, 'pending')`, seg, "bench incremental "+stamp, raw); err != nil {
 		return fmt.Errorf("error creating bench segment: %w", err)
 	}
-	defer func() {
-		cctx := context.WithoutCancel(ctx)
-		_, _ = db.ExecContext(cctx, `DELETE FROM segment_memberships WHERE segment_id = $1`, seg)
-		_, _ = db.ExecContext(cctx, `DELETE FROM segments WHERE id = $1`, seg)
-	}()
+	defer deleteBenchSegments(context.WithoutCancel(ctx), out, db, seg)
 	if _, err := svc.Compute(ctx, seg); err != nil { // ready, with no members
 		return err
 	}
@@ -368,6 +367,36 @@ func benchIncremental(ctx context.Context, out io.Writer, db *sql.DB, svc *segme
 	fmt.Fprintf(out, "incremental end to end: %d probes, 200 → in segment p50 %s p99 %s max %s under %.0f events/s of /v1/track load (%d errors)  (target ≤ 2s at 1,000/s) %s\n",
 		len(lat), sum.P50.Round(time.Millisecond), sum.P99.Round(time.Millisecond), sum.Max.Round(time.Millisecond), load.EventsPerSec(), load.Errors, verdict)
 	return nil
+}
+
+// deleteBenchSegments removes the bench's segments and their memberships, in one transaction
+// that first locks the segments as computations and drains do (in id order), so that a running
+// server cannot add a membership between the two deletes (which then failed on the foreign
+// key and left the segments behind).
+func deleteBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, ids ...uuid.UUID) {
+	err := inBenchTx(ctx, db, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`SELECT count(*) FROM (SELECT 1 FROM segments WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) l`,
+			`DELETE FROM segment_memberships WHERE segment_id = ANY($1::uuid[])`,
+			`DELETE FROM segments WHERE id = ANY($1::uuid[])`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, uuidList(ids)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(out, "warning: removing the bench segments failed (%v); delete the segments named \"bench …\" by hand\n", err)
+	}
+}
+
+func uuidList(ids []uuid.UUID) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = id.String()
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }
 
 // inBenchTx runs fn with the settings segment.Service uses (work_mem, no JIT).
