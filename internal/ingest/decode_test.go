@@ -76,6 +76,8 @@ func FuzzFastDecodeMatches(f *testing.F) {
 		`{"batch":[{"type":"track","userId":"u","event":"E","properties":{"n":1e400}}],"context":{"x":[1e-400]}}`,
 		`{"type":"track","userId":"u","event":true}`,
 		`{"type":"track","userId":"u\xff","event":"E","messageId":null}`,
+		`{"type":"track","userId":"u","event":"E","properties":5,"Properties":{"a":1}}`,
+		`{"batch":[{"type":"track","userId":"u","event":"E","properties":{"a":1},"properties":{"b":2}}],"context":{"a":1},"context":{"c":3}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -35,6 +35,7 @@ func scanBatchFast(data []byte) (w wireBatch, items []batchItem, ok bool) {
 		return w, nil, false
 	}
 	var raws [][]byte
+	var seen objectsSeen
 	err := eachMember(data, func(key, value []byte) error {
 		if !plainKey(key) {
 			return errSlowPath
@@ -53,9 +54,9 @@ func scanBatchFast(data []byte) (w wireBatch, items []batchItem, ok bool) {
 				return nil
 			})
 		case bytes.EqualFold(key, []byte("context")):
-			w.Context = slices.Clone(json.RawMessage(value))
+			return seen.set(&w.Context, 0, value)
 		case bytes.EqualFold(key, []byte("integrations")):
-			w.Integrations = slices.Clone(json.RawMessage(value))
+			return seen.set(&w.Integrations, 1, value)
 		case bytes.EqualFold(key, []byte("sentAt")):
 			w.SentAt = slices.Clone(json.RawMessage(value))
 		case bytes.EqualFold(key, []byte("writeKey")):
@@ -80,6 +81,7 @@ func scanBatchFast(data []byte) (w wireBatch, items []batchItem, ok bool) {
 // decodeFast decodes obj, a valid JSON object, into w as encoding/json would, reporting false
 // (w then half-filled) when obj holds a key that is not plain ASCII or a value of the wrong type.
 func (w *wireMessage) decodeFast(obj []byte) bool {
+	var seen objectsSeen
 	err := eachMember(obj, func(key, value []byte) error {
 		if !plainKey(key) {
 			return errSlowPath
@@ -87,9 +89,12 @@ func (w *wireMessage) decodeFast(obj []byte) bool {
 		if f := w.flexField(key); f != nil {
 			return setFlex(f, value)
 		}
-		if f := w.rawField(key); f != nil {
+		if f := w.timeField(key); f != nil {
 			*f = slices.Clone(json.RawMessage(value))
 			return nil
+		}
+		if f, i := w.objectField(key); f != nil {
+			return seen.set(f, i, value)
 		}
 		if bytes.EqualFold(key, []byte("type")) {
 			switch value[0] {
@@ -126,19 +131,46 @@ func (w *wireMessage) flexField(key []byte) *flexString {
 	return nil
 }
 
-// rawField is w's json.RawMessage field named key, or nil.
-func (w *wireMessage) rawField(key []byte) *json.RawMessage {
+// timeField is w's timestamp field named key, or nil.
+func (w *wireMessage) timeField(key []byte) *json.RawMessage {
 	for _, f := range [...]struct {
 		name string
 		dst  *json.RawMessage
 	}{
 		{"timestamp", &w.Timestamp}, {"originalTimestamp", &w.OriginalTimestamp}, {"sentAt", &w.SentAt},
-		{"context", &w.Context}, {"integrations", &w.Integrations}, {"properties", &w.Properties}, {"traits", &w.Traits},
 	} {
 		if bytes.EqualFold(key, []byte(f.name)) {
 			return f.dst
 		}
 	}
+	return nil
+}
+
+// objectField is w's object field named key and its index, or nil.
+func (w *wireMessage) objectField(key []byte) (*jsonObject, int) {
+	for i, f := range [...]struct {
+		name string
+		dst  *jsonObject
+	}{
+		{"context", &w.Context}, {"integrations", &w.Integrations}, {"properties", &w.Properties}, {"traits", &w.Traits},
+	} {
+		if bytes.EqualFold(key, []byte(f.name)) {
+			return f.dst, i
+		}
+	}
+	return nil, 0
+}
+
+// objectsSeen records which object fields a fast decoding met: one met twice is left to
+// encoding/json, which checks (and merges) every occurrence.
+type objectsSeen [4]bool
+
+func (s *objectsSeen) set(dst *jsonObject, i int, value []byte) error {
+	if s[i] {
+		return errSlowPath
+	}
+	s[i] = true
+	*dst = jsonObject(slices.Clone(value))
 	return nil
 }
 

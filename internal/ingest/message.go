@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -205,10 +206,32 @@ type wireFields struct {
 // wireMessage is a message's JSON form as the decoders read it: its objects as text.
 type wireMessage struct {
 	wireFields
-	Context      json.RawMessage `json:"context"`
-	Integrations json.RawMessage `json:"integrations"`
-	Properties   json.RawMessage `json:"properties"`
-	Traits       json.RawMessage `json:"traits"`
+	Context      jsonObject `json:"context"`
+	Integrations jsonObject `json:"integrations"`
+	Properties   jsonObject `json:"properties"`
+	Traits       jsonObject `json:"traits"`
+}
+
+// jsonObject is a message object's JSON text, as encoding/json reads it into a wireMessage:
+// like json.RawMessage, except that an object met twice merges as encoding/json merged it into
+// the map it was decoded into before (the later occurrence's members win; null empties it).
+// Its value is checked by wireChecked's decoding (and by objectField), not here.
+type jsonObject []byte
+
+func (o *jsonObject) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		*o = nil
+	case len(*o) > 0 && (*o)[0] == '{' && b[0] == '{':
+		merged := mergeObjects(b, json.RawMessage(*o))
+		if sameBytes(merged, b) {
+			merged = slices.Clone(merged)
+		}
+		*o = jsonObject(merged)
+	default:
+		*o = slices.Clone(b)
+	}
+	return nil
 }
 
 // wireChecked is the JSON form with its objects as maps, decoded only on encoding/json's path
@@ -458,8 +481,8 @@ type wireBatchFields struct {
 // message.
 type wireBatch struct {
 	wireBatchFields
-	Context      json.RawMessage `json:"context"`
-	Integrations json.RawMessage `json:"integrations"`
+	Context      jsonObject `json:"context"`
+	Integrations jsonObject `json:"integrations"`
 }
 
 type wireBatchChecked struct {

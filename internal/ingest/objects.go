@@ -29,7 +29,7 @@ func object(text json.RawMessage) []byte {
 // objectField checks that raw, a decoded member's value, is an object or null (nil for null)
 // whose numbers all fit a float64, as decoding it into a map[string]any requires: stored, a
 // number beyond that would make the row unreadable by ent.
-func objectField(name string, raw json.RawMessage) (json.RawMessage, error) {
+func objectField(name string, raw []byte) (json.RawMessage, error) {
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
 		return nil, nil

@@ -190,6 +190,11 @@ func TestObjectsChecked(t *testing.T) {
 		{`{"context":5,"type":1,"userId":"u"}`, "context", "must be a JSON object, not number"},
 		{`{"context":5,"userId":true}`, "userId", "must be a JSON string, not bool"},
 		{`{"context":5}`, "context", "must be a JSON object, not number"}, // to /v1/batch below: not a missing batch
+		// Every occurrence of a key is checked, not only the last.
+		{`{"type":"track","userId":"u","event":"E","properties":5,"Properties":{"a":1}}`, "properties", "must be a JSON object, not number"},
+		{`{"type":"track","userId":"u","event":"E","properties":{"a":1e400},"properties":{}}`, "properties", "must be a JSON float64, not number 1e400"},
+		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"context":5,"context":{"a":1}}`, "context", "must be a JSON object, not number"},
+		{`{"batch":[{"type":"track","userId":"u","event":"E","traits":[],"traits":{}}]}`, "batch[0].traits", "must be a JSON object, not array"},
 	} {
 		var err error
 		if strings.HasPrefix(tc.body, `{"batch"`) || tc.body == `{"context":5}` {
@@ -206,7 +211,34 @@ func TestObjectsChecked(t *testing.T) {
 	_, err := Decode([]byte(`{"type":"track","userId":"u","event":"E","properties":{"tiny":1e-400,"s":"1e999"}}`))
 	require.NoError(t, err, "an underflow is 0 to encoding/json, and strings are not numbers")
 
-	m, err := Decode([]byte(`{"type":"track","userId":"u","event":"E","context":null,"properties":null}`))
+	// An object sent twice merges, as encoding/json merged it into one map: the later
+	// occurrence's members win, and null empties it.
+	for body, want := range map[string]string{
+		`{"type":"track","userId":"u","event":"E","properties":{"a":1,"c":{"x":1}},"properties":{"b":2,"c":{"y":2}}}`: `{"a":1,"b":2,"c":{"y":2}}`,
+		`{"type":"track","userId":"u","event":"E","properties":{"a":1},"Properties":{}}`:                              `{"a":1}`,
+		`{"type":"track","userId":"u","event":"E","properties":null,"properties":{"b":1}}`:                            `{"b":1}`,
+		`{"batch":[{"type":"track","userId":"u","event":"E","properties":{"a":1},"properties":{"b":2}}]}`:             `{"a":1,"b":2}`,
+	} {
+		var props json.RawMessage
+		if strings.HasPrefix(body, `{"batch"`) {
+			b, err := DecodeBatch([]byte(body))
+			require.NoError(t, err, body)
+			props = b.Messages[0].Properties
+		} else {
+			m, err := Decode([]byte(body))
+			require.NoError(t, err, body)
+			props = m.Properties
+		}
+		var got, exp map[string]any
+		require.NoError(t, json.Unmarshal(props, &got), body)
+		require.NoError(t, json.Unmarshal([]byte(want), &exp))
+		require.Equal(t, exp, got, body)
+	}
+	m, err := Decode([]byte(`{"type":"track","userId":"u","event":"E","properties":{"a":1},"properties":null}`))
+	require.NoError(t, err)
+	require.Nil(t, m.Properties, "null empties an object sent before it")
+
+	m, err = Decode([]byte(`{"type":"track","userId":"u","event":"E","context":null,"properties":null}`))
 	require.NoError(t, err)
 	require.Nil(t, m.Context)
 	require.Nil(t, m.Properties)
