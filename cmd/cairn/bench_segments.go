@@ -374,6 +374,9 @@ func benchIncremental(ctx context.Context, out io.Writer, db *sql.DB, svc *segme
 // server cannot add a membership between the two deletes (which then failed on the foreign
 // key and left the segments behind).
 func deleteBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, ids ...uuid.UUID) {
+	// Bounded: it runs after the bench was interrupted too, and must not hang on a stuck lock.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	err := inBenchTx(ctx, db, func(tx *sql.Tx) error {
 		for _, q := range []string{
 			`SELECT count(*) FROM (SELECT 1 FROM segments WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) l`,

@@ -47,7 +47,13 @@ func TestDeleteBenchSegments(t *testing.T) {
 		defer close(done)
 		deleteBenchSegments(ctx, &out, db, a, b)
 	}()
-	time.Sleep(100 * time.Millisecond) // let the cleanup reach the lock (it must wait either way)
+	// Once the cleanup waits for the lock, the computation adds its member and commits.
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'`).Scan(&waiting)
+		return err == nil && waiting > 0
+	}, 30*time.Second, 10*time.Millisecond, "the cleanup never waited for the computation's lock")
 	_, err = tx.ExecContext(ctx, `INSERT INTO segment_memberships (id, segment_id, customer_id, entered_at) VALUES (gen_random_uuid(), $1, $2, now())`, b, cust)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit())

@@ -3,10 +3,12 @@ package identity
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent/schema"
@@ -321,13 +323,13 @@ func TestFlushRefusesCustomersChangedSincePlanning(t *testing.T) {
 		{"merged", "m1", func() {
 			_, err := b.res.Merge(ctx, ids[0], ids[1], "test")
 			require.NoError(t, err)
-		}, "was merged"},
+		}, "customer " + ids[0].String() + " was merged"},
 		{"deleted", "gone", func() {
 			_, err := b.db.Exec(`DELETE FROM identities WHERE customer_id = $1`, ids[2])
 			require.NoError(t, err)
 			_, err = b.db.Exec(`DELETE FROM customers WHERE id = $1`, ids[2])
 			require.NoError(t, err)
-		}, "was deleted"},
+		}, "customer " + ids[2].String() + " was deleted"},
 	} {
 		tx, err := b.db.BeginTx(ctx, nil)
 		require.NoError(t, err)
@@ -348,4 +350,28 @@ func TestFlushRefusesCustomersChangedSincePlanning(t *testing.T) {
 	require.Equal(t, ids[1], again[0])
 	require.NotEqual(t, ids[2], again[1])
 	require.Equal(t, ids[3], again[2])
+}
+
+// TestFlushLocksEveryCustomer checks that lock-customers, which returns only the rows that are
+// not fine, still locks every customer of the group until the transaction ends.
+func TestFlushLocksEveryCustomer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	ids := b.resolve(t, subject(TypeAnonymousID, "l1"), subject(TypeAnonymousID, "l2"))
+	tx, err := b.db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback() //nolint:errcheck
+	s1, s2 := subject(TypeAnonymousID, "l1"), subject(TypeAnonymousID, "l2")
+	s1.At = time.Now().Add(time.Hour) // l1's row is rewritten (FOR NO KEY UPDATE); l2's only referenced (FOR KEY SHARE)
+	batch, err := b.res.Resolve(ctx, tx, []Subject{s1, s2})
+	require.NoError(t, err)
+	batch.Observe(batch.Customer(0), s1.At, nil)
+	batch.Observe(batch.Customer(1), s2.At, nil)
+	require.NoError(t, batch.Flush(ctx, "system"))
+	for _, id := range ids {
+		_, err := b.db.ExecContext(ctx, `SELECT 1 FROM customers WHERE id = $1 FOR UPDATE NOWAIT`, id)
+		var pqErr *pq.Error
+		require.True(t, errors.As(err, &pqErr) && pqErr.Code == "55P03", "customer %s must be locked, got %v", id, err)
+	}
 }
