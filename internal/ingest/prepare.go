@@ -364,16 +364,25 @@ func withMembers(obj []byte, add map[string]any) []byte {
 			out = append(out, ',')
 		}
 		first = false
-		key, _ := json.Marshal(k) // strings always encode
-		val, _ := json.Marshal(v)
-		out = append(out, key...)
+		out = appendJSONString(out, k)
 		out = append(out, ':')
-		out = append(out, val...)
+		out = appendJSONString(out, v)
 	}
 	if first {
 		return obj
 	}
 	return append(out, '}')
+}
+
+// appendJSONString appends s as a JSON string. Unlike json.Marshal it leaves <, > and &
+// as they are: escaped as \u003c and so on, the object would no longer be storable as is, and a
+// page named "Terms & Conditions" would be decoded and re-encoded for nothing.
+func appendJSONString(dst []byte, s string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return append(dst, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
 }
 
 // replaceIP returns the context object raw with its top-level ip value from replaced by to,

@@ -288,3 +288,16 @@ func TestContextMembersAsSent(t *testing.T) {
 	require.Equal(t, []consentDecision{{purpose: "analytics", granted: false, category: "Analytics"}}, pm.consents)
 	require.Equal(t, "web", pm.channel)
 }
+
+// TestPageNameKeepsPropertiesStorable checks that a page's name and category, added to its
+// properties as text, keep them storable as sent (json.Marshal's \u0026 for & did not).
+func TestPageNameKeepsPropertiesStorable(t *testing.T) {
+	t.Parallel()
+	out := withMembers([]byte(`{"path":"/terms"}`), map[string]any{"name": "Terms & <Conditions>", "category": "Legal \"EU\""})
+	require.True(t, storable(out), string(out))
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(out, &got))
+	require.Equal(t, map[string]any{"path": "/terms", "name": "Terms & <Conditions>", "category": `Legal "EU"`}, got)
+	require.Equal(t, `{"a":1}`, string(withMembers([]byte(`{"a":1}`), map[string]any{})), "nothing to add")
+	require.JSONEq(t, `{"name":"Home"}`, string(withMembers(nil, map[string]any{"name": "Home"})))
+}
