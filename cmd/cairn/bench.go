@@ -123,16 +123,16 @@ func benchDB(cmd *cobra.Command, databaseURL string) (*sql.DB, func(), error) {
 
 func printBenchReport(w io.Writer, rep *bench.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trequests\tevents\terrors\tevents/s\tp50\tp99\tmax\t")
+	fmt.Fprintln(tw, "phase\trequests\tevents\terrors\tevents/s\tp50\tp99\tmax\tCPU/event\t")
 	for _, p := range []*bench.Phase{rep.Batch, rep.Track} {
 		if p == nil {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t\n", p.Name, p.Requests, p.Events, p.Errors, p.EventsPerSec(),
-			fmtLatency(p.Latency.P50), fmtLatency(p.Latency.P99), fmtLatency(p.Latency.Max))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t\n", p.Name, p.Requests, p.Events, p.Errors, p.EventsPerSec(),
+			fmtLatency(p.Latency.P50), fmtLatency(p.Latency.P99), fmtLatency(p.Latency.Max), fmtCPU(p.CPUPerEvent()))
 	}
 	if c := rep.Copy; c != nil {
-		fmt.Fprintf(tw, "raw COPY (%.0f B/row)\t-\t%d\t-\t%.0f\t-\t-\t-\t\n", c.RowBytes, c.Rows, c.RowsPerSec())
+		fmt.Fprintf(tw, "raw COPY (%.0f B/row)\t-\t%d\t-\t%.0f\t-\t-\t-\t%s\t\n", c.RowBytes, c.Rows, c.RowsPerSec(), fmtCPU(c.CPUPerRow()))
 	}
 	tw.Flush()
 	for _, p := range []*bench.Phase{rep.Batch, rep.Track} {
@@ -143,6 +143,16 @@ func printBenchReport(w io.Writer, rep *bench.Report) {
 	if r := rep.Ratio(); r > 0 {
 		fmt.Fprintf(w, "batch ingest / raw COPY = %.2f (issue 3 target: ≥ 0.50)\n", r)
 	}
+	if rep.Batch != nil && rep.Batch.CPU > 0 {
+		fmt.Fprintln(w, "CPU/event: the whole machine's busy CPU time during the phase over its events (server, PostgreSQL and this client, when they share the machine); steadier than events/s from run to run")
+	}
+}
+
+func fmtCPU(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fµs", float64(d.Nanoseconds())/1000)
 }
 
 func fmtLatency(d time.Duration) string {

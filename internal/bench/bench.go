@@ -78,18 +78,28 @@ type Phase struct {
 	FirstError string
 	Elapsed    time.Duration
 	Latency    Summary
+	// CPU is the machine's busy CPU time during the phase, all cores (0 where /proc/stat is
+	// missing): the server's, PostgreSQL's and this client's when they share the machine.
+	CPU time.Duration
 }
 
 // EventsPerSec is the acknowledged events per second.
 func (p Phase) EventsPerSec() float64 { return rateOf(p.Events, p.Elapsed) }
+
+// CPUPerEvent is the machine's busy CPU time per acknowledged event (0 when unknown).
+func (p Phase) CPUPerEvent() time.Duration { return perEvent(p.CPU, p.Events) }
 
 // CopyResult is the raw COPY baseline.
 type CopyResult struct {
 	Rows     int64
 	Bytes    int64 // encoded row data sent
 	Elapsed  time.Duration
-	RowBytes float64 // average stored row size (pg_column_size)
+	RowBytes float64       // average stored row size (pg_column_size)
+	CPU      time.Duration // the machine's busy CPU time during the COPY (see Phase.CPU)
 }
+
+// CPUPerRow is the machine's busy CPU time per row copied (0 when unknown).
+func (c CopyResult) CPUPerRow() time.Duration { return perEvent(c.CPU, c.Rows) }
 
 // RowsPerSec is the COPY rate.
 func (c CopyResult) RowsPerSec() float64 { return rateOf(c.Rows, c.Elapsed) }
@@ -359,6 +369,7 @@ func (h *httpRunner) batchPhase(ctx context.Context) Phase {
 	var budget atomic.Int64
 	budget.Store(int64(o.Events))
 	began := time.Now()
+	cpu := startCPU()
 	stop := make(chan struct{})
 	go progress(o.Log, "batch", &s, began, stop)
 	var wg sync.WaitGroup
@@ -388,7 +399,9 @@ func (h *httpRunner) batchPhase(ctx context.Context) Phase {
 	}
 	wg.Wait()
 	close(stop)
-	return s.phase(name, time.Since(began))
+	ph := s.phase(name, time.Since(began))
+	ph.CPU = cpu.elapsed()
+	return ph
 }
 
 // trackPhase sends single /v1/track events at opts.Rate requests/s (open loop, bounded by the
@@ -401,6 +414,7 @@ func (h *httpRunner) trackPhase(ctx context.Context) Phase {
 	lim := rate.NewLimiter(rate.Limit(o.Rate), max(1, o.Rate/100))
 	var s phaseState
 	began := time.Now()
+	cpu := startCPU()
 	stop := make(chan struct{})
 	go progress(o.Log, "track", &s, began, stop)
 	var wg sync.WaitGroup
@@ -423,7 +437,9 @@ func (h *httpRunner) trackPhase(ctx context.Context) Phase {
 	}
 	wg.Wait()
 	close(stop)
-	return s.phase(name, time.Since(began))
+	ph := s.phase(name, time.Since(began))
+	ph.CPU = cpu.elapsed()
+	return ph
 }
 
 // Poster sends body to the server's path (e.g. "/v1/track") with the run's write key and

@@ -64,6 +64,9 @@ func TestRunCountsAcknowledgedEvents(t *testing.T) {
 	require.EqualValues(t, 501, f.batchEvents.Load(), "plus the one check event")
 	require.Zero(t, rep.Batch.Errors)
 	require.EqualValues(t, rep.Batch.Latency.N, rep.Batch.Requests)
+	if _, ok := machineCPU(); ok {
+		require.Positive(t, rep.Batch.CPU, "the machine's busy time over the phase is measured")
+	}
 	require.NotNil(t, rep.Track)
 	// A request cut off by the phase's end may reach the server without being counted.
 	require.LessOrEqual(t, rep.Track.Events, f.trackEvents.Load())
@@ -124,6 +127,9 @@ func TestCopyBaseline(t *testing.T) {
 	require.NotNil(t, rep.Copy)
 	require.EqualValues(t, 12_345, rep.Copy.Rows)
 	require.Positive(t, rep.Copy.RowsPerSec())
+	if _, ok := machineCPU(); ok {
+		require.Positive(t, rep.Copy.CPUPerRow())
+	}
 	require.InDelta(t, 400, rep.Copy.RowBytes, 150, "rows are about the size the target assumes")
 	require.Contains(t, logs.String(), "bench_copy_")
 	require.Zero(t, scratchTables(t, db), "the scratch table is dropped")
@@ -133,4 +139,18 @@ func scratchTables(t *testing.T, db *sql.DB) int {
 	var n int
 	require.NoError(t, db.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bench\_copy\_%'`).Scan(&n))
 	return n
+}
+
+func TestParseCPULine(t *testing.T) {
+	t.Parallel()
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	d, err := parseCPULine("cpu  1000 20 300 50000 700 10 5 3 40 0")
+	require.NoError(t, err)
+	require.Equal(t, time.Duration(1000+20+300+10+5+3)*10*time.Millisecond, d, "idle, iowait and guest are not counted")
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 3", "cpu a 2 3 4 5 6 7 8"} {
+		_, err := parseCPULine(bad)
+		require.Error(t, err, bad)
+	}
+	require.Equal(t, 25*time.Microsecond, perEvent(25*time.Millisecond, 1000))
+	require.Zero(t, perEvent(time.Second, 0))
 }

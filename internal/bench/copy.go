@@ -89,6 +89,7 @@ func copyBaseline(ctx context.Context, db *sql.DB, rows, people int, seed uint64
 	}
 	defer conn.Close()
 	began := time.Now()
+	cpu := startCPU()
 	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
 		return nil, fmt.Errorf("error starting COPY transaction: %w", err)
 	}
@@ -120,6 +121,7 @@ func copyBaseline(ctx context.Context, db *sql.DB, rows, people int, seed uint64
 	}
 	committed = true
 	res.Elapsed = time.Since(began)
+	res.CPU = cpu.elapsed()
 	if err := conn.QueryRowContext(ctx, "SELECT coalesce(avg(pg_column_size(t.*)), 0) FROM (SELECT * FROM "+q+" LIMIT 10000) t").Scan(&res.RowBytes); err != nil {
 		return nil, fmt.Errorf("error measuring row size: %w", err)
 	}
