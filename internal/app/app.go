@@ -55,14 +55,13 @@ type Config struct {
 // FromEnv reads Config from the environment.
 func FromEnv() Config {
 	return Config{
-		DatabaseURL: os.Getenv("DATABASE_URL"),
-		Addr:        envOr("CAIRN_ADDR", ":8080"),
-		SecretKey:   []byte(os.Getenv("CAIRN_SECRET_KEY")),
-		LogFormat:   envOr("CAIRN_LOG_FORMAT", "text"),
-		LogLevel:    envOr("CAIRN_LOG_LEVEL", "info"),
-		DataDir:     envOr("CAIRN_DATA_DIR", ".cairn"),
-		KeepIP:      os.Getenv("CAIRN_KEEP_IP") == "true",
-		// An unparsable value falls back to the default; it only tunes throughput.
+		DatabaseURL:   os.Getenv("DATABASE_URL"),
+		Addr:          envOr("CAIRN_ADDR", ":8080"),
+		SecretKey:     []byte(os.Getenv("CAIRN_SECRET_KEY")),
+		LogFormat:     envOr("CAIRN_LOG_FORMAT", "text"),
+		LogLevel:      envOr("CAIRN_LOG_LEVEL", "info"),
+		DataDir:       envOr("CAIRN_DATA_DIR", ".cairn"),
+		KeepIP:        os.Getenv("CAIRN_KEEP_IP") == "true",
 		IngestWriters: os.Getenv("CAIRN_INGEST_WRITERS"),
 		DebugAddr:     os.Getenv("CAIRN_DEBUG_ADDR"),
 

@@ -8,10 +8,9 @@
 //
 // Concurrency: Flush first locks every existing customer the batch uses, in one statement in id
 // order (so concurrent batches wait on each other but do not deadlock with each other on
-// customers): FOR KEY
-// SHARE those it only adds events to (concurrent batches share it), FOR NO KEY UPDATE those
-// whose row it rewrites (traits, seen times), FOR UPDATE those whose identities change (merges,
-// new identifiers), and re-checks what it planned with; new identifiers are claimed with
+// customers): FOR KEY SHARE those it only adds events to (concurrent batches share it), FOR NO
+// KEY UPDATE those whose row it rewrites (traits, seen times), FOR UPDATE those whose
+// identities change (merges, new identifiers), and re-checks what it planned with; new identifiers are claimed with
 // INSERT … ON CONFLICT DO NOTHING on the unique (type, value) index; and before commit a batch
 // checks that no profile it used was merged away. A transaction that loses any of these races
 // gets ErrConcurrentChange and is retried whole by its caller, so two concurrent messages about

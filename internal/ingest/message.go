@@ -154,14 +154,11 @@ func (m *Message) Validate() error {
 			continue
 		}
 		t := bytes.TrimSpace(o.text)
-		if string(t) == "null" {
-			continue
-		}
-		if len(t) == 0 || t[0] != '{' {
-			return invalid(o.name, "must be a JSON object")
-		}
 		if !json.Valid(t) {
 			return invalid(o.name, "is not valid JSON")
+		}
+		if _, err := objectField(o.name, t); err != nil { // what the decoders check too
+			return err
 		}
 	}
 	return nil
@@ -499,11 +496,10 @@ var ErrEventTooLarge = errors.New("message too large")
 // messages without one. Errors are *ValidationError naming the item ("batch[3].event"), or wrap
 // ErrEventTooLarge. On an error the returned Batch holds only the write key the body carries.
 //
-// The body is read in one streaming pass: each item is scanned and decoded once (decoding the
-// body into []json.RawMessage and then each item again validated every byte twice more, about a
-// third of the decoding CPU of BenchmarkBatchHTTP). Errors are the same as that two-step form's:
-// a syntax error anywhere wins over everything, then the batch-level fields' type errors, then
-// the items' errors in order.
+// Well-formed bodies take the fast path (fastdecode.go); the others, and any body with an
+// error, encoding/json's, which reads the body in one streaming pass (scanBatch). Errors are
+// encoding/json's: a syntax error anywhere wins over everything, then the batch-level fields'
+// type errors, then the items' errors in order.
 func DecodeBatch(data []byte) (Batch, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
@@ -665,9 +661,7 @@ func scanBatch(data []byte) ([]batchItem, []byte, error) {
 			}
 			it.size = len(raw)
 			var checked wireChecked
-			if it.err = unmarshalError(json.Unmarshal(raw, &checked)); it.err == nil {
-				it.err = unmarshalError(json.Unmarshal(raw, &it.wm))
-			}
+			it.err = decodeSlow(raw, &it.wm, &checked)
 			it.writeKey = string(checked.WriteKey)
 		}
 		if _, err := dec.Token(); err != nil { // ']'

@@ -87,7 +87,8 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 			return nil, err
 		}
 	}
-	ctx, err := p.readContext(object(m.Context))
+	ctxText := object(m.Context)
+	ctx, err := p.readContext(ctxText)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 	}
 	out.consents = p.consents(ctx.consent)
 	out.channel = channelOf(m, ctx)
-	if out.context, err = p.storeContext(object(m.Context), ctx); err != nil {
+	if out.context, err = p.storeContext(ctxText, ctx); err != nil {
 		return nil, err
 	}
 

@@ -301,3 +301,17 @@ func TestPageNameKeepsPropertiesStorable(t *testing.T) {
 	require.Equal(t, `{"a":1}`, string(withMembers([]byte(`{"a":1}`), map[string]any{})), "nothing to add")
 	require.JSONEq(t, `{"name":"Home"}`, string(withMembers(nil, map[string]any{"name": "Home"})))
 }
+
+// TestHandBuiltObjectNumbersChecked checks that Validate refuses in a message built by hand what
+// the decoders refuse in a decoded one: a number beyond float64, which stored would make the
+// row unreadable.
+func TestHandBuiltObjectNumbersChecked(t *testing.T) {
+	t.Parallel()
+	m := Message{Type: TypeTrack, UserID: "u", Event: "E", Properties: json.RawMessage(`{"x":[1,1e400]}`)}
+	var ve *ValidationError
+	require.ErrorAs(t, m.Validate(), &ve)
+	require.Equal(t, "properties", ve.Field)
+	require.Equal(t, "must be a JSON float64, not number 1e400", ve.Message)
+	m.Properties = json.RawMessage(` null `)
+	require.NoError(t, m.Validate())
+}
