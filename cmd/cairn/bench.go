@@ -123,16 +123,16 @@ func benchDB(cmd *cobra.Command, databaseURL string) (*sql.DB, func(), error) {
 
 func printBenchReport(w io.Writer, rep *bench.Report) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trequests\tevents\terrors\tevents/s\tp50\tp99\tmax\tCPU/event\t")
+	fmt.Fprintln(tw, "phase\trequests\tevents\terrors\tevents/s\tp50\tp99\tmax\tCPU/event\tcores busy\t")
 	for _, p := range []*bench.Phase{rep.Batch, rep.Track} {
 		if p == nil {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t\n", p.Name, p.Requests, p.Events, p.Errors, p.EventsPerSec(),
-			fmtLatency(p.Latency.P50), fmtLatency(p.Latency.P99), fmtLatency(p.Latency.Max), fmtCPU(p.CPUPerEvent()))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", p.Name, p.Requests, p.Events, p.Errors, p.EventsPerSec(),
+			fmtLatency(p.Latency.P50), fmtLatency(p.Latency.P99), fmtLatency(p.Latency.Max), fmtCPU(p.CPUPerEvent()), fmtCores(p.Cores(), rep.Cores))
 	}
 	if c := rep.Copy; c != nil {
-		fmt.Fprintf(tw, "raw COPY (%.0f B/row)\t-\t%d\t-\t%.0f\t-\t-\t-\t%s\t\n", c.RowBytes, c.Rows, c.RowsPerSec(), fmtCPU(c.CPUPerRow()))
+		fmt.Fprintf(tw, "raw COPY (%.0f B/row)\t-\t%d\t-\t%.0f\t-\t-\t-\t%s\t%s\t\n", c.RowBytes, c.Rows, c.RowsPerSec(), fmtCPU(c.CPUPerRow()), fmtCores(c.Cores(), rep.Cores))
 	}
 	tw.Flush()
 	for _, p := range []*bench.Phase{rep.Batch, rep.Track} {
@@ -143,9 +143,20 @@ func printBenchReport(w io.Writer, rep *bench.Report) {
 	if r := rep.Ratio(); r > 0 {
 		fmt.Fprintf(w, "batch ingest / raw COPY = %.2f (issue 3 target: ≥ 0.50)\n", r)
 	}
+	if r := rep.FullCPURatio(); r > 0 {
+		fmt.Fprintf(w, "with all %d cores busy at this CPU/event, batch ingest / raw COPY would be %.2f\n", rep.Cores, r)
+	}
 	if rep.Batch != nil && rep.Batch.CPU > 0 {
 		fmt.Fprintln(w, "CPU/event: the whole machine's busy CPU time during the phase over its events (server, PostgreSQL and this client, when they share the machine); steadier than events/s from run to run")
 	}
+}
+
+// fmtCores is the average busy cores over the machine's ("1.47/2"), or "-" when unknown.
+func fmtCores(busy float64, cores int) string {
+	if busy <= 0 || cores <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f/%d", busy, cores)
 }
 
 func fmtCPU(d time.Duration) string {

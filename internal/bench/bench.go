@@ -89,6 +89,9 @@ func (p Phase) EventsPerSec() float64 { return rateOf(p.Events, p.Elapsed) }
 // CPUPerEvent is the machine's busy CPU time per acknowledged event (0 when unknown).
 func (p Phase) CPUPerEvent() time.Duration { return perEvent(p.CPU, p.Events) }
 
+// Cores is how many cores were busy on average during the phase (0 when unknown).
+func (p Phase) Cores() float64 { return coresBusy(p.CPU, p.Elapsed) }
+
 // CopyResult is the raw COPY baseline.
 type CopyResult struct {
 	Rows     int64
@@ -104,11 +107,16 @@ func (c CopyResult) CPUPerRow() time.Duration { return perEvent(c.CPU, c.Rows) }
 // RowsPerSec is the COPY rate.
 func (c CopyResult) RowsPerSec() float64 { return rateOf(c.Rows, c.Elapsed) }
 
+// Cores is how many cores were busy on average during the COPY (0 when unknown).
+func (c CopyResult) Cores() float64 { return coresBusy(c.CPU, c.Elapsed) }
+
 // Report is a whole run.
 type Report struct {
 	Batch *Phase
 	Track *Phase
 	Copy  *CopyResult
+	// Cores is the machine's core count, as /proc/stat lists them (0 when unknown).
+	Cores int
 }
 
 // Ratio is the batch phase's events/s over COPY's rows/s (0 when either is missing).
@@ -117,6 +125,28 @@ func (r *Report) Ratio() float64 {
 		return 0
 	}
 	return r.Batch.EventsPerSec() / r.Copy.RowsPerSec()
+}
+
+// FullCPURatio is the ratio the batch phase would reach with all cores of the machine busy
+// at its measured CPU per event: cores / CPU per event, over COPY's rows/s (0 when either is
+// unknown). Set beside Ratio, it separates the two halves of a gap: idle cores (scheduling,
+// lock waits, round trips) and the CPU each event costs.
+func (r *Report) FullCPURatio() float64 {
+	if r.Batch == nil || r.Copy == nil || r.Copy.RowsPerSec() == 0 || r.Cores <= 0 {
+		return 0
+	}
+	per := r.Batch.CPUPerEvent()
+	if per <= 0 {
+		return 0
+	}
+	return float64(r.Cores) / per.Seconds() / r.Copy.RowsPerSec()
+}
+
+func coresBusy(cpu, elapsed time.Duration) float64 {
+	if cpu <= 0 || elapsed <= 0 {
+		return 0
+	}
+	return cpu.Seconds() / elapsed.Seconds()
 }
 
 func rateOf(n int64, d time.Duration) float64 {
@@ -219,7 +249,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	rep := &Report{}
+	rep := &Report{Cores: machineCores()}
 	run := runID(opts.Seed)
 	if !opts.SkipHTTP {
 		h, err := newHTTPRunner(ctx, opts, run, opts.Clients+opts.TrackWorkers)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -66,6 +67,7 @@ func TestRunCountsAcknowledgedEvents(t *testing.T) {
 	require.EqualValues(t, rep.Batch.Latency.N, rep.Batch.Requests)
 	if _, ok := machineCPU(); ok {
 		require.Positive(t, rep.Batch.CPU, "the machine's busy time over the phase is measured")
+		require.GreaterOrEqual(t, rep.Cores, runtime.NumCPU(), "every core /proc/stat lists, at least those this process may use")
 	}
 	require.NotNil(t, rep.Track)
 	// A request cut off by the phase's end may reach the server without being counted.
@@ -153,4 +155,37 @@ func TestParseCPULine(t *testing.T) {
 	}
 	require.Equal(t, 25*time.Microsecond, perEvent(25*time.Millisecond, 1000))
 	require.Zero(t, perEvent(time.Second, 0))
+}
+
+func TestCountCores(t *testing.T) {
+	t.Parallel()
+	stat := "cpu  10 0 5 100 0 0 0 0 0 0\ncpu0 5 0 2 50 0 0 0 0 0 0\ncpu1 5 0 3 50 0 0 0 0 0 0\n" +
+		"intr 12345\nctxt 99\ncpu_extra 1\nprocs_running 2\n"
+	require.Equal(t, 2, countCores(stat), "per-core lines only: not the total, nor other cpu-prefixed keys")
+	require.Zero(t, countCores(""))
+}
+
+func TestFullCPURatio(t *testing.T) {
+	t.Parallel()
+	copyRes := &CopyResult{Rows: 40_000, Elapsed: time.Second, CPU: 1100 * time.Millisecond}
+	batch := &Phase{Events: 12_000, Elapsed: time.Second, CPU: 1500 * time.Millisecond} // 125µs/event, 1.5 cores
+	for _, tc := range []struct {
+		name string
+		rep  Report
+		want float64
+	}{
+		// 2 cores / 125µs = 16,000 events/s, over 40,000 rows/s.
+		{"measured", Report{Batch: batch, Copy: copyRes, Cores: 2}, 0.4},
+		{"cores unknown", Report{Batch: batch, Copy: copyRes}, 0},
+		{"no copy", Report{Batch: batch, Cores: 2}, 0},
+		{"cpu unknown", Report{Batch: &Phase{Events: 12_000, Elapsed: time.Second}, Copy: copyRes, Cores: 2}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.InDelta(t, tc.want, tc.rep.FullCPURatio(), 1e-9)
+		})
+	}
+	require.InDelta(t, 1.5, batch.Cores(), 1e-9)
+	require.InDelta(t, 1.1, copyRes.Cores(), 1e-9)
+	require.Zero(t, Phase{Events: 1}.Cores(), "unknown CPU")
+	require.InDelta(t, 0.3, (&Report{Batch: batch, Copy: copyRes}).Ratio(), 1e-9, "the measured ratio, beside the ceiling")
 }

@@ -27,6 +27,26 @@ func machineCPU() (time.Duration, bool) {
 	return d, err == nil
 }
 
+// machineCores counts the per-core lines ("cpu0", "cpu1", …) of /proc/stat, whose first line
+// machineCPU sums; 0 where there is none.
+func machineCores() int {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	return countCores(string(b))
+}
+
+func countCores(stat string) int {
+	n := 0
+	for line := range strings.Lines(stat) {
+		if rest, ok := strings.CutPrefix(line, "cpu"); ok && rest != "" && rest[0] >= '0' && rest[0] <= '9' {
+			n++
+		}
+	}
+	return n
+}
+
 // parseCPULine reads the busy time of /proc/stat's "cpu" line: user, nice, system, irq,
 // softirq and steal (not idle nor iowait; guest time is already within user).
 func parseCPULine(line string) (time.Duration, error) {
