@@ -119,6 +119,10 @@ type request struct {
 	msgs   []*prepared
 	source string
 	done   chan reply
+	// claims are the hashes of the new identifiers the request may claim, as deferClaimed last
+	// computed them (nil before); deferred counts the groups that set it aside.
+	claims   []uint64
+	deferred int
 }
 
 type reply struct {
@@ -237,44 +241,112 @@ func (p *Pipeline) enqueue(ctx context.Context, req *request) error {
 }
 
 // write is one writer: it takes what is queued (up to MaxGroupMessages) and commits it as one
-// group, until the queue is closed and drained.
+// group, until the queue is closed and drained. Requests deferClaimed set aside start its next
+// group.
 func (p *Pipeline) write() {
 	defer p.wg.Done()
-	for first := range p.queue {
-		group := []*request{first}
-		n := len(first.msgs)
-		var linger <-chan time.Time
-		if p.opts.Linger > 0 {
-			linger = time.After(p.opts.Linger)
+	var carry []*request
+	for {
+		group, ok := p.gather(carry)
+		if !ok {
+			return
 		}
-	gather:
-		for n < p.opts.MaxGroupMessages {
-			select {
-			case r, ok := <-p.queue:
-				if !ok {
-					break gather
-				}
-				group = append(group, r)
-				n += len(r.msgs)
-				continue
-			default:
-			}
-			if linger == nil || n >= p.opts.MaxGroupMessages/4 {
-				break
-			}
-			select {
-			case r, ok := <-p.queue:
-				if !ok {
-					break gather
-				}
-				group = append(group, r)
-				n += len(r.msgs)
-			case <-linger:
-				break gather
-			}
-		}
+		group, carry = p.deferClaimed(group)
 		p.commitGroup(group)
 	}
+}
+
+// gather returns the next group: carry, then what is queued, waiting for a first request when
+// carry is empty. ok is false once the queue is closed and drained and carry is empty.
+func (p *Pipeline) gather(carry []*request) (group []*request, ok bool) {
+	group = carry
+	if len(group) == 0 {
+		first, ok := <-p.queue
+		if !ok {
+			return nil, false
+		}
+		group = []*request{first}
+	}
+	n := 0
+	for _, r := range group {
+		n += len(r.msgs)
+	}
+	var linger <-chan time.Time
+	if p.opts.Linger > 0 {
+		linger = time.After(p.opts.Linger)
+	}
+	for n < p.opts.MaxGroupMessages {
+		select {
+		case r, ok := <-p.queue:
+			if !ok {
+				return group, true
+			}
+			group = append(group, r)
+			n += len(r.msgs)
+			continue
+		default:
+		}
+		if linger == nil || n >= p.opts.MaxGroupMessages/4 {
+			break
+		}
+		select {
+		case r, ok := <-p.queue:
+			if !ok {
+				return group, true
+			}
+			group = append(group, r)
+			n += len(r.msgs)
+		case <-linger:
+			return group, true
+		}
+	}
+	return group, true
+}
+
+// maxDefers is how many groups in a row may set a request aside (deferClaimed) before it is
+// committed whatever it waits for, so no request waits on other writers' claims for ever.
+const maxDefers = 3
+
+// deferClaimed splits group into the requests to commit now and those to carry into the
+// writer's next group: the ones that would wait in lockClaims because another writer's open
+// group claims one of their new identifiers. The writer then commits the rest at once instead
+// of idling until that group ends, and by its next group the identifiers are usually known (no
+// claim at all). Measured before this (`cairn bench ingest`, 2 writers, new people): writers
+// spent ~15% of their time blocked in lockClaims. A request is set aside at most maxDefers
+// times; when every request of the group would wait, none is set aside (lockClaims waits).
+// The pipeline promises no order between requests in flight at once (with several writers, two
+// of them already commit in either order); a client that needs one waits for its ack.
+func (p *Pipeline) deferClaimed(group []*request) (now, later []*request) {
+	if p.opts.Writers < 2 || len(group) < 2 {
+		return group, nil
+	}
+	for _, r := range group {
+		r.claims = p.claimKeys([]*request{r})
+	}
+	t := &p.claims
+	t.mu.Lock()
+	wait := make([]bool, len(group))
+	waiting := 0
+	for i, r := range group {
+		if r.deferred < maxDefers && t.busy(r.claims) != nil {
+			wait[i] = true
+			waiting++
+		}
+	}
+	t.mu.Unlock()
+	if waiting == 0 || waiting == len(group) {
+		return group, nil
+	}
+	for i, r := range group {
+		if wait[i] {
+			r.deferred++
+			r.claims = nil // computed afresh for the next group
+			later = append(later, r)
+		} else {
+			now = append(now, r)
+		}
+	}
+	return now, later
 }
 
 // commitGroup commits a group and replies to each request. A group that keeps losing races
@@ -709,40 +781,34 @@ type claimTable struct {
 // claims, same run). Identifiers in the resolver's cache (most, once people have been seen)
 // take no claim. The cache may be emptied between this check and Resolve: a claim then runs
 // unrecorded and, if it races, is retried as without the table (the database keeps it correct).
+// Before a group gets here, deferClaimed sets aside the requests that would wait, when others
+// can go meanwhile.
 func (p *Pipeline) lockClaims(group []*request) (unlock func()) {
 	if p.opts.Writers < 2 {
 		return func() {}
 	}
-	var subjects []identity.Subject
-	for _, r := range group {
-		for _, m := range r.msgs {
-			subjects = append(subjects, identity.Subject{IDs: m.ids, Previous: m.previous})
-		}
-	}
 	done := make(chan struct{})
 	t := &p.claims
 	var keys []uint64
-	for {
-		// Again after each wait: what the group waited for is usually known by then.
+	for attempt := 0; ; attempt++ {
+		// Again after each wait: what the group waited for is usually known by then. The first
+		// pass takes the keys deferClaimed just computed, when it did.
 		keys = keys[:0]
-		for _, k := range p.res.Unknown(subjects) {
-			h := fnv.New64a()
-			_, _ = h.Write([]byte(k.Type))
-			_, _ = h.Write([]byte{0})
-			_, _ = h.Write([]byte(k.Value))
-			keys = append(keys, h.Sum64())
+		for _, r := range group {
+			if attempt > 0 || r.claims == nil {
+				keys = p.claimKeys(group)
+				break
+			}
+			keys = append(keys, r.claims...)
+		}
+		for _, r := range group {
+			r.claims = nil // a retry of the request computes them afresh
 		}
 		if len(keys) == 0 {
 			return func() {}
 		}
 		t.mu.Lock()
-		var busy chan struct{}
-		for _, k := range keys {
-			if c, ok := t.owner[k]; ok {
-				busy = c
-				break
-			}
-		}
+		busy := t.busy(keys)
 		if busy == nil {
 			if t.owner == nil {
 				t.owner = map[uint64]chan struct{}{}
@@ -766,4 +832,35 @@ func (p *Pipeline) lockClaims(group []*request) (unlock func()) {
 		t.mu.Unlock()
 		close(done)
 	}
+}
+
+// busy returns the end of another group's claim on one of keys, or nil; t.mu is held.
+func (t *claimTable) busy(keys []uint64) chan struct{} {
+	for _, k := range keys {
+		if c, ok := t.owner[k]; ok {
+			return c
+		}
+	}
+	return nil
+}
+
+// claimKeys hashes the identifiers group's messages may claim as new: those the resolver does
+// not know yet.
+func (p *Pipeline) claimKeys(group []*request) []uint64 {
+	var subjects []identity.Subject
+	for _, r := range group {
+		for _, m := range r.msgs {
+			subjects = append(subjects, identity.Subject{IDs: m.ids, Previous: m.previous})
+		}
+	}
+	unknown := p.res.Unknown(subjects)
+	keys := make([]uint64, 0, len(unknown))
+	for _, k := range unknown {
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(k.Type))
+		_, _ = h.Write([]byte{0})
+		_, _ = h.Write([]byte(k.Value))
+		keys = append(keys, h.Sum64())
+	}
+	return keys
 }

@@ -693,3 +693,95 @@ func TestSecondPipelineOnOneRegistryRefused(t *testing.T) {
 	_, err = NewPipeline(context.Background(), b.db, b.res, &Options{Registerer: reg})
 	require.ErrorContains(t, err, "error registering ingest metrics")
 }
+
+// TestWriterSetsAsideClaimedRequests: while one writer's open group holds a new identifier's
+// claim, the other writer commits the requests of its group that do not need it at once,
+// instead of idling until that group ends, and commits the one that does need it afterwards.
+func TestWriterSetsAsideClaimedRequests(t *testing.T) {
+	t.Parallel()
+	// Linger makes the second writer gather both later requests into one group.
+	b := setup(t, &setupOpts{pipeline: &Options{Writers: 2, Linger: 300 * time.Millisecond}})
+	held, release := make(chan struct{}), make(chan struct{})
+	var hooks sync.Mutex
+	calls := 0
+	b.pipe.copyHook = func() {
+		hooks.Lock()
+		calls++
+		first := calls == 1
+		hooks.Unlock()
+		if first { // the group claiming "x" stays open until released
+			close(held)
+			<-release
+		}
+	}
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+
+	submit := func(event, user string) chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := b.pipe.Submit(context.Background(), []Message{{Type: TypeTrack, Event: event, UserID: user}}, "test")
+			done <- err
+		}()
+		return done
+	}
+	first := submit("First", "x")
+	<-held
+	again := submit("Again", "x") // waits for the open group's claim on "x"
+	other := submit("Other", "y") // needs no claim another group holds
+	select {
+	case err := <-other:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("a request needing no held claim waited for the group holding one")
+	}
+	select {
+	case err := <-again:
+		t.Fatalf("a request committed while another group held its identifier's claim (err %v)", err)
+	default:
+	}
+	releaseOnce.Do(func() { close(release) })
+	require.NoError(t, <-first)
+	require.NoError(t, <-again)
+	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers c JOIN identities i ON i.customer_id = c.id WHERE i.value = 'x'`))
+	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM interactions i JOIN identities d ON d.customer_id = i.customer_id WHERE d.value = 'x'`))
+	require.Zero(t, b.retries(t), "no group lost a race for a new identifier")
+}
+
+// TestDeferClaimedBounds: a request is set aside only while another group claims one of its new
+// identifiers, at most maxDefers times, and never when every request of the group would wait.
+func TestDeferClaimedBounds(t *testing.T) {
+	t.Parallel()
+	b := setup(t, &setupOpts{pipeline: &Options{Writers: 2}})
+	p := b.pipe
+	req := func(user string) *request {
+		pm, err := p.prepare(&Message{Type: TypeTrack, Event: "E", UserID: user}, time.Now())
+		require.NoError(t, err)
+		return &request{msgs: []*prepared{pm}}
+	}
+	// Another writer's open group claims "held".
+	unlock := p.lockClaims([]*request{req("held")})
+	defer unlock()
+
+	waits, free := req("held"), req("free")
+	for i := range maxDefers {
+		now, later := p.deferClaimed([]*request{waits, free})
+		require.Equal(t, []*request{free}, now, "round %d", i)
+		require.Equal(t, []*request{waits}, later, "round %d", i)
+	}
+	now, later := p.deferClaimed([]*request{waits, free})
+	require.Len(t, now, 2, "set aside maxDefers times already: committed (waiting) this time")
+	require.Empty(t, later)
+
+	onlyWaiting := []*request{req("held"), req("held")}
+	now, later = p.deferClaimed(onlyWaiting)
+	require.Equal(t, onlyWaiting, now, "nothing to commit meanwhile: the group waits whole")
+	require.Empty(t, later)
+
+	known := req("free")
+	b.submit(t, Message{Type: TypeTrack, Event: "E", UserID: "free"})
+	now, later = p.deferClaimed([]*request{known, req("other")})
+	require.Len(t, now, 2)
+	require.Empty(t, later)
+	require.Empty(t, known.claims, "a known identifier needs no claim")
+}
