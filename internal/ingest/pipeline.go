@@ -276,29 +276,26 @@ func (p *Pipeline) gather(carry []*request) (group []*request, ok bool) {
 		linger = time.After(p.opts.Linger)
 	}
 	for n < p.opts.MaxGroupMessages {
+		var r *request
+		var ok bool
 		select {
-		case r, ok := <-p.queue:
-			if !ok {
-				return group, true
-			}
-			group = append(group, r)
-			n += len(r.msgs)
-			continue
+		case r, ok = <-p.queue:
 		default:
-		}
-		if linger == nil || n >= p.opts.MaxGroupMessages/4 {
-			break
-		}
-		select {
-		case r, ok := <-p.queue:
-			if !ok {
+			// Nothing queued: linger for more while the group is small, if configured.
+			if linger == nil || n >= p.opts.MaxGroupMessages/4 {
 				return group, true
 			}
-			group = append(group, r)
-			n += len(r.msgs)
-		case <-linger:
+			select {
+			case r, ok = <-p.queue:
+			case <-linger:
+				return group, true
+			}
+		}
+		if !ok {
 			return group, true
 		}
+		group = append(group, r)
+		n += len(r.msgs)
 	}
 	return group, true
 }
