@@ -700,7 +700,7 @@ func TestSecondPipelineOnOneRegistryRefused(t *testing.T) {
 func TestWriterSetsAsideClaimedRequests(t *testing.T) {
 	t.Parallel()
 	// Linger makes the second writer gather both later requests into one group.
-	b := setup(t, &setupOpts{pipeline: &Options{Writers: 2, Linger: 300 * time.Millisecond}})
+	b := setup(t, &setupOpts{pipeline: &Options{Writers: 2, Linger: time.Second}})
 	held, release := make(chan struct{}), make(chan struct{})
 	var hooks sync.Mutex
 	calls := 0
@@ -778,10 +778,24 @@ func TestDeferClaimedBounds(t *testing.T) {
 	require.Equal(t, onlyWaiting, now, "nothing to commit meanwhile: the group waits whole")
 	require.Empty(t, later)
 
-	known := req("free")
+	known, other := req("free"), req("other")
 	b.submit(t, Message{Type: TypeTrack, Event: "E", UserID: "free"})
-	now, later = p.deferClaimed([]*request{known, req("other")})
+	now, later = p.deferClaimed([]*request{known, other})
 	require.Len(t, now, 2)
 	require.Empty(t, later)
+	require.NotNil(t, known.claims, "computed")
 	require.Empty(t, known.claims, "a known identifier needs no claim")
+	require.Len(t, other.claims, 1, "a new user_id")
+
+	// lockClaims takes the computed keys once; a retry of the group computes them afresh.
+	release := p.lockClaims(now)
+	require.Nil(t, known.claims)
+	require.Nil(t, other.claims)
+	now, later = p.deferClaimed([]*request{req("other"), req("free")})
+	require.Len(t, later, 1, "other's new user_id is claimed by the group just locked")
+	require.Len(t, now, 1)
+	release()
+	now, later = p.deferClaimed([]*request{req("other"), req("free")})
+	require.Len(t, now, 2, "released")
+	require.Empty(t, later)
 }
