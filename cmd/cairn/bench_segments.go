@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,7 +10,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -216,6 +216,7 @@ func runBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, o benchSeg
 		return err
 	}
 	segA, segB := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	defer deleteBenchSegments(context.WithoutCancel(ctx), out, db, segA, segB) // also if only one was created
 	stamp := now.Format("20060102T150405.000")
 	for _, s := range []struct {
 		id   uuid.UUID
@@ -226,7 +227,6 @@ func runBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, o benchSeg
 			return fmt.Errorf("error creating bench segment: %w", err)
 		}
 	}
-	defer deleteBenchSegments(context.WithoutCancel(ctx), out, db, segA, segB)
 	var hand []time.Duration
 	compiled = nil
 	for i := 0; i < o.runs; i++ {
@@ -369,21 +369,17 @@ func benchIncremental(ctx context.Context, out io.Writer, db *sql.DB, svc *segme
 	return nil
 }
 
-// deleteBenchSegments removes the bench's segments and their memberships, in one transaction
-// that first locks the segments as computations and drains do (in id order), so that a running
-// server cannot add a membership between the two deletes (which then failed on the foreign
-// key and left the segments behind).
+// deleteBenchSegments removes the bench's segments and their memberships through
+// segment.Delete, in one transaction and in id order, so a running server's computations and
+// drains are waited for rather than raced. Segments never created are passed over.
 func deleteBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, ids ...uuid.UUID) {
 	// Bounded: it runs after the bench was interrupted too, and must not hang on a stuck lock.
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	ids = slices.SortedFunc(slices.Values(ids), func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	err := inBenchTx(ctx, db, func(tx *sql.Tx) error {
-		for _, q := range []string{
-			`SELECT count(*) FROM (SELECT 1 FROM segments WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) l`,
-			`DELETE FROM segment_memberships WHERE segment_id = ANY($1::uuid[])`,
-			`DELETE FROM segments WHERE id = ANY($1::uuid[])`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, uuidList(ids)); err != nil {
+		for _, id := range ids {
+			if err := segment.Delete(ctx, tx, id); err != nil && !errors.Is(err, segment.ErrNotFound) {
 				return err
 			}
 		}
@@ -392,14 +388,6 @@ func deleteBenchSegments(ctx context.Context, out io.Writer, db *sql.DB, ids ...
 	if err != nil {
 		fmt.Fprintf(out, "warning: removing the bench segments failed (%v); delete the segments named \"bench …\" by hand\n", err)
 	}
-}
-
-func uuidList(ids []uuid.UUID) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = id.String()
-	}
-	return "{" + strings.Join(parts, ",") + "}"
 }
 
 // inBenchTx runs fn with the settings segment.Service uses (work_mem, no JIT).

@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/internal/testdb"
 )
 
 // TestDeleteBenchSegments checks the bench's cleanup: its segments and their memberships go,
-// other segments stay, and a computation holding a segment's lock is waited for rather than
+// other segments stay, a segment never created is passed over, and a computation holding a segment's lock is waited for rather than
 // raced (a membership it adds cannot strand the segment).
 func TestDeleteBenchSegments(t *testing.T) {
 	t.Parallel()
@@ -36,6 +37,8 @@ func TestDeleteBenchSegments(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	never := uuid.Must(uuid.NewV7()) // a bench segment whose creation failed
+
 	// A computation of b holds its lock and adds a member; the cleanup waits for it.
 	tx, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
@@ -45,7 +48,7 @@ func TestDeleteBenchSegments(t *testing.T) {
 	var out bytes.Buffer
 	go func() {
 		defer close(done)
-		deleteBenchSegments(ctx, &out, db, a, b)
+		deleteBenchSegments(ctx, &out, db, never, b, a)
 	}()
 	// Once the cleanup waits for the lock, the computation adds its member and commits.
 	require.Eventually(t, func() bool {
@@ -61,7 +64,7 @@ func TestDeleteBenchSegments(t *testing.T) {
 
 	require.Empty(t, out.String(), "no warning")
 	var segs, members int
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM segments WHERE id = ANY($1::uuid[])`, uuidList([]uuid.UUID{a, b, other})).Scan(&segs))
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM segments WHERE id = ANY($1::uuid[])`, pq.Array([]string{a.String(), b.String(), other.String()})).Scan(&segs))
 	require.NoError(t, db.QueryRowContext(ctx, `SELECT count(*) FROM segment_memberships`).Scan(&members))
 	require.Equal(t, 1, segs, "only the other segment is left")
 	require.Equal(t, 1, members, "only the other segment's membership is left")

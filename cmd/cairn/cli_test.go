@@ -92,6 +92,18 @@ func TestImportRejectsBadFlagsBeforeOpening(t *testing.T) {
 	require.ErrorContains(t, err, `unknown format "xml"`)
 }
 
+// TestBadIngestSettingRefusedBeforeOpening: serve and import refuse a bad ingest or identity
+// setting before they start or migrate the database (or create serve's bootstrap key).
+func TestBadIngestSettingRefusedBeforeOpening(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://127.0.0.1:1/never-reached?sslmode=disable&connect_timeout=1")
+	t.Setenv("CAIRN_SECRET_KEY", "x")
+	t.Setenv("CAIRN_INGEST_WRITERS", "many")
+	_, err := run(t, "serve", "--bootstrap-admin-key")
+	require.ErrorContains(t, err, "CAIRN_INGEST_WRITERS")
+	_, err = run(t, "import", "events.ndjson")
+	require.ErrorContains(t, err, "CAIRN_INGEST_WRITERS")
+}
+
 // TestResumeCommandKeepsFlags: the resume hint of an interrupted import repeats the flags that
 // change what is imported, with the new --skip, and quotes what a shell would split.
 func TestResumeCommandKeepsFlags(t *testing.T) {

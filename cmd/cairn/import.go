@@ -56,6 +56,10 @@ An interrupted import prints how to resume it with --skip.`,
 			if err := opts.Validate(); err != nil {
 				return err
 			}
+			ic, err := loadIngestConfig()
+			if err != nil {
+				return err
+			}
 			var in io.Reader = cmd.InOrStdin()
 			var size int64 = -1
 			if name != "-" {
@@ -76,7 +80,7 @@ An interrupted import prints how to resume it with --skip.`,
 			}
 			defer a.Close(context.WithoutCancel(cmd.Context())) //nolint:errcheck
 			ctx := cmd.Context()
-			res, pipe, err := openIngest(ctx, a, nil)
+			res, pipe, err := openIngest(ctx, a, ic, nil)
 			if err != nil {
 				return err
 			}

@@ -37,6 +37,10 @@ func newServeCmd() *cobra.Command {
 			if workers < 0 {
 				return errors.New("--workers must be 0 (API only) or more")
 			}
+			ic, err := loadIngestConfig()
+			if err != nil {
+				return err
+			}
 			a, err := open(cmd, true)
 			if err != nil {
 				return err
@@ -47,7 +51,7 @@ func newServeCmd() *cobra.Command {
 					return err
 				}
 			}
-			return runServe(cmd.Context(), a, workers)
+			return runServe(cmd.Context(), a, ic, workers)
 		},
 	}
 	cmd.Flags().IntVar(&workers, "workers", 20, "job workers in this process (0: API only)")
@@ -103,18 +107,31 @@ func wire(a *app.App, workers int) (*wired, error) {
 	return &wired{river: rc, runnable: runnable, keys: auth.NewKeys(a.DB, a.Log)}, nil
 }
 
-// openIngest builds the identity resolver and the ingest pipeline from the environment (serve
-// and import); reg receives the pipeline's metrics (nil: none). Close the pipeline, then the
-// resolver.
-func openIngest(ctx context.Context, a *app.App, reg prometheus.Registerer) (*identity.Resolver, *ingest.Pipeline, error) {
-	idCfg, err := a.Config.IdentityConfig()
+// ingestConfig is the identity and ingest configuration from the environment. serve and import
+// read it before anything else, so a bad setting is refused before the database is started and
+// migrated, the input opened, or serve's bootstrap key written.
+type ingestConfig struct {
+	identity identity.Config
+	pipeline ingest.Options
+}
+
+func loadIngestConfig() (ingestConfig, error) {
+	cfg := app.FromEnv()
+	idCfg, err := cfg.IdentityConfig()
 	if err != nil {
-		return nil, nil, err
+		return ingestConfig{}, err
 	}
-	pipeOpts, err := a.Config.IngestOptions()
+	pipeOpts, err := cfg.IngestOptions()
 	if err != nil {
-		return nil, nil, err
+		return ingestConfig{}, err
 	}
+	return ingestConfig{identity: idCfg, pipeline: pipeOpts}, nil
+}
+
+// openIngest builds the identity resolver and the ingest pipeline from ic (serve and import);
+// reg receives the pipeline's metrics (nil: none). Close the pipeline, then the resolver.
+func openIngest(ctx context.Context, a *app.App, ic ingestConfig, reg prometheus.Registerer) (*identity.Resolver, *ingest.Pipeline, error) {
+	idCfg, pipeOpts := ic.identity, ic.pipeline
 	res, err := identity.New(ctx, a.DB, idCfg, a.Log)
 	if err != nil {
 		return nil, nil, err
@@ -128,7 +145,7 @@ func openIngest(ctx context.Context, a *app.App, reg prometheus.Registerer) (*id
 	return res, pipe, nil
 }
 
-func runServe(ctx context.Context, a *app.App, workers int) error {
+func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) error {
 	w, err := wire(a, workers)
 	if err != nil {
 		return err
@@ -136,7 +153,7 @@ func runServe(ctx context.Context, a *app.App, workers int) error {
 	// The ingest pipeline's writers live as long as the server: closed after the HTTP server has
 	// drained, so every request it accepted is committed and answered.
 	registry := prometheus.NewRegistry()
-	ident, pipe, err := openIngest(ctx, a, registry)
+	ident, pipe, err := openIngest(ctx, a, ic, registry)
 	if err != nil {
 		return err
 	}

@@ -170,7 +170,7 @@ func Import(ctx context.Context, r io.Reader, sub Submitter, opts Options) (*Sum
 		}
 	}
 
-	im := &importer{ctx: ctx, sub: sub, opts: opts, began: began, rd: rd, sum: &Summary{}}
+	im := &importer{ctx: ctx, sub: sub, opts: opts, began: began, rd: rd, sum: &Summary{Committed: opts.Skip}}
 	err = im.run()
 	im.sum.Elapsed = time.Since(began)
 	return im.sum, err

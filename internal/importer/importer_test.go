@@ -171,6 +171,12 @@ func TestInterruptedImportResumes(t *testing.T) {
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM interactions`))
 
 	opts.Skip = sum.Committed
+	// A resumed import that fails before its first commit still reports the skipped records as
+	// committed, so its own resume hint keeps the skip.
+	again, err := Import(t.Context(), strings.NewReader(string(data)), &flaky{inner: b.pipe}, opts)
+	require.ErrorContains(t, err, "connection reset")
+	require.Equal(t, 3, again.Committed)
+
 	rest, err := Import(t.Context(), strings.NewReader(string(data)), b.pipe, opts)
 	require.NoError(t, err)
 	require.Equal(t, 11, rest.Committed)

@@ -137,15 +137,19 @@ func Update(ctx context.Context, tx *sql.Tx, sched Scheduler, id uuid.UUID, in U
 }
 
 // Delete removes a segment and its membership history on tx. It refuses (ErrInUse) while a
-// campaign targets the segment or another segment's rule refers to it.
+// campaign targets the segment or another segment's rule refers to it. The segment row is
+// locked first, as computations and drains lock it, so none of them can add a membership
+// between the two deletes (which then failed on the memberships' foreign key). Callers
+// deleting several segments in one transaction go in id order, as drains lock them.
 func Delete(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
 	client := txn.Client(tx)
-	exists, err := client.Segment.Query().Where(entsegment.ID(id)).Exist(ctx)
-	if err != nil {
-		return fmt.Errorf("error loading segment: %w", err)
-	}
-	if !exists {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM segments WHERE id = $1 FOR UPDATE`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return fmt.Errorf("error locking segment: %w", err)
 	}
 	var campaigns, users int
 	rows, err := client.QueryContext(ctx, `SELECT
