@@ -309,11 +309,12 @@ func DecodeAs(data []byte, typ string) (Message, string, error) {
 }
 
 func decodeAs(data []byte, typ string) (Message, string, error) {
-	if n := len(bytes.TrimSpace(data)); n > MaxEventBytes {
-		return Message{}, "", fmt.Errorf("%w: the message is %d bytes; at most %d are accepted", ErrEventTooLarge, n, MaxEventBytes)
+	t := bytes.TrimSpace(data)
+	if n := len(t); n > MaxEventBytes {
+		return Message{}, bodyWriteKey(t), fmt.Errorf("%w: the message is %d bytes; at most %d are accepted", ErrEventTooLarge, n, MaxEventBytes)
 	}
 	var w wireMessage
-	if t := bytes.TrimSpace(data); validJSON(t) && w.decodeFast(t) {
+	if validJSON(t) && w.decodeFast(t) {
 		if m, err := w.message(typ); err == nil {
 			return m, string(w.WriteKey), m.Validate()
 		}
@@ -325,13 +326,27 @@ func decodeAs(data []byte, typ string) (Message, string, error) {
 func decodeAsSlow(data []byte, typ string) (Message, string, error) {
 	var w wireMessage
 	if err := decodeSlow(data, &w, &wireChecked{}); err != nil {
-		return Message{}, "", err
+		return Message{}, bodyWriteKey(data), err
 	}
 	m, err := w.message(typ)
 	if err != nil {
 		return Message{}, string(w.WriteKey), err
 	}
 	return m, string(w.WriteKey), m.Validate()
+}
+
+// bodyWriteKey is the writeKey string of a body that failed to decode (encoding/json stops at
+// the first bad field), so that a client sending its key in the body learns what is wrong with
+// the payload (400, 413) rather than that a key is missing (401). "" when there is none.
+func bodyWriteKey(data []byte) string {
+	var k struct {
+		WriteKey json.RawMessage `json:"writeKey"`
+	}
+	if json.Unmarshal(data, &k) != nil {
+		return ""
+	}
+	key, _ := jsonString(k.WriteKey)
+	return key
 }
 
 // decodeSlow decodes data into w with encoding/json, after decoding it into checked, whose
@@ -524,9 +539,17 @@ func decodeBatchSlow(data []byte) (Batch, error) {
 	}
 	var w wireBatch
 	if err := decodeSlow(rest, &w, &wireBatchChecked{}); err != nil {
-		return Batch{}, err
+		return Batch{WriteKey: batchKey(bodyWriteKey(rest), items)}, err
 	}
 	return batchOf(w, items)
+}
+
+// batchKey is a batch's write key: the body's, else the first item's.
+func batchKey(key string, items []batchItem) string {
+	for i := 0; key == "" && i < len(items); i++ {
+		key = items[i].writeKey
+	}
+	return key
 }
 
 // batchOf makes the Batch of a body's decoded members and items.
@@ -534,11 +557,7 @@ func batchOf(w wireBatch, items []batchItem) (Batch, error) {
 	// Errors still carry the write key the body holds, so a client that authenticates that way
 	// learns what is wrong with its payload rather than that a key is missing.
 	failed := func(err error) (Batch, error) {
-		key := string(w.WriteKey)
-		for i := 0; key == "" && i < len(items); i++ {
-			key = items[i].writeKey
-		}
-		return Batch{WriteKey: key}, err
+		return Batch{WriteKey: batchKey(string(w.WriteKey), items)}, err
 	}
 	if items == nil {
 		return failed(&ValidationError{Field: "batch", Message: msgMissingBatch})
@@ -663,6 +682,9 @@ func scanBatch(data []byte) ([]batchItem, []byte, error) {
 			var checked wireChecked
 			it.err = decodeSlow(raw, &it.wm, &checked)
 			it.writeKey = string(checked.WriteKey)
+			if it.err != nil {
+				it.writeKey = bodyWriteKey(raw)
+			}
 		}
 		if _, err := dec.Token(); err != nil { // ']'
 			return nil, nil, syntaxError(err)
