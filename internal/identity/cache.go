@@ -105,12 +105,15 @@ func (c *cache) put(entries map[Identifier]cacheEntry, custs map[uuid.UUID]custo
 		c.moved[from] = into
 	}
 	for k, e := range entries {
-		if _, ok := c.m[k]; !ok {
-			// A copy of a new key, defensively: an identifier sharing the memory of the message
-			// it came from (a substring, or a zero-copy decoder's string) would keep the whole
-			// message alive as long as the entry lives. Types are constants.
-			k.Value = strings.Clone(k.Value)
+		if old, ok := c.m[k]; ok && old == e {
+			continue // unchanged (the common case: a known person, seen times within granularity)
 		}
+		// A copy of the key, defensively: an identifier sharing the memory of the message it came
+		// from (a substring, or a zero-copy decoder's string) would keep the whole message alive
+		// as long as the entry lives. Also when the key is stored already: assigning to an
+		// existing key replaces the stored key (strings may differ in memory) with this one.
+		// Types are constants.
+		k.Value = strings.Clone(k.Value)
 		c.m[k] = e
 	}
 }

@@ -1,7 +1,10 @@
 package identity
 
 import (
+	"strings"
 	"testing"
+	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -37,4 +40,33 @@ func TestCacheFollowsMerges(t *testing.T) {
 	small.put(nil, nil, map[uuid.UUID]uuid.UUID{d: a})
 	require.Equal(t, []Identifier{ka}, small.get([]Identifier{ka}, func(Identifier, cacheEntry) {}))
 	require.Equal(t, map[uuid.UUID]uuid.UUID{d: a}, small.moved)
+}
+
+// TestCacheKeysOwnTheirMemory: a cached identifier never shares the memory of the message it came
+// from (which it would keep alive), neither when first stored nor when its entry is rewritten
+// (assigning to an existing map key replaces the stored key).
+func TestCacheKeysOwnTheirMemory(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("x", 1000) + "user-1" // a message body the identifier points into
+	key := func() Identifier { return Identifier{Type: TypeUserID, Value: body[1000:]} }
+	cust := uuid.New()
+	cc := newCache(100)
+	owned := func() {
+		t.Helper()
+		require.Len(t, cc.m, 1)
+		for k := range cc.m {
+			require.Equal(t, "user-1", k.Value)
+			require.True(t, unsafe.StringData(body[1000:]) != unsafe.StringData(k.Value), "the stored key points into the body")
+		}
+	}
+	at := time.Now()
+	cc.put(map[Identifier]cacheEntry{key(): {customer: cust, seen: at}}, nil, nil)
+	owned()
+	cc.put(map[Identifier]cacheEntry{key(): {customer: cust, seen: at}}, nil, nil) // unchanged
+	owned()
+	cc.put(map[Identifier]cacheEntry{key(): {customer: cust, seen: at.Add(time.Hour)}}, nil, nil) // rewritten
+	owned()
+	got := map[Identifier]cacheEntry{}
+	require.Empty(t, cc.get([]Identifier{key()}, func(k Identifier, e cacheEntry) { got[k] = e }))
+	require.Equal(t, at.Add(time.Hour), got[key()].seen, "the rewrite is kept")
 }
