@@ -218,10 +218,11 @@ func TestSegmentCreationWaitsForResolvers(t *testing.T) {
 			VALUES (gen_random_uuid(), now(), now(), 'late', '{"trait":{"key":"plan","op":"EQ","value":"pro"}}', 3600, 0, 'ready')`)
 		created <- err
 	}()
+	b.waitForBarrier(t)
 	select {
 	case err := <-created:
 		t.Fatalf("the segment was created while a resolving transaction was open (err %v)", err)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 	batch.Observe(batch.Customer(0), time.Now(), nil)
 	require.NoError(t, batch.Flush(ctx, "system"))
@@ -232,6 +233,16 @@ func TestSegmentCreationWaitsForResolvers(t *testing.T) {
 
 	b.resolve(t, subject(TypeAnonymousID, "after"))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM segment_dirty_customers`), "a later one sees it")
+}
+
+// waitForBarrier waits until a statement of the test's database waits for the segment queue
+// barrier (an advisory lock), the only lock these tests' segment changes can wait for.
+func (b *testBundle) waitForBarrier(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		return b.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND wait_event = 'advisory'`) > 0
+	}, 30*time.Second, 10*time.Millisecond, "the segment change never waited for the barrier")
 }
 
 // TestOlderEmailIsNotWrittenBack: a group planned before another group commits a new email
@@ -296,10 +307,11 @@ func TestRuleChangeWaitsForResolvers(t *testing.T) {
 		_, err := b.db.Exec(`UPDATE segments SET rule = '{"rfm":{"label":"Champions"}}'`)
 		changed <- err
 	}()
+	b.waitForBarrier(t)
 	select {
 	case err := <-changed:
 		t.Fatalf("the rule changed while a transaction held the barrier (err %v)", err)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
 	require.NoError(t, tx.Rollback())
 	require.NoError(t, <-changed)
