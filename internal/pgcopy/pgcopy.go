@@ -270,7 +270,7 @@ func Copy(ctx context.Context, conn *sql.Conn, table string, columns []string, b
 	err := conn.Raw(func(dc any) (err error) {
 		defer func() {
 			if errors.Is(err, driver.ErrBadConn) {
-				err = fmt.Errorf("error copying into %s: %w: %v", table, ErrConnLost, err)
+				err = fmt.Errorf("%w: %v", ErrConnLost, err) // err names the table already
 			}
 		}()
 		pc, ok := dc.(driver.Conn)

@@ -79,7 +79,8 @@
 // and exits for just them. Creating a segment or changing its rule waits for ingest and RFM
 // transactions in flight (an advisory lock; see migration segment_queue_barrier), so one that
 // queued nothing because no segment needed it has committed before the segment's next
-// computation reads.
+// computation reads. While it waits, PostgreSQL queues later holders behind it: ingest groups
+// pause until the transactions ahead end, at most one RFM batch (~0.4-0.8 s) when RFM runs.
 // Time-window expiry (an event leaving "the last 30 days") is picked up by the periodic full
 // computation, not by Drain.
 package segment
