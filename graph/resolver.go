@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/profile"
+	"github.com/cairn-cdp/cairn/jobs"
 )
 
 // JobReader reads River jobs for job(id).
@@ -34,7 +35,7 @@ type Resolver struct {
 	Identity  *identity.Resolver // identity resolution and merges (mergeCustomers)
 	// SegmentJobs enqueues segment computations on a mutation's transaction (the River
 	// client); nil enqueues nothing and computeSegment fails.
-	SegmentJobs JobInserter
+	SegmentJobs jobs.JobInserter
 	// RFMJobs enqueues computeRFM's job (the River client); nil makes computeRFM fail.
 	RFMJobs JobEnqueuer
 }

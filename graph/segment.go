@@ -16,9 +16,6 @@ import (
 	"github.com/cairn-cdp/cairn/jobs"
 )
 
-// JobInserter enqueues River jobs on a transaction (the River client's InsertTx).
-type JobInserter = jobs.JobInserter
-
 func (r *Resolver) segmentScheduler() segment.Scheduler {
 	if r.SegmentJobs == nil {
 		return nil

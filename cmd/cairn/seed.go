@@ -53,9 +53,10 @@ changes nothing.`,
 			out := cmd.ErrOrStderr()
 			opts.Progress = seedProgress(out)
 			res, err := seed.Run(cmd.Context(), a.DB, opts)
-			if err != nil {
+			if res == nil {
 				return err
 			}
+			// With an error too when res is set: the seed is committed (only ANALYZE failed).
 			fmt.Fprintf(cmd.OutOrStdout(),
 				"seeded %d customers, %d identities, %d consents, %d interactions in %s (load %s, %.0f events/s; indexes %s)\n",
 				res.Customers, res.Identities, res.Consents, res.Interactions, res.Total.Round(time.Millisecond),
@@ -63,7 +64,7 @@ changes nothing.`,
 			fmt.Fprintf(out, "seed: time in COPY: customers %s, identities %s, consents %s, interactions %s; waiting for the generator %s\n",
 				res.Copies["customers"].Round(time.Millisecond), res.Copies["identities"].Round(time.Millisecond),
 				res.Copies["consents"].Round(time.Millisecond), res.Copies["interactions"].Round(time.Millisecond), res.Waits.Round(time.Millisecond))
-			return nil
+			return err
 		},
 	}
 	f := cmd.Flags()
