@@ -58,7 +58,7 @@ func scanBatchFast(data []byte) (w wireBatch, items []batchItem, ok bool) {
 		case bytes.EqualFold(key, []byte("integrations")):
 			return seen.set(&w.Integrations, 1, value)
 		case bytes.EqualFold(key, []byte("sentAt")):
-			w.SentAt = slices.Clone(json.RawMessage(value))
+			w.SentAt = json.RawMessage(value) // parsed before DecodeBatch returns
 		case bytes.EqualFold(key, []byte("writeKey")):
 			return setFlex(&w.WriteKey, value)
 		}
@@ -86,15 +86,16 @@ func (w *wireMessage) decodeFast(obj []byte) bool {
 		if !plainKey(key) {
 			return errSlowPath
 		}
-		if f := w.flexField(key); f != nil {
-			return setFlex(f, value)
-		}
-		if f := w.timeField(key); f != nil {
-			*f = slices.Clone(json.RawMessage(value))
+		flex, tm, obj, i := w.field(key)
+		switch {
+		case flex != nil:
+			return setFlex(flex, value)
+		case tm != nil:
+			// Not copied: parsed into a time.Time before the decoder returns.
+			*tm = json.RawMessage(value)
 			return nil
-		}
-		if f, i := w.objectField(key); f != nil {
-			return seen.set(f, i, value)
+		case obj != nil:
+			return seen.set(obj, i, value)
 		}
 		if bytes.EqualFold(key, []byte("type")) {
 			switch value[0] {
@@ -114,51 +115,57 @@ func (w *wireMessage) decodeFast(obj []byte) bool {
 	return err == nil
 }
 
-// flexField is w's flexString field named key (matched as encoding/json matches), or nil.
-func (w *wireMessage) flexField(key []byte) *flexString {
-	for _, f := range [...]struct {
-		name string
-		dst  *flexString
-	}{
-		{"messageId", &w.MessageID}, {"userId", &w.UserID}, {"anonymousId", &w.AnonymousID},
-		{"event", &w.Event}, {"name", &w.Name}, {"category", &w.Category}, {"groupId", &w.GroupID},
-		{"previousId", &w.PreviousID}, {"channel", &w.Channel}, {"writeKey", &w.WriteKey},
-	} {
-		if bytes.EqualFold(key, []byte(f.name)) {
-			return f.dst
-		}
+// field is w's field named key, matched as encoding/json matches a plain ASCII key (ASCII case
+// folding): a flexString, a timestamp, or an object field and its index; all nil for another key.
+func (w *wireMessage) field(key []byte) (flex *flexString, tm *json.RawMessage, obj *jsonObject, objIndex int) {
+	var buf [len("originalTimestamp")]byte
+	if len(key) > len(buf) {
+		return nil, nil, nil, 0
 	}
-	return nil
-}
-
-// timeField is w's timestamp field named key, or nil.
-func (w *wireMessage) timeField(key []byte) *json.RawMessage {
-	for _, f := range [...]struct {
-		name string
-		dst  *json.RawMessage
-	}{
-		{"timestamp", &w.Timestamp}, {"originalTimestamp", &w.OriginalTimestamp}, {"sentAt", &w.SentAt},
-	} {
-		if bytes.EqualFold(key, []byte(f.name)) {
-			return f.dst
+	lower := buf[:len(key)]
+	for i, c := range key {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		lower[i] = c
 	}
-	return nil
-}
-
-// objectField is w's object field named key and its index, or nil.
-func (w *wireMessage) objectField(key []byte) (*jsonObject, int) {
-	for i, f := range [...]struct {
-		name string
-		dst  *jsonObject
-	}{
-		{"context", &w.Context}, {"integrations", &w.Integrations}, {"properties", &w.Properties}, {"traits", &w.Traits},
-	} {
-		if bytes.EqualFold(key, []byte(f.name)) {
-			return f.dst, i
-		}
+	switch string(lower) {
+	case "messageid":
+		flex = &w.MessageID
+	case "userid":
+		flex = &w.UserID
+	case "anonymousid":
+		flex = &w.AnonymousID
+	case "event":
+		flex = &w.Event
+	case "name":
+		flex = &w.Name
+	case "category":
+		flex = &w.Category
+	case "groupid":
+		flex = &w.GroupID
+	case "previousid":
+		flex = &w.PreviousID
+	case "channel":
+		flex = &w.Channel
+	case "writekey":
+		flex = &w.WriteKey
+	case "timestamp":
+		tm = &w.Timestamp
+	case "originaltimestamp":
+		tm = &w.OriginalTimestamp
+	case "sentat":
+		tm = &w.SentAt
+	case "context":
+		obj, objIndex = &w.Context, 0
+	case "integrations":
+		obj, objIndex = &w.Integrations, 1
+	case "properties":
+		obj, objIndex = &w.Properties, 2
+	case "traits":
+		obj, objIndex = &w.Traits, 3
 	}
-	return nil, 0
+	return flex, tm, obj, objIndex
 }
 
 // objectsSeen records which object fields a fast decoding met: one met twice is left to
