@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 
 	"github.com/cairn-cdp/cairn/internal/identity"
@@ -375,15 +376,13 @@ func withMembers(obj []byte, add map[string]any) []byte {
 	return append(out, '}')
 }
 
-// appendJSONString appends s as a JSON string. Unlike json.Marshal it leaves <, > and &
-// as they are: escaped as \u003c and so on, the object would no longer be storable as is, and a
-// page named "Terms & Conditions" would be decoded and re-encoded for nothing.
+// appendJSONString appends s as a JSON string in its minimal form (RFC 8785). Unlike
+// json.Marshal it leaves <, > and & as they are: escaped as \u003c and so on, the object would
+// no longer be storable as is, and a page named "Terms & Conditions" would be decoded and
+// re-encoded for nothing. Invalid UTF-8 becomes U+FFFD, as json.Marshal makes it.
 func appendJSONString(dst []byte, s string) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	return append(dst, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
+	out, _ := jsontext.AppendQuote(dst, s) // the error only reports invalid UTF-8, replaced
+	return out
 }
 
 // replaceIP returns the context object raw with its top-level ip value from replaced by to,
