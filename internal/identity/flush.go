@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -81,7 +80,7 @@ func (b *Batch) Flush(ctx context.Context, actor string) error {
 		return err
 	}
 	b.pending = &a
-	return b.audit(ctx, actor, merges)
+	return b.r.trail.RecordAll(ctx, b.tx, b.auditEvents(actor, merges))
 }
 
 // Finish writes the rest of the batch, after the caller has stored what references the
@@ -226,52 +225,6 @@ func (b *Batch) touchArgs(a *flushArgs) {
 		a.touchTypes, a.touchValues = append(a.touchTypes, k.Type), append(a.touchValues, k.Value)
 		a.touchSeen = append(a.touchSeen, ts(b.touch[k]))
 	}
-}
-
-// audit records one customer.merge per merge and one identity.conflict per refused link (per
-// message and profile pair). Details hold ids and identifier types, never identifier values.
-func (b *Batch) audit(ctx context.Context, actor string, merges []Merge) error {
-	if actor == "" {
-		actor = "system"
-	}
-	var ids, actors, actions, targets, details []string
-	add := func(action string, target uuid.UUID, d map[string]any) error {
-		raw, err := json.Marshal(d)
-		if err != nil {
-			return fmt.Errorf("error encoding audit details: %w", err)
-		}
-		ids = append(ids, schema.NewID().String())
-		actors, actions = append(actors, actor), append(actions, action)
-		targets, details = append(targets, target.String()), append(details, string(raw))
-		return nil
-	}
-	for _, m := range merges {
-		if err := add("customer.merge", m.Into, map[string]any{"from": m.From.String(), "into": m.Into.String(), "reason": b.reason}); err != nil {
-			return err
-		}
-	}
-	type pair struct{ a, b uuid.UUID }
-	done := map[pair]bool{}
-	for _, c := range b.conflict {
-		k := pair{c.Customer, c.Other}
-		if done[k] || c.Customer == c.Other {
-			continue
-		}
-		done[k] = true
-		if err := add("identity.conflict", c.Customer, map[string]any{
-			"customer": c.Customer.String(), "other": c.Other.String(), "reason": c.Reason, "messageId": c.Ref,
-		}); err != nil {
-			return err
-		}
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	if _, err := b.r.st.On(ctx, b.tx, "insert-audit-events").ExecContext(ctx, pq.StringArray(ids), pq.StringArray(actors),
-		pq.StringArray(actions), pq.StringArray(targets), pq.StringArray(details)); err != nil {
-		return fmt.Errorf("error recording audit events: %w", err)
-	}
-	return nil
 }
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }

@@ -130,11 +130,6 @@ UPDATE customers c SET merged_into_id = m.into_id, updated_at = now()
 FROM unnest($1::uuid[], $2::uuid[]) AS m(from_id, into_id)
 WHERE c.merged_into_id = m.from_id AND c.id NOT IN (SELECT id FROM marked);
 
--- name: insert-audit-events
-INSERT INTO audit_events (id, actor, action, target_type, target_id, details, occurred_at)
-SELECT u.id, u.actor, u.action, 'Customer', u.target_id, u.details::jsonb, now()
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, actor, action, target_id, details);
-
 -- name: resolve-live
 -- Follows merged_into from a customer id to its live profile (chains are one hop after
 -- merge-customers, but older data may hold longer ones).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/cairn-cdp/cairn/internal/audit"
 	"github.com/cairn-cdp/cairn/internal/namedsql"
 )
 
@@ -21,6 +22,8 @@ type Resolver struct {
 	log  *slog.Logger
 	now  func() time.Time
 	ids  *cache
+	// trail writes the audit events of merges and conflicts.
+	trail *audit.Writer
 }
 
 // New prepares the resolver's queries on db (failing fast if one is broken).
@@ -32,15 +35,23 @@ func New(ctx context.Context, db *sql.DB, cfg Config, log *slog.Logger) (*Resolv
 	if err != nil {
 		return nil, err
 	}
+	trail, err := audit.NewWriter(ctx, db)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	size := cfg.CacheSize
 	if size == 0 {
 		size = 500_000
 	}
-	return &Resolver{db: db, cfg: cfg, norm: NewNormalizer(cfg), st: st, log: log, now: time.Now, ids: newCache(size)}, nil
+	return &Resolver{db: db, cfg: cfg, norm: NewNormalizer(cfg), st: st, log: log, now: time.Now, ids: newCache(size), trail: trail}, nil
 }
 
 // Close releases the prepared statements.
-func (r *Resolver) Close() { r.st.Close() }
+func (r *Resolver) Close() {
+	r.st.Close()
+	r.trail.Close()
+}
 
 // Normalizer returns the resolver's identifier normaliser.
 func (r *Resolver) Normalizer() *Normalizer { return r.norm }
