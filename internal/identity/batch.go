@@ -112,8 +112,8 @@ type claim struct {
 	at time.Time
 }
 
-// newBatch starts a batch about some n identifiers (the maps are sized for them: growing them
-// was a visible part of Resolve).
+// newBatch starts a batch about some n identifiers; its maps are sized for them, so planning
+// does not grow them.
 func (r *Resolver) newBatch(tx *sql.Tx, n int) *Batch {
 	return &Batch{
 		r: r, tx: tx, now: r.now(),
