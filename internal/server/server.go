@@ -28,8 +28,8 @@ type Config struct {
 	Log      *slog.Logger
 	// Registry receives Cairn's metrics; nil makes a private one.
 	Registry *prometheus.Registry
-	// Tracking, when set, serves the Segment-compatible tracking API under /v1/ and the email
-	// tracking links under /t/ (it authenticates its own callers).
+	// Tracking, when set, serves the Segment-compatible tracking API under /v1/ (it
+	// authenticates its own callers).
 	Tracking http.Handler
 	// Limits for GraphQL; zero value means graph.DefaultLimits.
 	Limits graph.Limits
@@ -66,7 +66,6 @@ func New(cfg Config) *Server {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	if cfg.Tracking != nil {
 		mux.Handle("/v1/", cfg.Tracking)
-		mux.Handle("/t/", cfg.Tracking)
 	}
 	s.handler = s.withRequestID(s.withAccessLog(s.metrics.instrument(mux)))
 	return s
