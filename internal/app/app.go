@@ -169,7 +169,7 @@ func OpenDB(ctx context.Context, dsn string) (*sql.DB, error) {
 	}
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("invalid DATABASE_URL (%s): %w", redact(dsn), err)
+		return nil, fmt.Errorf("invalid DATABASE_URL (%s): %w", pgdev.RedactDSN(dsn), err)
 	}
 	db.SetMaxOpenConns(40)
 	db.SetMaxIdleConns(40)
@@ -178,7 +178,7 @@ func OpenDB(ctx context.Context, dsn string) (*sql.DB, error) {
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %w", pgdev.RedactDSN(dsn), err)
 	}
 	return db, nil
 }
@@ -234,16 +234,4 @@ func localSecret(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("error writing %s: %w", path, err)
 	}
 	return []byte(key), nil
-}
-
-// redact hides the password of a URL-form DSN.
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		if strings.Contains(dsn, "password=") {
-			return "(connection string hidden: it contains a password)"
-		}
-		return dsn
-	}
-	return u.Redacted()
 }
