@@ -1,5 +1,9 @@
 // Command cairn is the Cairn customer data platform: `cairn serve` runs the API and the workers,
-// `cairn worker` only the workers, and the other commands manage keys, migrations and data.
+// `cairn worker` only the workers, and the other commands manage keys, migrations and data
+// (`keys`, `migrate`, `import`, `seed`) and measure performance (`bench`).
+//
+// It is the one place where the parts are wired together: serve.go builds the River client
+// with the jobs/ workers, the GraphQL resolver, the ingest pipeline and the HTTP server.
 package main
 
 import (

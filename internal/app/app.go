@@ -1,6 +1,7 @@
-// Package app assembles a running Cairn from its configuration: it reads the environment, opens
-// the database (the configured DATABASE_URL, or a private local cluster under ./.cairn/pg), and
-// applies migrations. cmd/cairn builds every command on it.
+// Package app owns Cairn's configuration and start-up: it reads the CAIRN_* environment into a
+// Config (and turns it into the ingest and identity options), makes the logger, opens the
+// database (the configured DATABASE_URL, or a private local cluster under ./.cairn/pg) and
+// applies migrations. cmd/cairn builds every command on it; app wires no HTTP, GraphQL or jobs.
 package app
 
 import (

@@ -1,7 +1,7 @@
 // Package pgdev runs a private PostgreSQL cluster for local development and
 // tests with the machine's own initdb and pg_ctl: `cairn serve` without
 // DATABASE_URL uses one under ./.cairn/pg, and package testdb shares one
-// across test binaries.
+// across test binaries. RedactDSN makes any connection string safe to print.
 //
 // A cluster directory holds:
 //

@@ -1,7 +1,8 @@
-// Package server is Cairn's HTTP front: it routes /graphql, /playground, the health and metrics
-// endpoints and the tracking API to their handlers, authenticates callers, and adds request ids,
-// structured access logs and Prometheus metrics. Handlers stay thin; the logic is in
-// internal/<domain> and graph.
+// Package server is Cairn's HTTP layer: it routes /graphql (with graph's scope checks and query
+// limits), /playground, the health and metrics endpoints and, when given one, the tracking API
+// handler under /v1/; it authenticates GraphQL callers by API key and adds request ids,
+// structured access logs and Prometheus metrics. Handlers stay thin: the logic is in
+// internal/<domain>, reached through graph's resolvers or the tracking handler.
 package server
 
 import (
