@@ -60,7 +60,7 @@ func newRootCmd() *cobra.Command {
 		Use:   "cairn",
 		Short: "Cairn: a self-hosted customer data platform",
 		Long: `Cairn collects what customers do, resolves their identifiers into one profile, serves
-unified profiles over GraphQL, and keeps segments, RFM scores and audience syncs fresh.
+unified profiles over GraphQL, and keeps segments and RFM scores fresh.
 
 Configuration comes from the environment: DATABASE_URL (unset: a private local PostgreSQL under
 ./.cairn/pg), CAIRN_ADDR, CAIRN_SECRET_KEY, CAIRN_LOG_FORMAT, CAIRN_LOG_LEVEL, CAIRN_DATA_DIR.`,

@@ -135,7 +135,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts OpenOptions) (
 	}
 	if len(a.Config.SecretKey) == 0 {
 		_ = a.Close(ctx)
-		return nil, errors.New("CAIRN_SECRET_KEY must be set when DATABASE_URL is set (it signs tracking links and encrypts destination secrets); generate one with: openssl rand -hex 32")
+		return nil, errors.New("CAIRN_SECRET_KEY must be set when DATABASE_URL is set (campaign tracking links and destination secrets will be keyed by it, so it must not change); generate one with: openssl rand -hex 32")
 	}
 	db, err := OpenDB(ctx, dsn)
 	if err != nil {
