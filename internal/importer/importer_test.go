@@ -118,13 +118,15 @@ func TestReimportStoresOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	for _, file := range []string{"testdata/events.ndjson", "testdata/events.csv"} {
-		first := b.importFile(t, file, Options{})
-		before := b.count(t, `SELECT count(*) FROM interactions`)
-		again := b.importFile(t, file, Options{})
-		require.Zero(t, again.Stored, file)
-		require.Equal(t, first.Stored+first.Duplicates, again.Duplicates, file)
-		require.Equal(t, before, b.count(t, `SELECT count(*) FROM interactions`), file)
-		require.Equal(t, lines(first.Rejected), lines(again.Rejected), file)
+		t.Run(file, func(t *testing.T) {
+			first := b.importFile(t, file, Options{})
+			before := b.count(t, `SELECT count(*) FROM interactions`)
+			again := b.importFile(t, file, Options{})
+			require.Zero(t, again.Stored, file)
+			require.Equal(t, first.Stored+first.Duplicates, again.Duplicates, file)
+			require.Equal(t, before, b.count(t, `SELECT count(*) FROM interactions`), file)
+			require.Equal(t, lines(first.Rejected), lines(again.Rejected), file)
+		})
 	}
 }
 
@@ -243,17 +245,23 @@ func TestCSVHeaderErrors(t *testing.T) {
 		"":                                          "empty",
 		"type,userId,properties.\n":                 "empty path segment",
 	} {
-		_, err := Import(t.Context(), strings.NewReader(header), nil, Options{Format: FormatCSV})
-		require.ErrorContains(t, err, want, "header %q", header)
+		t.Run(fmt.Sprintf("header %q", header), func(t *testing.T) {
+			t.Parallel()
+			_, err := Import(t.Context(), strings.NewReader(header), nil, Options{Format: FormatCSV})
+			require.ErrorContains(t, err, want, "header %q", header)
+		})
 	}
 }
 
 func TestDetectFormat(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]string{"a.csv": FormatCSV, "A.CSV": FormatCSV, "x.ndjson": FormatNDJSON, "x.jsonl": FormatNDJSON, "x.json": FormatNDJSON} {
-		got, err := DetectFormat(name)
-		require.NoError(t, err)
-		require.Equal(t, want, got, name)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DetectFormat(name)
+			require.NoError(t, err)
+			require.Equal(t, want, got, name)
+		})
 	}
 	_, err := DetectFormat("events.txt")
 	require.ErrorContains(t, err, "--format")
@@ -300,11 +308,13 @@ func TestOversizedRecordsRejected(t *testing.T) {
 		"big.csv":    {"type,userId,event,properties.note\ntrack,u1,Small,fine\ntrack,u2,Big," + big + "\n", 3},
 		"big.ndjson": {`{"type":"track","userId":"u1","event":"Small"}` + "\n" + `{"type":"track","userId":"u2","event":"Big","properties":{"note":"` + big + `"}}` + "\n", 2},
 	} {
-		path := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(path, []byte(f.content), 0o600))
-		sum := b.importFile(t, path, Options{})
-		require.Equal(t, []int{f.line}, lines(sum.Rejected), name)
-		require.Contains(t, sum.Rejected[0].Reason, "at most", name)
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			require.NoError(t, os.WriteFile(path, []byte(f.content), 0o600))
+			sum := b.importFile(t, path, Options{})
+			require.Equal(t, []int{f.line}, lines(sum.Rejected), name)
+			require.Contains(t, sum.Rejected[0].Reason, "at most", name)
+		})
 	}
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions WHERE event = 'Big'`))
 }
