@@ -1,0 +1,171 @@
+package segment
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Result is what one computation changed.
+type Result struct {
+	Members int // customers matching the rule (for an incremental run: among its customer ids)
+	Entered int
+	Exited  int
+}
+
+// Compute evaluates the segment's rule over every customer and writes the membership diff in
+// one transaction: new members get a row with entered_at, leavers get exited_at, unchanged rows
+// are untouched; member_count, last_computed_at and status are updated, and the campaigns of the
+// segment (and segments using it) are scheduled through the Scheduler, all in that transaction.
+// The segment row is locked (FOR UPDATE) for the duration, so computations of one segment and
+// incremental drains never interleave.
+func (s *Service) Compute(ctx context.Context, id uuid.UUID) (*Result, error) {
+	if _, err := s.DB.ExecContext(ctx, `UPDATE segments SET status = 'computing' WHERE id = $1 AND status <> 'computing'`, id); err != nil {
+		return nil, fmt.Errorf("error marking segment computing: %w", err)
+	}
+	var res *Result
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var raw []byte
+		err := tx.QueryRowContext(ctx, `SELECT rule FROM segments WHERE id = $1 FOR UPDATE`, id).Scan(&raw)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		if err != nil {
+			return fmt.Errorf("error locking segment: %w", err)
+		}
+		r, err := ParseRule(raw)
+		if err != nil {
+			return err
+		}
+		if err := Validate(r); err != nil {
+			return err
+		}
+		now := s.now()
+		p, err := compile(ctx, tx, r, now)
+		if err != nil {
+			return err
+		}
+		if res, err = applyDiff(ctx, tx, id, p, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE segments SET member_count = $2, last_computed_at = $3,
+			status = 'ready', error = NULL WHERE id = $1`, id, res.Members, now); err != nil {
+			return fmt.Errorf("error updating segment: %w", err)
+		}
+		if res.Entered+res.Exited > 0 {
+			return s.afterChange(ctx, tx, id, true)
+		}
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			// Record the failure outside the rolled-back transaction; River retries the job.
+			_, _ = s.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE segments SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, id, truncate(err.Error(), 1000))
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// applyDiff writes the membership diff of segment id for p: over every customer
+// (want-full, analyze-want, diff-full), or only p's customer ids (diff-ids).
+func applyDiff(ctx context.Context, tx *sql.Tx, id uuid.UUID, p *Program, now time.Time) (*Result, error) {
+	fill := func(f *frag, ph string) {
+		switch ph {
+		case "want":
+			p.body(f, "SELECT c.id")
+		case "now":
+			f.arg(now)
+			f.sql("::timestamptz")
+		case "segment":
+			f.arg(id.String())
+			f.sql("::uuid")
+		case "ids":
+			f.arg(uuidArray(p.ids))
+			f.sql("::uuid[]")
+		}
+	}
+	res := &Result{}
+	if p.ids != nil {
+		q := bind("diff-ids", fill)
+		if err := tx.QueryRowContext(ctx, q.SQL, q.Args...).Scan(&res.Members, &res.Entered, &res.Exited); err != nil {
+			return nil, fmt.Errorf("error applying membership diff: %w", err)
+		}
+		return res, nil
+	}
+	for _, name := range []string{"want-full", "analyze-want"} {
+		q := bind(name, fill)
+		if _, err := tx.ExecContext(ctx, q.SQL, q.Args...); err != nil {
+			return nil, fmt.Errorf("error evaluating segment rule: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('enable_nestloop', 'off', true)`); err != nil {
+		return nil, fmt.Errorf("error configuring diff: %w", err)
+	}
+	q := bind("diff-full", fill)
+	if err := tx.QueryRowContext(ctx, q.SQL, q.Args...).Scan(&res.Members, &res.Entered, &res.Exited); err != nil {
+		return nil, fmt.Errorf("error applying membership diff: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('enable_nestloop', 'on', true)`); err != nil {
+		return nil, fmt.Errorf("error configuring diff: %w", err)
+	}
+	return res, nil
+}
+
+// afterChange schedules the campaigns of a segment whose members changed and, when
+// dependents is set, full computations of the segments whose rules use it.
+func (s *Service) afterChange(ctx context.Context, tx *sql.Tx, id uuid.UUID, dependents bool) error {
+	if s.Scheduler == nil {
+		return nil
+	}
+	campaigns, err := queryIDs(ctx, tx, `SELECT id FROM campaigns WHERE segment_id = $1 ORDER BY id`, id)
+	if err != nil {
+		return fmt.Errorf("error listing campaigns of segment: %w", err)
+	}
+	for _, c := range campaigns {
+		if err := s.Scheduler.ScheduleSync(ctx, tx, c); err != nil {
+			return fmt.Errorf("error scheduling campaign sync: %w", err)
+		}
+	}
+	if !dependents {
+		return nil
+	}
+	users, err := queryIDs(ctx, tx, `SELECT id FROM segments WHERE `+usesSegment+` ORDER BY id`, id)
+	if err != nil {
+		return fmt.Errorf("error listing dependent segments: %w", err)
+	}
+	for _, u := range users {
+		if err := s.Scheduler.ScheduleCompute(ctx, tx, u); err != nil {
+			return fmt.Errorf("error scheduling dependent segment: %w", err)
+		}
+	}
+	return nil
+}
+
+func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]uuid.UUID, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
