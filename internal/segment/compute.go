@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -63,17 +65,36 @@ func (s *Service) Compute(ctx context.Context, id uuid.UUID) (*Result, error) {
 	})
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
-			// Record the failure outside the rolled-back transaction; River retries the job.
-			_, _ = s.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE segments SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, id, truncate(err.Error(), 1000))
+			// Recorded outside the rolled-back transaction; River retries the job.
+			if rerr := s.recordFailure(ctx, id, err); rerr != nil {
+				return nil, errors.Join(err, rerr)
+			}
 		}
 		return nil, err
 	}
 	return res, nil
 }
 
+// maxErrorBytes bounds segments.error.
+const maxErrorBytes = 1000
+
+// recordFailure sets the segment failed with cause as its error, even when ctx is cancelled.
+func (s *Service) recordFailure(ctx context.Context, id uuid.UUID, cause error) error {
+	if _, err := s.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE segments SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, id, truncate(cause.Error(), maxErrorBytes)); err != nil {
+		return fmt.Errorf("error recording segment failure: %w", err)
+	}
+	return nil
+}
+
+// truncate returns s as valid UTF-8 (invalid bytes become U+FFFD) of at most n bytes, cut
+// before a rune that would cross n.
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
