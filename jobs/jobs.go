@@ -5,6 +5,7 @@
 package jobs
 
 import (
+	"cmp"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -45,7 +46,7 @@ func NewClient(deps Deps, opts Options) (client *Client, runnable bool, err erro
 	}
 	cfg := &river.Config{
 		Logger:            deps.Log.With("component", "river"),
-		FetchPollInterval: cmpOr(opts.FetchPollInterval, 100*time.Millisecond),
+		FetchPollInterval: cmp.Or(opts.FetchPollInterval, 100*time.Millisecond),
 		FetchCooldown:     50 * time.Millisecond,
 		JobTimeout:        10 * time.Minute,
 		// The dirty-customer drain runs every second; keep its finished rows an hour rather than
@@ -96,12 +97,4 @@ func periodicJobs(deps Deps) []*river.PeriodicJob {
 	jobs = append(jobs, segmentPeriodicJobs()...)
 	jobs = append(jobs, computeRFMPeriodic())
 	return jobs
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }

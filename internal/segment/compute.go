@@ -167,7 +167,7 @@ func (s *Service) afterChange(ctx context.Context, tx *sql.Tx, id uuid.UUID, dep
 		return fmt.Errorf("error listing dependent segments: %w", err)
 	}
 	for _, u := range users {
-		if err := s.Scheduler.ScheduleCompute(ctx, tx, u); err != nil {
+		if _, err := s.Scheduler.ScheduleCompute(ctx, tx, u); err != nil {
 			return fmt.Errorf("error scheduling dependent segment: %w", err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
@@ -32,14 +33,14 @@ func (s *recordingScheduler) ScheduleSync(_ context.Context, tx *sql.Tx, id uuid
 	return nil
 }
 
-func (s *recordingScheduler) ScheduleCompute(_ context.Context, tx *sql.Tx, id uuid.UUID) error {
+func (s *recordingScheduler) ScheduleCompute(_ context.Context, tx *sql.Tx, id uuid.UUID) (*queue.Job, error) {
 	if tx == nil {
 		panic("no tx")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.computes = append(s.computes, id)
-	return nil
+	return &queue.Job{Kind: "compute_segment"}, nil
 }
 
 type testBundle struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	entsegment "github.com/cairn-cdp/cairn/ent/segment"
+	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
@@ -28,6 +29,61 @@ type UpdateInput struct {
 	Description         *string
 	Rule                *Rule
 	RefreshEverySeconds *int
+}
+
+// Create validates and stores a segment and schedules its first computation through
+// s.Scheduler, in one transaction.
+func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.Segment, error) {
+	var seg *ent.Segment
+	err := txn.Run(ctx, s.DB, func(ctx context.Context, tx *sql.Tx, _ *ent.Client) error {
+		var err error
+		seg, err = Create(ctx, tx, s.Scheduler, in)
+		return err
+	})
+	return seg, err
+}
+
+// Update changes a segment and, for a new rule, schedules its computation through
+// s.Scheduler, in one transaction.
+func (s *Service) Update(ctx context.Context, id uuid.UUID, in UpdateInput) (*ent.Segment, error) {
+	var seg *ent.Segment
+	err := txn.Run(ctx, s.DB, func(ctx context.Context, tx *sql.Tx, _ *ent.Client) error {
+		var err error
+		seg, err = Update(ctx, tx, s.Scheduler, id, in)
+		return err
+	})
+	return seg, err
+}
+
+// Delete removes a segment and its membership history in one transaction (see Delete).
+func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
+	return txn.Run(ctx, s.DB, func(ctx context.Context, tx *sql.Tx, _ *ent.Client) error {
+		return Delete(ctx, tx, id)
+	})
+}
+
+// RequestCompute enqueues a full computation of segment id through s.Scheduler, in a
+// transaction that sees the segment exists, and returns the job (the one already queued, when
+// one is). It fails with ErrNoScheduler when s has no Scheduler.
+func (s *Service) RequestCompute(ctx context.Context, id uuid.UUID) (*queue.Job, error) {
+	if s.Scheduler == nil {
+		return nil, ErrNoScheduler
+	}
+	var job *queue.Job
+	err := txn.Run(ctx, s.DB, func(ctx context.Context, tx *sql.Tx, client *ent.Client) error {
+		exists, err := client.Segment.Query().Where(entsegment.ID(id)).Exist(ctx)
+		if err != nil {
+			return fmt.Errorf("error loading segment: %w", err)
+		}
+		if !exists {
+			return fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		if job, err = s.Scheduler.ScheduleCompute(ctx, tx, id); err != nil {
+			return fmt.Errorf("error enqueuing segment computation: %w", err)
+		}
+		return nil
+	})
+	return job, err
 }
 
 // Create validates and stores a segment (status pending) on tx, and schedules its first
@@ -51,7 +107,7 @@ func Create(ctx context.Context, tx *sql.Tx, sched Scheduler, in CreateInput) (*
 		return nil, fmt.Errorf("error creating segment: %w", err)
 	}
 	if sched != nil {
-		if err := sched.ScheduleCompute(ctx, tx, seg.ID); err != nil {
+		if _, err := sched.ScheduleCompute(ctx, tx, seg.ID); err != nil {
 			return nil, fmt.Errorf("error scheduling segment computation: %w", err)
 		}
 	}
@@ -93,7 +149,7 @@ func Update(ctx context.Context, tx *sql.Tx, sched Scheduler, id uuid.UUID, in U
 		return nil, fmt.Errorf("error updating segment: %w", err)
 	}
 	if in.Rule != nil && sched != nil {
-		if err := sched.ScheduleCompute(ctx, tx, seg.ID); err != nil {
+		if _, err := sched.ScheduleCompute(ctx, tx, seg.ID); err != nil {
 			return nil, fmt.Errorf("error scheduling segment computation: %w", err)
 		}
 	}

@@ -12,7 +12,7 @@ var queriesSQL string
 
 // queries are the named blocks of queries.sql, parsed at start-up: a missing or empty block
 // panics at init, not in the middle of a job.
-var queries = namedsql.MustParse("segment: queries.sql", queriesSQL, "want-full", "analyze-want", "diff-full", "diff-ids", "take-dirty", "history")
+var queries = namedsql.MustParse("segment: queries.sql", queriesSQL, "want-full", "analyze-want", "diff-full", "diff-ids", "take-dirty", "history", "due")
 
 // bind renders a named query: each {{name}} becomes what fill writes for it (a parameter, a
 // compiled rule, or nothing). Placeholders are numbered in order of appearance.

@@ -93,3 +93,14 @@ x AS (
 SELECT d.day AT TIME ZONE 'UTC', COALESCE(e.n, 0), COALESCE(x.n, 0)
 FROM d LEFT JOIN e USING (day) LEFT JOIN x USING (day)
 ORDER BY d.day;
+
+-- name: due
+-- Segments whose computation is due, least recently computed first (see Due).
+-- Plan: sequential scan of segments (a few hundred rows at most).
+SELECT id FROM segments
+WHERE status = 'pending'
+   OR (status <> 'failed' AND (last_computed_at IS NULL
+       OR last_computed_at <= now() - refresh_every_seconds * interval '1 second'))
+   OR (status = 'failed' AND updated_at <= now() - refresh_every_seconds * interval '1 second')
+ORDER BY last_computed_at NULLS FIRST
+LIMIT {{limit}};

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
@@ -18,12 +19,12 @@ type Scheduler interface {
 	// ScheduleSync enqueues an audience sync of a campaign whose segment changed. The
 	// implementation decides what a campaign's status allows.
 	ScheduleSync(ctx context.Context, tx *sql.Tx, campaignID uuid.UUID) error
-	// ScheduleCompute enqueues a full computation of a segment whose rule uses (inSegment) a
-	// segment whose members changed.
-	ScheduleCompute(ctx context.Context, tx *sql.Tx, segmentID uuid.UUID) error
+	// ScheduleCompute enqueues a full computation of the segment and returns its job (the one
+	// already queued, when a computation of the segment is waiting or running).
+	ScheduleCompute(ctx context.Context, tx *sql.Tx, segmentID uuid.UUID) (*queue.Job, error)
 }
 
-// Service computes and maintains segments.
+// Service defines, computes and maintains segments; its methods own their transactions.
 type Service struct {
 	DB        *sql.DB
 	Scheduler Scheduler
