@@ -26,18 +26,15 @@ type Result struct {
 // The segment row is locked (FOR UPDATE) for the duration, so computations of one segment and
 // incremental drains never interleave.
 func (s *Service) Compute(ctx context.Context, id uuid.UUID) (*Result, error) {
-	if _, err := s.DB.ExecContext(ctx, `UPDATE segments SET status = 'computing' WHERE id = $1 AND status <> 'computing'`, id); err != nil {
+	mark := params("mark-computing", map[string]any{"segment": id})
+	if _, err := s.DB.ExecContext(ctx, mark.SQL, mark.Args...); err != nil {
 		return nil, fmt.Errorf("error marking segment computing: %w", err)
 	}
 	var res *Result
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var raw []byte
-		err := tx.QueryRowContext(ctx, `SELECT rule FROM segments WHERE id = $1 FOR UPDATE`, id).Scan(&raw)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %s", ErrNotFound, id)
-		}
+		raw, err := lockSegment(ctx, tx, id)
 		if err != nil {
-			return fmt.Errorf("error locking segment: %w", err)
+			return err
 		}
 		r, err := ParseRule(raw)
 		if err != nil {
@@ -54,8 +51,8 @@ func (s *Service) Compute(ctx context.Context, id uuid.UUID) (*Result, error) {
 		if res, err = applyDiff(ctx, tx, id, p, now); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE segments SET member_count = $2, last_computed_at = $3,
-			status = 'ready', error = NULL WHERE id = $1`, id, res.Members, now); err != nil {
+		fin := params("finish-computation", map[string]any{"segment": id, "members": res.Members, "now": now})
+		if _, err := tx.ExecContext(ctx, fin.SQL, fin.Args...); err != nil {
 			return fmt.Errorf("error updating segment: %w", err)
 		}
 		if res.Entered+res.Exited > 0 {
@@ -80,7 +77,8 @@ const maxErrorBytes = 1000
 
 // recordFailure sets the segment failed with cause as its error, even when ctx is cancelled.
 func (s *Service) recordFailure(ctx context.Context, id uuid.UUID, cause error) error {
-	if _, err := s.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE segments SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, id, truncate(cause.Error(), maxErrorBytes)); err != nil {
+	q := params("record-failure", map[string]any{"segment": id, "error": truncate(cause.Error(), maxErrorBytes)})
+	if _, err := s.DB.ExecContext(context.WithoutCancel(ctx), q.SQL, q.Args...); err != nil {
 		return fmt.Errorf("error recording segment failure: %w", err)
 	}
 	return nil
@@ -131,14 +129,14 @@ func applyDiff(ctx context.Context, tx *sql.Tx, id uuid.UUID, p *Program, now ti
 			return nil, fmt.Errorf("error evaluating segment rule: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('enable_nestloop', 'off', true)`); err != nil {
+	if err := setNestloop(ctx, tx, "off"); err != nil {
 		return nil, fmt.Errorf("error configuring diff: %w", err)
 	}
 	q := bind("diff-full", fill)
 	if err := tx.QueryRowContext(ctx, q.SQL, q.Args...).Scan(&res.Members, &res.Entered, &res.Exited); err != nil {
 		return nil, fmt.Errorf("error applying membership diff: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('enable_nestloop', 'on', true)`); err != nil {
+	if err := setNestloop(ctx, tx, "on"); err != nil {
 		return nil, fmt.Errorf("error configuring diff: %w", err)
 	}
 	return res, nil
@@ -150,7 +148,7 @@ func (s *Service) afterChange(ctx context.Context, tx *sql.Tx, id uuid.UUID, dep
 	if s.Scheduler == nil {
 		return nil
 	}
-	campaigns, err := queryIDs(ctx, tx, `SELECT id FROM campaigns WHERE segment_id = $1 ORDER BY id`, id)
+	campaigns, err := idsOf(ctx, tx, "campaigns-of", id)
 	if err != nil {
 		return fmt.Errorf("error listing campaigns of segment: %w", err)
 	}
@@ -162,7 +160,7 @@ func (s *Service) afterChange(ctx context.Context, tx *sql.Tx, id uuid.UUID, dep
 	if !dependents {
 		return nil
 	}
-	users, err := queryIDs(ctx, tx, `SELECT id FROM segments WHERE `+usesSegment+` ORDER BY id`, id)
+	users, err := idsOf(ctx, tx, "dependents-of", id)
 	if err != nil {
 		return fmt.Errorf("error listing dependent segments: %w", err)
 	}
@@ -172,6 +170,32 @@ func (s *Service) afterChange(ctx context.Context, tx *sql.Tx, id uuid.UUID, dep
 		}
 	}
 	return nil
+}
+
+// lockSegment locks segment id (FOR UPDATE) and returns its stored rule.
+func lockSegment(ctx context.Context, tx *sql.Tx, id uuid.UUID) ([]byte, error) {
+	q := params("lock-segment", map[string]any{"segment": id})
+	var raw []byte
+	err := tx.QueryRowContext(ctx, q.SQL, q.Args...).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error locking segment: %w", err)
+	}
+	return raw, nil
+}
+
+func setNestloop(ctx context.Context, tx *sql.Tx, value string) error {
+	q := params("set-nestloop", map[string]any{"value": value})
+	_, err := tx.ExecContext(ctx, q.SQL, q.Args...)
+	return err
+}
+
+// idsOf runs the named query name (campaigns-of, dependents-of) for segment id.
+func idsOf(ctx context.Context, tx *sql.Tx, name string, id uuid.UUID) ([]uuid.UUID, error) {
+	q := params(name, map[string]any{"segment": id})
+	return queryIDs(ctx, tx, q.SQL, q.Args...)
 }
 
 func queryIDs(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]uuid.UUID, error) {

@@ -3,7 +3,6 @@ package segment
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	entsegment "github.com/cairn-cdp/cairn/ent/segment"
+	"github.com/cairn-cdp/cairn/ent/segmentmembership"
 	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
@@ -162,35 +162,22 @@ func Update(ctx context.Context, tx *sql.Tx, sched Scheduler, id uuid.UUID, in U
 // between the two deletes (which then failed on the memberships' foreign key). Callers
 // deleting several segments in one transaction go in id order, as drains lock them.
 func Delete(ctx context.Context, tx *sql.Tx, id uuid.UUID) error {
+	if _, err := lockSegment(ctx, tx, id); err != nil {
+		return err
+	}
+	campaigns, err := idsOf(ctx, tx, "campaigns-of", id)
+	if err != nil {
+		return fmt.Errorf("error checking segment use: %w", err)
+	}
+	users, err := idsOf(ctx, tx, "dependents-of", id)
+	if err != nil {
+		return fmt.Errorf("error checking segment use: %w", err)
+	}
+	if len(campaigns) > 0 || len(users) > 0 {
+		return fmt.Errorf("%w: %d campaign(s) and %d segment rule(s) use it", ErrInUse, len(campaigns), len(users))
+	}
 	client := txn.Client(tx)
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM segments WHERE id = $1 FOR UPDATE`, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	if err != nil {
-		return fmt.Errorf("error locking segment: %w", err)
-	}
-	var campaigns, users int
-	rows, err := client.QueryContext(ctx, `SELECT
-		(SELECT count(*) FROM campaigns WHERE segment_id = $1),
-		(SELECT count(*) FROM segments WHERE `+usesSegment+`)`, id)
-	if err != nil {
-		return fmt.Errorf("error checking segment use: %w", err)
-	}
-	defer rows.Close()
-	if rows.Next() {
-		if err := rows.Scan(&campaigns, &users); err != nil {
-			return fmt.Errorf("error checking segment use: %w", err)
-		}
-	}
-	if err := rows.Close(); err != nil {
-		return fmt.Errorf("error checking segment use: %w", err)
-	}
-	if campaigns > 0 || users > 0 {
-		return fmt.Errorf("%w: %d campaign(s) and %d segment rule(s) use it", ErrInUse, campaigns, users)
-	}
-	if _, err := client.ExecContext(ctx, `DELETE FROM segment_memberships WHERE segment_id = $1`, id); err != nil {
+	if _, err := client.SegmentMembership.Delete().Where(segmentmembership.SegmentID(id)).Exec(ctx); err != nil {
 		return fmt.Errorf("error deleting memberships: %w", err)
 	}
 	if err := client.Segment.DeleteOneID(id).Exec(ctx); err != nil {

@@ -8,10 +8,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// usesSegment is the condition on segments whose rule refers to segment $1 (inSegment), other
-// than $1 itself: those Delete refuses to orphan and a change of $1 recomputes.
-const usesSegment = `id <> $1 AND jsonb_path_exists(rule, '$.**.inSegment ? (@ == $id)', jsonb_build_object('id', $1::text))`
-
 // HistoryDay is the entries and exits of one UTC day.
 type HistoryDay struct {
 	Day     time.Time

@@ -62,7 +62,8 @@ func (s *Service) Drain(ctx context.Context, batch int) (*DrainResult, error) {
 			}
 			res.Entered += r.Entered
 			res.Exited += r.Exited
-			if _, err := tx.ExecContext(ctx, `UPDATE segments SET member_count = member_count + $2 WHERE id = $1`, sg.id, r.Entered-r.Exited); err != nil {
+			add := params("add-member-count", map[string]any{"segment": sg.id, "delta": r.Entered - r.Exited})
+			if _, err := tx.ExecContext(ctx, add.SQL, add.Args...); err != nil {
 				return fmt.Errorf("error updating member count: %w", err)
 			}
 			if err := s.afterChange(ctx, tx, sg.id, false); err != nil {
@@ -84,7 +85,8 @@ type lockedSegment struct {
 
 // lockSegments locks every segment and returns them dependencies first.
 func lockSegments(ctx context.Context, tx *sql.Tx) ([]lockedSegment, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, rule FROM segments ORDER BY id FOR UPDATE`)
+	q := params("lock-segments", nil)
+	rows, err := tx.QueryContext(ctx, q.SQL, q.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("error locking segments: %w", err)
 	}

@@ -42,7 +42,7 @@ func compile(ctx context.Context, tx *sql.Tx, r *Rule, now time.Time) (*Program,
 			return nil, err
 		}
 		var customers float64
-		if err := tx.QueryRowContext(ctx, `SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'customers'::regclass`).Scan(&customers); err != nil {
+		if err := tx.QueryRowContext(ctx, queries["customers-estimate"]).Scan(&customers); err != nil {
 			return nil, fmt.Errorf("error estimating customers: %w", err)
 		}
 		opts.JoinFirst = events/float64(k) > customers/probeRatio

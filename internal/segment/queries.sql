@@ -104,3 +104,50 @@ WHERE status = 'pending'
    OR (status = 'failed' AND updated_at <= now() - refresh_every_seconds * interval '1 second')
 ORDER BY last_computed_at NULLS FIRST
 LIMIT {{limit}};
+
+-- name: lock-segment
+-- Locks one segment row for a computation or a delete, so neither interleaves with a drain.
+SELECT rule FROM segments WHERE id = {{segment}} FOR UPDATE;
+
+-- name: lock-segments
+-- Locks every segment in id order (the order every locker of several segments uses).
+SELECT id, rule FROM segments ORDER BY id FOR UPDATE;
+
+-- name: mark-computing
+UPDATE segments SET status = 'computing' WHERE id = {{segment}} AND status <> 'computing';
+
+-- name: finish-computation
+UPDATE segments SET member_count = {{members}}, last_computed_at = {{now}}, status = 'ready', error = NULL
+WHERE id = {{segment}};
+
+-- name: record-failure
+UPDATE segments SET status = 'failed', error = {{error}}, updated_at = now() WHERE id = {{segment}};
+
+-- name: add-member-count
+UPDATE segments SET member_count = member_count + {{delta}} WHERE id = {{segment}};
+
+-- name: campaigns-of
+-- Plan: index scan of campaigns by segment_id.
+SELECT id FROM campaigns WHERE segment_id = {{segment}} ORDER BY id;
+
+-- name: dependents-of
+-- The segments whose rule refers to {{segment}} (inSegment), other than itself: those Delete
+-- refuses to orphan and a membership change recomputes.
+-- Plan: sequential scan of segments with a JSON path test per rule (a few hundred rows at most).
+SELECT id FROM segments
+WHERE id <> {{segment}}
+  AND jsonb_path_exists(rule, '$.**.inSegment ? (@ == $id)', jsonb_build_object('id', {{segment}}::text))
+ORDER BY id;
+
+-- name: set-nestloop
+SELECT set_config('enable_nestloop', {{value}}, true);
+
+-- name: settings
+-- The computation settings: work_mem keeps per-customer event aggregates in memory; JIT
+-- compilation costs 0.1-0.5 s per query with these plans and never pays back for the
+-- sub-second queries previews must be.
+SELECT set_config('work_mem', {{work_mem}}, true), set_config('jit', 'off', true);
+
+-- name: customers-estimate
+-- The planner's estimate of the customers table's rows (no scan).
+SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'customers'::regclass;

@@ -66,9 +66,8 @@ func (s *Service) settings(ctx context.Context, tx *sql.Tx) error {
 	if wm == "" {
 		wm = "64MB"
 	}
-	// JIT compilation costs 0.1-0.5 s per query with these plans and never pays back for the
-	// sub-second queries previews must be.
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('work_mem', $1, true), set_config('jit', 'off', true)`, wm); err != nil {
+	q := params("settings", map[string]any{"work_mem": wm})
+	if _, err := tx.ExecContext(ctx, q.SQL, q.Args...); err != nil {
 		return fmt.Errorf("error configuring transaction: %w", err)
 	}
 	return nil
