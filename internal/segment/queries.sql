@@ -15,8 +15,8 @@ ANALYZE segment_want;
 -- The membership diff of one segment against segment_want, in one statement: customers with an
 -- open stay who are not wanted get exited_at; wanted customers without an open stay get a new
 -- row (UUIDv7 id); unchanged rows are not touched. cur snapshots the open stays first, so both
--- sides are hash anti-joins against fixed sets (run with enable_nestloop off: a nested loop
--- probing segment_memberships while the INSERT grows it was quadratic, 9.7 s for 8,874 entries).
+-- sides are hash anti-joins against fixed sets. Run with enable_nestloop off: a nested loop
+-- probing segment_memberships while the INSERT grows it is quadratic (PLANS.md).
 -- Plan (1M customers, ~9k members, see PLANS.md): index-only scan of the partial unique index
 -- segmentmembership_segment_id_customer_id for cur; two Hash Anti Joins; ~30 ms beyond want.
 WITH cur AS MATERIALIZED (
