@@ -1,6 +1,8 @@
-// Package graph is Cairn's GraphQL layer: hand-written schema files (*.graphqls) extending the
+// Package graph owns Cairn's GraphQL layer: hand-written schema files (*.graphqls) extending the
 // entgql-generated ent.graphql, thin resolvers that call internal/<domain>, the scope checks
-// that guard every root field, and the mapping of domain errors to GraphQL error codes.
+// that guard every root field, and the mapping of domain errors to GraphQL error codes. It
+// reaches the job queue only through the interfaces in Resolver (internal/queue, segment, rfm);
+// it imports neither jobs nor River.
 package graph
 
 import (

@@ -1,7 +1,9 @@
-// Package jobs holds Cairn's River jobs: their args and workers (one file per job, each worker
-// calling into internal/), the periodic schedule, and the River client that `cairn serve` and
-// `cairn worker` share. It implements the small scheduling interfaces the domain packages declare,
-// using InsertTx so a job commits with the change that made it necessary.
+// Package jobs owns everything River: Cairn's jobs (args and worker, one file per job, each
+// worker calling into internal/), the periodic schedule, and the River client that `cairn
+// serve` and `cairn worker` share. It adapts River to the River-free interfaces the rest of
+// Cairn declares (segment.Scheduler, rfm.Scheduler, queue.Reader: queue.go), using InsertTx
+// where a job must commit with the change that made it necessary; cmd plugs these adapters into
+// graph, which never imports this package.
 package jobs
 
 import (
