@@ -208,13 +208,15 @@ func TestComputeMarksFailure(t *testing.T) {
 		`{"and": [{"event": {"name": "x", "where": [null], "count": {"op": "GTE", "value": 2}}}, {"trait": {"key": "plan", "op": "EQ", "value": "pro"}}]}`,
 		`{"and": [{"event": {"name": "x", "where": [{"key": "k", "op": "CONTAINS", "value": 3}], "count": {"op": "GTE", "value": 2}}}, {"trait": {"key": "plan", "op": "EQ", "value": "pro"}}]}`,
 	} {
-		_, err = b.db.Exec(`UPDATE segments SET rule = $2 WHERE id = $1`, seg.ID, raw)
-		require.NoError(t, err)
-		_, err = b.svc.Compute(ctx, seg.ID)
-		require.ErrorIs(t, err, ErrInvalidRule, raw)
-		got, err := b.client.Segment.Get(ctx, seg.ID)
-		require.NoError(t, err)
-		require.Equal(t, "failed", string(got.Status), raw)
+		t.Run(raw, func(t *testing.T) {
+			_, err := b.db.Exec(`UPDATE segments SET rule = $2 WHERE id = $1`, seg.ID, raw)
+			require.NoError(t, err)
+			_, err = b.svc.Compute(ctx, seg.ID)
+			require.ErrorIs(t, err, ErrInvalidRule)
+			got, err := b.client.Segment.Get(ctx, seg.ID)
+			require.NoError(t, err)
+			require.Equal(t, "failed", string(got.Status))
+		})
 	}
 
 	_, err = b.svc.Compute(ctx, uuid.Must(uuid.NewV7()))

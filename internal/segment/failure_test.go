@@ -2,6 +2,7 @@ package segment
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -42,18 +43,21 @@ func TestComputeRecordsLongFailure(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t)
 	for _, pad := range []string{"", "x"} {
-		seg := b.create(t, "long error "+pad, trait("plan", OpEQ, "pro"))
-		purpose := pad + strings.Repeat("é", 700)
-		_, err := b.db.Exec(`UPDATE segments SET rule = jsonb_build_object('consent', jsonb_build_object('purpose', $2::text, 'granted', true)) WHERE id = $1`, seg.ID, purpose)
-		require.NoError(t, err)
-		_, err = b.svc.Compute(ctx, seg.ID)
-		require.ErrorIs(t, err, ErrInvalidRule)
-		got, err := b.client.Segment.Get(ctx, seg.ID)
-		require.NoError(t, err)
-		require.Equal(t, "failed", string(got.Status), "pad %q", pad)
-		require.True(t, utf8.ValidString(got.Error))
-		require.LessOrEqual(t, len(got.Error), 1000)
-		require.Contains(t, got.Error, "unknown purpose")
+		t.Run(fmt.Sprintf("pad %q", pad), func(t *testing.T) {
+			t.Parallel()
+			seg := b.create(t, "long error "+pad, trait("plan", OpEQ, "pro"))
+			purpose := pad + strings.Repeat("é", 700)
+			_, err := b.db.Exec(`UPDATE segments SET rule = jsonb_build_object('consent', jsonb_build_object('purpose', $2::text, 'granted', true)) WHERE id = $1`, seg.ID, purpose)
+			require.NoError(t, err)
+			_, err = b.svc.Compute(ctx, seg.ID)
+			require.ErrorIs(t, err, ErrInvalidRule)
+			got, err := b.client.Segment.Get(ctx, seg.ID)
+			require.NoError(t, err)
+			require.Equal(t, "failed", string(got.Status))
+			require.True(t, utf8.ValidString(got.Error))
+			require.LessOrEqual(t, len(got.Error), 1000)
+			require.Contains(t, got.Error, "unknown purpose")
+		})
 	}
 }
 
