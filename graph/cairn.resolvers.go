@@ -56,7 +56,7 @@ func (r *queryResolver) CustomerByIdentity(ctx context.Context, typeArg string, 
 
 // Job is the resolver for the job field.
 func (r *queryResolver) Job(ctx context.Context, id uuid.UUID) (*model.Job, error) {
-	jobID, err := riverJobID(id)
+	jobID, err := jobIDFromUUID(id)
 	if err != nil {
 		return nil, nil //nolint:nilerr // an id that is not a job's finds no job
 	}

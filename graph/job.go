@@ -24,7 +24,7 @@ func JobID(id int64) uuid.UUID {
 	return u
 }
 
-func riverJobID(u uuid.UUID) (int64, error) {
+func jobIDFromUUID(u uuid.UUID) (int64, error) {
 	if [8]byte(u[:8]) != jobIDMagic {
 		return 0, fmt.Errorf("%s is not a job id", u)
 	}
