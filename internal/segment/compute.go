@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+
+	"github.com/cairn-cdp/cairn/internal/pgarray"
 )
 
 // Result is what one computation changed.
@@ -111,7 +113,7 @@ func applyDiff(ctx context.Context, tx *sql.Tx, id uuid.UUID, p *Program, now ti
 			f.arg(id.String())
 			f.sql("::uuid")
 		case "ids":
-			f.arg(uuidArray(p.ids))
+			f.arg(pgarray.UUIDs(p.ids))
 			f.sql("::uuid[]")
 		}
 	}
