@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 func TestTrackStoresEventOnProfile(t *testing.T) {
@@ -65,13 +66,13 @@ func TestBadPayloadWithKeyInBody(t *testing.T) {
 		"bad item":           {"/v1/batch", map[string]any{"writeKey": b.key, "batch": []any{map[string]any{"type": "track", "anonymousId": "a1"}}}, 400},
 		"key in an item":     {"/v1/batch", map[string]any{"batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": "E", "writeKey": b.key}, map[string]any{"type": "track"}}}, 400},
 		"bad sentAt":         {"/v1/batch", map[string]any{"writeKey": b.key, "sentAt": "yesterday", "batch": []any{}}, 400},
-		"too large":          {"/v1/batch", map[string]any{"writeKey": b.key, "batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": strings.Repeat("x", MaxEventBytes)}}}, 413},
+		"too large":          {"/v1/batch", map[string]any{"writeKey": b.key, "batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": strings.Repeat("x", wire.MaxEventBytes)}}}, 413},
 		"bad timestamp":      {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": "E", "timestamp": "yesterday"}, 400},
 		"missing the event":  {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1"}, 400},
 		"bad batch context":  {"/v1/batch", map[string]any{"writeKey": b.key, "context": 5, "batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": "E"}}}, 400},
 		"wrong type in item": {"/v1/batch", map[string]any{"batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": "E", "userId": true, "writeKey": b.key}}}, 400},
 		"wrong type":         {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": "E", "userId": true}, 400},
-		"message too large":  {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": strings.Repeat("x", MaxEventBytes)}, 413},
+		"message too large":  {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": strings.Repeat("x", wire.MaxEventBytes)}, 413},
 	} {
 		resp := b.postWith(t, c.path, c.body, "", false)
 		require.Equal(t, c.status, resp.status, "%s: %v", name, resp.body)
@@ -101,8 +102,8 @@ func TestRejectedRequestsStoreNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	good := map[string]any{"type": "track", "anonymousId": "a-good", "event": "Fine"}
-	bigProps := map[string]any{"blob": strings.Repeat("x", MaxEventBytes)}
-	many := make([]any, MaxBatchSize+1)
+	bigProps := map[string]any{"blob": strings.Repeat("x", wire.MaxEventBytes)}
+	many := make([]any, wire.MaxBatchSize+1)
 	for i := range many {
 		many[i] = good
 	}

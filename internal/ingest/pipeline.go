@@ -1,5 +1,5 @@
 // Package ingest is Cairn's Segment-compatible tracking API and the write path behind it:
-// decoding and validating Segment Spec payloads (Decode, DecodeBatch), normalising them
+// decoding and validating Segment Spec payloads (wire.Decode, wire.DecodeBatch), normalising them
 // (clock-skew correction, IP truncation, consent, revenue), and a group-commit Pipeline that
 // resolves identities (package identity), records consents and stores interactions for many
 // concurrent requests in shared transactions, acknowledging each request only once its own
@@ -30,6 +30,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent/interaction"
 	"github.com/cairn-cdp/cairn/ent/schema"
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 	"github.com/cairn-cdp/cairn/internal/namedsql"
 	"github.com/cairn-cdp/cairn/internal/pgcopy"
 )
@@ -194,18 +195,18 @@ func (p *Pipeline) Close() error {
 
 // Submit validates and normalises msgs, then waits until they are durably committed (or
 // rejected) and returns what happened to them. source records who sent them (the write key's
-// actor, "key:<id>", or e.g. "import"). A *ValidationError for any message rejects the whole
+// actor, "key:<id>", or e.g. "import"). A *wire.ValidationError for any message rejects the whole
 // submission and stores nothing. Messages are resolved and stored in order, in one
 // transaction (shared with other submissions), so a submission is all stored or none.
-// Submissions should hold at most MaxBatchSize messages.
-func (p *Pipeline) Submit(ctx context.Context, msgs []Message, source string) (Result, error) {
+// Submissions should hold at most wire.MaxBatchSize messages.
+func (p *Pipeline) Submit(ctx context.Context, msgs []wire.Message, source string) (Result, error) {
 	receivedAt := time.Now().UTC()
 	req := &request{ctx: ctx, msgs: make([]*prepared, len(msgs)), source: source, done: make(chan reply, 1)}
 	for i := range msgs {
 		pm, err := p.prepare(&msgs[i], receivedAt)
 		if err != nil {
 			if len(msgs) > 1 {
-				err = prefixed(fmt.Sprintf("batch[%d]", i), err)
+				err = wire.Prefixed(fmt.Sprintf("batch[%d]", i), err)
 			}
 			return Result{}, err
 		}

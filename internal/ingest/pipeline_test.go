@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 	"github.com/cairn-cdp/cairn/internal/profile"
 )
 
@@ -66,10 +67,10 @@ func TestConcurrentPipelinesMakeOneCustomer(t *testing.T) {
 	other, err := NewPipeline(context.Background(), b.db, res, &Options{Writers: 3})
 	require.NoError(t, err)
 	defer other.Close()
-	submitAlternating(t, 40, b.pipe, other, func(i int) []Message {
-		return []Message{
-			{Type: TypeTrack, Event: "E", AnonymousID: fmt.Sprint("shared-anon-", i%3), UserID: "shared-user"},
-			{Type: TypeIdentify, AnonymousID: fmt.Sprint("shared-anon-", (i+1)%3), Traits: obj(map[string]any{"email": "Shared@Example.org"})},
+	submitAlternating(t, 40, b.pipe, other, func(i int) []wire.Message {
+		return []wire.Message{
+			{Type: wire.TypeTrack, Event: "E", AnonymousID: fmt.Sprint("shared-anon-", i%3), UserID: "shared-user"},
+			{Type: wire.TypeIdentify, AnonymousID: fmt.Sprint("shared-anon-", (i+1)%3), Traits: obj(map[string]any{"email": "Shared@Example.org"})},
 		}
 	})
 	// user_id, 3 shared anon ids, the email: one live profile holds them all.
@@ -89,16 +90,16 @@ func TestMergeChain(t *testing.T) {
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	// Three separate anonymous profiles A, B, C, oldest first.
 	for i, anon := range []string{"A", "B", "C"} {
-		b.submit(t, Message{Type: TypeTrack, Event: "Visit", AnonymousID: anon, Timestamp: at.Add(time.Duration(i) * time.Hour)})
+		b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Visit", AnonymousID: anon, Timestamp: at.Add(time.Duration(i) * time.Hour)})
 	}
 	a, bb, c := b.customerOf(t, "anonymous_id", "A"), b.customerOf(t, "anonymous_id", "B"), b.customerOf(t, "anonymous_id", "C")
 	require.Len(t, map[uuid.UUID]bool{a: true, bb: true, c: true}, 3)
 
 	// A↔B through a shared email, then B↔C through a device id.
-	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "B", Traits: obj(map[string]any{"email": "x@example.org"}), Timestamp: at.Add(4 * time.Hour)})
-	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "A", Traits: obj(map[string]any{"email": "X@example.org"}), Timestamp: at.Add(5 * time.Hour)})
-	b.submit(t, Message{Type: TypeTrack, Event: "Tap", AnonymousID: "C", Context: obj(map[string]any{"device": map[string]any{"id": "dev-1"}}), Timestamp: at.Add(6 * time.Hour)})
-	b.submit(t, Message{Type: TypeTrack, Event: "Tap", AnonymousID: "B", Context: obj(map[string]any{"device": map[string]any{"id": "dev-1"}}), Timestamp: at.Add(7 * time.Hour)})
+	b.submit(t, wire.Message{Type: wire.TypeIdentify, AnonymousID: "B", Traits: obj(map[string]any{"email": "x@example.org"}), Timestamp: at.Add(4 * time.Hour)})
+	b.submit(t, wire.Message{Type: wire.TypeIdentify, AnonymousID: "A", Traits: obj(map[string]any{"email": "X@example.org"}), Timestamp: at.Add(5 * time.Hour)})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Tap", AnonymousID: "C", Context: obj(map[string]any{"device": map[string]any{"id": "dev-1"}}), Timestamp: at.Add(6 * time.Hour)})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Tap", AnonymousID: "B", Context: obj(map[string]any{"device": map[string]any{"id": "dev-1"}}), Timestamp: at.Add(7 * time.Hour)})
 
 	// One survivor: the oldest (A); every identity, interaction on it; old ids resolve to it.
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
@@ -124,12 +125,12 @@ func TestMergeChain(t *testing.T) {
 func TestMergeWithinOneBatch(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	b.submit(t, Message{Type: TypeTrack, Event: "Old", AnonymousID: "old-anon"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Old", AnonymousID: "old-anon"})
 	// One request: a new anon browses, then identifies, then the old profile's anon shares the user.
 	res := b.submit(t,
-		Message{Type: TypePage, Name: "Home", AnonymousID: "new-anon"},
-		Message{Type: TypeIdentify, AnonymousID: "new-anon", UserID: "u-1"},
-		Message{Type: TypeTrack, Event: "Linked", AnonymousID: "old-anon", UserID: "u-1"},
+		wire.Message{Type: wire.TypePage, Name: "Home", AnonymousID: "new-anon"},
+		wire.Message{Type: wire.TypeIdentify, AnonymousID: "new-anon", UserID: "u-1"},
+		wire.Message{Type: wire.TypeTrack, Event: "Linked", AnonymousID: "old-anon", UserID: "u-1"},
 	)
 	require.Equal(t, Result{Stored: 3}, res)
 	old := b.customerOf(t, "anonymous_id", "old-anon")
@@ -142,14 +143,14 @@ func TestMergeWithinOneBatch(t *testing.T) {
 func TestConflictingUserIDsDoNotMerge(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	b.submit(t, Message{Type: TypeIdentify, UserID: "alice", AnonymousID: "shared-laptop"})
-	b.submit(t, Message{Type: TypeIdentify, UserID: "bob", AnonymousID: "bobs-phone", Traits: obj(map[string]any{"email": "bob@example.org"})})
+	b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "alice", AnonymousID: "shared-laptop"})
+	b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "bob", AnonymousID: "bobs-phone", Traits: obj(map[string]any{"email": "bob@example.org"})})
 	alice, bob := b.customerOf(t, "user_id", "alice"), b.customerOf(t, "user_id", "bob")
 
 	// Bob logs in on Alice's laptop: the anonymousId belongs to Alice, the userId to Bob.
-	b.submit(t, Message{Type: TypeTrack, Event: "Login", UserID: "bob", AnonymousID: "shared-laptop", MessageID: "conflict-1"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Login", UserID: "bob", AnonymousID: "shared-laptop", MessageID: "conflict-1"})
 	// An anonymous message linking both profiles' identifiers.
-	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "shared-laptop", Traits: obj(map[string]any{"email": "bob@example.org"}), MessageID: "conflict-2"})
+	b.submit(t, wire.Message{Type: wire.TypeIdentify, AnonymousID: "shared-laptop", Traits: obj(map[string]any{"email": "bob@example.org"}), MessageID: "conflict-2"})
 
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
 	require.Equal(t, alice, b.customerOf(t, "anonymous_id", "shared-laptop"))
@@ -166,9 +167,9 @@ func TestLateEventDoesNotOverwriteNewerTraits(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	now := time.Now().UTC().Truncate(time.Second)
-	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now, Traits: obj(map[string]any{"plan": "pro", "email": "New@Example.org"})})
+	b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "u", Timestamp: now, Traits: obj(map[string]any{"plan": "pro", "email": "New@Example.org"})})
 	// Arrives later, happened earlier.
-	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now.Add(-time.Hour), Traits: obj(map[string]any{"plan": "free", "email": "old@example.org", "city": "Oslo"})})
+	b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "u", Timestamp: now.Add(-time.Hour), Traits: obj(map[string]any{"plan": "free", "email": "old@example.org", "city": "Oslo"})})
 	cust := b.customerOf(t, "user_id", "u")
 	traits := b.traits(t, cust)
 	require.Equal(t, "pro", traits["plan"])
@@ -181,7 +182,7 @@ func TestLateEventDoesNotOverwriteNewerTraits(t *testing.T) {
 	require.True(t, first.Equal(now.Add(-time.Hour)), first)
 	require.True(t, last.Equal(now), last)
 	// A newer event does overwrite.
-	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now.Add(time.Minute), Traits: obj(map[string]any{"plan": "enterprise"})})
+	b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "u", Timestamp: now.Add(time.Minute), Traits: obj(map[string]any{"plan": "enterprise"})})
 	require.Equal(t, "enterprise", b.traits(t, cust)["plan"])
 }
 
@@ -198,17 +199,17 @@ func TestDedupeByMessageID(t *testing.T) {
 	}}).status)
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'retry-me'`))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'in-batch'`))
-	res := b.submit(t, Message{Type: TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "retry-me"})
+	res := b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "retry-me"})
 	require.Equal(t, Result{Duplicates: 1}, res)
 	// A group that skipped the messageId check (no retry met lately) and holds a retried message
 	// fails its COPY, and is committed again with the check.
 	b.pipe.lastDuplicate.Store(0)
-	res = b.submit(t, Message{Type: TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "retry-me"},
-		Message{Type: TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "fresh"})
+	res = b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "retry-me"},
+		wire.Message{Type: wire.TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "fresh"})
 	require.Equal(t, Result{Stored: 1, Duplicates: 1}, res)
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'fresh'`))
 	// Missing messageIds are generated: two identical messages are two events.
-	b.submit(t, Message{Type: TypeTrack, Event: "NoID", AnonymousID: "a"}, Message{Type: TypeTrack, Event: "NoID", AnonymousID: "a"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "NoID", AnonymousID: "a"}, wire.Message{Type: wire.TypeTrack, Event: "NoID", AnonymousID: "a"})
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM interactions WHERE event = 'NoID'`))
 }
 
@@ -217,8 +218,8 @@ func TestConsentDeniedDropsLaterEvents(t *testing.T) {
 	b := setup(t, nil)
 	deny := map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"Analytics": false, "Advertising": true}}}
 	res := b.submit(t,
-		Message{Type: TypeTrack, Event: "Before", AnonymousID: "a"},
-		Message{Type: TypeTrack, Event: "Deny", AnonymousID: "a", Context: obj(deny)},
+		wire.Message{Type: wire.TypeTrack, Event: "Before", AnonymousID: "a"},
+		wire.Message{Type: wire.TypeTrack, Event: "Deny", AnonymousID: "a", Context: obj(deny)},
 	)
 	require.Equal(t, Result{Stored: 1, Dropped: 1}, res)
 	cust := b.customerOf(t, "anonymous_id", "a")
@@ -226,15 +227,15 @@ func TestConsentDeniedDropsLaterEvents(t *testing.T) {
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1 AND purpose = 'email_marketing' AND granted`, cust))
 
 	// Later events of that person are dropped, through any of their identifiers.
-	res = b.submit(t, Message{Type: TypeTrack, Event: "After", AnonymousID: "a", UserID: "u"})
+	res = b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "After", AnonymousID: "a", UserID: "u"})
 	require.Equal(t, Result{Dropped: 1}, res)
-	res = b.submit(t, Message{Type: TypeTrack, Event: "After", UserID: "u"})
+	res = b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "After", UserID: "u"})
 	require.Equal(t, Result{Dropped: 1}, res)
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions`))
 
 	// Granting again resumes collection.
 	grant := map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"analytics": true}}}
-	res = b.submit(t, Message{Type: TypeTrack, Event: "Granted", UserID: "u", Context: obj(grant)})
+	res = b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Granted", UserID: "u", Context: obj(grant)})
 	require.Equal(t, Result{Stored: 1}, res)
 }
 
@@ -245,7 +246,7 @@ func TestConfiguredConsentPurposes(t *testing.T) {
 	t.Parallel()
 	b := setup(t, &setupOpts{pipeline: &Options{ConsentPurposes: map[string]string{CategoryKey("Ad Targeting"): "ads"}}})
 	prefs := map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"Analytics": false, "ad_targeting": true}}}
-	res := b.submit(t, Message{Type: TypeTrack, Event: "Prefs", AnonymousID: "a", Context: obj(prefs)})
+	res := b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Prefs", AnonymousID: "a", Context: obj(prefs)})
 	require.Equal(t, Result{Stored: 1}, res, "Analytics is not mapped here, so its denial drops nothing")
 	cust := b.customerOf(t, "anonymous_id", "a")
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1 AND purpose = 'ads' AND granted`, cust))
@@ -255,7 +256,7 @@ func TestConfiguredConsentPurposes(t *testing.T) {
 func TestKeepIP(t *testing.T) {
 	t.Parallel()
 	b := setup(t, &setupOpts{pipeline: &Options{KeepIP: true, DropContext: []string{"userAgent"}}})
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "a", MessageID: "ip", Context: obj(map[string]any{"ip": "203.0.113.77", "userAgent": "Mozilla"})})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "E", AnonymousID: "a", MessageID: "ip", Context: obj(map[string]any{"ip": "203.0.113.77", "userAgent": "Mozilla"})})
 	var ip string
 	require.NoError(t, b.db.QueryRow(`SELECT coalesce(context->>'ip', ''), coalesce(context->>'userAgent', 'dropped') FROM interactions WHERE message_id = 'ip'`).Scan(&ip, new(string)))
 	require.Equal(t, "203.0.113.77", ip)
@@ -283,7 +284,7 @@ func TestFailingRequestDoesNotPoisonItsGroup(t *testing.T) {
 			if i == 3 {
 				event = "Poison"
 			}
-			_, errs[i] = b.pipe.Submit(context.Background(), []Message{{Type: TypeTrack, Event: event, AnonymousID: fmt.Sprint("a", i)}}, "test")
+			_, errs[i] = b.pipe.Submit(context.Background(), []wire.Message{{Type: wire.TypeTrack, Event: event, AnonymousID: fmt.Sprint("a", i)}}, "test")
 		}()
 	}
 	wg.Wait()
@@ -302,7 +303,7 @@ func TestIdentifierLimit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	for i := range 7 {
-		b.submit(t, Message{Type: TypeIdentify, UserID: "u", AnonymousID: fmt.Sprint("device-", i)})
+		b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "u", AnonymousID: fmt.Sprint("device-", i)})
 	}
 	cust := b.customerOf(t, "user_id", "u")
 	require.Equal(t, 5, b.count(t, `SELECT count(*) FROM identities WHERE customer_id = $1 AND type = 'anonymous_id'`, cust))
@@ -314,26 +315,26 @@ func TestAliasMerges(t *testing.T) {
 	t.Run("previousId is an anonymousId", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "anon-x"})
-		b.submit(t, Message{Type: TypeIdentify, UserID: "new-user"})
-		b.submit(t, Message{Type: TypeAlias, UserID: "new-user", PreviousID: "anon-x"})
+		b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Browse", AnonymousID: "anon-x"})
+		b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "new-user"})
+		b.submit(t, wire.Message{Type: wire.TypeAlias, UserID: "new-user", PreviousID: "anon-x"})
 		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
 		require.Equal(t, b.customerOf(t, "anonymous_id", "anon-x"), b.customerOf(t, "user_id", "new-user"))
 	})
 	t.Run("previousId never seen becomes an anonymousId", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeAlias, UserID: "u", PreviousID: "fresh"})
+		b.submit(t, wire.Message{Type: wire.TypeAlias, UserID: "u", PreviousID: "fresh"})
 		require.Equal(t, b.customerOf(t, "user_id", "u"), b.customerOf(t, "anonymous_id", "fresh"))
 		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities WHERE type = 'user_id' AND value = 'fresh'`))
 	})
 	t.Run("previousId is a former userId", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeIdentify, UserID: "old-login", Traits: obj(map[string]any{"plan": "pro"})})
-		b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "phone-app"})
+		b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "old-login", Traits: obj(map[string]any{"plan": "pro"})})
+		b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Browse", AnonymousID: "phone-app"})
 		old := b.customerOf(t, "user_id", "old-login")
-		b.submit(t, Message{Type: TypeAlias, AnonymousID: "phone-app", PreviousID: "old-login"})
+		b.submit(t, wire.Message{Type: wire.TypeAlias, AnonymousID: "phone-app", PreviousID: "old-login"})
 		require.Equal(t, old, b.customerOf(t, "anonymous_id", "phone-app"), "the app's profile merged into the user's")
 		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
 		require.Equal(t, 2, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1 AND kind <> 'alias'`, old))
@@ -342,17 +343,17 @@ func TestAliasMerges(t *testing.T) {
 	t.Run("former userId in the same batch", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "tablet"})
-		b.submit(t, Message{Type: TypeIdentify, UserID: "login-1"}, Message{Type: TypeAlias, AnonymousID: "tablet", PreviousID: "login-1"})
+		b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Browse", AnonymousID: "tablet"})
+		b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "login-1"}, wire.Message{Type: wire.TypeAlias, AnonymousID: "tablet", PreviousID: "login-1"})
 		require.Equal(t, b.customerOf(t, "user_id", "login-1"), b.customerOf(t, "anonymous_id", "tablet"))
 		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities WHERE type = 'anonymous_id' AND value = 'login-1'`))
 	})
 	t.Run("former userId of another user is a conflict, not a merge", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeIdentify, UserID: "alice"})
-		b.submit(t, Message{Type: TypeIdentify, UserID: "bob"})
-		b.submit(t, Message{Type: TypeAlias, UserID: "bob", PreviousID: "alice", MessageID: "link"})
+		b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "alice"})
+		b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "bob"})
+		b.submit(t, wire.Message{Type: wire.TypeAlias, UserID: "bob", PreviousID: "alice", MessageID: "link"})
 		alice, bob := b.customerOf(t, "user_id", "alice"), b.customerOf(t, "user_id", "bob")
 		require.NotEqual(t, alice, bob)
 		require.Equal(t, 2, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
@@ -390,7 +391,7 @@ func TestPageAndScreenEventNames(t *testing.T) {
 func TestGroupTraitsAndExternalIDs(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	b.submit(t, Message{Type: TypeGroup, UserID: "u", GroupID: "acme", Traits: obj(map[string]any{"name": "Acme Inc"}),
+	b.submit(t, wire.Message{Type: wire.TypeGroup, UserID: "u", GroupID: "acme", Traits: obj(map[string]any{"name": "Acme Inc"}),
 		Context: obj(map[string]any{"externalIds": []any{map[string]any{"id": "cus_123", "type": "stripe_customer_id", "collection": "users"}}})})
 	cust := b.customerOf(t, "user_id", "u")
 	require.Equal(t, cust, b.customerOf(t, "external:stripe_customer_id", "cus_123"))
@@ -406,20 +407,20 @@ func TestMergeByAnotherProcess(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	ctx := context.Background()
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "old"})
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "young"}) // cached: young -> its profile
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "E", AnonymousID: "old"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "E", AnonymousID: "young"}) // cached: young -> its profile
 	old, young := b.customerOf(t, "anonymous_id", "old"), b.customerOf(t, "anonymous_id", "young")
 
 	res, err := identity.New(ctx, b.db, identity.DefaultConfig(), nil)
 	require.NoError(t, err)
 	other, err := NewPipeline(ctx, b.db, res, nil)
 	require.NoError(t, err)
-	_, err = other.Submit(ctx, []Message{{Type: TypeIdentify, AnonymousID: "young", Traits: obj(map[string]any{"email": "e@example.org"})},
-		{Type: TypeIdentify, AnonymousID: "old", Traits: obj(map[string]any{"email": "e@example.org"})}}, "test")
+	_, err = other.Submit(ctx, []wire.Message{{Type: wire.TypeIdentify, AnonymousID: "young", Traits: obj(map[string]any{"email": "e@example.org"})},
+		{Type: wire.TypeIdentify, AnonymousID: "old", Traits: obj(map[string]any{"email": "e@example.org"})}}, "test")
 	require.NoError(t, err)
 	require.NoError(t, other.Close())
 
-	b.submit(t, Message{Type: TypeTrack, Event: "After", AnonymousID: "young", MessageID: "after-merge"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "After", AnonymousID: "young", MessageID: "after-merge"})
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'after-merge' AND customer_id = $1`, old))
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1`, young))
 }
@@ -432,10 +433,10 @@ func TestConcurrentRetriesStoredOnce(t *testing.T) {
 	other, err := NewPipeline(context.Background(), b.db, b.res, nil)
 	require.NoError(t, err)
 	defer other.Close()
-	submitAlternating(t, 20, b.pipe, other, func(int) []Message {
-		out := make([]Message, 50)
+	submitAlternating(t, 20, b.pipe, other, func(int) []wire.Message {
+		out := make([]wire.Message, 50)
 		for i := range out {
-			out[i] = Message{Type: TypeTrack, Event: "Paid", UserID: fmt.Sprint("u", i%5), MessageID: fmt.Sprint("same-", i)}
+			out[i] = wire.Message{Type: wire.TypeTrack, Event: "Paid", UserID: fmt.Sprint("u", i%5), MessageID: fmt.Sprint("same-", i)}
 		}
 		return out
 	})
@@ -448,14 +449,14 @@ func TestConcurrentRetriesStoredOnce(t *testing.T) {
 func TestConcurrentUserIDsOnOneProfile(t *testing.T) {
 	t.Parallel()
 	b := setup(t, &setupOpts{pipeline: &Options{Writers: 4}})
-	b.submit(t, Message{Type: TypePage, Name: "Home", AnonymousID: "kiosk"})
+	b.submit(t, wire.Message{Type: wire.TypePage, Name: "Home", AnonymousID: "kiosk"})
 	kiosk := b.customerOf(t, "anonymous_id", "kiosk")
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := b.pipe.Submit(context.Background(), []Message{{Type: TypeIdentify, AnonymousID: "kiosk", UserID: fmt.Sprint("login-", i)}}, "test")
+			_, err := b.pipe.Submit(context.Background(), []wire.Message{{Type: wire.TypeIdentify, AnonymousID: "kiosk", UserID: fmt.Sprint("login-", i)}}, "test")
 			require.NoError(t, err)
 		}()
 	}
@@ -471,14 +472,14 @@ func TestConcurrentUserIDsOnOneProfile(t *testing.T) {
 func TestCustomerErasedMeanwhile(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "gone", MessageID: "before"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "E", AnonymousID: "gone", MessageID: "before"})
 	old := b.customerOf(t, "anonymous_id", "gone")
 	for _, q := range []string{`DELETE FROM interactions WHERE customer_id = $1`, `DELETE FROM identities WHERE customer_id = $1`,
 		`DELETE FROM segment_dirty_customers WHERE customer_id = $1`, `DELETE FROM customers WHERE id = $1`} {
 		_, err := b.db.Exec(q, old)
 		require.NoError(t, err)
 	}
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "gone", MessageID: "after"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "E", AnonymousID: "gone", MessageID: "after"})
 	require.NotEqual(t, old, b.customerOf(t, "anonymous_id", "gone"))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'after'`))
 }
@@ -567,7 +568,7 @@ func TestIngestDoesNotWaitForTheDrain(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	b.addSegment(t)
-	b.submit(t, Message{Type: TypeTrack, Event: "First", UserID: "u"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "First", UserID: "u"})
 	cust := b.customerOf(t, "user_id", "u")
 	drain, err := b.db.Begin()
 	require.NoError(t, err)
@@ -577,7 +578,7 @@ func TestIngestDoesNotWaitForTheDrain(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := b.pipe.Submit(ctx, []Message{{Type: TypeTrack, Event: "Second", UserID: "u"}}, "test")
+	res, err := b.pipe.Submit(ctx, []wire.Message{{Type: wire.TypeTrack, Event: "Second", UserID: "u"}}, "test")
 	require.NoError(t, err, "the event must not wait for the drain's transaction")
 	require.Equal(t, Result{Stored: 1}, res)
 	require.NoError(t, drain.Commit())
@@ -643,7 +644,7 @@ func TestConnectionLostDuringCopy(t *testing.T) {
 	submit := func(event string) (Result, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		return b.pipe.Submit(ctx, []Message{{Type: TypeTrack, Event: event, UserID: "lost"}}, "test")
+		return b.pipe.Submit(ctx, []wire.Message{{Type: wire.TypeTrack, Event: event, UserID: "lost"}}, "test")
 	}
 	res, err := submit("Lost")
 	require.NoError(t, err)
@@ -658,7 +659,7 @@ func TestConnectionLostDuringCopy(t *testing.T) {
 
 // submitAlternating submits n requests at once, msgs(i) for the i-th, alternating between
 // pipelines a and b, and requires every one to succeed.
-func submitAlternating(t *testing.T, n int, a, b *Pipeline, msgs func(i int) []Message) {
+func submitAlternating(t *testing.T, n int, a, b *Pipeline, msgs func(i int) []wire.Message) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -720,7 +721,7 @@ func TestWriterSetsAsideClaimedRequests(t *testing.T) {
 	submit := func(event, user string) chan error {
 		done := make(chan error, 1)
 		go func() {
-			_, err := b.pipe.Submit(context.Background(), []Message{{Type: TypeTrack, Event: event, UserID: user}}, "test")
+			_, err := b.pipe.Submit(context.Background(), []wire.Message{{Type: wire.TypeTrack, Event: event, UserID: user}}, "test")
 			done <- err
 		}()
 		return done
@@ -755,7 +756,7 @@ func TestDeferClaimedBounds(t *testing.T) {
 	b := setup(t, &setupOpts{pipeline: &Options{Writers: 2}})
 	p := b.pipe
 	req := func(user string) *request {
-		pm, err := p.prepare(&Message{Type: TypeTrack, Event: "E", UserID: user}, time.Now())
+		pm, err := p.prepare(&wire.Message{Type: wire.TypeTrack, Event: "E", UserID: user}, time.Now())
 		require.NoError(t, err)
 		return &request{msgs: []*prepared{pm}}
 	}
@@ -779,7 +780,7 @@ func TestDeferClaimedBounds(t *testing.T) {
 	require.Empty(t, later)
 
 	known, other := req("free"), req("other")
-	b.submit(t, Message{Type: TypeTrack, Event: "E", UserID: "free"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "E", UserID: "free"})
 	now, later = p.deferClaimed([]*request{known, other})
 	require.Len(t, now, 2)
 	require.Empty(t, later)

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 // DefaultConsentPurposes maps Segment consent categories (context.consent.categoryPreferences
@@ -70,7 +71,7 @@ type consentDecision struct {
 }
 
 // prepare validates and normalises m (received at receivedAt).
-func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) {
+func (p *Pipeline) prepare(m *wire.Message, receivedAt time.Time) (*prepared, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -82,13 +83,13 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 	out.occurredAt = EventTime(m, receivedAt)
 
 	var traits map[string]any // identify and group: the traits sent
-	if m.Type == TypeIdentify || m.Type == TypeGroup {
+	if m.Type == wire.TypeIdentify || m.Type == wire.TypeGroup {
 		var err error
 		if traits, err = decodeObject("traits", m.Traits); err != nil {
 			return nil, err
 		}
 	}
-	ctxText := object(m.Context)
+	ctxText := wire.Object(m.Context)
 	ctx, err := p.readContext(ctxText)
 	if err != nil {
 		return nil, err
@@ -96,7 +97,7 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 	if out.ids, err = p.identifiers(m, traits, ctx); err != nil {
 		return nil, err
 	}
-	if m.Type == TypeAlias {
+	if m.Type == wire.TypeAlias {
 		// A former userId or an anonymousId: the resolver decides which (user_id first).
 		out.previous, _ = p.norm.Normalize(identity.TypeAnonymousID, m.PreviousID)
 	}
@@ -109,13 +110,13 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 	var props []byte         // the properties to store, as JSON text
 	var built map[string]any // or as a map, for those built here
 	switch m.Type {
-	case TypeTrack:
-		out.event, props = clean(m.Event), object(m.Properties)
-	case TypePage, TypeScreen:
+	case wire.TypeTrack:
+		out.event, props = clean(m.Event), wire.Object(m.Properties)
+	case wire.TypePage, wire.TypeScreen:
 		// One event name per kind (as Segment's warehouses' pages/screens tables have); the
 		// page's own name and category stay filterable as properties.name and .category.
-		out.event, props = PageViewed, object(m.Properties)
-		if m.Type == TypeScreen {
+		out.event, props = PageViewed, wire.Object(m.Properties)
+		if m.Type == wire.TypeScreen {
 			out.event = ScreenViewed
 		}
 		named := map[string]any{}
@@ -127,7 +128,7 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 		}
 		if len(named) > 0 {
 			// The call's name and category win over properties' own.
-			if props == nil || storable(props) {
+			if props == nil || wire.Storable(props) {
 				props = withMembers(props, named)
 			} else {
 				decoded, err := decodeObject("properties", props)
@@ -137,14 +138,14 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 				props, built = nil, mergeShallow(named, decoded)
 			}
 		}
-	case TypeIdentify:
-		props = object(m.Traits)
+	case wire.TypeIdentify:
+		props = wire.Object(m.Traits)
 		out.traits, _ = stripNUL(traits).(map[string]any)
-	case TypeGroup:
+	case wire.TypeGroup:
 		group := mergeShallow(traits, map[string]any{"id": m.GroupID})
 		built = map[string]any{"groupId": m.GroupID, "traits": traits}
 		out.traits, _ = stripNUL(map[string]any{"groupId": m.GroupID, "group": group}).(map[string]any)
-	case TypeAlias:
+	case wire.TypeAlias:
 		built = map[string]any{"previousId": m.PreviousID}
 	}
 	if props != nil {
@@ -157,7 +158,7 @@ func (p *Pipeline) prepare(m *Message, receivedAt time.Time) (*prepared, error) 
 	} else if built != nil {
 		out.revenue = revenueOf(built)
 		if out.properties, err = encodeJSON(built); err != nil {
-			return nil, invalid("properties", "cannot be encoded: %s", err)
+			return nil, wire.Invalid("properties", "cannot be encoded: %s", err)
 		}
 	}
 	return out, nil
@@ -187,7 +188,7 @@ func (p *Pipeline) readContext(ctx []byte) (contextView, error) {
 	if ctx == nil {
 		return v, nil
 	}
-	err := eachMember(ctx, func(key, value []byte) error {
+	err := wire.EachMember(ctx, func(key, value []byte) error {
 		_, drop := p.dropContext[string(key)]
 		v.dropped = v.dropped || drop
 		var err error
@@ -195,7 +196,7 @@ func (p *Pipeline) readContext(ctx []byte) (contextView, error) {
 		case "ip":
 			v.ip, v.hasIP = "", false
 			if value[0] == '"' {
-				v.ip, err = jsonString(value)
+				v.ip, err = wire.Unquote(value)
 				v.hasIP = err == nil
 			}
 		case "library":
@@ -229,12 +230,12 @@ func (p *Pipeline) readContext(ctx []byte) (contextView, error) {
 			}
 		}
 		if err != nil {
-			return invalid("context."+string(key), "cannot be decoded: %s", err)
+			return wire.Invalid("context."+string(key), "cannot be decoded: %s", err)
 		}
 		return nil
 	})
-	if errors.Is(err, errNotObject) {
-		err = invalid("context", "must be a JSON object")
+	if errors.Is(err, wire.ErrNotObject) {
+		err = wire.Invalid("context", "must be a JSON object")
 	}
 	return v, err
 }
@@ -242,13 +243,13 @@ func (p *Pipeline) readContext(ctx []byte) (contextView, error) {
 // stringMember returns the string value of obj's member key ("" when absent or not a string).
 func stringMember(obj []byte, key string) (string, error) {
 	var out string
-	err := eachMember(obj, func(k, value []byte) error {
+	err := wire.EachMember(obj, func(k, value []byte) error {
 		if string(k) != key {
 			return nil
 		}
 		out = ""
 		if value[0] == '"' {
-			s, err := jsonString(value)
+			s, err := wire.Unquote(value)
 			if err != nil {
 				return err
 			}
@@ -266,7 +267,7 @@ func (p *Pipeline) storeContext(ctx []byte, v contextView) (string, error) {
 	if ctx == nil {
 		return "{}", nil
 	}
-	if !v.dropped && storable(ctx) {
+	if !v.dropped && wire.Storable(ctx) {
 		if !v.hasIP || p.opts.KeepIP {
 			return string(ctx), nil
 		}
@@ -285,7 +286,7 @@ func (p *Pipeline) storeContext(ctx []byte, v contextView) (string, error) {
 	}
 	out, err := encodeJSON(p.minimise(decoded))
 	if err != nil {
-		return "", invalid("context", "cannot be encoded: %s", err)
+		return "", wire.Invalid("context", "cannot be encoded: %s", err)
 	}
 	return out, nil
 }
@@ -293,7 +294,7 @@ func (p *Pipeline) storeContext(ctx []byte, v contextView) (string, error) {
 // storeObject returns obj (a JSON object) as it can be stored in a jsonb column: as sent when
 // it can be, else decoded and re-encoded.
 func storeObject(field string, obj []byte) (string, error) {
-	if storable(obj) {
+	if wire.Storable(obj) {
 		return string(obj), nil
 	}
 	decoded, err := decodeObject(field, obj)
@@ -302,20 +303,20 @@ func storeObject(field string, obj []byte) (string, error) {
 	}
 	out, err := encodeJSON(decoded)
 	if err != nil {
-		return "", invalid(field, "cannot be encoded: %s", err)
+		return "", wire.Invalid(field, "cannot be encoded: %s", err)
 	}
 	return out, nil
 }
 
 // decodeObject decodes the JSON object text (nil for none) of the message's field.
 func decodeObject(field string, text []byte) (map[string]any, error) {
-	text = object(text)
+	text = wire.Object(text)
 	if text == nil {
 		return nil, nil
 	}
 	var out map[string]any
 	if err := json.Unmarshal(text, &out); err != nil {
-		return nil, invalid(field, "cannot be decoded: %s", err)
+		return nil, wire.Invalid(field, "cannot be decoded: %s", err)
 	}
 	return out, nil
 }
@@ -323,11 +324,11 @@ func decodeObject(field string, text []byte) (map[string]any, error) {
 // revenueIn is revenueOf for properties as JSON text, decoding only the members it reads.
 func revenueIn(props []byte) (string, error) {
 	var found map[string]any
-	err := eachMember(props, func(key, value []byte) error {
+	err := wire.EachMember(props, func(key, value []byte) error {
 		if k := string(key); k == "revenue" || k == "total" {
 			var x any
 			if err := json.Unmarshal(value, &x); err != nil {
-				return invalid("properties."+k, "cannot be decoded: %s", err)
+				return wire.Invalid("properties."+k, "cannot be decoded: %s", err)
 			}
 			if found == nil {
 				found = map[string]any{}
@@ -336,8 +337,8 @@ func revenueIn(props []byte) (string, error) {
 		}
 		return nil
 	})
-	if errors.Is(err, errNotObject) {
-		err = invalid("properties", "must be a JSON object")
+	if errors.Is(err, wire.ErrNotObject) {
+		err = wire.Invalid("properties", "must be a JSON object")
 	}
 	if err != nil {
 		return "", err
@@ -350,7 +351,7 @@ func revenueIn(props []byte) (string, error) {
 // eachMember and encoding/json do, so add's win.
 func withMembers(obj []byte, add map[string]any) []byte {
 	out := make([]byte, 0, len(obj)+64)
-	if emptyObject(obj) {
+	if wire.EmptyObject(obj) {
 		out = append(out, '{')
 	} else {
 		out = append(out, obj[:len(obj)-1]...)
@@ -425,7 +426,7 @@ func replaceIP(raw, from, to string) string {
 // the client's clock skew, receivedAt − (sentAt − originalTimestamp), as Segment computes it;
 // or originalTimestamp; or receivedAt. A time more than a day after receipt is replaced by the
 // receipt time.
-func EventTime(m *Message, receivedAt time.Time) time.Time {
+func EventTime(m *wire.Message, receivedAt time.Time) time.Time {
 	t := m.Timestamp
 	switch {
 	case !t.IsZero():
@@ -444,7 +445,7 @@ func EventTime(m *Message, receivedAt time.Time) time.Time {
 
 // identifiers extracts m's normalised identifiers, dropping junk values. A message whose
 // userId and anonymousId are both junk identifies no one and is refused.
-func (p *Pipeline) identifiers(m *Message, traits map[string]any, ctx contextView) ([]identity.Identifier, error) {
+func (p *Pipeline) identifiers(m *wire.Message, traits map[string]any, ctx contextView) ([]identity.Identifier, error) {
 	var ids []identity.Identifier
 	add := func(typ, value string) bool {
 		if strings.TrimSpace(value) == "" {
@@ -464,9 +465,9 @@ func (p *Pipeline) identifiers(m *Message, traits map[string]any, ctx contextVie
 		if strings.TrimSpace(m.UserID) == "" {
 			field = "anonymousId"
 		}
-		return nil, invalid(field, "is not a usable identifier (empty or a junk value such as \"null\" or \"undefined\"); userId or anonymousId is required")
+		return nil, wire.Invalid(field, "is not a usable identifier (empty or a junk value such as \"null\" or \"undefined\"); userId or anonymousId is required")
 	}
-	if m.Type == TypeIdentify {
+	if m.Type == wire.TypeIdentify {
 		addTraitIDs(add, traits)
 	}
 	addTraitIDs(add, ctx.traits)
@@ -584,7 +585,7 @@ func CategoryKey(s string) string {
 }
 
 // channelOf classifies where m came from: web, app, email or server.
-func channelOf(m *Message, ctx contextView) string {
+func channelOf(m *wire.Message, ctx contextView) string {
 	switch strings.ToLower(m.Channel) {
 	case "browser", "web":
 		return "web"
@@ -676,4 +677,19 @@ func clean(s string) string {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	return strings.TrimSpace(strings.ReplaceAll(s, "\x00", ""))
+}
+
+// mergeShallow returns own with the keys of shared it lacks.
+func mergeShallow(own, shared map[string]any) map[string]any {
+	if len(shared) == 0 {
+		return own
+	}
+	out := make(map[string]any, len(own)+len(shared))
+	for k, v := range shared {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
+	}
+	return out
 }

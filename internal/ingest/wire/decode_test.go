@@ -1,4 +1,4 @@
-package ingest
+package wire
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func FuzzJSONString(f *testing.F) {
 func checkJSONString(t *testing.T, b []byte) {
 	var want string
 	wantErr := json.Unmarshal(b, &want)
-	got, err := jsonString(b)
+	got, err := Unquote(b)
 	require.Equal(t, wantErr == nil, err == nil, "%q: encoding/json error %v, jsonString error %v", b, wantErr, err)
 	require.Equal(t, want, got, "%q", b)
 }

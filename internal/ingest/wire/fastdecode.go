@@ -1,4 +1,4 @@
-package ingest
+package wire
 
 import (
 	"bytes"
@@ -36,7 +36,7 @@ func scanBatchFast(data []byte) (w wireBatch, items []batchItem, ok bool) {
 	}
 	var raws [][]byte
 	var seen objectsSeen
-	err := eachMember(data, func(key, value []byte) error {
+	err := EachMember(data, func(key, value []byte) error {
 		if !plainKey(key) {
 			return errSlowPath
 		}
@@ -82,7 +82,7 @@ func scanBatchFast(data []byte) (w wireBatch, items []batchItem, ok bool) {
 // (w then half-filled) when obj holds a key that is not plain ASCII or a value of the wrong type.
 func (w *wireMessage) decodeFast(obj []byte) bool {
 	var seen objectsSeen
-	err := eachMember(obj, func(key, value []byte) error {
+	err := EachMember(obj, func(key, value []byte) error {
 		if !plainKey(key) {
 			return errSlowPath
 		}
@@ -101,7 +101,7 @@ func (w *wireMessage) decodeFast(obj []byte) bool {
 			switch value[0] {
 			case 'n': // null leaves a string as it is
 			case '"':
-				s, err := jsonString(value)
+				s, err := Unquote(value)
 				if err != nil {
 					return errSlowPath
 				}
