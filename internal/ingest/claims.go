@@ -18,18 +18,16 @@ type claimTable struct {
 // may claim any of the identifiers this group may claim as new (those the resolver does not
 // know yet), records them as this group's, and returns their release. Two writers claiming the
 // same new identifier at once would make one wait on the other's unique index entry while
-// holding customer row locks the other may need next: measured with 2 writers on mostly new
-// people (`cairn bench ingest`), that deadlocked or lost the claim and retried so often that
-// throughput fell from ~11k to ~1.4k events/s.
+// holding customer row locks the other may need next: deadlocks and lost claims, retried so
+// often that throughput falls by almost ten times (PLANS.md).
 //
 // A group takes all its identifiers at once or none (it waits for one conflicting group to
 // finish and tries again), so groups cannot deadlock here. The table holds exact identifiers
-// (up to 64-bit hash collisions, which only cost a wait): an earlier version locked 1,024
-// striped mutexes, and two groups of a few hundred new people always shared a stripe, so the
-// writers took turns whenever people were new (10.1-10.9k events/s against 12.2k with exact
-// claims, same run). Identifiers in the resolver's cache (most, once people have been seen)
-// take no claim. The cache may be emptied between this check and Resolve: a claim then runs
-// unrecorded and, if it races, is retried as without the table (the database keeps it correct).
+// (up to 64-bit hash collisions, which only cost a wait), not stripes: two groups of a few
+// hundred new people would nearly always share a stripe and take turns. Identifiers in the
+// resolver's cache (most, once people have been seen) take no claim. The cache may be emptied
+// between this check and Resolve: a claim then runs unrecorded and, if it races, is retried as
+// without the table (the database keeps it correct).
 // Before a group gets here, deferClaimed sets aside the requests that would wait, when others
 // can go meanwhile.
 func (p *Pipeline) lockClaims(group []*request) (unlock func()) {

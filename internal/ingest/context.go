@@ -22,10 +22,10 @@ type contextView struct {
 }
 
 // readContext reads the members of ctx (a JSON object, or nil) that prepare needs, decoding
-// only those (decoding every context into a map, and json.Unmarshal on the few members, were
-// each a sizeable part of ingest's CPU). Keys are matched exactly, the last of duplicates
-// winning, as in a decoded map. The members configured to be dropped are not read, except
-// for identifiers (device.id, externalIds, traits), which are read from the context as sent.
+// only those (the whole context is decoded only when it must change: see storeContext). Keys
+// are matched exactly, the last of duplicates winning, as in a decoded map. The members
+// configured to be dropped are not read, except for identifiers (device.id, externalIds,
+// traits), which are read from the context as sent.
 func (p *Pipeline) readContext(ctx []byte) (contextView, error) {
 	var v contextView
 	if ctx == nil {

@@ -42,15 +42,9 @@ type Options struct {
 	// Writers is the number of concurrent group-commit transactions (default 2). Groups about
 	// the same people share their customers' KEY SHARE locks; groups that rewrite the same
 	// profile wait for each other at identity's lock-customers (one ordered statement, so they
-	// do not deadlock with each other), and groups that may claim the same new identifiers take turns
-	// (lockClaims). Measured on 2 cores with `cairn bench ingest --seed 42 --no-copy` against
-	// `cairn serve` (8 clients × 100, 20k people new to the run), same session: 1 writer 12.2k
-	// events/s (35% of the CPU idle: one transaction at a time); 2 writers 14.1-14.8k (~18%
-	// idle, mostly a writer waiting on a row lock or a claim of the other's); 3 writers 14.2k
-	// (~10% idle, but smaller groups cost more per event). p99 ~110-270 ms, no deadlocks.
-	// Before lockClaims and lock-customers, 2 writers fell to ~1.4-1.8k (claim races,
-	// deadlocks), and before the segment queue was append-only some runs collapsed to ~2k
-	// behind the incremental drain.
+	// do not deadlock with each other), and groups that may claim the same new identifiers take
+	// turns (lockClaims). On 2 cores, 2 writers store ~20% more events/s than 1, which leaves a
+	// third of the CPU idle; 3 are no faster than 2 (PLANS.md has the measurements).
 	Writers int
 	// QueueRequests bounds requests waiting for a writer (default 4,096); Submit blocks beyond.
 	QueueRequests int

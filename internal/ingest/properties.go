@@ -72,7 +72,7 @@ func revenueIn(props []byte) (string, error) {
 
 // withMembers returns the JSON object obj (nil for none) with the members of add (strings)
 // appended, in key order. A key obj already has then appears twice: jsonb keeps the last, as
-// eachMember and encoding/json do, so add's win.
+// EachMember and encoding/json do, so add's win.
 func withMembers(obj []byte, add map[string]any) []byte {
 	out := make([]byte, 0, len(obj)+64)
 	if wire.EmptyObject(obj) {

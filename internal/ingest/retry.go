@@ -125,8 +125,8 @@ func connectionLost(err error) bool {
 // staleCache reports whether a retryable error may come from a stale cached resolution: a
 // constraint violation (a cached customer deleted, an identifier stored meanwhile). Lock races
 // (deadlocks, serialisation failures, identifiers claimed concurrently) leave the cache right —
-// the identity package resets the entries it finds stale itself — so they keep it: emptying up to
-// 500k entries on every lost race made every retry look everything up again.
+// the identity package resets the entries it finds stale itself — so they keep it: emptying it
+// (up to 500k entries) would make every retry look everything up again.
 func staleCache(err error) bool {
 	var pqErr *pq.Error
 	return errors.As(err, &pqErr) && (pqErr.Code == "23503" || pqErr.Code == "23505")

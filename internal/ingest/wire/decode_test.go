@@ -11,7 +11,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/bench"
 )
 
-// jsonStringCases are JSON string values (and a few non-strings) whose decoding by jsonString
+// jsonStringCases are JSON string values (and a few non-strings) whose decoding by Unquote
 // must match encoding/json's: plain text, escapes, invalid UTF-8, control characters.
 var jsonStringCases = []string{
 	`""`, `"plain"`, `"caf` + "\u00e9" + `"`, `"\u00e9"`, `"a\"b"`, `"a\\"`, `"\ud800"`, `"\u0000"`,
@@ -36,7 +36,7 @@ func checkJSONString(t *testing.T, b []byte) {
 	var want string
 	wantErr := json.Unmarshal(b, &want)
 	got, err := Unquote(b)
-	require.Equal(t, wantErr == nil, err == nil, "%q: encoding/json error %v, jsonString error %v", b, wantErr, err)
+	require.Equal(t, wantErr == nil, err == nil, "%q: encoding/json error %v, Unquote error %v", b, wantErr, err)
 	require.Equal(t, want, got, "%q", b)
 }
 

@@ -22,6 +22,7 @@ func (e *ValidationError) Error() string {
 	return e.Field + ": " + e.Message
 }
 
+// Invalid returns a ValidationError for field with a formatted message.
 func Invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
 }
@@ -35,7 +36,7 @@ func IsMissingBatch(err error) bool {
 	return errors.As(err, &ve) && ve.Field == "batch" && ve.Message == msgMissingBatch
 }
 
-// prefixed returns err with its field under prefix (e.g. "batch[3]").
+// Prefixed returns err with its field under prefix (e.g. "batch[3]").
 func Prefixed(prefix string, err error) error {
 	var ve *ValidationError
 	if errors.As(err, &ve) {

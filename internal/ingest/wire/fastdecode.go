@@ -11,9 +11,8 @@ import (
 )
 
 // The decoders' fast path. encoding/json scans every value twice (once to find where it ends,
-// once to decode it), and decoding a batch that way was two thirds of DecodeBatch. Here the body
-// is validated in one pass by jsontext (encoding/json/v2's syntax layer, 4x faster than
-// json.Valid) and the known fields are then read with eachMember. It handles what well-formed
+// once to decode it). Here the body is validated in one pass by jsontext (encoding/json/v2's
+// syntax layer, ~4x faster than json.Valid) and the known fields are then read with EachMember. It handles what well-formed
 // clients send; for anything else (invalid JSON, a value of the wrong type, an object member
 // that is not an object or holds a number out of float64's range, a key that is not plain
 // ASCII, an oversized item) it reports false and the decoders take encoding/json's path, so that

@@ -47,9 +47,9 @@ type Message struct {
 	OriginalTimestamp time.Time `json:"originalTimestamp,omitzero"`
 	SentAt            time.Time `json:"sentAt,omitzero"`
 	// Context, Integrations, Properties and Traits are the message's objects as JSON text (nil
-	// when absent or null). The decoders keep them as sent: prepare reads the few members it
-	// needs and stores the rest as is, where decoding them into maps was half the decoders' CPU
-	// and re-encoding them another tenth. Build them by hand with json.Marshal.
+	// when absent or null). The decoders keep them as sent, never decoding them into maps:
+	// package ingest reads the few members it needs and stores the rest as is. Build them by
+	// hand with json.Marshal.
 	Context      json.RawMessage `json:"context,omitempty"`
 	Integrations json.RawMessage `json:"integrations,omitempty"`
 	Properties   json.RawMessage `json:"properties,omitempty"` // track, page, screen
@@ -76,7 +76,7 @@ func (m *Message) Validate() error {
 	if len(m.MessageID) > MaxMessageIDLen {
 		return Invalid("messageId", "is longer than %d characters", MaxMessageIDLen)
 	}
-	// In a fixed order (a map literal here allocated per message and named a random field first).
+	// In a fixed order, so the first field over the limit is the one named; no allocation.
 	for _, f := range [...]struct{ name, v string }{
 		{"userId", m.UserID}, {"anonymousId", m.AnonymousID}, {"groupId", m.GroupID}, {"previousId", m.PreviousID},
 	} {
