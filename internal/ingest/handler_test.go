@@ -74,8 +74,10 @@ func TestBadPayloadWithKeyInBody(t *testing.T) {
 		"wrong type":         {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": "E", "userId": true}, 400},
 		"message too large":  {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": strings.Repeat("x", wire.MaxEventBytes)}, 413},
 	} {
-		resp := b.postWith(t, c.path, c.body, "", false)
-		require.Equal(t, c.status, resp.status, "%s: %v", name, resp.body)
+		t.Run(name, func(t *testing.T) {
+			resp := b.postWith(t, c.path, c.body, "", false)
+			require.Equal(t, c.status, resp.status, "%s: %v", name, resp.body)
+		})
 	}
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions`))
 }
@@ -89,9 +91,11 @@ func TestAuthRejected(t *testing.T) {
 	require.NoError(t, err)
 	msg := map[string]any{"anonymousId": "a1", "event": "E"}
 	for name, key := range map[string]string{"none": "", "garbage": "cairn_nope_nope", "read scope": readKey.Secret} {
-		resp := b.postWith(t, "/v1/track", msg, key, false)
-		require.Equal(t, 401, resp.status, name)
-		require.Equal(t, false, resp.body["success"], name)
+		t.Run(name, func(t *testing.T) {
+			resp := b.postWith(t, "/v1/track", msg, key, false)
+			require.Equal(t, 401, resp.status, name)
+			require.Equal(t, false, resp.body["success"], name)
+		})
 	}
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions`))
 	require.Equal(t, 200, b.postWith(t, "/v1/track", msg, adminKey.Secret, false).status, "admin may ingest")
@@ -139,13 +143,15 @@ func TestRejectedRequestsStoreNothing(t *testing.T) {
 		{"batch without batch", "/v1/batch", map[string]any{"foo": 1}, 400, "batch"},
 	}
 	for _, tc := range cases {
-		resp := b.post(t, tc.path, tc.body)
-		require.Equal(t, tc.status, resp.status, "%s: %v", tc.name, resp.body)
-		require.Equal(t, false, resp.body["success"], tc.name)
-		require.NotEmpty(t, resp.body["error"], tc.name)
-		if tc.field != "" {
-			require.Equal(t, tc.field, resp.body["field"], "%s: %v", tc.name, resp.body)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			resp := b.post(t, tc.path, tc.body)
+			require.Equal(t, tc.status, resp.status, "%s: %v", tc.name, resp.body)
+			require.Equal(t, false, resp.body["success"], tc.name)
+			require.NotEmpty(t, resp.body["error"], tc.name)
+			if tc.field != "" {
+				require.Equal(t, tc.field, resp.body["field"], "%s: %v", tc.name, resp.body)
+			}
+		})
 	}
 	for _, table := range []string{"interactions", "customers", "identities", "consents", "segment_dirty_customers"} {
 		require.Equal(t, 0, b.count(t, "SELECT count(*) FROM "+table), table)

@@ -375,16 +375,19 @@ func TestPageAndScreenEventNames(t *testing.T) {
 		{"s1", "screen", "Screen Viewed", `{"name": "Cart"}`},
 		{"p2", "page", "Page Viewed", ``},
 	} {
-		var kind, event string
-		var props sql.NullString
-		require.NoError(t, b.db.QueryRow(`SELECT kind, event, properties::text FROM interactions WHERE message_id = $1`, tc.id).Scan(&kind, &event, &props))
-		require.Equal(t, tc.kind, kind, tc.id)
-		require.Equal(t, tc.event, event, tc.id)
-		if tc.props == "" {
-			require.False(t, props.Valid, tc.id)
-		} else {
-			require.JSONEq(t, tc.props, props.String, tc.id)
-		}
+		t.Run(tc.id, func(t *testing.T) {
+			t.Parallel()
+			var kind, event string
+			var props sql.NullString
+			require.NoError(t, b.db.QueryRow(`SELECT kind, event, properties::text FROM interactions WHERE message_id = $1`, tc.id).Scan(&kind, &event, &props))
+			require.Equal(t, tc.kind, kind, tc.id)
+			require.Equal(t, tc.event, event, tc.id)
+			if tc.props == "" {
+				require.False(t, props.Valid, tc.id)
+			} else {
+				require.JSONEq(t, tc.props, props.String, tc.id)
+			}
+		})
 	}
 }
 

@@ -29,7 +29,10 @@ func TestEventTimeCorrectsClockSkew(t *testing.T) {
 		{"far future", wire.Message{Timestamp: at("2099-01-01T00:00:00Z")}, received},
 	}
 	for _, tc := range cases {
-		require.True(t, EventTime(&tc.m, received).Equal(tc.want), "%s: %v", tc.name, EventTime(&tc.m, received))
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.True(t, EventTime(&tc.m, received).Equal(tc.want), "%s: %v", tc.name, EventTime(&tc.m, received))
+		})
 	}
 }
 
@@ -43,17 +46,31 @@ func TestTruncateIP(t *testing.T) {
 		"not an ip":             "",
 		" 198.51.100.200 ":      "198.51.100.0",
 	} {
-		require.Equal(t, want, TruncateIP(in), in)
+		t.Run(in, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, want, TruncateIP(in), in)
+		})
 	}
 }
 
 func TestRevenue(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "12.5", revenueOf(map[string]any{"revenue": 12.5, "total": 99.0}))
-	require.Equal(t, "99", revenueOf(map[string]any{"total": "99"}))
-	require.Equal(t, "", revenueOf(map[string]any{"revenue": "lots"}))
-	require.Equal(t, "", revenueOf(map[string]any{"revenue": 1e20}))
-	require.Equal(t, "", revenueOf(nil))
+	for _, tc := range []struct {
+		name  string
+		props map[string]any
+		want  string
+	}{
+		{"revenue wins over total", map[string]any{"revenue": 12.5, "total": 99.0}, "12.5"},
+		{"total as a string", map[string]any{"total": "99"}, "99"},
+		{"not a number", map[string]any{"revenue": "lots"}, ""},
+		{"beyond numeric(18,4)", map[string]any{"revenue": 1e20}, ""},
+		{"no properties", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, revenueOf(tc.props))
+		})
+	}
 }
 
 // FuzzDecode feeds arbitrary bytes to the decoders: they must never panic, must return either a

@@ -21,7 +21,10 @@ var jsonStringCases = []string{
 func TestJSONStringMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	for _, c := range jsonStringCases {
-		checkJSONString(t, []byte(c))
+		t.Run(c, func(t *testing.T) {
+			t.Parallel()
+			checkJSONString(t, []byte(c))
+		})
 	}
 }
 
@@ -133,15 +136,18 @@ func TestFastDecodeTaken(t *testing.T) {
 	require.Len(t, items, 100)
 	var w wireMessage
 	require.True(t, w.decodeFast(p.Message(nil)))
-	for _, body := range []string{
-		`{"batch":[{"type":"track","userId":"u","event":true}]}`,   // a type error
-		`{"batch":[{"type":"track","userId":"u","event":"E"}],}`,   // a syntax error
-		`{"batch":[{"type":"track","userId":"u","\u212aey":"E"}]}`, // folded only by Unicode rules
-		`{"batch":[1]}`,  // not an object
-		`{"batch":null}`, // no batch
-		`{"batch":[{"type":"track","userId":"u","event":"E"}],"sentAt":1,"writeKey":{}}`, // writeKey not a string
+	for _, tc := range []struct{ name, body string }{
+		{"a type error", `{"batch":[{"type":"track","userId":"u","event":true}]}`},
+		{"a syntax error", `{"batch":[{"type":"track","userId":"u","event":"E"}],}`},
+		{"folded only by Unicode rules", `{"batch":[{"type":"track","userId":"u","\u212aey":"E"}]}`},
+		{"not an object", `{"batch":[1]}`},
+		{"no batch", `{"batch":null}`},
+		{"writeKey not a string", `{"batch":[{"type":"track","userId":"u","event":"E"}],"sentAt":1,"writeKey":{}}`},
 	} {
-		_, _, ok := scanBatchFast([]byte(body))
-		require.False(t, ok, body)
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, ok := scanBatchFast([]byte(tc.body))
+			require.False(t, ok, tc.body)
+		})
 	}
 }

@@ -103,16 +103,19 @@ func TestObjectsChecked(t *testing.T) {
 		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"context":5,"context":{"a":1}}`, "context", "must be a JSON object, not number"},
 		{`{"batch":[{"type":"track","userId":"u","event":"E","traits":[],"traits":{}}]}`, "batch[0].traits", "must be a JSON object, not array"},
 	} {
-		var err error
-		if strings.HasPrefix(tc.body, `{"batch"`) || tc.body == `{"context":5}` {
-			_, err = DecodeBatch([]byte(tc.body))
-		} else {
-			_, err = Decode([]byte(tc.body))
-		}
-		var ve *ValidationError
-		require.ErrorAs(t, err, &ve, tc.body)
-		require.Equal(t, tc.field, ve.Field, tc.body)
-		require.Equal(t, tc.message, ve.Message, tc.body)
+		t.Run(tc.body, func(t *testing.T) {
+			t.Parallel()
+			var err error
+			if strings.HasPrefix(tc.body, `{"batch"`) || tc.body == `{"context":5}` {
+				_, err = DecodeBatch([]byte(tc.body))
+			} else {
+				_, err = Decode([]byte(tc.body))
+			}
+			var ve *ValidationError
+			require.ErrorAs(t, err, &ve, tc.body)
+			require.Equal(t, tc.field, ve.Field, tc.body)
+			require.Equal(t, tc.message, ve.Message, tc.body)
+		})
 	}
 
 	_, err := Decode([]byte(`{"type":"track","userId":"u","event":"E","properties":{"tiny":1e-400,"s":"1e999"}}`))
@@ -126,20 +129,23 @@ func TestObjectsChecked(t *testing.T) {
 		`{"type":"track","userId":"u","event":"E","properties":null,"properties":{"b":1}}`:                            `{"b":1}`,
 		`{"batch":[{"type":"track","userId":"u","event":"E","properties":{"a":1},"properties":{"b":2}}]}`:             `{"a":1,"b":2}`,
 	} {
-		var props json.RawMessage
-		if strings.HasPrefix(body, `{"batch"`) {
-			b, err := DecodeBatch([]byte(body))
-			require.NoError(t, err, body)
-			props = b.Messages[0].Properties
-		} else {
-			m, err := Decode([]byte(body))
-			require.NoError(t, err, body)
-			props = m.Properties
-		}
-		var got, exp map[string]any
-		require.NoError(t, json.Unmarshal(props, &got), body)
-		require.NoError(t, json.Unmarshal([]byte(want), &exp))
-		require.Equal(t, exp, got, body)
+		t.Run(body, func(t *testing.T) {
+			t.Parallel()
+			var props json.RawMessage
+			if strings.HasPrefix(body, `{"batch"`) {
+				b, err := DecodeBatch([]byte(body))
+				require.NoError(t, err, body)
+				props = b.Messages[0].Properties
+			} else {
+				m, err := Decode([]byte(body))
+				require.NoError(t, err, body)
+				props = m.Properties
+			}
+			var got, exp map[string]any
+			require.NoError(t, json.Unmarshal(props, &got), body)
+			require.NoError(t, json.Unmarshal([]byte(want), &exp))
+			require.Equal(t, exp, got, body)
+		})
 	}
 	m, err := Decode([]byte(`{"type":"track","userId":"u","event":"E","properties":{"a":1},"properties":null}`))
 	require.NoError(t, err)
@@ -159,10 +165,13 @@ func TestObjectsChecked(t *testing.T) {
 		{Message{Traits: json.RawMessage(`{"a":1}}`)}, "traits"},
 		{Message{Integrations: json.RawMessage(`"x"`)}, "integrations"},
 	} {
-		tc.m.Type, tc.m.UserID, tc.m.Event = TypeTrack, "u", "E"
-		var ve *ValidationError
-		require.ErrorAs(t, tc.m.Validate(), &ve, string(tc.m.Context))
-		require.Equal(t, tc.field, ve.Field)
+		t.Run("hand-built "+tc.field, func(t *testing.T) {
+			t.Parallel()
+			tc.m.Type, tc.m.UserID, tc.m.Event = TypeTrack, "u", "E"
+			var ve *ValidationError
+			require.ErrorAs(t, tc.m.Validate(), &ve, string(tc.m.Context))
+			require.Equal(t, tc.field, ve.Field)
+		})
 	}
 	// A decoded object edited by hand is checked again.
 	m, err = Decode([]byte(`{"type":"track","userId":"u","event":"E","context":{"ip":"10.0.0.1"}}`))
