@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -203,4 +204,32 @@ func TestPageNameKeepsPropertiesStorable(t *testing.T) {
 	require.Equal(t, map[string]any{"path": "/terms", "name": "Terms & <Conditions>", "category": `Legal "EU"`}, got)
 	require.Equal(t, `{"a":1}`, string(withMembers([]byte(`{"a":1}`), map[string]any{})), "nothing to add")
 	require.JSONEq(t, `{"name":"Home"}`, string(withMembers(nil, map[string]any{"name": "Home"})))
+}
+
+func TestPageAndScreenEventNames(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	require.Equal(t, 200, b.post(t, "/v1/page", map[string]any{"userId": "u", "name": "Pricing", "category": "Docs",
+		"properties": map[string]any{"path": "/pricing"}, "messageId": "p1"}).status)
+	require.Equal(t, 200, b.post(t, "/v1/screen", map[string]any{"userId": "u", "name": "Cart", "messageId": "s1"}).status)
+	require.Equal(t, 200, b.post(t, "/v1/page", map[string]any{"userId": "u", "messageId": "p2"}).status)
+	for _, tc := range []struct{ id, kind, event, props string }{
+		{"p1", "page", "Page Viewed", `{"category": "Docs", "name": "Pricing", "path": "/pricing"}`},
+		{"s1", "screen", "Screen Viewed", `{"name": "Cart"}`},
+		{"p2", "page", "Page Viewed", ``},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			t.Parallel()
+			var kind, event string
+			var props sql.NullString
+			require.NoError(t, b.db.QueryRow(`SELECT kind, event, properties::text FROM interactions WHERE message_id = $1`, tc.id).Scan(&kind, &event, &props))
+			require.Equal(t, tc.kind, kind, tc.id)
+			require.Equal(t, tc.event, event, tc.id)
+			if tc.props == "" {
+				require.False(t, props.Valid, tc.id)
+			} else {
+				require.JSONEq(t, tc.props, props.String, tc.id)
+			}
+		})
+	}
 }
