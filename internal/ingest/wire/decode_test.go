@@ -66,7 +66,7 @@ func BenchmarkDecodeBatch(b *testing.B) {
 // FuzzFastDecodeMatches checks DecodeBatch's and Decode's fast path against encoding/json's:
 // whatever the fast path accepts, encoding/json must accept and decode alike.
 //
-//	go test ./internal/ingest -run '^$' -fuzz FuzzFastDecodeMatches -fuzztime 60s
+//	go test ./internal/ingest/wire -run '^$' -fuzz FuzzFastDecodeMatches -fuzztime 60s
 func FuzzFastDecodeMatches(f *testing.F) {
 	p := bench.NewPayloads("fuzz", 100, 1, 1)
 	f.Add(p.Batch(3))

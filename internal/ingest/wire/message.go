@@ -42,7 +42,7 @@ type Message struct {
 	PreviousID  string `json:"previousId,omitempty"` // alias
 	Channel     string `json:"channel,omitempty"`    // browser, mobile, server (optional)
 	// Timestamp is when the event happened; when zero it is derived from OriginalTimestamp and
-	// SentAt, correcting the client's clock skew (see EventTime).
+	// SentAt, correcting the client's clock skew (see ingest.EventTime).
 	Timestamp         time.Time `json:"timestamp,omitzero"`
 	OriginalTimestamp time.Time `json:"originalTimestamp,omitzero"`
 	SentAt            time.Time `json:"sentAt,omitzero"`
