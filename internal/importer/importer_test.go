@@ -15,6 +15,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 )
 
@@ -153,7 +154,7 @@ type flaky struct {
 	calls atomic.Int64
 }
 
-func (f *flaky) Submit(ctx context.Context, msgs []ingest.Message, source string) (ingest.Result, error) {
+func (f *flaky) Submit(ctx context.Context, msgs []wire.Message, source string) (ingest.Result, error) {
 	if f.calls.Add(1) > f.ok {
 		return ingest.Result{}, errors.New("connection reset")
 	}
@@ -213,7 +214,7 @@ type countingSubmitter struct {
 	calls, largest atomic.Int64
 }
 
-func (c *countingSubmitter) Submit(ctx context.Context, msgs []ingest.Message, source string) (ingest.Result, error) {
+func (c *countingSubmitter) Submit(ctx context.Context, msgs []wire.Message, source string) (ingest.Result, error) {
 	c.calls.Add(1)
 	for {
 		old := c.largest.Load()
@@ -274,7 +275,7 @@ type racing struct {
 	calls  atomic.Int64
 }
 
-func (r *racing) Submit(ctx context.Context, msgs []ingest.Message, source string) (ingest.Result, error) {
+func (r *racing) Submit(ctx context.Context, msgs []wire.Message, source string) (ingest.Result, error) {
 	if r.calls.Add(1) <= r.losses {
 		return ingest.Result{}, fmt.Errorf("commit: %w", identity.ErrConcurrentChange)
 	}
@@ -299,7 +300,7 @@ func TestImportRetriesLostRaces(t *testing.T) {
 func TestOversizedRecordsRejected(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	big := strings.Repeat("x", ingest.MaxEventBytes)
+	big := strings.Repeat("x", wire.MaxEventBytes)
 	dir := t.TempDir()
 	for name, f := range map[string]struct {
 		content string
