@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/cairn-cdp/cairn/internal/pgarray"
+	"github.com/cairn-cdp/cairn/internal/textcut"
 )
 
 // Result is what one computation changed.
@@ -89,14 +89,7 @@ func (s *Service) recordFailure(ctx context.Context, id uuid.UUID, cause error) 
 // truncate returns s as valid UTF-8 (invalid bytes become U+FFFD) of at most n bytes, cut
 // before a rune that would cross n.
 func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return textcut.Prefix(strings.ToValidUTF8(s, "\uFFFD"), n)
 }
 
 // applyDiff writes the membership diff of segment id for p: over every customer
