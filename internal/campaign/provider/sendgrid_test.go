@@ -124,7 +124,7 @@ func TestSendGridRemoveAndErase(t *testing.T) {
 	require.ElementsMatch(t, gone, res.Confirmed)
 	require.Equal(t, emailsOf(cs)[120:], b.fake.ListMembers())
 	require.Len(t, b.fake.Contacts(), 150, "removal from the list keeps the contact")
-	require.Equal(t, []int{100, 21}, callSizes(b.fake.Ledger(), "search"))
+	require.ElementsMatch(t, []int{100, 21}, callSizes(b.fake.Ledger(), "search"))
 
 	res, err = b.dest.Erase(t.Context(), emailsOf(cs)[:10])
 	require.NoError(t, err)
