@@ -65,10 +65,12 @@ func newMailchimp(cfg Config, opts Options) (*mailchimp, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Mailchimp refuses an 11th simultaneous connection, so more is never useful.
 	conns := opts.MaxConns
-	if conns <= 0 {
+	if conns <= 0 || conns > MailchimpMaxConns {
 		conns = MailchimpMaxConns
 	}
+	opts.MaxConns = conns
 	m := &mailchimp{
 		api:      strings.TrimRight(u.String(), "/") + "/3.0",
 		list:     strings.TrimSpace(cfg.ListID),

@@ -227,16 +227,29 @@ func TestMailchimpConnectionLimit(t *testing.T) {
 
 func TestMailchimpFakeConnectionLimitAnswers429(t *testing.T) {
 	t.Parallel()
-	// A client allowed more connections than the account has gets 429s from the fake, and its
-	// retries still finish the work.
-	b := mcSetup(t, &providertest.MailchimpOpts{Latency: 20 * time.Millisecond}, func(_ *provider.Config, o *provider.Options) {
-		o.MaxConns = 30
-		o.Retry.MaxAttempts = 20
-	})
-	res, err := b.dest.Upsert(t.Context(), contacts(15000, "p"))
-	require.NoError(t, err)
-	require.Len(t, res.Confirmed, 15000)
-	require.Positive(t, b.fake.OverLimit())
+	// The fake refuses an 11th simultaneous request the way Mailchimp does.
+	f := providertest.NewMailchimp(t, &providertest.MailchimpOpts{Latency: 200 * time.Millisecond})
+	statuses := make(chan int, 15)
+	for range 15 {
+		go func() {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, f.URL+"/3.0/ping", nil)
+			req.SetBasicAuth("x", f.APIKey)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				statuses <- 0
+				return
+			}
+			resp.Body.Close()
+			statuses <- resp.StatusCode
+		}()
+	}
+	count := map[int]int{}
+	for range 15 {
+		count[<-statuses]++
+	}
+	require.Equal(t, 15, count[200]+count[429])
+	require.Positive(t, count[429])
+	require.Equal(t, count[429], f.OverLimit())
 }
 
 func TestMailchimpCancellation(t *testing.T) {

@@ -120,7 +120,8 @@ type Options struct {
 	// plain http. For tests and for self-hosted receivers on a private network.
 	AllowPrivate bool
 	// MaxConns caps concurrent requests to one provider account (shared by every Destination
-	// built for the same account in this process). Zero: Mailchimp 10, SendGrid 4, webhook 1.
+	// built for the same account in this process). Zero: Mailchimp 10 (also its cap), SendGrid 4,
+	// webhook 1 (batches in order).
 	MaxConns int
 	Retry    RetryPolicy
 	Now      func() time.Time // clock for signatures and rate-limit resets; nil: time.Now

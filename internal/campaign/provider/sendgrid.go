@@ -96,7 +96,7 @@ func (s *sendgrid) Test(ctx context.Context) error {
 
 // sgReserved are SendGrid's reserved contact fields, sent at the top level of a contact.
 var sgReserved = map[string]bool{
-	"first_name": true, "last_name": true, "alternate_emails": false, "address_line_1": true,
+	"first_name": true, "last_name": true, "address_line_1": true,
 	"address_line_2": true, "city": true, "state_province_region": true, "postal_code": true,
 	"country": true, "phone_number": true, "whatsapp": true, "line": true, "facebook": true,
 	"unique_name": true,
