@@ -264,6 +264,29 @@ func (m *mailchimp) Remove(ctx context.Context, emails []string) (Result, error)
 	return m.perMember(ctx, emails, "archive member", http.MethodDelete, nil)
 }
 
+// Leave removes the emails from the audience segment only. "Not in the segment" and "not a
+// member" answers confirm: the goal holds.
+func (m *mailchimp) Leave(ctx context.Context, emails []string) (Result, error) {
+	emails = uniqueEmails(emails)
+	if len(emails) == 0 {
+		return Result{}, nil
+	}
+	seg, err := m.segment(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	batches := chunks(emails, m.batch)
+	var col collector
+	err = parallel(ctx, len(batches), m.conns, func(ctx context.Context, i int) error {
+		if _, err := m.segmentChange(ctx, seg, "members_to_remove", batches[i]); err != nil {
+			return err
+		}
+		col.confirm(batches[i]...)
+		return nil
+	})
+	return col.result(), err
+}
+
 // Erase permanently deletes each member (Mailchimp forbids re-importing them afterwards).
 func (m *mailchimp) Erase(ctx context.Context, emails []string) (Result, error) {
 	emails = uniqueEmails(emails)

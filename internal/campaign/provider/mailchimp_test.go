@@ -154,6 +154,21 @@ func TestMailchimpRemoveArchivesAndErase(t *testing.T) {
 	require.Equal(t, "subscribed", m.Status)
 }
 
+func TestMailchimpLeaveKeepsTheSubscription(t *testing.T) {
+	t.Parallel()
+	b := mcSetup(t, nil, nil)
+	cs := contacts(3, "l")
+	_, err := b.dest.Upsert(t.Context(), cs)
+	require.NoError(t, err)
+	leaver, ok := b.dest.(provider.Leaver)
+	require.True(t, ok)
+	res, err := leaver.Leave(t.Context(), []string{cs[0].Email, "stranger@example.com"})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{cs[0].Email, "stranger@example.com"}, res.Confirmed)
+	require.Equal(t, []string{cs[1].Email, cs[2].Email}, b.fake.SegmentMembers("Cairn: VIPs"))
+	require.Equal(t, emailsOf(cs), b.fake.WithStatus("subscribed"), "leaving the segment does not archive")
+}
+
 func TestMailchimpRetries(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

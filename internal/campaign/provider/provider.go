@@ -89,6 +89,14 @@ type Destination interface {
 	Erase(ctx context.Context, emails []string) (Result, error)
 }
 
+// Leaver is implemented by every destination here. Leave takes contacts out of this campaign's
+// audience only, for people who left the segment but still consent: in Mailchimp they are
+// removed from the static segment and stay subscribed (the audience may serve other campaigns),
+// where Remove would also archive them. SendGrid and webhook: the same as Remove.
+type Leaver interface {
+	Leave(ctx context.Context, emails []string) (Result, error)
+}
+
 // Config is one destination's settings as stored (secrets already opened).
 type Config struct {
 	Kind string // mailchimp | sendgrid | webhook
@@ -149,3 +157,9 @@ func New(cfg Config, opts Options) (Destination, error) {
 		return nil, &ConfigError{Field: "kind", Reason: fmt.Sprintf("%q is not one of mailchimp, sendgrid, webhook", cfg.Kind)}
 	}
 }
+
+var (
+	_ Leaver = (*mailchimp)(nil)
+	_ Leaver = (*sendgrid)(nil)
+	_ Leaver = (*webhook)(nil)
+)

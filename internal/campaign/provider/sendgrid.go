@@ -437,6 +437,11 @@ func (s *sendgrid) Remove(ctx context.Context, emails []string) (Result, error) 
 	})
 }
 
+// Leave is Remove: the list is the campaign's audience.
+func (s *sendgrid) Leave(ctx context.Context, emails []string) (Result, error) {
+	return s.Remove(ctx, emails)
+}
+
 // Erase deletes the contacts from SendGrid altogether and waits for the delete job.
 func (s *sendgrid) Erase(ctx context.Context, emails []string) (Result, error) {
 	return s.byID(ctx, emails, func(ctx context.Context, ids []string) error {

@@ -143,6 +143,11 @@ func (w *webhook) Remove(ctx context.Context, emails []string) (Result, error) {
 	return w.emails(ctx, "deliver removals", emails, func(b *WebhookBatch, c []WebhookContact) { b.Removed = c })
 }
 
+// Leave is Remove: the receiver decides what leaving means.
+func (w *webhook) Leave(ctx context.Context, emails []string) (Result, error) {
+	return w.Remove(ctx, emails)
+}
+
 func (w *webhook) Erase(ctx context.Context, emails []string) (Result, error) {
 	return w.emails(ctx, "deliver erasures", emails, func(b *WebhookBatch, c []WebhookContact) { b.Erased = c })
 }
