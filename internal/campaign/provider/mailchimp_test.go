@@ -221,6 +221,32 @@ func TestMailchimpRetries(t *testing.T) {
 	}
 }
 
+func TestMailchimpErrorKeepsWhatWasConfirmed(t *testing.T) {
+	t.Parallel()
+	// One connection, batches of 2: segment lookup, create, then per batch upsert + segment add.
+	// The second batch's upsert is refused (400): the first batch stays confirmed, the second
+	// and third are unknown (neither confirmed nor failed).
+	b := mcSetup(t, nil, func(c *provider.Config, o *provider.Options) {
+		c.BatchSize = 2
+		o.MaxConns = 1
+	})
+	b.fake.FailAfter(4, 1, 400)
+	cs := contacts(6, "p")
+	res, err := b.dest.Upsert(t.Context(), cs)
+	var ae *provider.APIError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, 400, ae.Status)
+	require.Equal(t, []string{cs[0].Email, cs[1].Email}, sorted(res.Confirmed))
+	require.Empty(t, res.Failed)
+	require.Equal(t, []string{cs[0].Email, cs[1].Email}, b.fake.SegmentMembers("Cairn: VIPs"))
+
+	// The next attempt sends the unknown ones and completes.
+	res, err = b.dest.Upsert(t.Context(), cs[2:])
+	require.NoError(t, err)
+	require.Len(t, res.Confirmed, 4)
+	require.Equal(t, emailsOf(cs), b.fake.SegmentMembers("Cairn: VIPs"))
+}
+
 func TestMailchimpConnectionLimit(t *testing.T) {
 	t.Parallel()
 	b := mcSetup(t, &providertest.MailchimpOpts{Latency: 20 * time.Millisecond}, nil)

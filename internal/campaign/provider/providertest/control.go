@@ -51,6 +51,16 @@ func (c *control) FailNextWith(n, status int, header http.Header) {
 	}
 }
 
+// FailAfter lets the next skip requests through, then makes n answer status.
+func (c *control) FailAfter(skip, n, status int) {
+	c.mu.Lock()
+	for range skip {
+		c.faults = append(c.faults, fault{})
+	}
+	c.mu.Unlock()
+	c.FailNext(n, status)
+}
+
 // SetLatency delays every request by d (e.g. 50 ms for benchmarks), holding its connection slot.
 func (c *control) SetLatency(d time.Duration) {
 	c.mu.Lock()
@@ -158,7 +168,7 @@ func (c *control) wrap(tooMany func(w http.ResponseWriter), next http.Handler) h
 		switch {
 		case over:
 			tooMany(w)
-		case f != nil:
+		case f != nil && f.status != 0:
 			for k, vs := range f.header {
 				w.Header()[k] = vs
 			}
