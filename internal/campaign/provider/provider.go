@@ -66,7 +66,8 @@ func (e *ContactError) Error() string {
 // convenience. When the operation returns an error, only the contacts in Confirmed are
 // confirmed, those in Failed were rejected, and every other contact is in an unknown state: the
 // caller must leave its snapshot unchanged for them and send them again on a later attempt.
-// An email appears at most once across Confirmed and Failed.
+// An email appears at most once across Confirmed and Failed. Repeated emails in one call are
+// sent once; empty emails are ignored (the engine never passes them).
 type Result struct {
 	Failed    []ContactError
 	Confirmed []string

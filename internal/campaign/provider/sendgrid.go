@@ -141,6 +141,7 @@ func (s *sendgrid) Upsert(ctx context.Context, cs []Contact) (Result, error) {
 	cs = uniqueContacts(cs)
 	const envelope = 1 << 10 // {"list_ids":[…],"contacts":[]} and commas
 	var batches []*sgBatch
+	var col collector
 	cur, size := &sgBatch{}, envelope
 	for _, c := range cs {
 		raw, err := s.contactJSON(c)
@@ -148,7 +149,8 @@ func (s *sendgrid) Upsert(ctx context.Context, cs []Contact) (Result, error) {
 			return Result{}, fmt.Errorf("sendgrid upsert contacts: encoding a contact: %w", err)
 		}
 		if len(raw)+envelope > SendGridMaxBytes {
-			return Result{}, fmt.Errorf("sendgrid upsert contacts: one contact's fields exceed %d bytes", SendGridMaxBytes)
+			col.fail(ContactError{Email: c.Email, Code: "too_large", Message: fmt.Sprintf("fields exceed SendGrid's %d-byte request limit", SendGridMaxBytes)})
+			continue
 		}
 		if len(cur.emails) == s.batch || size+len(raw)+1 > SendGridMaxBytes {
 			batches = append(batches, cur)
@@ -161,7 +163,6 @@ func (s *sendgrid) Upsert(ctx context.Context, cs []Contact) (Result, error) {
 	if len(cur.emails) > 0 {
 		batches = append(batches, cur)
 	}
-	var col collector
 	err := parallel(ctx, len(batches), s.conns, func(ctx context.Context, i int) error {
 		return s.upsertBatch(ctx, batches[i], &col)
 	})

@@ -72,6 +72,13 @@ func TestSendGridSixMegabyteLimit(t *testing.T) {
 	sizes := callSizes(b.fake.Ledger(), "upsert")
 	require.Len(t, sizes, 2)
 	require.Equal(t, 100, sizes[0]+sizes[1])
+
+	huge := provider.Contact{Email: "huge@example.com", Fields: map[string]string{"NOTE": strings.Repeat("y", provider.SendGridMaxBytes)}}
+	res, err = b.dest.Upsert(t.Context(), []provider.Contact{huge, cs[0]})
+	require.NoError(t, err)
+	require.Equal(t, []string{"huge@example.com"}, failedEmails(res))
+	require.Equal(t, "too_large", res.Failed[0].Code)
+	require.Equal(t, []string{cs[0].Email}, res.Confirmed)
 }
 
 func TestSendGridPerContactErrors(t *testing.T) {
