@@ -15,6 +15,22 @@ import (
 	"github.com/google/uuid"
 )
 
+// Identities is the resolver for the identities field.
+func (r *customerResolver) Identities(ctx context.Context, obj *ent.Customer) ([]*ent.Identity, error) {
+	if pre := loadsOf(ctx).get(obj); pre != nil && pre.l.Identities != nil {
+		return pre.l.Identities, nil
+	}
+	return obj.Identities(ctx)
+}
+
+// Interactions is the resolver for the interactions field.
+func (r *customerResolver) Interactions(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InteractionOrder, where *ent.InteractionWhereInput) (*ent.InteractionConnection, error) {
+	if pre := loadsOf(ctx).get(obj); pre != nil && pre.l.Interactions != nil {
+		return pre.connection(first), nil
+	}
+	return obj.Interactions(ctx, after, first, before, last, orderBy, where)
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 	return r.Client.Noder(ctx, id, ent.WithNodeType(r.nodeType))
