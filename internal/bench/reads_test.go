@@ -56,12 +56,12 @@ func TestRunClosedLoopCountsRequests(t *testing.T) {
 type profileAnswer struct {
 	Data struct {
 		Customer *struct {
-			ID, Email   string
-			Phone       *string
-			Traits      map[string]any
-			FirstSeenAt time.Time
-			LastSeenAt  time.Time
-			Identities  []struct{ Type, Value string }
+			ID, Email    string
+			Phone        *string
+			Traits       map[string]any
+			FirstSeenAt  time.Time
+			LastSeenAt   time.Time
+			Identities   []struct{ Type, Value string }
 			Interactions struct {
 				TotalCount int
 				Edges      []struct {
