@@ -38,7 +38,7 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, id uuid.UUID) (*ent
 
 // Customer is the resolver for the customer field.
 func (r *queryResolver) Customer(ctx context.Context, id uuid.UUID) (*ent.Customer, error) {
-	c, err := profile.Get(ctx, r.Client, id)
+	c, err := r.loadProfile(ctx, id)
 	if errors.Is(err, profile.ErrNotFound) {
 		return nil, nil
 	}

@@ -15,6 +15,22 @@ import (
 	"github.com/google/uuid"
 )
 
+// Identities is the resolver for the identities field.
+func (r *customerResolver) Identities(ctx context.Context, obj *ent.Customer) ([]*ent.Identity, error) {
+	if pre := loadsOf(ctx).get(obj); pre != nil && pre.l.Identities != nil {
+		return pre.l.Identities, nil
+	}
+	return obj.Identities(ctx)
+}
+
+// Interactions is the resolver for the interactions field.
+func (r *customerResolver) Interactions(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InteractionOrder, where *ent.InteractionWhereInput) (*ent.InteractionConnection, error) {
+	if pre := loadsOf(ctx).get(obj); pre != nil && pre.l.Interactions != nil {
+		return pre.connection(first), nil
+	}
+	return obj.Interactions(ctx, after, first, before, last, orderBy, where)
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 	return r.Client.Noder(ctx, id, ent.WithNodeType(r.nodeType))
@@ -30,49 +46,49 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder
 
 // APIKeys is the resolver for the apiKeys field.
 func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) (*ent.APIKeyConnection, error) {
-	return r.Client.APIKey.Query().Paginate(ctx, after, first, before, last,
+	return r.Client.APIKey.Query().Paginate(countFree(ctx), after, first, before, last,
 		ent.WithAPIKeyOrder(orderBy), ent.WithAPIKeyFilter(where.Filter))
 }
 
 // AuditEvents is the resolver for the auditEvents field.
 func (r *queryResolver) AuditEvents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error) {
-	return r.Client.AuditEvent.Query().Paginate(ctx, after, first, before, last,
+	return r.Client.AuditEvent.Query().Paginate(countFree(ctx), after, first, before, last,
 		ent.WithAuditEventOrder(orderBy), ent.WithAuditEventFilter(where.Filter))
 }
 
 // Campaigns is the resolver for the campaigns field.
 func (r *queryResolver) Campaigns(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) (*ent.CampaignConnection, error) {
-	return r.Client.Campaign.Query().Paginate(ctx, after, first, before, last,
+	return r.Client.Campaign.Query().Paginate(countFree(ctx), after, first, before, last,
 		ent.WithCampaignOrder(orderBy), ent.WithCampaignFilter(where.Filter))
 }
 
 // Customers is the resolver for the customers field.
 func (r *queryResolver) Customers(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) (*ent.CustomerConnection, error) {
-	return r.Client.Customer.Query().Where(customer.MergedIntoIDIsNil()).Paginate(ctx, after, first, before, last,
+	return r.Client.Customer.Query().Where(customer.MergedIntoIDIsNil()).Paginate(countFree(ctx), after, first, before, last,
 		ent.WithCustomerOrder(orderBy), ent.WithCustomerFilter(where.Filter))
 }
 
 // Destinations is the resolver for the destinations field.
 func (r *queryResolver) Destinations(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.DestinationOrder, where *ent.DestinationWhereInput) (*ent.DestinationConnection, error) {
-	return r.Client.Destination.Query().Paginate(ctx, after, first, before, last,
+	return r.Client.Destination.Query().Paginate(countFree(ctx), after, first, before, last,
 		ent.WithDestinationOrder(orderBy), ent.WithDestinationFilter(where.Filter))
 }
 
 // PrivacyRequests is the resolver for the privacyRequests field.
 func (r *queryResolver) PrivacyRequests(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.PrivacyRequestOrder, where *ent.PrivacyRequestWhereInput) (*ent.PrivacyRequestConnection, error) {
-	return r.Client.PrivacyRequest.Query().Paginate(ctx, after, first, before, last,
+	return r.Client.PrivacyRequest.Query().Paginate(countFree(ctx), after, first, before, last,
 		ent.WithPrivacyRequestOrder(orderBy), ent.WithPrivacyRequestFilter(where.Filter))
 }
 
 // RetentionPolicies is the resolver for the retentionPolicies field.
 func (r *queryResolver) RetentionPolicies(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RetentionPolicyOrder, where *ent.RetentionPolicyWhereInput) (*ent.RetentionPolicyConnection, error) {
-	return r.Client.RetentionPolicy.Query().Paginate(ctx, after, first, before, last,
+	return r.Client.RetentionPolicy.Query().Paginate(countFree(ctx), after, first, before, last,
 		ent.WithRetentionPolicyOrder(orderBy), ent.WithRetentionPolicyFilter(where.Filter))
 }
 
 // Segments is the resolver for the segments field.
 func (r *queryResolver) Segments(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.SegmentOrder, where *ent.SegmentWhereInput) (*ent.SegmentConnection, error) {
-	return r.Client.Segment.Query().Paginate(ctx, after, first, before, last,
+	return r.Client.Segment.Query().Paginate(countFree(ctx), after, first, before, last,
 		ent.WithSegmentOrder(orderBy), ent.WithSegmentFilter(where.Filter))
 }
 

@@ -47,6 +47,7 @@ func (r *Resolver) customerSegments(ctx context.Context, obj *ent.Customer) ([]*
 type batches struct {
 	mu       sync.Mutex
 	segments map[*graphql.FieldContext]*segmentBatch
+	profiles profileLoads // profile.go
 }
 
 func (bs *batches) segmentsOf(list *graphql.FieldContext) *segmentBatch {

@@ -86,7 +86,7 @@ func (r *segmentResolver) RuleText(ctx context.Context, obj *ent.Segment) (strin
 func (r *segmentResolver) Members(ctx context.Context, obj *ent.Segment, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*ent.CustomerConnection, error) {
 	return r.Client.Customer.Query().
 		Where(customer.HasMembershipsWith(segmentmembership.SegmentID(obj.ID), segmentmembership.ExitedAtIsNil())).
-		Paginate(ctx, after, first, before, last)
+		Paginate(countFree(ctx), after, first, before, last)
 }
 
 // History is the resolver for the history field.
@@ -117,7 +117,7 @@ func (r *segmentPreviewResolver) Sample(ctx context.Context, obj *model.SegmentP
 	if err != nil {
 		return nil, err
 	}
-	return r.Client.Customer.Query().Where(predicate.Customer(p.Predicate())).Paginate(ctx, after, first, nil, nil)
+	return r.Client.Customer.Query().Where(predicate.Customer(p.Predicate())).Paginate(countFree(ctx), after, first, nil, nil)
 }
 
 // SegmentPreview returns generated.SegmentPreviewResolver implementation.

@@ -468,6 +468,9 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type CustomerResolver interface {
+	Identities(ctx context.Context, obj *ent.Customer) ([]*ent.Identity, error)
+	Interactions(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InteractionOrder, where *ent.InteractionWhereInput) (*ent.InteractionConnection, error)
+
 	Rfm(ctx context.Context, obj *ent.Customer) (*model.Rfm, error)
 	Segments(ctx context.Context, obj *ent.Customer) ([]*ent.Segment, error)
 }
@@ -9321,7 +9324,7 @@ func (ec *executionContext) _Customer_identities(ctx context.Context, field grap
 			return ec.fieldContext_Customer_identities(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Identities(ctx)
+			return ec.Resolvers.Customer().Identities(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Identity) graphql.Marshaler {
@@ -9336,7 +9339,7 @@ func (ec *executionContext) fieldContext_Customer_identities(_ context.Context, 
 		Object:     "Customer",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Identity(ctx, field)
 		},
@@ -9354,7 +9357,7 @@ func (ec *executionContext) _Customer_interactions(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Interactions(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.InteractionOrder), fc.Args["where"].(*ent.InteractionWhereInput))
+			return ec.Resolvers.Customer().Interactions(ctx, obj, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.InteractionOrder), fc.Args["where"].(*ent.InteractionWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.InteractionConnection) graphql.Marshaler {
@@ -9369,7 +9372,7 @@ func (ec *executionContext) fieldContext_Customer_interactions(ctx context.Conte
 		Object:     "Customer",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_InteractionConnection(ctx, field)
 		},

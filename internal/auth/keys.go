@@ -41,6 +41,7 @@ type Keys struct {
 	mu       sync.Mutex
 	lastSeen map[uuid.UUID]time.Time
 	now      func() time.Time
+	cache    keyCache // recent successful authentications, trusted for KeyCacheTTL
 }
 
 // NewKeys returns a key service on db.
@@ -101,7 +102,8 @@ func (k *Keys) Create(ctx context.Context, name string, scopes []Scope) (*Create
 	return &Created{Key: key, Secret: secret}, nil
 }
 
-// Revoke marks the key revoked; later requests with it are refused. Revoking twice is a no-op.
+// Revoke marks the key revoked; later requests with it are refused: at once by this Keys, within
+// KeyCacheTTL by those of other processes. Revoking twice is a no-op.
 func (k *Keys) Revoke(ctx context.Context, id uuid.UUID) (*ent.APIKey, error) {
 	var key *ent.APIKey
 	err := txn.Run(ctx, k.db, func(ctx context.Context, _ *sql.Tx, client *ent.Client) error {
@@ -125,6 +127,9 @@ func (k *Keys) Revoke(ctx context.Context, id uuid.UUID) (*ent.APIKey, error) {
 			Details: map[string]any{"name": key.Name, "prefix": key.Prefix},
 		})
 	})
+	if err == nil {
+		k.cache.forget(id)
+	}
 	return key, err
 }
 
@@ -137,11 +142,17 @@ func (k *Keys) List(ctx context.Context) ([]*ent.APIKey, error) {
 	return keys, nil
 }
 
-// Authenticate returns the principal of a presented secret, or ErrUnauthenticated.
+// Authenticate returns the principal of a presented secret, or ErrUnauthenticated. A secret
+// that succeeded in the last KeyCacheTTL is answered from memory.
 func (k *Keys) Authenticate(ctx context.Context, secret string) (*Principal, error) {
 	prefix, ok := parsePrefix(secret)
 	if !ok {
 		return nil, ErrUnauthenticated
+	}
+	hash := sha256.Sum256([]byte(secret))
+	if p := k.cache.get(hash, k.now()); p != nil {
+		k.touch(ctx, p.KeyID)
+		return p.clone(), nil
 	}
 	key, err := k.client.APIKey.Query().Where(apikey.Prefix(prefix)).Only(ctx)
 	if ent.IsNotFound(err) {
@@ -150,7 +161,6 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (*Principal, err
 	if err != nil {
 		return nil, fmt.Errorf("error looking up API key: %w", err)
 	}
-	hash := sha256.Sum256([]byte(secret))
 	if subtle.ConstantTimeCompare(hash[:], key.Hash) != 1 || key.RevokedAt != nil {
 		return nil, ErrUnauthenticated
 	}
@@ -159,7 +169,9 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (*Principal, err
 	for i, s := range key.Scopes {
 		scopes[i] = Scope(s)
 	}
-	return &Principal{KeyID: key.ID, Name: key.Name, Scopes: scopes}, nil
+	p := &Principal{KeyID: key.ID, Name: key.Name, Scopes: scopes}
+	k.cache.put(hash, p.clone(), k.now())
+	return p, nil
 }
 
 // touch updates lastUsedAt at most once per lastUsedEvery per key, off the request path.
