@@ -96,6 +96,11 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions = map[string]any{"code": CodeBadUserInput}
 			return gerr
 		}
+		if te, ok := timedOut(ctx, err); ok {
+			gerr.Message = te.Error()
+			gerr.Extensions = map[string]any{"code": CodeTimeout}
+			return gerr
+		}
 		code := Code(err)
 		switch {
 		case errors.Is(err, scalar.ErrInvalidID):

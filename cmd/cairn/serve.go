@@ -41,6 +41,9 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := app.FromEnv().GraphQLOptions(); err != nil {
+				return err // refused before the database starts
+			}
 			a, err := open(cmd, true)
 			if err != nil {
 				return err
@@ -172,8 +175,13 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 		}
 		defer stop()
 	}
+	gq, err := a.Config.GraphQLOptions()
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: resolver, Log: a.Log,
-		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log})})
+		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log}),
+		GraphQLRate: server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout})
 	if w.runnable {
 		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.
 		if err := w.river.Start(context.WithoutCancel(ctx)); err != nil {

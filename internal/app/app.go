@@ -50,6 +50,10 @@ type Config struct {
 	// DebugAddr is CAIRN_DEBUG_ADDR: when set, serve exposes Go's pprof profiles there (a
 	// loopback address such as 127.0.0.1:6060; it has no authentication). Off by default.
 	DebugAddr string
+	// GraphQL limits per key and request, as read; GraphQLOptions parses them.
+	GraphQLRate    string // CAIRN_GRAPHQL_RATE
+	GraphQLBurst   string // CAIRN_GRAPHQL_BURST
+	GraphQLTimeout string // CAIRN_GRAPHQL_TIMEOUT
 }
 
 // FromEnv reads Config from the environment.
@@ -64,6 +68,10 @@ func FromEnv() Config {
 		KeepIP:        os.Getenv("CAIRN_KEEP_IP") == "true",
 		IngestWriters: os.Getenv("CAIRN_INGEST_WRITERS"),
 		DebugAddr:     os.Getenv("CAIRN_DEBUG_ADDR"),
+
+		GraphQLRate:    os.Getenv("CAIRN_GRAPHQL_RATE"),
+		GraphQLBurst:   os.Getenv("CAIRN_GRAPHQL_BURST"),
+		GraphQLTimeout: os.Getenv("CAIRN_GRAPHQL_TIMEOUT"),
 
 		IdentityLimits:    os.Getenv("CAIRN_IDENTITY_LIMITS"),
 		IdentityBlocklist: os.Getenv("CAIRN_IDENTITY_BLOCKLIST"),
