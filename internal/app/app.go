@@ -117,7 +117,14 @@ type App struct {
 type OpenOptions struct {
 	// Migrate applies pending migrations after connecting.
 	Migrate bool
+
+	migrating func() // called as migrations start (tests interrupt Open there)
 }
+
+// shutdownTimeout bounds the clean-up of an Open that failed or was interrupted: it runs on a
+// fresh context, since the caller's is often the very one that was cancelled (Ctrl-C), and an
+// already-cancelled context would leave the local PostgreSQL running.
+const shutdownTimeout = 60 * time.Second
 
 // Open connects to the database (starting the local cluster if needed), checks it answers, and
 // optionally migrates it.
@@ -134,27 +141,30 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts OpenOptions) (
 		if len(cfg.SecretKey) == 0 {
 			key, err := localSecret(cfg.DataDir)
 			if err != nil {
-				_ = a.Close(ctx)
+				a.closeAfterFailure()
 				return nil, err
 			}
 			a.Config.SecretKey = key
 		}
 	}
 	if len(a.Config.SecretKey) == 0 {
-		_ = a.Close(ctx)
+		a.closeAfterFailure()
 		return nil, errors.New("CAIRN_SECRET_KEY must be set when DATABASE_URL is set (it signs tracking links and encrypts destination secrets); generate one with: openssl rand -hex 32")
 	}
 	db, err := OpenDB(ctx, dsn)
 	if err != nil {
-		_ = a.Close(ctx)
+		a.closeAfterFailure()
 		return nil, err
 	}
 	a.DB = db
 	a.Client = txn.NewClient(db)
 	if opts.Migrate {
+		if opts.migrating != nil {
+			opts.migrating()
+		}
 		res, err := migrate.Apply(ctx, db)
 		if err != nil {
-			_ = a.Close(ctx)
+			a.closeAfterFailure()
 			return nil, fmt.Errorf("error migrating database: %w", err)
 		}
 		if len(res.Applied)+len(res.RiverApplied) > 0 {
@@ -201,6 +211,15 @@ func (a *App) Close(ctx context.Context) error {
 		errs = append(errs, a.Cluster.Stop(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// closeAfterFailure closes what Open has opened so far, on a fresh bounded context.
+func (a *App) closeAfterFailure() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		a.Log.Error("error cleaning up after a failed start", "error", err)
+	}
 }
 
 // localSecret reads, or creates on first use, DataDir/secret.key. The file is written whole
