@@ -189,7 +189,8 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 		}
 	}
 	err = srv.Run(ctx, a.Config.Addr, drainTimeout, func(addr net.Addr) {
-		a.Log.Info("cairn is serving", "addr", addr.String(), "graphql", "/graphql", "playground", "/playground", "workers", workers)
+		base := app.BaseURL(addr.String())
+		a.Log.Info("cairn is serving", "addr", addr.String(), "graphql", base+"/graphql", "playground", base+"/playground", "workers", workers)
 	})
 	var stopErr error
 	if w.runnable {
@@ -231,7 +232,7 @@ func bootstrapAdminKey(cmd *cobra.Command, a *app.App) error {
 		return err
 	}
 	fmt.Fprintf(out, "\nCreated the first admin API key (%s). It is shown once; store it now:\n\n    %s\n\n", created.Key.ID, created.Secret)
-	fmt.Fprintf(out, "Try: curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n       -d '{\"query\":\"{ customers(first: 5) { totalCount } }\"}' http://localhost%s/graphql\n\n", created.Secret, a.Config.Addr)
+	fmt.Fprintf(out, "Try: curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n       -d '{\"query\":\"{ customers(first: 5) { totalCount } }\"}' %s/graphql\n\n", created.Secret, app.BaseURL(a.Config.Addr))
 	return nil
 }
 

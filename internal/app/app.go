@@ -130,6 +130,7 @@ const shutdownTimeout = 60 * time.Second
 // optionally migrates it.
 func Open(ctx context.Context, cfg Config, log *slog.Logger, opts OpenOptions) (*App, error) {
 	a := &App{Config: cfg, Log: log}
+	logWhere(log, cfg)
 	dsn := cfg.DatabaseURL
 	if dsn == "" {
 		cluster, err := pgdev.Start(ctx, pgdev.Options{Dir: filepath.Join(cfg.DataDir, "pg"), Logger: log})
