@@ -39,7 +39,7 @@ func (l Limits) Check(ctx context.Context, next graphql.OperationHandler) graphq
 	w := walker{l: l, vars: oc.Variables, frags: oc.Doc.Fragments}
 	cost, err := w.cost(oc.Operation.SelectionSet, 1, false)
 	if err == nil && cost > l.MaxCost {
-		err = fmt.Errorf("query is too expensive: estimated cost %d exceeds the limit of %d; ask for smaller pages or fewer nested connections", cost, l.MaxCost)
+		err = fmt.Errorf("query is too expensive: estimated cost %d exceeds the limit of %d; ask for smaller pages, fewer nested connections or fewer counts (each totalCount, segmentPreview count or rfmSummary reads every matching row and costs %d)", cost, l.MaxCost, l.WholeTableCost)
 	}
 	if err != nil {
 		return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{{
