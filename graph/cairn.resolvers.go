@@ -8,15 +8,14 @@ package graph
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/graph/generated"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/profile"
+	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
 )
 
 // CreateAPIKey is the resolver for the createAPIKey field.
@@ -57,18 +56,18 @@ func (r *queryResolver) CustomerByIdentity(ctx context.Context, typeArg string, 
 
 // Job is the resolver for the job field.
 func (r *queryResolver) Job(ctx context.Context, id uuid.UUID) (*model.Job, error) {
-	jobID, err := riverJobID(id)
+	jobID, err := jobIDFromUUID(id)
 	if err != nil {
 		return nil, nil //nolint:nilerr // an id that is not a job's finds no job
 	}
-	row, err := r.Jobs.JobGet(ctx, jobID)
-	if errors.Is(err, river.ErrNotFound) {
+	job, err := r.Jobs.Job(ctx, jobID)
+	if errors.Is(err, queue.ErrJobNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("error loading job: %w", err)
+		return nil, err
 	}
-	return JobFromRow(row), nil
+	return JobFromRow(job), nil
 }
 
 // Mutation returns generated.MutationResolver implementation.

@@ -32,7 +32,8 @@ func newServerLog(t *testing.T, db *sql.DB, client *ent.Client, log *slog.Logger
 	require.NoError(t, err)
 	keys := auth.NewKeys(db, log)
 	srv := server.New(server.Config{DB: db, Keys: keys, Log: log,
-		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Jobs: rc, SegmentJobs: rc, RFMJobs: rc, Log: log}})
+		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Log: log,
+			Jobs: jobs.Reader{Client: rc}, SegmentJobs: jobs.SegmentScheduler{Client: rc}, RFMJobs: jobs.RFMScheduler{Client: rc}}})
 	return srv, keys
 }
 

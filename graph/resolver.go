@@ -1,41 +1,38 @@
-// Package graph is Cairn's GraphQL layer: hand-written schema files (*.graphqls) extending the
+// Package graph owns Cairn's GraphQL layer: hand-written schema files (*.graphqls) extending the
 // entgql-generated ent.graphql, thin resolvers that call internal/<domain>, the scope checks
-// that guard every root field, and the mapping of domain errors to GraphQL error codes.
+// that guard every root field, and the mapping of domain errors to GraphQL error codes. It
+// reaches the job queue only through the interfaces in Resolver (internal/queue, segment, rfm);
+// it imports neither jobs nor River.
 package graph
 
 import (
-	"context"
 	"database/sql"
 	"log/slog"
-
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/profile"
-	"github.com/cairn-cdp/cairn/jobs"
+	"github.com/cairn-cdp/cairn/internal/queue"
+	"github.com/cairn-cdp/cairn/internal/rfm"
+	"github.com/cairn-cdp/cairn/internal/segment"
 )
 
-// JobReader reads River jobs for job(id).
-type JobReader interface {
-	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
-}
-
-// Resolver holds the dependencies of every resolver.
+// Resolver holds the dependencies of every resolver. The job queue comes in through the
+// River-free interfaces of internal/queue, segment and rfm; cmd plugs jobs/ into them.
 type Resolver struct {
 	DB     *sql.DB
 	Client *ent.Client
 	Keys   *auth.Keys
-	Jobs   JobReader
+	Jobs   queue.Reader // job(id)
 	Log    *slog.Logger
 	// Normalize normalises identifier values for customerByIdentity; nil uses
 	// profile.DefaultNormalize.
 	Normalize profile.Normalizer
 	Identity  *identity.Resolver // identity resolution and merges (mergeCustomers)
-	// SegmentJobs enqueues segment computations on a mutation's transaction (the River
-	// client); nil enqueues nothing and computeSegment fails.
-	SegmentJobs jobs.JobInserter
-	// RFMJobs enqueues computeRFM's job (the River client); nil makes computeRFM fail.
-	RFMJobs JobEnqueuer
+	// SegmentJobs enqueues segment computations on a mutation's transaction; nil enqueues
+	// nothing and computeSegment fails.
+	SegmentJobs segment.Scheduler
+	// RFMJobs enqueues computeRFM's job; nil makes computeRFM fail.
+	RFMJobs rfm.Scheduler
 }

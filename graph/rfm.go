@@ -1,22 +1,12 @@
 package graph
 
 import (
-	"context"
 	"errors"
-
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/internal/rfm"
 )
-
-// JobEnqueuer enqueues a River job on its own (the River client's Insert), for mutations whose
-// job does not accompany a change of their own.
-type JobEnqueuer interface {
-	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
-}
 
 var errNoJobs = errors.New("jobs cannot be enqueued by this server")
 

@@ -12,7 +12,6 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/internal/rfm"
-	"github.com/cairn-cdp/cairn/jobs"
 )
 
 // Rfm is the resolver for the rfm field.
@@ -25,11 +24,11 @@ func (r *mutationResolver) ComputeRfm(ctx context.Context) (*model.Job, error) {
 	if r.RFMJobs == nil {
 		return nil, errNoJobs
 	}
-	res, err := r.RFMJobs.Insert(ctx, jobs.ComputeRFMArgs{}, nil)
+	job, err := r.RFMJobs.ScheduleCompute(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("error enqueueing the RFM computation: %w", err)
 	}
-	return JobFromRow(res.Job), nil
+	return JobFromRow(job), nil
 }
 
 // RfmSummary is the resolver for the rfmSummary field.

@@ -13,17 +13,11 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/ent/segmentmembership"
 	"github.com/cairn-cdp/cairn/internal/segment"
-	"github.com/cairn-cdp/cairn/jobs"
 )
 
-func (r *Resolver) segmentScheduler() segment.Scheduler {
-	if r.SegmentJobs == nil {
-		return nil
-	}
-	return jobs.SegmentScheduler{Client: r.SegmentJobs}
+func (r *Resolver) segments() *segment.Service {
+	return &segment.Service{DB: r.DB, Scheduler: r.SegmentJobs}
 }
-
-func (r *Resolver) segments() *segment.Service { return &segment.Service{DB: r.DB} }
 
 // customerSegments answers Customer.segments for every customer of the list obj belongs to (the
 // edges of a customers connection, or a list of customers) with one membership query and one

@@ -7,8 +7,6 @@ package graph
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairn-cdp/cairn/ent"
@@ -18,8 +16,6 @@ import (
 	"github.com/cairn-cdp/cairn/graph/generated"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/internal/segment"
-	"github.com/cairn-cdp/cairn/internal/txn"
-	"github.com/cairn-cdp/cairn/jobs"
 	"github.com/google/uuid"
 )
 
@@ -30,36 +26,21 @@ func (r *customerResolver) Segments(ctx context.Context, obj *ent.Customer) ([]*
 
 // CreateSegment is the resolver for the createSegment field.
 func (r *mutationResolver) CreateSegment(ctx context.Context, input model.CreateSegmentInput) (*ent.Segment, error) {
-	var seg *ent.Segment
-	err := txn.Run(ctx, r.DB, func(ctx context.Context, tx *sql.Tx, _ *ent.Client) error {
-		var err error
-		seg, err = segment.Create(ctx, tx, r.segmentScheduler(), segment.CreateInput{
-			Name: input.Name, Description: input.Description, Rule: input.Rule, RefreshEverySeconds: input.RefreshEverySeconds,
-		})
-		return err
+	return r.segments().Create(ctx, segment.CreateInput{
+		Name: input.Name, Description: input.Description, Rule: input.Rule, RefreshEverySeconds: input.RefreshEverySeconds,
 	})
-	return seg, err
 }
 
 // UpdateSegment is the resolver for the updateSegment field.
 func (r *mutationResolver) UpdateSegment(ctx context.Context, id uuid.UUID, input model.UpdateSegmentInput) (*ent.Segment, error) {
-	var seg *ent.Segment
-	err := txn.Run(ctx, r.DB, func(ctx context.Context, tx *sql.Tx, _ *ent.Client) error {
-		var err error
-		seg, err = segment.Update(ctx, tx, r.segmentScheduler(), id, segment.UpdateInput{
-			Name: input.Name, Description: input.Description, Rule: input.Rule, RefreshEverySeconds: input.RefreshEverySeconds,
-		})
-		return err
+	return r.segments().Update(ctx, id, segment.UpdateInput{
+		Name: input.Name, Description: input.Description, Rule: input.Rule, RefreshEverySeconds: input.RefreshEverySeconds,
 	})
-	return seg, err
 }
 
 // DeleteSegment is the resolver for the deleteSegment field.
 func (r *mutationResolver) DeleteSegment(ctx context.Context, id uuid.UUID) (uuid.UUID, error) {
-	err := txn.Run(ctx, r.DB, func(ctx context.Context, tx *sql.Tx, _ *ent.Client) error {
-		return segment.Delete(ctx, tx, id)
-	})
-	return id, err
+	return id, r.segments().Delete(ctx, id)
 }
 
 // ComputeSegment is the resolver for the computeSegment field.
@@ -67,19 +48,11 @@ func (r *mutationResolver) ComputeSegment(ctx context.Context, id uuid.UUID) (*m
 	if r.SegmentJobs == nil {
 		return nil, errNoJobs
 	}
-	var job *model.Job
-	err := txn.Run(ctx, r.DB, func(ctx context.Context, tx *sql.Tx, client *ent.Client) error {
-		if _, err := client.Segment.Get(ctx, id); err != nil {
-			return err
-		}
-		res, err := r.SegmentJobs.InsertTx(ctx, tx, jobs.ComputeSegmentArgs{SegmentID: id}, nil)
-		if err != nil {
-			return fmt.Errorf("error enqueuing segment computation: %w", err)
-		}
-		job = JobFromRow(res.Job) // a computation already queued is returned as is
-		return nil
-	})
-	return job, err
+	job, err := r.segments().RequestCompute(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return JobFromRow(job), nil // a computation already queued is returned as is
 }
 
 // Segment is the resolver for the segment field.

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -107,10 +108,12 @@ func TestSegmentsThroughGraphQL(t *testing.T) {
 	require.Equal(t, []struct{ Entered, Exited int }{{1, 0}}, got.Segment.History)
 	require.Equal(t, "Pro, never ordered", got.Customer.Segments[0].Name)
 	for _, days := range []int{0, -1, 367} {
-		errs := do(`query($id: ID!, $d: Int) { segment(id: $id) { history(days: $d) { entered } } }`, map[string]any{"id": seg.ID, "d": days}, nil)
-		require.Len(t, errs, 1, "days %d", days)
-		require.Equal(t, "BAD_USER_INPUT", errs[0].Extensions.Code, "days %d", days)
-		require.Contains(t, errs[0].Message, "between 1 and 366", "days %d", days)
+		t.Run(fmt.Sprintf("history days %d", days), func(t *testing.T) {
+			errs := postGraphQL(t, srv, key.Secret, `query($id: ID!, $d: Int) { segment(id: $id) { history(days: $d) { entered } } }`, map[string]any{"id": seg.ID, "d": days}, nil)
+			require.Len(t, errs, 1)
+			require.Equal(t, "BAD_USER_INPUT", errs[0].Extensions.Code)
+			require.Contains(t, errs[0].Message, "between 1 and 366")
+		})
 	}
 
 	// Update with a cycle is refused with the path; delete works.

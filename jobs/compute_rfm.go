@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
+	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/rfm"
 )
 
@@ -79,4 +81,26 @@ func computeRFMPeriodic() *river.PeriodicJob {
 		func() (river.JobArgs, *river.InsertOpts) { return ComputeRFMArgs{}, nil },
 		&river.PeriodicJobOpts{RunOnStart: true},
 	)
+}
+
+// JobEnqueuer enqueues a River job on its own transaction (the River client's Insert).
+type JobEnqueuer interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// RFMScheduler implements rfm.Scheduler with River's Insert.
+type RFMScheduler struct {
+	Client JobEnqueuer
+}
+
+var _ rfm.Scheduler = RFMScheduler{}
+
+// ScheduleCompute enqueues a ComputeRFM and returns its job (the one already queued, when one
+// is: the job is unique while queued or running).
+func (s RFMScheduler) ScheduleCompute(ctx context.Context) (*queue.Job, error) {
+	res, err := s.Client.Insert(ctx, ComputeRFMArgs{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return JobFromRow(res.Job), nil
 }

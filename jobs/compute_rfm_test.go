@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -93,13 +94,16 @@ func TestComputeRFMWorker(t *testing.T) {
 func TestComputeRFMWorkerCancelsBadWindow(t *testing.T) {
 	t.Parallel()
 	for _, days := range []int{-1, maxWindowDays + 1, 200_000} {
-		b := setupRFM(t)
-		res, err := b.work(t, ComputeRFMArgs{WindowDays: days})
-		if err != nil {
-			require.ErrorContains(t, err, "window_days")
-		}
-		require.Equal(t, river.EventKindJobCancelled, res.EventKind, "window_days %d", days)
-		require.Equal(t, rivertype.JobStateCancelled, res.Job.State, "window_days %d", days)
+		t.Run(fmt.Sprintf("window_days %d", days), func(t *testing.T) {
+			t.Parallel()
+			b := setupRFM(t)
+			res, err := b.work(t, ComputeRFMArgs{WindowDays: days})
+			if err != nil {
+				require.ErrorContains(t, err, "window_days")
+			}
+			require.Equal(t, river.EventKindJobCancelled, res.EventKind)
+			require.Equal(t, rivertype.JobStateCancelled, res.Job.State)
+		})
 	}
 }
 

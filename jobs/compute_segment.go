@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/segment"
 )
 
@@ -21,6 +22,8 @@ const (
 	refreshSegmentsEvery = 15 * time.Second
 	drainDirtyEvery      = time.Second
 	drainBatch           = 1000
+	// dueBatch bounds the computations one RefreshSegments enqueues; the rest wait a tick.
+	dueBatch = 1000
 	// drainBudget bounds one drain job; what is left waits for the next tick.
 	drainBudget = 5 * time.Second
 )
@@ -92,29 +95,13 @@ func (w *RefreshSegmentsWorker) Work(ctx context.Context, _ *river.Job[RefreshSe
 		return fmt.Errorf("error beginning transaction: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	// A failed segment is retried on its refresh interval counted from the failure (River has
-	// already retried the job itself); an invalid stored rule would otherwise loop every tick.
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM segments
-		WHERE status = 'pending'
-		   OR (status <> 'failed' AND (last_computed_at IS NULL
-		       OR last_computed_at <= now() - refresh_every_seconds * interval '1 second'))
-		   OR (status = 'failed' AND updated_at <= now() - refresh_every_seconds * interval '1 second')
-		ORDER BY last_computed_at NULLS FIRST LIMIT 1000`)
+	ids, err := segment.Due(ctx, tx, dueBatch)
 	if err != nil {
-		return fmt.Errorf("error listing due segments: %w", err)
+		return err
 	}
-	var params []river.InsertManyParams
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("error reading due segment: %w", err)
-		}
+	params := make([]river.InsertManyParams, 0, len(ids))
+	for _, id := range ids {
 		params = append(params, river.InsertManyParams{Args: ComputeSegmentArgs{SegmentID: id}})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("error listing due segments: %w", err)
 	}
 	if len(params) > 0 {
 		if _, err := client.InsertManyTx(ctx, tx, params); err != nil {
@@ -172,10 +159,14 @@ type SegmentScheduler struct {
 
 var _ segment.Scheduler = SegmentScheduler{}
 
-// ScheduleCompute enqueues a ComputeSegment on tx.
-func (s SegmentScheduler) ScheduleCompute(ctx context.Context, tx *sql.Tx, segmentID uuid.UUID) error {
-	_, err := s.Client.InsertTx(ctx, tx, ComputeSegmentArgs{SegmentID: segmentID}, nil)
-	return err
+// ScheduleCompute enqueues a ComputeSegment on tx and returns its job (the one already
+// queued, when one is: the job is unique per segment).
+func (s SegmentScheduler) ScheduleCompute(ctx context.Context, tx *sql.Tx, segmentID uuid.UUID) (*queue.Job, error) {
+	res, err := s.Client.InsertTx(ctx, tx, ComputeSegmentArgs{SegmentID: segmentID}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return JobFromRow(res.Job), nil
 }
 
 // ScheduleSync enqueues a campaign's audience sync on tx. The campaign sync job is not built

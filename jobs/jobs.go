@@ -1,10 +1,13 @@
-// Package jobs holds Cairn's River jobs: their args and workers (one file per job, each worker
-// calling into internal/), the periodic schedule, and the River client that `cairn serve` and
-// `cairn worker` share. It implements the small scheduling interfaces the domain packages declare,
-// using InsertTx so a job commits with the change that made it necessary.
+// Package jobs owns everything River: Cairn's jobs (args and worker, one file per job, each
+// worker calling into internal/), the periodic schedule, and the River client that `cairn
+// serve` and `cairn worker` share. It adapts River to the River-free interfaces the rest of
+// Cairn declares (segment.Scheduler, rfm.Scheduler, queue.Reader: queue.go), using InsertTx
+// where a job must commit with the change that made it necessary; cmd plugs these adapters into
+// graph, which never imports this package.
 package jobs
 
 import (
+	"cmp"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -45,7 +48,7 @@ func NewClient(deps Deps, opts Options) (client *Client, runnable bool, err erro
 	}
 	cfg := &river.Config{
 		Logger:            deps.Log.With("component", "river"),
-		FetchPollInterval: cmpOr(opts.FetchPollInterval, 100*time.Millisecond),
+		FetchPollInterval: cmp.Or(opts.FetchPollInterval, 100*time.Millisecond),
 		FetchCooldown:     50 * time.Millisecond,
 		JobTimeout:        10 * time.Minute,
 		// The dirty-customer drain runs every second; keep its finished rows an hour rather than
@@ -96,12 +99,4 @@ func periodicJobs(deps Deps) []*river.PeriodicJob {
 	jobs = append(jobs, segmentPeriodicJobs()...)
 	jobs = append(jobs, computeRFMPeriodic())
 	return jobs
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }

@@ -118,8 +118,10 @@ func TestResumeCommandKeepsFlags(t *testing.T) {
 			"cairn import --format=csv --source='crm export' --skip 250 data.txt"},
 		{[]string{"-q"}, 0, "my file's.csv", `cairn import --quiet=true 'my file'\''s.csv'`},
 	} {
-		cmd := newImportCmd()
-		require.NoError(t, cmd.ParseFlags(c.args))
-		require.Equal(t, c.want, resumeCommand(cmd, c.skip, c.name))
+		t.Run(c.name, func(t *testing.T) {
+			cmd := newImportCmd()
+			require.NoError(t, cmd.ParseFlags(c.args))
+			require.Equal(t, c.want, resumeCommand(cmd, c.skip, c.name))
+		})
 	}
 }

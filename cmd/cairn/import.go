@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cairn-cdp/cairn/internal/importer"
+	"github.com/cairn-cdp/cairn/internal/shell"
 )
 
 func init() { extraCommands = append(extraCommands, newImportCmd) }
@@ -157,24 +158,13 @@ func resumeCommand(cmd *cobra.Command, skip int, name string) string {
 	parts := []string{"cairn import"}
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		if f.Name != "skip" {
-			parts = append(parts, "--"+f.Name+"="+shellQuote(f.Value.String()))
+			parts = append(parts, "--"+f.Name+"="+shell.Quote(f.Value.String()))
 		}
 	})
 	if skip > 0 {
 		parts = append(parts, fmt.Sprintf("--skip %d", skip))
 	}
-	return strings.Join(append(parts, shellQuote(name)), " ")
-}
-
-// shellQuote quotes s for a POSIX shell unless it is made of characters that need none.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '-' || r == '_' || r == '.' || r == '/' || r == ':' || r == '=' || r == ',' ||
-			(r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return strings.Join(append(parts, shell.Quote(name)), " ")
 }
 
 func printImportSummary(w io.Writer, name string, s *importer.Summary) {

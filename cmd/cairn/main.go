@@ -1,5 +1,9 @@
 // Command cairn is the Cairn customer data platform: `cairn serve` runs the API and the workers,
-// `cairn worker` only the workers, and the other commands manage keys, migrations and data.
+// `cairn worker` only the workers, and the other commands manage keys, migrations and data
+// (`keys`, `migrate`, `import`, `seed`) and measure performance (`bench`).
+//
+// It is the one place where the parts are wired together: serve.go builds the River client
+// with the jobs/ workers, the GraphQL resolver, the ingest pipeline and the HTTP server.
 package main
 
 import (
@@ -56,7 +60,7 @@ func newRootCmd() *cobra.Command {
 		Use:   "cairn",
 		Short: "Cairn: a self-hosted customer data platform",
 		Long: `Cairn collects what customers do, resolves their identifiers into one profile, serves
-unified profiles over GraphQL, and keeps segments, RFM scores and audience syncs fresh.
+unified profiles over GraphQL, and keeps segments and RFM scores fresh.
 
 Configuration comes from the environment: DATABASE_URL (unset: a private local PostgreSQL under
 ./.cairn/pg), CAIRN_ADDR, CAIRN_SECRET_KEY, CAIRN_LOG_FORMAT, CAIRN_LOG_LEVEL, CAIRN_DATA_DIR.`,

@@ -163,10 +163,13 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 	defer ident.Close()
 	defer pipe.Close() //nolint:errcheck // Close only waits for the writers
 	resolver := &graph.Resolver{
-		DB: a.DB, Client: a.Client, Keys: w.keys, Jobs: w.river, Log: a.Log, SegmentJobs: w.river,
+		DB: a.DB, Client: a.Client, Keys: w.keys, Log: a.Log,
 		Normalize: ident.Normalize,
 		Identity:  ident,
-		RFMJobs:   w.river,
+		// The job queue, River-free to graph: jobs/ adapts the River client to each interface.
+		Jobs:        jobs.Reader{Client: w.river},
+		SegmentJobs: jobs.SegmentScheduler{Client: w.river},
+		RFMJobs:     jobs.RFMScheduler{Client: w.river},
 	}
 	if a.Config.DebugAddr != "" {
 		stop, err := serveDebug(a.Config.DebugAddr, a)

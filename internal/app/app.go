@@ -1,6 +1,7 @@
-// Package app assembles a running Cairn from its configuration: it reads the environment, opens
-// the database (the configured DATABASE_URL, or a private local cluster under ./.cairn/pg), and
-// applies migrations. cmd/cairn builds every command on it.
+// Package app owns Cairn's configuration and start-up: it reads the CAIRN_* environment into a
+// Config (and turns it into the ingest and identity options), makes the logger, opens the
+// database (the configured DATABASE_URL, or a private local cluster under ./.cairn/pg) and
+// applies migrations. cmd/cairn builds every command on it; app wires no HTTP, GraphQL or jobs.
 package app
 
 import (
@@ -150,7 +151,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts OpenOptions) (
 	}
 	if len(a.Config.SecretKey) == 0 {
 		a.closeAfterFailure()
-		return nil, errors.New("CAIRN_SECRET_KEY must be set when DATABASE_URL is set (it signs tracking links and encrypts destination secrets); generate one with: openssl rand -hex 32")
+		return nil, errors.New("CAIRN_SECRET_KEY must be set when DATABASE_URL is set (campaign tracking links and destination secrets will be keyed by it, so it must not change); generate one with: openssl rand -hex 32")
 	}
 	db, err := OpenDB(ctx, dsn)
 	if err != nil {
@@ -188,7 +189,7 @@ func OpenDB(ctx context.Context, dsn string) (*sql.DB, error) {
 	}
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("invalid DATABASE_URL (%s): %w", redact(dsn), err)
+		return nil, fmt.Errorf("invalid DATABASE_URL (%s): %w", pgdev.RedactDSN(dsn), err)
 	}
 	db.SetMaxOpenConns(40)
 	db.SetMaxIdleConns(40)
@@ -197,7 +198,7 @@ func OpenDB(ctx context.Context, dsn string) (*sql.DB, error) {
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s: %w", pgdev.RedactDSN(dsn), err)
 	}
 	return db, nil
 }
@@ -262,16 +263,4 @@ func localSecret(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("error writing %s: %w", path, err)
 	}
 	return []byte(key), nil
-}
-
-// redact hides the password of a URL-form DSN.
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		if strings.Contains(dsn, "password=") {
-			return "(connection string hidden: it contains a password)"
-		}
-		return dsn
-	}
-	return u.Redacted()
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -45,9 +46,12 @@ func TestIdentityConfigFromEnv(t *testing.T) {
 		{PhoneRegion: "GBR"},
 		{PhoneRegion: "UK"},
 	} {
-		_, err := bad.IdentityConfig()
-		require.Error(t, err, "%+v", bad)
-		require.Regexp(t, `CAIRN_(IDENTITY_LIMITS|PHONE_REGION)`, err.Error(), "the error names the setting")
+		t.Run(fmt.Sprintf("%+v", bad), func(t *testing.T) {
+			t.Parallel()
+			_, err := bad.IdentityConfig()
+			require.Error(t, err, "%+v", bad)
+			require.Regexp(t, `CAIRN_(IDENTITY_LIMITS|PHONE_REGION)`, err.Error(), "the error names the setting")
+		})
 	}
 }
 
@@ -76,12 +80,18 @@ func TestIngestOptionsFromEnv(t *testing.T) {
 		{DropContext: "user agent"},
 		{DropContext: "userAgent,consent"},
 	} {
-		_, err := bad.IngestOptions()
-		require.Error(t, err, "%+v", bad)
-		require.Regexp(t, `CAIRN_(CONSENT_PURPOSES|DROP_CONTEXT)`, err.Error(), "the error names the setting")
+		t.Run(fmt.Sprintf("%+v", bad), func(t *testing.T) {
+			t.Parallel()
+			_, err := bad.IngestOptions()
+			require.Error(t, err, "%+v", bad)
+			require.Regexp(t, `CAIRN_(CONSENT_PURPOSES|DROP_CONTEXT)`, err.Error(), "the error names the setting")
+		})
 	}
 	for _, bad := range []string{"abc", "0", "-3", "100000", "2.5"} {
-		_, err := Config{IngestWriters: bad}.IngestOptions()
-		require.ErrorContains(t, err, "CAIRN_INGEST_WRITERS", bad)
+		t.Run("writers "+bad, func(t *testing.T) {
+			t.Parallel()
+			_, err := Config{IngestWriters: bad}.IngestOptions()
+			require.ErrorContains(t, err, "CAIRN_INGEST_WRITERS", bad)
+		})
 	}
 }

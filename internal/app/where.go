@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/cairn-cdp/cairn/internal/pgdev"
 )
 
 // logWhere says which data directory and database a command uses, before it touches either:
@@ -17,7 +19,7 @@ func logWhere(log *slog.Logger, cfg Config) {
 		dir = cfg.DataDir
 	}
 	if cfg.DatabaseURL != "" {
-		log.Info("using the database of DATABASE_URL", "database", redact(cfg.DatabaseURL))
+		log.Info("using the database of DATABASE_URL", "database", pgdev.RedactDSN(cfg.DatabaseURL))
 		return
 	}
 	_, err = os.Stat(filepath.Join(dir, "pg", "data"))

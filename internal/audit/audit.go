@@ -1,6 +1,10 @@
-// Package audit records AuditEvents: who did what to which object. Privacy actions, key changes,
-// merges and campaign sends call Record in the transaction that does the work, so the audit trail
-// commits or rolls back with it.
+// Package audit owns the audit trail: it is the one writer of audit_events rows (who did what to
+// which object). Privacy actions, key changes, merges, identity conflicts and campaign sends are
+// recorded in the transaction that does the work, so the trail commits or rolls back with it:
+// Record for code holding an ent client, Writer.RecordAll for set-based code holding a *sql.Tx
+// (one statement per batch of events). Rows are only ever inserted, and never hold secrets or
+// raw identifiers (emails, phones, user ids): callers put ids and identifier types in Details,
+// never identifier values.
 package audit
 
 import (
@@ -19,13 +23,18 @@ type Event struct {
 	Details    map[string]any // never secrets or PII
 }
 
+// actor is e's actor, "system" when empty.
+func (e Event) actor() string {
+	if e.Actor == "" {
+		return "system"
+	}
+	return e.Actor
+}
+
 // Record writes e through client (bind client to the transaction doing the work).
 func Record(ctx context.Context, client *ent.Client, e Event) error {
-	if e.Actor == "" {
-		e.Actor = "system"
-	}
 	_, err := client.AuditEvent.Create().
-		SetActor(e.Actor).
+		SetActor(e.actor()).
 		SetAction(e.Action).
 		SetTargetType(e.TargetType).
 		SetTargetID(e.TargetID).

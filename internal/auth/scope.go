@@ -19,8 +19,8 @@ type Scope string
 const (
 	ScopeIngest  Scope = "ingest"  // tracking API only
 	ScopeRead    Scope = "read"    // queries
-	ScopeWrite   Scope = "write"   // segments, campaigns, destinations, consents
-	ScopePrivacy Scope = "privacy" // erasure, export, retention
+	ScopeWrite   Scope = "write"   // changes: segments, RFM runs, merges
+	ScopePrivacy Scope = "privacy" // privacy requests, retention policies
 	ScopeAdmin   Scope = "admin"   // everything, keys
 )
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -111,11 +112,17 @@ func TestRunReportsRejections(t *testing.T) {
 func TestRunRefusesRemoteTargets(t *testing.T) {
 	t.Parallel()
 	for _, u := range []string{"http://example.com:8080", "http://10.1.2.3", "ftp://localhost"} {
-		_, err := Run(t.Context(), Options{URL: u, Key: "k"})
-		require.Error(t, err, u)
+		t.Run("refused "+u, func(t *testing.T) {
+			t.Parallel()
+			_, err := Run(t.Context(), Options{URL: u, Key: "k"})
+			require.Error(t, err, u)
+		})
 	}
 	for _, u := range []string{"http://localhost:1", "http://127.0.0.1:1", "http://[::1]:1"} {
-		require.NoError(t, CheckTarget(u, false), u)
+		t.Run("allowed "+u, func(t *testing.T) {
+			t.Parallel()
+			require.NoError(t, CheckTarget(u, false), u)
+		})
 	}
 	require.NoError(t, CheckTarget("http://example.com", true))
 }
@@ -150,8 +157,11 @@ func TestParseCPULine(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, time.Duration(1000+20+300+10+5+3)*10*time.Millisecond, d, "idle, iowait and guest are not counted")
 	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 3", "cpu a 2 3 4 5 6 7 8"} {
-		_, err := parseCPULine(bad)
-		require.Error(t, err, bad)
+		t.Run(fmt.Sprintf("bad line %q", bad), func(t *testing.T) {
+			t.Parallel()
+			_, err := parseCPULine(bad)
+			require.Error(t, err, bad)
+		})
 	}
 	require.Equal(t, 25*time.Microsecond, perEvent(25*time.Millisecond, 1000))
 	require.Zero(t, perEvent(time.Second, 0))

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cairn-cdp/cairn/internal/ingest"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 func TestBatchIsSegmentShaped(t *testing.T) {
@@ -21,7 +21,7 @@ func TestBatchIsSegmentShaped(t *testing.T) {
 		require.True(t, json.Valid(body), "%s", body)
 
 		// The API's own decoder accepts it.
-		b, err := ingest.DecodeBatch(body)
+		b, err := wire.DecodeBatch(body)
 		require.NoError(t, err)
 		require.Len(t, b.Messages, 100)
 
@@ -80,7 +80,7 @@ func TestTrackIsSegmentShaped(t *testing.T) {
 	seen := map[string]bool{}
 	for range 300 {
 		body := p.Track()
-		m, err := ingest.Decode(body)
+		m, err := wire.Decode(body)
 		require.NoError(t, err, "%s", body)
 		require.Equal(t, "track", m.Type)
 		require.NotEmpty(t, m.Event)

@@ -27,8 +27,7 @@ type cache struct {
 	m    map[Identifier]cacheEntry
 	cust map[uuid.UUID]customerEntry
 	// moved maps a merged-away customer to its survivor: entries of m naming it are read as
-	// naming the survivor. Rewriting those entries in place meant scanning all of m (up to
-	// 500k entries, under the lock) for every group with a merge.
+	// naming the survivor, so a merge never scans m (up to 500k entries, under the lock).
 	moved map[uuid.UUID]uuid.UUID
 	max   int
 }

@@ -20,37 +20,41 @@ func TestNormalize(t *testing.T) {
 	n := NewNormalizer(DefaultConfig())
 	us := NewNormalizer(Config{PhoneRegion: "US"})
 	cases := []struct {
+		name       string
 		n          *Normalizer
 		typ, value string
 		want       string
 		err        error
 	}{
-		{n, TypeEmail, "  Ada@Example.COM ", "ada@example.com", nil},
-		{n, TypeEmail, "not-an-email", "", ErrInvalid},
-		{n, TypeEmail, "TEST@test.com", "", ErrJunk},
-		{n, TypeUserID, " 42 ", "42", nil},
-		{n, TypeUserID, "null", "", ErrJunk},
-		{n, TypeUserID, "Undefined", "", ErrJunk},
-		{n, TypeAnonymousID, "", "", ErrJunk},
-		{n, TypeAnonymousID, "0", "", ErrJunk},
-		{n, TypePhone, "+1 (415) 555-0100", "+14155550100", nil},
-		{n, TypePhone, "0044 20 7946 0958", "+442079460958", nil},
-		{n, TypePhone, "415-555-0100", "4155550100", nil}, // no region: digits only
-		{us, TypePhone, "(415) 555-0100", "+14155550100", nil},
-		{n, TypePhone, "000-000", "", ErrJunk},
-		{n, "external:shopify_id", " 991 ", "991", nil},
-		{n, "external:", "x", "", ErrInvalid},
-		{n, "fax", "x", "", ErrInvalid},
-		{n, TypeDeviceID, "a\x00b", "", ErrInvalid},
+		{"email lower-cased and trimmed", n, TypeEmail, "  Ada@Example.COM ", "ada@example.com", nil},
+		{"email without @", n, TypeEmail, "not-an-email", "", ErrInvalid},
+		{"email on the blocklist", n, TypeEmail, "TEST@test.com", "", ErrJunk},
+		{"user_id trimmed", n, TypeUserID, " 42 ", "42", nil},
+		{"user_id null", n, TypeUserID, "null", "", ErrJunk},
+		{"user_id Undefined", n, TypeUserID, "Undefined", "", ErrJunk},
+		{"anonymous_id empty", n, TypeAnonymousID, "", "", ErrJunk},
+		{"anonymous_id 0", n, TypeAnonymousID, "0", "", ErrJunk},
+		{"phone international", n, TypePhone, "+1 (415) 555-0100", "+14155550100", nil},
+		{"phone 00 prefix", n, TypePhone, "0044 20 7946 0958", "+442079460958", nil},
+		{"phone without region: digits only", n, TypePhone, "415-555-0100", "4155550100", nil},
+		{"phone with region US", us, TypePhone, "(415) 555-0100", "+14155550100", nil},
+		{"phone all zeros", n, TypePhone, "000-000", "", ErrJunk},
+		{"external id trimmed", n, "external:shopify_id", " 991 ", "991", nil},
+		{"external without source", n, "external:", "x", "", ErrInvalid},
+		{"unknown type", n, "fax", "x", "", ErrInvalid},
+		{"device_id with NUL", n, TypeDeviceID, "a\x00b", "", ErrInvalid},
 	}
 	for _, tc := range cases {
-		got, err := tc.n.Normalize(tc.typ, tc.value)
-		if tc.err != nil {
-			require.ErrorIs(t, err, tc.err, "%s %q", tc.typ, tc.value)
-			continue
-		}
-		require.NoError(t, err, "%s %q", tc.typ, tc.value)
-		require.Equal(t, tc.want, got, "%s %q", tc.typ, tc.value)
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tc.n.Normalize(tc.typ, tc.value)
+			if tc.err != nil {
+				require.ErrorIs(t, err, tc.err, "%s %q", tc.typ, tc.value)
+				return
+			}
+			require.NoError(t, err, "%s %q", tc.typ, tc.value)
+			require.Equal(t, tc.want, got, "%s %q", tc.typ, tc.value)
+		})
 	}
 }
 
@@ -329,33 +333,37 @@ func TestFlushRefusesCustomersChangedSincePlanning(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		anon   string
-		change func()
+		change func(t *testing.T)
 		want   string
 	}{
-		{"merged", "m1", func() {
+		{"merged", "m1", func(t *testing.T) {
 			_, err := b.res.Merge(ctx, ids[0], ids[1], "test")
 			require.NoError(t, err)
 		}, "customer " + ids[0].String() + " was merged"},
-		{"deleted", "gone", func() {
+		{"deleted", "gone", func(t *testing.T) {
 			_, err := b.db.Exec(`DELETE FROM identities WHERE customer_id = $1`, ids[2])
 			require.NoError(t, err)
 			_, err = b.db.Exec(`DELETE FROM customers WHERE id = $1`, ids[2])
 			require.NoError(t, err)
 		}, "customer " + ids[2].String() + " was deleted"},
 	} {
-		tx, err := b.db.BeginTx(ctx, nil)
-		require.NoError(t, err)
-		s := subject(TypeAnonymousID, tc.anon)
-		s.At = time.Now().Add(time.Hour) // moves the seen times: the row is locked to be written
-		batch, err := b.res.Resolve(ctx, tx, []Subject{s, subject(TypeAnonymousID, "fine")})
-		require.NoError(t, err, tc.name)
-		// Between planning and locking, another transaction changes the customer.
-		tc.change()
-		batch.Observe(batch.Customer(0), s.At, nil)
-		err = batch.Flush(ctx, "system")
-		require.ErrorIs(t, err, ErrConcurrentChange, tc.name)
-		require.ErrorContains(t, err, tc.want, tc.name)
-		require.NoError(t, tx.Rollback())
+		// Not parallel: the cases share the customers, and the retry below follows both.
+		t.Run(tc.name, func(t *testing.T) {
+			tx, err := b.db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			defer tx.Rollback() //nolint:errcheck // a no-op after the Rollback below
+			s := subject(TypeAnonymousID, tc.anon)
+			s.At = time.Now().Add(time.Hour) // moves the seen times: the row is locked to be written
+			batch, err := b.res.Resolve(ctx, tx, []Subject{s, subject(TypeAnonymousID, "fine")})
+			require.NoError(t, err, tc.name)
+			// Between planning and locking, another transaction changes the customer.
+			tc.change(t)
+			batch.Observe(batch.Customer(0), s.At, nil)
+			err = batch.Flush(ctx, "system")
+			require.ErrorIs(t, err, ErrConcurrentChange, tc.name)
+			require.ErrorContains(t, err, tc.want, tc.name)
+			require.NoError(t, tx.Rollback())
+		})
 	}
 	// The retry resolves afresh: m1 now belongs to the survivor, gone is someone new.
 	again := b.resolve(t, subject(TypeAnonymousID, "m1"), subject(TypeAnonymousID, "gone"), subject(TypeAnonymousID, "fine"))

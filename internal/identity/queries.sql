@@ -1,7 +1,8 @@
 -- Named queries of package identity, prepared at start-up (identity.New) so a broken query fails
 -- at boot. Every query is driven by an index. Costs are wall-clock times measured per statement
 -- inside BenchmarkBatchHTTP's group transactions (20k customers, 2 vCPUs shared with other
--- work, so upper bounds), for groups of 200-600 messages.
+-- work, so upper bounds), for groups of 200-600 messages. PLANS.md keeps how these statements
+-- got their shape: earlier forms, their measurements, and what was tried and dropped.
 
 -- name: hold-segment-queue
 -- Held shared until commit by every transaction that may queue customers for segments; see
@@ -13,8 +14,7 @@ SELECT pg_advisory_xact_lock_shared(7395118264530126722);
 -- The identities of a group's identifiers. The LIMIT 1 keeps the lateral subquery from being
 -- flattened into a hash join (which the planner picks for small tables or a generic plan, and
 -- which then scans all of identities): each key is one index scan of identity_type_value.
--- Measured: 9-24 ms for ~1,300 keys with the plain join (hash join + seq scan on a generic plan),
--- 3-10 ms with this form; with the resolver's cache only unknown identifiers are looked up.
+-- 3-10 ms for ~1,300 keys; with the resolver's cache only unknown identifiers are looked up.
 SELECT k.type, k.value, i.customer_id, i.last_seen_at
 FROM unnest($1::text[], $2::text[]) AS k(type, value)
 CROSS JOIN LATERAL (
@@ -29,7 +29,7 @@ CROSS JOIN LATERAL (
 -- FOR KEY SHARE, which merges' FOR UPDATE conflicts with, and Flush re-checks merged_into once
 -- those are held). Primary key index scan; part of the 3-9 ms Resolve takes per 400 messages.
 -- Only for customers missing from the resolver's cache (cache.go), which remembers these fields
--- of committed customers: that took Resolve from ~18% to ~10% of BenchmarkBatchHTTP's writer time.
+-- of committed customers.
 -- Not email or phone: read unlocked here, a value another group changed before this one's
 -- Flush would be written back over it; load-traits reads them under lock where they are needed.
 SELECT id, merged_into_id IS NOT NULL, created_at, first_seen_at, last_seen_at
@@ -44,13 +44,10 @@ WHERE id = ANY($1::uuid[]);
 -- 2 FOR NO KEY UPDATE (profiles whose row the group rewrites: traits, seen times), 1 FOR KEY
 -- SHARE (profiles the group's events and consents merely reference). Taking them all here, in
 -- one ordered pass, means the group's later statements only need locks it already holds, so two
--- concurrent groups can wait on each other here but never deadlock on customers: with separate
--- statements (FOR UPDATE for merges, then FOR NO KEY UPDATE for traits, then the foreign key
--- checks of the COPY) two writers deadlocked a few times a minute (`cairn bench ingest`, 2
--- writers), each costing 1 s before PostgreSQL broke it. The function scan feeds the nested loop
--- in array order, so rows are locked in id order. Returns only the rows that are not fine:
--- merged (true) or deleted (NULL); every row is still locked, the filter applying after the
--- lateral subqueries ran (scanning a row per customer back was a tenth of Flush's Go time).
+-- concurrent groups can wait on each other here but never deadlock on customers. The function
+-- scan feeds the nested loop in array order, so rows are locked in id order. Returns only the
+-- rows that are not fine: merged (true) or deleted (NULL); every row is still locked, the filter
+-- applying after the lateral subqueries ran.
 SELECT u.id, coalesce(a.merged, b.merged, k.merged)
 FROM unnest($1::uuid[], $2::int[]) WITH ORDINALITY AS u(id, mode, ord)
 LEFT JOIN LATERAL (SELECT c.merged_into_id IS NOT NULL AS merged FROM customers c
@@ -82,9 +79,9 @@ WHERE id = ANY($1::uuid[]);
 -- moves rows by the customer_id index of its table; merges are rare (a few per thousand
 -- messages), and a profile's interactions move in one index range update. The redundant
 -- `customer_id = ANY($1)` is there for the planner: before a table's first ANALYZE (a new
--- install, or a table growing fast) it guesses the unnest join matches 5% of the rows and
--- scanned all of interactions, 9 ms per merge at 170k rows and growing; with the array it
--- estimates from the array's length and probes the index.
+-- install, or a table growing fast) it would guess the unnest join matches 5% of the rows and
+-- scan the whole table; with the array it estimates from the array's length and probes the
+-- index.
 
 -- name: merge-identities
 UPDATE identities t SET customer_id = m.into_id
@@ -130,11 +127,6 @@ UPDATE customers c SET merged_into_id = m.into_id, updated_at = now()
 FROM unnest($1::uuid[], $2::uuid[]) AS m(from_id, into_id)
 WHERE c.merged_into_id = m.from_id AND c.id NOT IN (SELECT id FROM marked);
 
--- name: insert-audit-events
-INSERT INTO audit_events (id, actor, action, target_type, target_id, details, occurred_at)
-SELECT u.id, u.actor, u.action, 'Customer', u.target_id, u.details::jsonb, now()
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, actor, action, target_id, details);
-
 -- name: resolve-live
 -- Follows merged_into from a customer id to its live profile (chains are one hop after
 -- merge-customers, but older data may hold longer ones).
@@ -173,8 +165,8 @@ SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM new_customers);
 
 -- name: flush-update
 -- The rest of a group's profile writes, last in its transaction so the row locks they take are
--- held only until commit; one statement instead of four round trips. With flush-create, 2-8 ms
--- per group of 200-600 messages.
+-- held only until commit; one statement, one round trip. With flush-create, 2-8 ms per group of
+-- 200-600 messages.
 --  - updated: traits (NULL: unchanged; only for rows load-traits read), email, phone and seen
 --    times; seen times via least/greatest, so a concurrent group's update is never undone. A
 --    primary key index scan per row, every customer index updated (not HOT: last_seen_at is

@@ -9,7 +9,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/cairn-cdp/cairn/internal/ingest"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 // topLevel maps a CSV column name (case-insensitive, underscores ignored) to the message field.
@@ -157,7 +157,7 @@ func (c *csvReader) next() (*record, error) {
 		rec.err = fmt.Errorf("cannot encode the record: %w", err)
 		return rec, nil
 	}
-	msg, err := ingest.Decode(body)
+	msg, err := wire.Decode(body)
 	if err != nil {
 		rec.err = err
 		return rec, nil
@@ -165,7 +165,7 @@ func (c *csvReader) next() (*record, error) {
 	if msg.MessageID == "" {
 		msg.MessageID = derivedMessageID([]byte(strings.Join(fields, "\x1f")), 0)
 	}
-	rec.msgs = []ingest.Message{msg}
+	rec.msgs = []wire.Message{msg}
 	return rec, nil
 }
 

@@ -24,11 +24,12 @@ import (
 
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 // Submitter stores validated messages: *ingest.Pipeline.
 type Submitter interface {
-	Submit(ctx context.Context, msgs []ingest.Message, source string) (ingest.Result, error)
+	Submit(ctx context.Context, msgs []wire.Message, source string) (ingest.Result, error)
 }
 
 // Formats.
@@ -55,7 +56,7 @@ type Options struct {
 	// Skip passes over the first Skip records: lines of NDJSON, data rows of CSV (the header is
 	// always read). Use the Committed count of an interrupted import to resume it.
 	Skip int
-	// BatchSize is the messages per submission, default 500 (at most ingest.MaxBatchSize).
+	// BatchSize is the messages per submission, default 500 (at most wire.MaxBatchSize).
 	BatchSize int
 	// Concurrency is the submissions in flight, default 4: the pipeline commits concurrent
 	// submissions together.
@@ -125,7 +126,7 @@ func (o *Options) defaults() error {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 500
 	}
-	o.BatchSize = min(o.BatchSize, ingest.MaxBatchSize)
+	o.BatchSize = min(o.BatchSize, wire.MaxBatchSize)
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
 	}
@@ -142,7 +143,7 @@ func (o *Options) defaults() error {
 type record struct {
 	seq  int // 1-based record number (skipped ones included)
 	line int
-	msgs []ingest.Message
+	msgs []wire.Message
 	err  error
 }
 
@@ -306,7 +307,7 @@ func (im *importer) reject(line int, err error) {
 }
 
 func reason(err error) string {
-	var ve *ingest.ValidationError
+	var ve *wire.ValidationError
 	if errors.As(err, &ve) {
 		return ve.Error()
 	}
@@ -318,12 +319,12 @@ func reason(err error) string {
 // the records at fault.
 func (im *importer) submit(b *batch) {
 	if b.msgs > 0 {
-		msgs := make([]ingest.Message, 0, b.msgs)
+		msgs := make([]wire.Message, 0, b.msgs)
 		for _, rec := range b.records {
 			msgs = append(msgs, rec.msgs...)
 		}
 		res, err := im.store(msgs)
-		var ve *ingest.ValidationError
+		var ve *wire.ValidationError
 		switch {
 		case err == nil:
 			im.account(len(msgs), res)
@@ -371,7 +372,7 @@ const retries = 6
 
 // store submits msgs, retrying while they lose races with concurrent submissions about the
 // same new people.
-func (im *importer) store(msgs []ingest.Message) (ingest.Result, error) {
+func (im *importer) store(msgs []wire.Message) (ingest.Result, error) {
 	backoff := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		res, err := im.sub.Submit(im.ctx, msgs, im.opts.Source)

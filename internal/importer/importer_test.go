@@ -15,6 +15,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 )
 
@@ -118,13 +119,15 @@ func TestReimportStoresOnce(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	for _, file := range []string{"testdata/events.ndjson", "testdata/events.csv"} {
-		first := b.importFile(t, file, Options{})
-		before := b.count(t, `SELECT count(*) FROM interactions`)
-		again := b.importFile(t, file, Options{})
-		require.Zero(t, again.Stored, file)
-		require.Equal(t, first.Stored+first.Duplicates, again.Duplicates, file)
-		require.Equal(t, before, b.count(t, `SELECT count(*) FROM interactions`), file)
-		require.Equal(t, lines(first.Rejected), lines(again.Rejected), file)
+		t.Run(file, func(t *testing.T) {
+			first := b.importFile(t, file, Options{})
+			before := b.count(t, `SELECT count(*) FROM interactions`)
+			again := b.importFile(t, file, Options{})
+			require.Zero(t, again.Stored, file)
+			require.Equal(t, first.Stored+first.Duplicates, again.Duplicates, file)
+			require.Equal(t, before, b.count(t, `SELECT count(*) FROM interactions`), file)
+			require.Equal(t, lines(first.Rejected), lines(again.Rejected), file)
+		})
 	}
 }
 
@@ -151,7 +154,7 @@ type flaky struct {
 	calls atomic.Int64
 }
 
-func (f *flaky) Submit(ctx context.Context, msgs []ingest.Message, source string) (ingest.Result, error) {
+func (f *flaky) Submit(ctx context.Context, msgs []wire.Message, source string) (ingest.Result, error) {
 	if f.calls.Add(1) > f.ok {
 		return ingest.Result{}, errors.New("connection reset")
 	}
@@ -211,7 +214,7 @@ type countingSubmitter struct {
 	calls, largest atomic.Int64
 }
 
-func (c *countingSubmitter) Submit(ctx context.Context, msgs []ingest.Message, source string) (ingest.Result, error) {
+func (c *countingSubmitter) Submit(ctx context.Context, msgs []wire.Message, source string) (ingest.Result, error) {
 	c.calls.Add(1)
 	for {
 		old := c.largest.Load()
@@ -243,17 +246,23 @@ func TestCSVHeaderErrors(t *testing.T) {
 		"":                                          "empty",
 		"type,userId,properties.\n":                 "empty path segment",
 	} {
-		_, err := Import(t.Context(), strings.NewReader(header), nil, Options{Format: FormatCSV})
-		require.ErrorContains(t, err, want, "header %q", header)
+		t.Run(fmt.Sprintf("header %q", header), func(t *testing.T) {
+			t.Parallel()
+			_, err := Import(t.Context(), strings.NewReader(header), nil, Options{Format: FormatCSV})
+			require.ErrorContains(t, err, want, "header %q", header)
+		})
 	}
 }
 
 func TestDetectFormat(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]string{"a.csv": FormatCSV, "A.CSV": FormatCSV, "x.ndjson": FormatNDJSON, "x.jsonl": FormatNDJSON, "x.json": FormatNDJSON} {
-		got, err := DetectFormat(name)
-		require.NoError(t, err)
-		require.Equal(t, want, got, name)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DetectFormat(name)
+			require.NoError(t, err)
+			require.Equal(t, want, got, name)
+		})
 	}
 	_, err := DetectFormat("events.txt")
 	require.ErrorContains(t, err, "--format")
@@ -266,7 +275,7 @@ type racing struct {
 	calls  atomic.Int64
 }
 
-func (r *racing) Submit(ctx context.Context, msgs []ingest.Message, source string) (ingest.Result, error) {
+func (r *racing) Submit(ctx context.Context, msgs []wire.Message, source string) (ingest.Result, error) {
 	if r.calls.Add(1) <= r.losses {
 		return ingest.Result{}, fmt.Errorf("commit: %w", identity.ErrConcurrentChange)
 	}
@@ -291,7 +300,7 @@ func TestImportRetriesLostRaces(t *testing.T) {
 func TestOversizedRecordsRejected(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	big := strings.Repeat("x", ingest.MaxEventBytes)
+	big := strings.Repeat("x", wire.MaxEventBytes)
 	dir := t.TempDir()
 	for name, f := range map[string]struct {
 		content string
@@ -300,11 +309,13 @@ func TestOversizedRecordsRejected(t *testing.T) {
 		"big.csv":    {"type,userId,event,properties.note\ntrack,u1,Small,fine\ntrack,u2,Big," + big + "\n", 3},
 		"big.ndjson": {`{"type":"track","userId":"u1","event":"Small"}` + "\n" + `{"type":"track","userId":"u2","event":"Big","properties":{"note":"` + big + `"}}` + "\n", 2},
 	} {
-		path := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(path, []byte(f.content), 0o600))
-		sum := b.importFile(t, path, Options{})
-		require.Equal(t, []int{f.line}, lines(sum.Rejected), name)
-		require.Contains(t, sum.Rejected[0].Reason, "at most", name)
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			require.NoError(t, os.WriteFile(path, []byte(f.content), 0o600))
+			sum := b.importFile(t, path, Options{})
+			require.Equal(t, []int{f.line}, lines(sum.Rejected), name)
+			require.Contains(t, sum.Rejected[0].Reason, "at most", name)
+		})
 	}
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions WHERE event = 'Big'`))
 }

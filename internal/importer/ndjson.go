@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/cairn-cdp/cairn/internal/ingest"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 // ndjsonReader reads one record per line: a Segment message, or a batch object
@@ -28,7 +28,7 @@ func newNDJSONReader(cr *countingReader, skip int) *ndjsonReader {
 func (n *ndjsonReader) bytesRead() int64 { return n.cr.count() }
 
 // errLineTooLong marks a line over the request limit; the rest of it is discarded.
-var errLineTooLong = fmt.Errorf("line is longer than %d KB, the limit of one request", ingest.MaxRequestBytes>>10)
+var errLineTooLong = fmt.Errorf("line is longer than %d KB, the limit of one request", wire.MaxRequestBytes>>10)
 
 // readLine returns the next line without its end, or errLineTooLong after consuming it.
 func (n *ndjsonReader) readLine() ([]byte, error) {
@@ -39,7 +39,7 @@ func (n *ndjsonReader) readLine() ([]byte, error) {
 	for {
 		chunk, err := n.r.ReadSlice('\n')
 		if !tooLong {
-			if len(n.buf)+len(chunk) > ingest.MaxRequestBytes+2 {
+			if len(n.buf)+len(chunk) > wire.MaxRequestBytes+2 {
 				tooLong = true
 				n.buf = n.buf[:0]
 			} else {
@@ -83,7 +83,7 @@ func (n *ndjsonReader) next() (*record, error) {
 		return rec, nil // blank: nothing to store
 	}
 	if bytes.Contains(line, batchKey) {
-		if b, err := ingest.DecodeBatch(line); err == nil {
+		if b, err := wire.DecodeBatch(line); err == nil {
 			for i := range b.Messages {
 				if b.Messages[i].MessageID == "" {
 					b.Messages[i].MessageID = derivedMessageID(line, i)
@@ -91,12 +91,12 @@ func (n *ndjsonReader) next() (*record, error) {
 			}
 			rec.msgs = b.Messages
 			return rec, nil
-		} else if !ingest.IsMissingBatch(err) {
+		} else if !wire.IsMissingBatch(err) {
 			rec.err = err
 			return rec, nil
 		}
 	}
-	m, err := ingest.Decode(line)
+	m, err := wire.Decode(line)
 	if err != nil {
 		rec.err = err
 		return rec, nil
@@ -104,6 +104,6 @@ func (n *ndjsonReader) next() (*record, error) {
 	if m.MessageID == "" {
 		m.MessageID = derivedMessageID(line, 0)
 	}
-	rec.msgs = []ingest.Message{m}
+	rec.msgs = []wire.Message{m}
 	return rec, nil
 }

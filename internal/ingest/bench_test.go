@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent/schema"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 // BenchmarkBatchHTTP drives the tracking API as `cairn bench ingest` does: 8 concurrent clients
@@ -67,9 +68,9 @@ func BenchmarkBatchHTTP(b *testing.B) {
 
 	// Known users first (steady state): every user identified once, in batches.
 	for lo := 0; lo < users; lo += 1000 {
-		msgs := make([]Message, 0, 1000)
+		msgs := make([]wire.Message, 0, 1000)
 		for u := lo; u < lo+1000 && u < users; u++ {
-			msgs = append(msgs, Message{Type: TypeIdentify, UserID: fmt.Sprint("user-", u), AnonymousID: fmt.Sprint("anon-", u),
+			msgs = append(msgs, wire.Message{Type: wire.TypeIdentify, UserID: fmt.Sprint("user-", u), AnonymousID: fmt.Sprint("anon-", u),
 				Traits: obj(map[string]any{"email": fmt.Sprint("user-", u, "@example.com"), "plan": "free"})})
 		}
 		tb.submit(b, msgs...)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 	"github.com/cairn-cdp/cairn/internal/server"
 )
 
@@ -92,9 +93,9 @@ func TestMergeCustomersMutation(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	srv, key := gqlServer(t, b)
-	b.submit(t, Message{Type: TypeIdentify, UserID: "m-1", Traits: obj(map[string]any{"email": "One@Example.org"})})
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "m-anon"})
-	b.submit(t, Message{Type: TypeIdentify, UserID: "m-2"})
+	b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "m-1", Traits: obj(map[string]any{"email": "One@Example.org"})})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "E", AnonymousID: "m-anon"})
+	b.submit(t, wire.Message{Type: wire.TypeIdentify, UserID: "m-2"})
 	one, anon, two := b.customerOf(t, "user_id", "m-1"), b.customerOf(t, "anonymous_id", "m-anon"), b.customerOf(t, "user_id", "m-2")
 
 	const merge = `mutation($from: ID!, $into: ID!) { mergeCustomers(from: $from, into: $into) { id } }`

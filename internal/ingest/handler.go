@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 // Authenticator checks a write key (auth.Keys implements it).
@@ -30,9 +31,9 @@ type HandlerOptions struct {
 // endpoints maps the path after /v1/ to the message type it accepts ("batch" for batches).
 // The one-letter paths are the ones analytics.js (analytics-next) posts to.
 var endpoints = map[string]string{
-	"identify": TypeIdentify, "track": TypeTrack, "page": TypePage, "screen": TypeScreen,
-	"group": TypeGroup, "alias": TypeAlias, "batch": "batch", "import": "batch",
-	"i": TypeIdentify, "t": TypeTrack, "p": TypePage, "s": TypeScreen, "g": TypeGroup, "a": TypeAlias, "b": "batch",
+	"identify": wire.TypeIdentify, "track": wire.TypeTrack, "page": wire.TypePage, "screen": wire.TypeScreen,
+	"group": wire.TypeGroup, "alias": wire.TypeAlias, "batch": "batch", "import": "batch",
+	"i": wire.TypeIdentify, "t": wire.TypeTrack, "p": wire.TypePage, "s": wire.TypeScreen, "g": wire.TypeGroup, "a": wire.TypeAlias, "b": "batch",
 }
 
 // NewHandler serves the Segment-compatible tracking API on p: POST /v1/identify, /v1/track,
@@ -101,16 +102,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var msgs []Message
+	var msgs []wire.Message
 	var writeKey string
 	if typ == "batch" {
-		var b Batch
-		b, err = DecodeBatch(body)
+		var b wire.Batch
+		b, err = wire.DecodeBatch(body)
 		msgs, writeKey = b.Messages, b.WriteKey
 	} else {
-		var m Message
-		m, writeKey, err = DecodeAs(body, typ)
-		msgs = []Message{m}
+		var m wire.Message
+		m, writeKey, err = wire.DecodeAs(body, typ)
+		msgs = []wire.Message{m}
 	}
 	if principal == nil {
 		if principal, status = h.authenticate(r.Context(), writeKey); principal == nil {
@@ -165,11 +166,11 @@ func (h *handler) authenticate(ctx context.Context, key string) (*auth.Principal
 }
 
 func (h *handler) fail(w http.ResponseWriter, err error) {
-	var ve *ValidationError
+	var ve *wire.ValidationError
 	switch {
 	case errors.As(err, &ve):
 		writeError(w, http.StatusBadRequest, ve.Field, ve.Error())
-	case errors.Is(err, ErrEventTooLarge):
+	case errors.Is(err, wire.ErrEventTooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, "", err.Error())
 	case errors.Is(err, ErrClosed):
 		w.Header().Set("Retry-After", "1")
@@ -187,12 +188,12 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 	}
 }
 
-// readBody reads the (possibly gzip-encoded) body up to MaxRequestBytes decoded.
+// readBody reads the (possibly gzip-encoded) body up to wire.MaxRequestBytes decoded.
 func readBody(r *http.Request) ([]byte, int, error) {
 	var src io.Reader = r.Body
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(io.LimitReader(r.Body, MaxRequestBytes+1))
+		zr, err := gzip.NewReader(io.LimitReader(r.Body, wire.MaxRequestBytes+1))
 		if err != nil {
 			return nil, http.StatusBadRequest, errors.New("the body is not valid gzip")
 		}
@@ -202,15 +203,15 @@ func readBody(r *http.Request) ([]byte, int, error) {
 	default:
 		return nil, http.StatusUnsupportedMediaType, errors.New("unsupported Content-Encoding; use gzip or none")
 	}
-	body, err := io.ReadAll(io.LimitReader(src, MaxRequestBytes+1))
+	body, err := io.ReadAll(io.LimitReader(src, wire.MaxRequestBytes+1))
 	if err != nil {
 		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, http.StatusBadRequest, errors.New("the body is not valid gzip")
 		}
 		return nil, http.StatusBadRequest, fmt.Errorf("error reading the body: %w", err)
 	}
-	if len(body) > MaxRequestBytes {
-		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes; send smaller batches", MaxRequestBytes)
+	if len(body) > wire.MaxRequestBytes {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes; send smaller batches", wire.MaxRequestBytes)
 	}
 	return body, 0, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 func TestTrackStoresEventOnProfile(t *testing.T) {
@@ -65,16 +66,18 @@ func TestBadPayloadWithKeyInBody(t *testing.T) {
 		"bad item":           {"/v1/batch", map[string]any{"writeKey": b.key, "batch": []any{map[string]any{"type": "track", "anonymousId": "a1"}}}, 400},
 		"key in an item":     {"/v1/batch", map[string]any{"batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": "E", "writeKey": b.key}, map[string]any{"type": "track"}}}, 400},
 		"bad sentAt":         {"/v1/batch", map[string]any{"writeKey": b.key, "sentAt": "yesterday", "batch": []any{}}, 400},
-		"too large":          {"/v1/batch", map[string]any{"writeKey": b.key, "batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": strings.Repeat("x", MaxEventBytes)}}}, 413},
+		"too large":          {"/v1/batch", map[string]any{"writeKey": b.key, "batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": strings.Repeat("x", wire.MaxEventBytes)}}}, 413},
 		"bad timestamp":      {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": "E", "timestamp": "yesterday"}, 400},
 		"missing the event":  {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1"}, 400},
 		"bad batch context":  {"/v1/batch", map[string]any{"writeKey": b.key, "context": 5, "batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": "E"}}}, 400},
 		"wrong type in item": {"/v1/batch", map[string]any{"batch": []any{map[string]any{"type": "track", "anonymousId": "a1", "event": "E", "userId": true, "writeKey": b.key}}}, 400},
 		"wrong type":         {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": "E", "userId": true}, 400},
-		"message too large":  {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": strings.Repeat("x", MaxEventBytes)}, 413},
+		"message too large":  {"/v1/track", map[string]any{"writeKey": b.key, "anonymousId": "a1", "event": strings.Repeat("x", wire.MaxEventBytes)}, 413},
 	} {
-		resp := b.postWith(t, c.path, c.body, "", false)
-		require.Equal(t, c.status, resp.status, "%s: %v", name, resp.body)
+		t.Run(name, func(t *testing.T) {
+			resp := b.postWith(t, c.path, c.body, "", false)
+			require.Equal(t, c.status, resp.status, "%s: %v", name, resp.body)
+		})
 	}
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions`))
 }
@@ -88,9 +91,11 @@ func TestAuthRejected(t *testing.T) {
 	require.NoError(t, err)
 	msg := map[string]any{"anonymousId": "a1", "event": "E"}
 	for name, key := range map[string]string{"none": "", "garbage": "cairn_nope_nope", "read scope": readKey.Secret} {
-		resp := b.postWith(t, "/v1/track", msg, key, false)
-		require.Equal(t, 401, resp.status, name)
-		require.Equal(t, false, resp.body["success"], name)
+		t.Run(name, func(t *testing.T) {
+			resp := b.postWith(t, "/v1/track", msg, key, false)
+			require.Equal(t, 401, resp.status, name)
+			require.Equal(t, false, resp.body["success"], name)
+		})
 	}
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions`))
 	require.Equal(t, 200, b.postWith(t, "/v1/track", msg, adminKey.Secret, false).status, "admin may ingest")
@@ -101,8 +106,8 @@ func TestRejectedRequestsStoreNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	good := map[string]any{"type": "track", "anonymousId": "a-good", "event": "Fine"}
-	bigProps := map[string]any{"blob": strings.Repeat("x", MaxEventBytes)}
-	many := make([]any, MaxBatchSize+1)
+	bigProps := map[string]any{"blob": strings.Repeat("x", wire.MaxEventBytes)}
+	many := make([]any, wire.MaxBatchSize+1)
 	for i := range many {
 		many[i] = good
 	}
@@ -138,13 +143,15 @@ func TestRejectedRequestsStoreNothing(t *testing.T) {
 		{"batch without batch", "/v1/batch", map[string]any{"foo": 1}, 400, "batch"},
 	}
 	for _, tc := range cases {
-		resp := b.post(t, tc.path, tc.body)
-		require.Equal(t, tc.status, resp.status, "%s: %v", tc.name, resp.body)
-		require.Equal(t, false, resp.body["success"], tc.name)
-		require.NotEmpty(t, resp.body["error"], tc.name)
-		if tc.field != "" {
-			require.Equal(t, tc.field, resp.body["field"], "%s: %v", tc.name, resp.body)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			resp := b.post(t, tc.path, tc.body)
+			require.Equal(t, tc.status, resp.status, "%s: %v", tc.name, resp.body)
+			require.Equal(t, false, resp.body["success"], tc.name)
+			require.NotEmpty(t, resp.body["error"], tc.name)
+			if tc.field != "" {
+				require.Equal(t, tc.field, resp.body["field"], "%s: %v", tc.name, resp.body)
+			}
+		})
 	}
 	for _, table := range []string{"interactions", "customers", "identities", "consents", "segment_dirty_customers"} {
 		require.Equal(t, 0, b.count(t, "SELECT count(*) FROM "+table), table)

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,13 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/internal/identity"
-	"github.com/cairn-cdp/cairn/internal/profile"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 // TestConcurrentNewIdentityMakesOneCustomer: 50 goroutines identify/track the same new
@@ -66,10 +64,10 @@ func TestConcurrentPipelinesMakeOneCustomer(t *testing.T) {
 	other, err := NewPipeline(context.Background(), b.db, res, &Options{Writers: 3})
 	require.NoError(t, err)
 	defer other.Close()
-	submitAlternating(t, 40, b.pipe, other, func(i int) []Message {
-		return []Message{
-			{Type: TypeTrack, Event: "E", AnonymousID: fmt.Sprint("shared-anon-", i%3), UserID: "shared-user"},
-			{Type: TypeIdentify, AnonymousID: fmt.Sprint("shared-anon-", (i+1)%3), Traits: obj(map[string]any{"email": "Shared@Example.org"})},
+	submitAlternating(t, 40, b.pipe, other, func(i int) []wire.Message {
+		return []wire.Message{
+			{Type: wire.TypeTrack, Event: "E", AnonymousID: fmt.Sprint("shared-anon-", i%3), UserID: "shared-user"},
+			{Type: wire.TypeIdentify, AnonymousID: fmt.Sprint("shared-anon-", (i+1)%3), Traits: obj(map[string]any{"email": "Shared@Example.org"})},
 		}
 	})
 	// user_id, 3 shared anon ids, the email: one live profile holds them all.
@@ -80,109 +78,6 @@ func TestConcurrentPipelinesMakeOneCustomer(t *testing.T) {
 	}
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities i JOIN customers c ON c.id = i.customer_id WHERE c.merged_into_id IS NOT NULL`))
 	require.Equal(t, 80, b.count(t, `SELECT count(*) FROM interactions`))
-}
-
-func TestMergeChain(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	ctx := context.Background()
-	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	// Three separate anonymous profiles A, B, C, oldest first.
-	for i, anon := range []string{"A", "B", "C"} {
-		b.submit(t, Message{Type: TypeTrack, Event: "Visit", AnonymousID: anon, Timestamp: at.Add(time.Duration(i) * time.Hour)})
-	}
-	a, bb, c := b.customerOf(t, "anonymous_id", "A"), b.customerOf(t, "anonymous_id", "B"), b.customerOf(t, "anonymous_id", "C")
-	require.Len(t, map[uuid.UUID]bool{a: true, bb: true, c: true}, 3)
-
-	// A↔B through a shared email, then B↔C through a device id.
-	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "B", Traits: obj(map[string]any{"email": "x@example.org"}), Timestamp: at.Add(4 * time.Hour)})
-	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "A", Traits: obj(map[string]any{"email": "X@example.org"}), Timestamp: at.Add(5 * time.Hour)})
-	b.submit(t, Message{Type: TypeTrack, Event: "Tap", AnonymousID: "C", Context: obj(map[string]any{"device": map[string]any{"id": "dev-1"}}), Timestamp: at.Add(6 * time.Hour)})
-	b.submit(t, Message{Type: TypeTrack, Event: "Tap", AnonymousID: "B", Context: obj(map[string]any{"device": map[string]any{"id": "dev-1"}}), Timestamp: at.Add(7 * time.Hour)})
-
-	// One survivor: the oldest (A); every identity, interaction on it; old ids resolve to it.
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
-	for _, id := range []string{"A", "B", "C"} {
-		require.Equal(t, a, b.customerOf(t, "anonymous_id", id))
-	}
-	require.Equal(t, 7, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1`, a))
-	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id <> $1`, a))
-	for _, old := range []uuid.UUID{bb, c} {
-		got, err := profile.Get(ctx, b.client, old)
-		require.NoError(t, err)
-		require.Equal(t, a, got.ID)
-		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE id = $1 AND merged_into_id = $2`, old, a), "one hop to the survivor")
-	}
-	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM audit_events WHERE action = 'customer.merge' AND target_id = $1`, a.String()))
-	var first time.Time
-	require.NoError(t, b.db.QueryRow(`SELECT first_seen_at FROM customers WHERE id = $1`, a).Scan(&first))
-	require.True(t, first.Equal(at), first)
-	require.Equal(t, "X@example.org", b.traits(t, a)["email"], "traits keep the value as sent")
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE id = $1 AND email = 'x@example.org'`, a))
-}
-
-func TestMergeWithinOneBatch(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	b.submit(t, Message{Type: TypeTrack, Event: "Old", AnonymousID: "old-anon"})
-	// One request: a new anon browses, then identifies, then the old profile's anon shares the user.
-	res := b.submit(t,
-		Message{Type: TypePage, Name: "Home", AnonymousID: "new-anon"},
-		Message{Type: TypeIdentify, AnonymousID: "new-anon", UserID: "u-1"},
-		Message{Type: TypeTrack, Event: "Linked", AnonymousID: "old-anon", UserID: "u-1"},
-	)
-	require.Equal(t, Result{Stored: 3}, res)
-	old := b.customerOf(t, "anonymous_id", "old-anon")
-	require.Equal(t, old, b.customerOf(t, "user_id", "u-1"))
-	require.Equal(t, old, b.customerOf(t, "anonymous_id", "new-anon"))
-	require.Equal(t, 4, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1`, old))
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers`), "the profile made and merged within the batch is never written")
-}
-
-func TestConflictingUserIDsDoNotMerge(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	b.submit(t, Message{Type: TypeIdentify, UserID: "alice", AnonymousID: "shared-laptop"})
-	b.submit(t, Message{Type: TypeIdentify, UserID: "bob", AnonymousID: "bobs-phone", Traits: obj(map[string]any{"email": "bob@example.org"})})
-	alice, bob := b.customerOf(t, "user_id", "alice"), b.customerOf(t, "user_id", "bob")
-
-	// Bob logs in on Alice's laptop: the anonymousId belongs to Alice, the userId to Bob.
-	b.submit(t, Message{Type: TypeTrack, Event: "Login", UserID: "bob", AnonymousID: "shared-laptop", MessageID: "conflict-1"})
-	// An anonymous message linking both profiles' identifiers.
-	b.submit(t, Message{Type: TypeIdentify, AnonymousID: "shared-laptop", Traits: obj(map[string]any{"email": "bob@example.org"}), MessageID: "conflict-2"})
-
-	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
-	require.Equal(t, alice, b.customerOf(t, "anonymous_id", "shared-laptop"))
-	require.Equal(t, bob, b.customerOf(t, "email", "bob@example.org"))
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM identities WHERE customer_id = $1 AND type = 'user_id'`, alice))
-	// The message with bob's userId is stored on bob's profile.
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'conflict-1' AND customer_id = $1`, bob))
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM audit_events WHERE action = 'identity.conflict' AND target_id = $1 AND details->>'other' = $2 AND details->>'reason' = 'user_id'`, bob.String(), alice.String()))
-	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM audit_events WHERE action = 'identity.conflict'`))
-	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM audit_events WHERE action = 'customer.merge'`))
-}
-
-func TestLateEventDoesNotOverwriteNewerTraits(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	now := time.Now().UTC().Truncate(time.Second)
-	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now, Traits: obj(map[string]any{"plan": "pro", "email": "New@Example.org"})})
-	// Arrives later, happened earlier.
-	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now.Add(-time.Hour), Traits: obj(map[string]any{"plan": "free", "email": "old@example.org", "city": "Oslo"})})
-	cust := b.customerOf(t, "user_id", "u")
-	traits := b.traits(t, cust)
-	require.Equal(t, "pro", traits["plan"])
-	require.Equal(t, "New@Example.org", traits["email"])
-	require.Equal(t, "Oslo", traits["city"], "a key the newer event did not set is still taken")
-	var email string
-	var first, last time.Time
-	require.NoError(t, b.db.QueryRow(`SELECT email, first_seen_at, last_seen_at FROM customers WHERE id = $1`, cust).Scan(&email, &first, &last))
-	require.Equal(t, "new@example.org", email)
-	require.True(t, first.Equal(now.Add(-time.Hour)), first)
-	require.True(t, last.Equal(now), last)
-	// A newer event does overwrite.
-	b.submit(t, Message{Type: TypeIdentify, UserID: "u", Timestamp: now.Add(time.Minute), Traits: obj(map[string]any{"plan": "enterprise"})})
-	require.Equal(t, "enterprise", b.traits(t, cust)["plan"])
 }
 
 func TestDedupeByMessageID(t *testing.T) {
@@ -198,68 +93,18 @@ func TestDedupeByMessageID(t *testing.T) {
 	}}).status)
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'retry-me'`))
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'in-batch'`))
-	res := b.submit(t, Message{Type: TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "retry-me"})
+	res := b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "retry-me"})
 	require.Equal(t, Result{Duplicates: 1}, res)
 	// A group that skipped the messageId check (no retry met lately) and holds a retried message
 	// fails its COPY, and is committed again with the check.
 	b.pipe.lastDuplicate.Store(0)
-	res = b.submit(t, Message{Type: TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "retry-me"},
-		Message{Type: TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "fresh"})
+	res = b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "retry-me"},
+		wire.Message{Type: wire.TypeTrack, Event: "Paid", AnonymousID: "a", MessageID: "fresh"})
 	require.Equal(t, Result{Stored: 1, Duplicates: 1}, res)
 	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'fresh'`))
 	// Missing messageIds are generated: two identical messages are two events.
-	b.submit(t, Message{Type: TypeTrack, Event: "NoID", AnonymousID: "a"}, Message{Type: TypeTrack, Event: "NoID", AnonymousID: "a"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "NoID", AnonymousID: "a"}, wire.Message{Type: wire.TypeTrack, Event: "NoID", AnonymousID: "a"})
 	require.Equal(t, 2, b.count(t, `SELECT count(*) FROM interactions WHERE event = 'NoID'`))
-}
-
-func TestConsentDeniedDropsLaterEvents(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	deny := map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"Analytics": false, "Advertising": true}}}
-	res := b.submit(t,
-		Message{Type: TypeTrack, Event: "Before", AnonymousID: "a"},
-		Message{Type: TypeTrack, Event: "Deny", AnonymousID: "a", Context: obj(deny)},
-	)
-	require.Equal(t, Result{Stored: 1, Dropped: 1}, res)
-	cust := b.customerOf(t, "anonymous_id", "a")
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1 AND purpose = 'analytics' AND NOT granted`, cust))
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1 AND purpose = 'email_marketing' AND granted`, cust))
-
-	// Later events of that person are dropped, through any of their identifiers.
-	res = b.submit(t, Message{Type: TypeTrack, Event: "After", AnonymousID: "a", UserID: "u"})
-	require.Equal(t, Result{Dropped: 1}, res)
-	res = b.submit(t, Message{Type: TypeTrack, Event: "After", UserID: "u"})
-	require.Equal(t, Result{Dropped: 1}, res)
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions`))
-
-	// Granting again resumes collection.
-	grant := map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"analytics": true}}}
-	res = b.submit(t, Message{Type: TypeTrack, Event: "Granted", UserID: "u", Context: obj(grant)})
-	require.Equal(t, Result{Stored: 1}, res)
-}
-
-// TestConfiguredConsentPurposes: a purpose map replaces the defaults (app.IngestOptions merges
-// CAIRN_CONSENT_PURPOSES over them): unmapped categories are not recorded, and mapped ones are
-// recorded under the configured purpose.
-func TestConfiguredConsentPurposes(t *testing.T) {
-	t.Parallel()
-	b := setup(t, &setupOpts{pipeline: &Options{ConsentPurposes: map[string]string{CategoryKey("Ad Targeting"): "ads"}}})
-	prefs := map[string]any{"consent": map[string]any{"categoryPreferences": map[string]any{"Analytics": false, "ad_targeting": true}}}
-	res := b.submit(t, Message{Type: TypeTrack, Event: "Prefs", AnonymousID: "a", Context: obj(prefs)})
-	require.Equal(t, Result{Stored: 1}, res, "Analytics is not mapped here, so its denial drops nothing")
-	cust := b.customerOf(t, "anonymous_id", "a")
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1 AND purpose = 'ads' AND granted`, cust))
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM consents WHERE customer_id = $1`, cust))
-}
-
-func TestKeepIP(t *testing.T) {
-	t.Parallel()
-	b := setup(t, &setupOpts{pipeline: &Options{KeepIP: true, DropContext: []string{"userAgent"}}})
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "a", MessageID: "ip", Context: obj(map[string]any{"ip": "203.0.113.77", "userAgent": "Mozilla"})})
-	var ip string
-	require.NoError(t, b.db.QueryRow(`SELECT coalesce(context->>'ip', ''), coalesce(context->>'userAgent', 'dropped') FROM interactions WHERE message_id = 'ip'`).Scan(&ip, new(string)))
-	require.Equal(t, "203.0.113.77", ip)
-	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions WHERE context ? 'userAgent'`))
 }
 
 // TestFailingRequestDoesNotPoisonItsGroup: a request that fails inside the shared transaction
@@ -283,7 +128,7 @@ func TestFailingRequestDoesNotPoisonItsGroup(t *testing.T) {
 			if i == 3 {
 				event = "Poison"
 			}
-			_, errs[i] = b.pipe.Submit(context.Background(), []Message{{Type: TypeTrack, Event: event, AnonymousID: fmt.Sprint("a", i)}}, "test")
+			_, errs[i] = b.pipe.Submit(context.Background(), []wire.Message{{Type: wire.TypeTrack, Event: event, AnonymousID: fmt.Sprint("a", i)}}, "test")
 		}()
 	}
 	wg.Wait()
@@ -298,132 +143,6 @@ func TestFailingRequestDoesNotPoisonItsGroup(t *testing.T) {
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions WHERE event = 'Poison'`))
 }
 
-func TestIdentifierLimit(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	for i := range 7 {
-		b.submit(t, Message{Type: TypeIdentify, UserID: "u", AnonymousID: fmt.Sprint("device-", i)})
-	}
-	cust := b.customerOf(t, "user_id", "u")
-	require.Equal(t, 5, b.count(t, `SELECT count(*) FROM identities WHERE customer_id = $1 AND type = 'anonymous_id'`, cust))
-	require.Equal(t, 7, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1`, cust), "events still land on the user's profile")
-}
-
-func TestAliasMerges(t *testing.T) {
-	t.Parallel()
-	t.Run("previousId is an anonymousId", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "anon-x"})
-		b.submit(t, Message{Type: TypeIdentify, UserID: "new-user"})
-		b.submit(t, Message{Type: TypeAlias, UserID: "new-user", PreviousID: "anon-x"})
-		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
-		require.Equal(t, b.customerOf(t, "anonymous_id", "anon-x"), b.customerOf(t, "user_id", "new-user"))
-	})
-	t.Run("previousId never seen becomes an anonymousId", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeAlias, UserID: "u", PreviousID: "fresh"})
-		require.Equal(t, b.customerOf(t, "user_id", "u"), b.customerOf(t, "anonymous_id", "fresh"))
-		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities WHERE type = 'user_id' AND value = 'fresh'`))
-	})
-	t.Run("previousId is a former userId", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeIdentify, UserID: "old-login", Traits: obj(map[string]any{"plan": "pro"})})
-		b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "phone-app"})
-		old := b.customerOf(t, "user_id", "old-login")
-		b.submit(t, Message{Type: TypeAlias, AnonymousID: "phone-app", PreviousID: "old-login"})
-		require.Equal(t, old, b.customerOf(t, "anonymous_id", "phone-app"), "the app's profile merged into the user's")
-		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
-		require.Equal(t, 2, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1 AND kind <> 'alias'`, old))
-		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities WHERE type = 'anonymous_id' AND value = 'old-login'`))
-	})
-	t.Run("former userId in the same batch", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeTrack, Event: "Browse", AnonymousID: "tablet"})
-		b.submit(t, Message{Type: TypeIdentify, UserID: "login-1"}, Message{Type: TypeAlias, AnonymousID: "tablet", PreviousID: "login-1"})
-		require.Equal(t, b.customerOf(t, "user_id", "login-1"), b.customerOf(t, "anonymous_id", "tablet"))
-		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities WHERE type = 'anonymous_id' AND value = 'login-1'`))
-	})
-	t.Run("former userId of another user is a conflict, not a merge", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t, nil)
-		b.submit(t, Message{Type: TypeIdentify, UserID: "alice"})
-		b.submit(t, Message{Type: TypeIdentify, UserID: "bob"})
-		b.submit(t, Message{Type: TypeAlias, UserID: "bob", PreviousID: "alice", MessageID: "link"})
-		alice, bob := b.customerOf(t, "user_id", "alice"), b.customerOf(t, "user_id", "bob")
-		require.NotEqual(t, alice, bob)
-		require.Equal(t, 2, b.count(t, `SELECT count(*) FROM customers WHERE merged_into_id IS NULL`))
-		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'link' AND customer_id = $1`, bob))
-		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM audit_events WHERE action = 'identity.conflict'`))
-		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM identities WHERE type = 'anonymous_id' AND value = 'alice'`))
-	})
-}
-
-func TestPageAndScreenEventNames(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	require.Equal(t, 200, b.post(t, "/v1/page", map[string]any{"userId": "u", "name": "Pricing", "category": "Docs",
-		"properties": map[string]any{"path": "/pricing"}, "messageId": "p1"}).status)
-	require.Equal(t, 200, b.post(t, "/v1/screen", map[string]any{"userId": "u", "name": "Cart", "messageId": "s1"}).status)
-	require.Equal(t, 200, b.post(t, "/v1/page", map[string]any{"userId": "u", "messageId": "p2"}).status)
-	for _, tc := range []struct{ id, kind, event, props string }{
-		{"p1", "page", "Page Viewed", `{"category": "Docs", "name": "Pricing", "path": "/pricing"}`},
-		{"s1", "screen", "Screen Viewed", `{"name": "Cart"}`},
-		{"p2", "page", "Page Viewed", ``},
-	} {
-		var kind, event string
-		var props sql.NullString
-		require.NoError(t, b.db.QueryRow(`SELECT kind, event, properties::text FROM interactions WHERE message_id = $1`, tc.id).Scan(&kind, &event, &props))
-		require.Equal(t, tc.kind, kind, tc.id)
-		require.Equal(t, tc.event, event, tc.id)
-		if tc.props == "" {
-			require.False(t, props.Valid, tc.id)
-		} else {
-			require.JSONEq(t, tc.props, props.String, tc.id)
-		}
-	}
-}
-
-func TestGroupTraitsAndExternalIDs(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	b.submit(t, Message{Type: TypeGroup, UserID: "u", GroupID: "acme", Traits: obj(map[string]any{"name": "Acme Inc"}),
-		Context: obj(map[string]any{"externalIds": []any{map[string]any{"id": "cus_123", "type": "stripe_customer_id", "collection": "users"}}})})
-	cust := b.customerOf(t, "user_id", "u")
-	require.Equal(t, cust, b.customerOf(t, "external:stripe_customer_id", "cus_123"))
-	traits := b.traits(t, cust)
-	require.Equal(t, "acme", traits["groupId"])
-	require.Equal(t, map[string]any{"id": "acme", "name": "Acme Inc"}, traits["group"])
-	require.NotContains(t, traits, "name", "a group's traits are not the person's")
-}
-
-// TestMergeByAnotherProcess: this process remembers which customer an identifier resolved to;
-// another process then merges that customer away. The next message is stored on the survivor.
-func TestMergeByAnotherProcess(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	ctx := context.Background()
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "old"})
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "young"}) // cached: young -> its profile
-	old, young := b.customerOf(t, "anonymous_id", "old"), b.customerOf(t, "anonymous_id", "young")
-
-	res, err := identity.New(ctx, b.db, identity.DefaultConfig(), nil)
-	require.NoError(t, err)
-	other, err := NewPipeline(ctx, b.db, res, nil)
-	require.NoError(t, err)
-	_, err = other.Submit(ctx, []Message{{Type: TypeIdentify, AnonymousID: "young", Traits: obj(map[string]any{"email": "e@example.org"})},
-		{Type: TypeIdentify, AnonymousID: "old", Traits: obj(map[string]any{"email": "e@example.org"})}}, "test")
-	require.NoError(t, err)
-	require.NoError(t, other.Close())
-
-	b.submit(t, Message{Type: TypeTrack, Event: "After", AnonymousID: "young", MessageID: "after-merge"})
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'after-merge' AND customer_id = $1`, old))
-	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions WHERE customer_id = $1`, young))
-}
-
 // TestConcurrentRetriesStoredOnce: the same messages sent at once through two pipelines (two
 // servers receiving a client's retry) are stored once, and every sender gets success.
 func TestConcurrentRetriesStoredOnce(t *testing.T) {
@@ -432,55 +151,15 @@ func TestConcurrentRetriesStoredOnce(t *testing.T) {
 	other, err := NewPipeline(context.Background(), b.db, b.res, nil)
 	require.NoError(t, err)
 	defer other.Close()
-	submitAlternating(t, 20, b.pipe, other, func(int) []Message {
-		out := make([]Message, 50)
+	submitAlternating(t, 20, b.pipe, other, func(int) []wire.Message {
+		out := make([]wire.Message, 50)
 		for i := range out {
-			out[i] = Message{Type: TypeTrack, Event: "Paid", UserID: fmt.Sprint("u", i%5), MessageID: fmt.Sprint("same-", i)}
+			out[i] = wire.Message{Type: wire.TypeTrack, Event: "Paid", UserID: fmt.Sprint("u", i%5), MessageID: fmt.Sprint("same-", i)}
 		}
 		return out
 	})
 	require.Equal(t, 50, b.count(t, `SELECT count(*) FROM interactions`))
 	require.Equal(t, 5, b.count(t, `SELECT count(*) FROM customers`))
-}
-
-// TestConcurrentUserIDsOnOneProfile: many users log in at once on one browser (one anonymousId)
-// through concurrent writers; the anonymous profile still ends with a single user_id.
-func TestConcurrentUserIDsOnOneProfile(t *testing.T) {
-	t.Parallel()
-	b := setup(t, &setupOpts{pipeline: &Options{Writers: 4}})
-	b.submit(t, Message{Type: TypePage, Name: "Home", AnonymousID: "kiosk"})
-	kiosk := b.customerOf(t, "anonymous_id", "kiosk")
-	var wg sync.WaitGroup
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := b.pipe.Submit(context.Background(), []Message{{Type: TypeIdentify, AnonymousID: "kiosk", UserID: fmt.Sprint("login-", i)}}, "test")
-			require.NoError(t, err)
-		}()
-	}
-	wg.Wait()
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM identities WHERE customer_id = $1 AND type = 'user_id'`, kiosk))
-	require.Equal(t, 20, b.count(t, `SELECT count(*) FROM identities WHERE type = 'user_id'`))
-	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM (SELECT customer_id FROM identities WHERE type = 'user_id' GROUP BY customer_id HAVING count(*) > 1) x`))
-	require.Equal(t, 19, b.count(t, `SELECT count(*) FROM audit_events WHERE action = 'identity.conflict'`))
-}
-
-// TestCustomerErasedMeanwhile: a profile this process remembers is deleted (erasure) by another
-// process; the next message about it makes a new profile instead of failing.
-func TestCustomerErasedMeanwhile(t *testing.T) {
-	t.Parallel()
-	b := setup(t, nil)
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "gone", MessageID: "before"})
-	old := b.customerOf(t, "anonymous_id", "gone")
-	for _, q := range []string{`DELETE FROM interactions WHERE customer_id = $1`, `DELETE FROM identities WHERE customer_id = $1`,
-		`DELETE FROM segment_dirty_customers WHERE customer_id = $1`, `DELETE FROM customers WHERE id = $1`} {
-		_, err := b.db.Exec(q, old)
-		require.NoError(t, err)
-	}
-	b.submit(t, Message{Type: TypeTrack, Event: "E", AnonymousID: "gone", MessageID: "after"})
-	require.NotEqual(t, old, b.customerOf(t, "anonymous_id", "gone"))
-	require.Equal(t, 1, b.count(t, `SELECT count(*) FROM interactions WHERE message_id = 'after'`))
 }
 
 // TestContentionNeverFailsRequests hammers overlapping identifiers (shared anonymousIds, users
@@ -567,7 +246,7 @@ func TestIngestDoesNotWaitForTheDrain(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	b.addSegment(t)
-	b.submit(t, Message{Type: TypeTrack, Event: "First", UserID: "u"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "First", UserID: "u"})
 	cust := b.customerOf(t, "user_id", "u")
 	drain, err := b.db.Begin()
 	require.NoError(t, err)
@@ -577,7 +256,7 @@ func TestIngestDoesNotWaitForTheDrain(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res, err := b.pipe.Submit(ctx, []Message{{Type: TypeTrack, Event: "Second", UserID: "u"}}, "test")
+	res, err := b.pipe.Submit(ctx, []wire.Message{{Type: wire.TypeTrack, Event: "Second", UserID: "u"}}, "test")
 	require.NoError(t, err, "the event must not wait for the drain's transaction")
 	require.Equal(t, Result{Stored: 1}, res)
 	require.NoError(t, drain.Commit())
@@ -643,7 +322,7 @@ func TestConnectionLostDuringCopy(t *testing.T) {
 	submit := func(event string) (Result, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		return b.pipe.Submit(ctx, []Message{{Type: TypeTrack, Event: event, UserID: "lost"}}, "test")
+		return b.pipe.Submit(ctx, []wire.Message{{Type: wire.TypeTrack, Event: event, UserID: "lost"}}, "test")
 	}
 	res, err := submit("Lost")
 	require.NoError(t, err)
@@ -658,7 +337,7 @@ func TestConnectionLostDuringCopy(t *testing.T) {
 
 // submitAlternating submits n requests at once, msgs(i) for the i-th, alternating between
 // pipelines a and b, and requires every one to succeed.
-func submitAlternating(t *testing.T, n int, a, b *Pipeline, msgs func(i int) []Message) {
+func submitAlternating(t *testing.T, n int, a, b *Pipeline, msgs func(i int) []wire.Message) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -720,7 +399,7 @@ func TestWriterSetsAsideClaimedRequests(t *testing.T) {
 	submit := func(event, user string) chan error {
 		done := make(chan error, 1)
 		go func() {
-			_, err := b.pipe.Submit(context.Background(), []Message{{Type: TypeTrack, Event: event, UserID: user}}, "test")
+			_, err := b.pipe.Submit(context.Background(), []wire.Message{{Type: wire.TypeTrack, Event: event, UserID: user}}, "test")
 			done <- err
 		}()
 		return done
@@ -755,7 +434,7 @@ func TestDeferClaimedBounds(t *testing.T) {
 	b := setup(t, &setupOpts{pipeline: &Options{Writers: 2}})
 	p := b.pipe
 	req := func(user string) *request {
-		pm, err := p.prepare(&Message{Type: TypeTrack, Event: "E", UserID: user}, time.Now())
+		pm, err := p.prepare(&wire.Message{Type: wire.TypeTrack, Event: "E", UserID: user}, time.Now())
 		require.NoError(t, err)
 		return &request{msgs: []*prepared{pm}}
 	}
@@ -779,7 +458,7 @@ func TestDeferClaimedBounds(t *testing.T) {
 	require.Empty(t, later)
 
 	known, other := req("free"), req("other")
-	b.submit(t, Message{Type: TypeTrack, Event: "E", UserID: "free"})
+	b.submit(t, wire.Message{Type: wire.TypeTrack, Event: "E", UserID: "free"})
 	now, later = p.deferClaimed([]*request{known, other})
 	require.Len(t, now, 2)
 	require.Empty(t, later)

@@ -6,7 +6,7 @@
 -- Which of a group's messageIds are already stored (retries). Index scan of the unique
 -- interaction_message_id per id: 0.3-6 ms per group. Skipped (the unique index then fails the
 -- COPY of a retried message, and the group is committed again with this check) unless a
--- retried message was met in the last 30 s: ~5% of BenchmarkBatchHTTP's writer time.
+-- retried message was met in the last 30 s (dupCheckWindow).
 SELECT message_id FROM interactions WHERE message_id = ANY($1::text[]);
 
 -- name: latest-analytics-consents
@@ -28,7 +28,7 @@ FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bool[], $5::text[], $6::time
 -- Interactions are written with COPY (Pipeline.insertEvents): the heap insert, five index
 -- insertions (pkey, message_id, (customer_id, occurred_at), (customer_id, event, occurred_at),
 -- (event, occurred_at)) and the customers foreign key check per row; ~15 ms for 600 rows on the
--- quiet test cluster, against 20-22 ms for INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING.
+-- quiet test cluster (PLANS.md compares it with INSERT … SELECT FROM unnest(…)).
 -- Rows go in customer_id order, so a customer's rows follow each other: its foreign key check
 -- finds the row this transaction already locked, and its (customer_id, …) index entries land on
 -- the same leaf pages. properties and context are the client's own JSON text when prepare did

@@ -1,9 +1,10 @@
 package ingest
 
 import (
+	"bytes"
+	"database/sql"
 	"encoding/json"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
 // TestRawJSONStoredAsSent checks that decoded properties and context are stored from the text
@@ -75,11 +77,12 @@ func FuzzRawJSON(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		check := func(m Message) {
+		check := func(m wire.Message) {
 			pm, err := p.prepare(&m, time.Now())
+			// As built by hand: every object new memory, so Validate checks them all again.
 			plain := m
-			plain.checked = [4]json.RawMessage{}
 			plain.Context, plain.Properties, plain.Traits = reencode(t, m.Context), reencode(t, m.Properties), reencode(t, m.Traits)
+			plain.Integrations = bytes.Clone(m.Integrations)
 			pm2, err2 := p.prepare(&plain, time.Now())
 			if (err == nil) != (err2 == nil) {
 				t.Fatalf("prepare: %v with the raw text, %v without", err, err2)
@@ -92,10 +95,10 @@ func FuzzRawJSON(f *testing.F) {
 			}
 			same(t, "context", pm.context, pm2.context)
 		}
-		if m, err := Decode(data); err == nil {
+		if m, err := wire.Decode(data); err == nil {
 			check(m)
 		}
-		if b, err := DecodeBatch(data); err == nil {
+		if b, err := wire.DecodeBatch(data); err == nil {
 			for _, m := range b.Messages {
 				check(m)
 			}
@@ -149,10 +152,10 @@ func TestDecodedMessageOwnsItsJSON(t *testing.T) {
 	t.Parallel()
 	p := &Pipeline{purposes: map[string]string{}, dropContext: map[string]struct{}{}, norm: newTestNormalizer()}
 	data := []byte(`{"type":"track","userId":"u","event":"E","properties":{"a":"b"},"context":{"ip":"10.1.2.3"}}`)
-	m, err := Decode(data)
+	m, err := wire.Decode(data)
 	require.NoError(t, err)
 	batch := []byte(`{"batch":[` + string(data) + `]}`)
-	b, err := DecodeBatch(batch)
+	b, err := wire.DecodeBatch(batch)
 	require.NoError(t, err)
 	for i := range data {
 		data[i] = 'x'
@@ -160,7 +163,7 @@ func TestDecodedMessageOwnsItsJSON(t *testing.T) {
 	for i := range batch {
 		batch[i] = 'x'
 	}
-	for _, m := range []Message{m, b.Messages[0]} {
+	for _, m := range []wire.Message{m, b.Messages[0]} {
 		pm, err := p.prepare(&m, time.Now())
 		require.NoError(t, err)
 		require.Equal(t, `{"a":"b"}`, pm.properties)
@@ -168,111 +171,12 @@ func TestDecodedMessageOwnsItsJSON(t *testing.T) {
 	}
 }
 
-// TestObjectsChecked covers the objects' checks: a decoded one must be an object (or null), in
-// a message and at the batch level; one built by hand must also be valid JSON, which the
-// decoders' output is not scanned again for.
-func TestObjectsChecked(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ body, field, message string }{
-		{`{"type":"track","userId":"u","event":"E","properties":[1]}`, "properties", "must be a JSON object, not array"},
-		{`{"type":"identify","userId":"u","traits":"x"}`, "traits", "must be a JSON object, not string"},
-		{`{"type":"track","userId":"u","event":"E","integrations":true}`, "integrations", "must be a JSON object, not bool"},
-		{`{"batch":[{"type":"track","userId":"u","event":"E","context":5}]}`, "batch[0].context", "must be a JSON object, not number"},
-		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"context":[]}`, "context", "must be a JSON object, not array"},
-		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"integrations":"all"}`, "integrations", "must be a JSON object, not string"},
-		// Numbers beyond float64: stored, they would make the row unreadable by ent.
-		{`{"type":"track","userId":"u","event":"E","properties":{"x":1e400}}`, "properties", "must be a JSON float64, not number 1e400"},
-		{`{"type":"track","userId":"u","event":"E","context":{"a":[1,{"b":-1e309}]}}`, "context", "must be a JSON float64, not number -1e309"},
-		{`{"type":"identify","userId":"u","traits":{"n":1e999}}`, "traits", "must be a JSON float64, not number 1e999"},
-		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"context":{"x":1e400}}`, "context", "must be a JSON float64, not number 1e400"},
-		{`{"batch":[{"type":"track","userId":"u","event":"E","properties":{"x":"1e400","y":1e400}}]}`, "batch[0].properties", "must be a JSON float64, not number 1e400"},
-		// The first error in the document wins, as encoding/json reports it.
-		{`{"context":5,"type":1,"userId":"u"}`, "context", "must be a JSON object, not number"},
-		{`{"context":5,"userId":true}`, "userId", "must be a JSON string, not bool"},
-		{`{"context":5}`, "context", "must be a JSON object, not number"}, // to /v1/batch below: not a missing batch
-		// Every occurrence of a key is checked, not only the last.
-		{`{"type":"track","userId":"u","event":"E","properties":5,"Properties":{"a":1}}`, "properties", "must be a JSON object, not number"},
-		{`{"type":"track","userId":"u","event":"E","properties":{"a":1e400},"properties":{}}`, "properties", "must be a JSON float64, not number 1e400"},
-		{`{"batch":[{"type":"track","userId":"u","event":"E"}],"context":5,"context":{"a":1}}`, "context", "must be a JSON object, not number"},
-		{`{"batch":[{"type":"track","userId":"u","event":"E","traits":[],"traits":{}}]}`, "batch[0].traits", "must be a JSON object, not array"},
-	} {
-		var err error
-		if strings.HasPrefix(tc.body, `{"batch"`) || tc.body == `{"context":5}` {
-			_, err = DecodeBatch([]byte(tc.body))
-		} else {
-			_, err = Decode([]byte(tc.body))
-		}
-		var ve *ValidationError
-		require.ErrorAs(t, err, &ve, tc.body)
-		require.Equal(t, tc.field, ve.Field, tc.body)
-		require.Equal(t, tc.message, ve.Message, tc.body)
-	}
-
-	_, err := Decode([]byte(`{"type":"track","userId":"u","event":"E","properties":{"tiny":1e-400,"s":"1e999"}}`))
-	require.NoError(t, err, "an underflow is 0 to encoding/json, and strings are not numbers")
-
-	// An object sent twice merges, as encoding/json merged it into one map: the later
-	// occurrence's members win, and null empties it.
-	for body, want := range map[string]string{
-		`{"type":"track","userId":"u","event":"E","properties":{"a":1,"c":{"x":1}},"properties":{"b":2,"c":{"y":2}}}`: `{"a":1,"b":2,"c":{"y":2}}`,
-		`{"type":"track","userId":"u","event":"E","properties":{"a":1},"Properties":{}}`:                              `{"a":1}`,
-		`{"type":"track","userId":"u","event":"E","properties":null,"properties":{"b":1}}`:                            `{"b":1}`,
-		`{"batch":[{"type":"track","userId":"u","event":"E","properties":{"a":1},"properties":{"b":2}}]}`:             `{"a":1,"b":2}`,
-	} {
-		var props json.RawMessage
-		if strings.HasPrefix(body, `{"batch"`) {
-			b, err := DecodeBatch([]byte(body))
-			require.NoError(t, err, body)
-			props = b.Messages[0].Properties
-		} else {
-			m, err := Decode([]byte(body))
-			require.NoError(t, err, body)
-			props = m.Properties
-		}
-		var got, exp map[string]any
-		require.NoError(t, json.Unmarshal(props, &got), body)
-		require.NoError(t, json.Unmarshal([]byte(want), &exp))
-		require.Equal(t, exp, got, body)
-	}
-	m, err := Decode([]byte(`{"type":"track","userId":"u","event":"E","properties":{"a":1},"properties":null}`))
-	require.NoError(t, err)
-	require.Nil(t, m.Properties, "null empties an object sent before it")
-
-	m, err = Decode([]byte(`{"type":"track","userId":"u","event":"E","context":null,"properties":null}`))
-	require.NoError(t, err)
-	require.Nil(t, m.Context)
-	require.Nil(t, m.Properties)
-
-	for _, tc := range []struct {
-		m     Message
-		field string
-	}{
-		{Message{Context: json.RawMessage(`{"ip":`)}, "context"},
-		{Message{Properties: json.RawMessage(`[1,2]`)}, "properties"},
-		{Message{Traits: json.RawMessage(`{"a":1}}`)}, "traits"},
-		{Message{Integrations: json.RawMessage(`"x"`)}, "integrations"},
-	} {
-		tc.m.Type, tc.m.UserID, tc.m.Event = TypeTrack, "u", "E"
-		var ve *ValidationError
-		require.ErrorAs(t, tc.m.Validate(), &ve, string(tc.m.Context))
-		require.Equal(t, tc.field, ve.Field)
-	}
-	// A decoded object edited by hand is checked again.
-	m, err = Decode([]byte(`{"type":"track","userId":"u","event":"E","context":{"ip":"10.0.0.1"}}`))
-	require.NoError(t, err)
-	m.Context = json.RawMessage(`{"ip":}`)
-	require.Error(t, m.Validate())
-	// Bytes changed in place are not checked again; reading them fails rather than panics.
-	require.Error(t, eachMember([]byte(`{"ip":     }`), func(k, v []byte) error { return nil }))
-	require.Error(t, eachElement([]byte(`[1, }]`), func(v []byte) error { return nil }))
-}
-
 // TestContextMembersAsSent checks that prepare reads the context members it needs by their
 // unescaped keys, the last of duplicates winning, as a decoder would.
 func TestContextMembersAsSent(t *testing.T) {
 	t.Parallel()
 	p := &Pipeline{purposes: map[string]string{"analytics": "analytics"}, dropContext: map[string]struct{}{}, norm: newTestNormalizer()}
-	m, err := Decode([]byte(`{"type":"track","anonymousId":"a","event":"E","context":{
+	m, err := wire.Decode([]byte(`{"type":"track","anonymousId":"a","event":"E","context":{
 		"\u0069p":"198.51.100.77",
 		"device":{"id":"first"},"device":{"id":"second"},
 		"consent":{"categoryPreferences":{"Analytics":false}},
@@ -294,7 +198,7 @@ func TestContextMembersAsSent(t *testing.T) {
 func TestPageNameKeepsPropertiesStorable(t *testing.T) {
 	t.Parallel()
 	out := withMembers([]byte(`{"path":"/terms"}`), map[string]any{"name": "Terms & <Conditions>", "category": "Legal \"EU\""})
-	require.True(t, storable(out), string(out))
+	require.True(t, wire.Storable(out), string(out))
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(out, &got))
 	require.Equal(t, map[string]any{"path": "/terms", "name": "Terms & <Conditions>", "category": `Legal "EU"`}, got)
@@ -302,16 +206,30 @@ func TestPageNameKeepsPropertiesStorable(t *testing.T) {
 	require.JSONEq(t, `{"name":"Home"}`, string(withMembers(nil, map[string]any{"name": "Home"})))
 }
 
-// TestHandBuiltObjectNumbersChecked checks that Validate refuses in a message built by hand what
-// the decoders refuse in a decoded one: a number beyond float64, which stored would make the
-// row unreadable.
-func TestHandBuiltObjectNumbersChecked(t *testing.T) {
+func TestPageAndScreenEventNames(t *testing.T) {
 	t.Parallel()
-	m := Message{Type: TypeTrack, UserID: "u", Event: "E", Properties: json.RawMessage(`{"x":[1,1e400]}`)}
-	var ve *ValidationError
-	require.ErrorAs(t, m.Validate(), &ve)
-	require.Equal(t, "properties", ve.Field)
-	require.Equal(t, "must be a JSON float64, not number 1e400", ve.Message)
-	m.Properties = json.RawMessage(` null `)
-	require.NoError(t, m.Validate())
+	b := setup(t, nil)
+	require.Equal(t, 200, b.post(t, "/v1/page", map[string]any{"userId": "u", "name": "Pricing", "category": "Docs",
+		"properties": map[string]any{"path": "/pricing"}, "messageId": "p1"}).status)
+	require.Equal(t, 200, b.post(t, "/v1/screen", map[string]any{"userId": "u", "name": "Cart", "messageId": "s1"}).status)
+	require.Equal(t, 200, b.post(t, "/v1/page", map[string]any{"userId": "u", "messageId": "p2"}).status)
+	for _, tc := range []struct{ id, kind, event, props string }{
+		{"p1", "page", "Page Viewed", `{"category": "Docs", "name": "Pricing", "path": "/pricing"}`},
+		{"s1", "screen", "Screen Viewed", `{"name": "Cart"}`},
+		{"p2", "page", "Page Viewed", ``},
+	} {
+		t.Run(tc.id, func(t *testing.T) {
+			t.Parallel()
+			var kind, event string
+			var props sql.NullString
+			require.NoError(t, b.db.QueryRow(`SELECT kind, event, properties::text FROM interactions WHERE message_id = $1`, tc.id).Scan(&kind, &event, &props))
+			require.Equal(t, tc.kind, kind, tc.id)
+			require.Equal(t, tc.event, event, tc.id)
+			if tc.props == "" {
+				require.False(t, props.Valid, tc.id)
+			} else {
+				require.JSONEq(t, tc.props, props.String, tc.id)
+			}
+		})
+	}
 }

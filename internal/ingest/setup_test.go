@@ -17,6 +17,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
@@ -141,7 +142,7 @@ func (b *testBundle) traits(t testing.TB, id uuid.UUID) map[string]any {
 	return out
 }
 
-func (b *testBundle) submit(t testing.TB, msgs ...Message) Result {
+func (b *testBundle) submit(t testing.TB, msgs ...wire.Message) Result {
 	t.Helper()
 	res, err := b.pipe.Submit(context.Background(), msgs, "test")
 	require.NoError(t, err)

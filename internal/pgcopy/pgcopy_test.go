@@ -2,6 +2,7 @@ package pgcopy
 
 import (
 	"database/sql"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -51,11 +52,14 @@ func TestEscapesEachSpecialByte(t *testing.T) {
 	for in, want := range map[string]string{
 		`{"a":"b"}`: `{"a":"b"}`, "x\\y": `x\\y`, "x\ny": `x\ny`, "x\ry": `x\ry`, "x\ty": `x\ty`, "": "",
 	} {
-		var b Buffer
-		b.Text(in)
-		b.TextBytes([]byte(in))
-		b.EndRow()
-		require.Equal(t, want+"\t"+want+"\n", string(b.Bytes()), "%q", in)
+		t.Run(fmt.Sprintf("%q", in), func(t *testing.T) {
+			t.Parallel()
+			var b Buffer
+			b.Text(in)
+			b.TextBytes([]byte(in))
+			b.EndRow()
+			require.Equal(t, want+"\t"+want+"\n", string(b.Bytes()), "%q", in)
+		})
 	}
 }
 

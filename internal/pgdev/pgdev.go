@@ -1,7 +1,7 @@
 // Package pgdev runs a private PostgreSQL cluster for local development and
 // tests with the machine's own initdb and pg_ctl: `cairn serve` without
 // DATABASE_URL uses one under ./.cairn/pg, and package testdb shares one
-// across test binaries.
+// across test binaries. RedactDSN makes any connection string safe to print.
 //
 // A cluster directory holds:
 //
@@ -40,6 +40,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/cairn-cdp/cairn/internal/shell"
 )
 
 const (
@@ -434,11 +436,11 @@ func (c *Cluster) serverOptions(port int, extra map[string]string) string {
 	}
 	opts := []string{
 		"-p", strconv.Itoa(port),
-		"-k", shellQuote(socketDir),
-		"-c", shellQuote("listen_addresses=127.0.0.1"),
+		"-k", shell.Quote(socketDir),
+		"-c", shell.Quote("listen_addresses=127.0.0.1"),
 	}
 	for _, name := range slices.Sorted(maps.Keys(extra)) {
-		opts = append(opts, "-c", shellQuote(name+"="+extra[name]))
+		opts = append(opts, "-c", shell.Quote(name+"="+extra[name]))
 	}
 	return strings.Join(opts, " ")
 }

@@ -164,8 +164,3 @@ func isZombie(pid int) bool {
 	i := bytes.LastIndex(b, []byte(") "))
 	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
 }
-
-// shellQuote quotes s for /bin/sh: pg_ctl passes -o through the shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}

@@ -1,6 +1,7 @@
 package rfm
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -13,7 +14,10 @@ func TestFMScore(t *testing.T) {
 		{1, 1, 1}, {1, 2, 2}, {2, 1, 2}, {2, 3, 3}, {3, 3, 3}, {4, 5, 5}, {5, 4, 5}, {5, 5, 5}, {1, 5, 3}, {2, 5, 4},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, FMScore(tt.f, tt.m), "FMScore(%d, %d)", tt.f, tt.m)
+		t.Run(fmt.Sprintf("F%d M%d", tt.f, tt.m), func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, FMScore(tt.f, tt.m))
+		})
 	}
 }
 

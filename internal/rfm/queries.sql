@@ -4,10 +4,9 @@
 -- The scores are computed once, in one statement's snapshot, and only the rows that change go
 -- into the session's temp table rfm_next; those are then written to customers in keyset batches
 -- by customer id, each batch its own short transaction, so ingest (which updates customers rows
--- all the time) never waits on more than one batch's row locks. Plans and measured costs are
--- noted on each query: PostgreSQL 15 on the shared 2-core dev machine, 1M customers / 10M
--- interactions seeded by testdata/bench_seed.sql. CPU seconds of the backend are given as well as
--- wall time because other work kept the load average at 6–8 while measuring.
+-- all the time) never waits on more than one batch's row locks. Each query notes its plan and
+-- current cost on 1M customers / 10M interactions (testdata/bench_seed.sql); how these were
+-- measured, and what was tried and not kept, is in PLANS.md.
 
 -- name: lock
 -- Serialises computations (a second one waits): an older snapshot must not overwrite a newer one.
@@ -41,19 +40,13 @@ CREATE TEMP TABLE rfm_next (
 -- score = 1 + floor(5 * (rank - 1) / n) with RANK() from worst to best; integer division of
 -- non-negative bigints is the floor. n = count(*) OVER () = customers with an order in the window.
 -- Plan (1M customers, 10M interactions, 750k orders in the window, 460k customers scored):
---   Index Only Scan on interaction_orders_rfm (750k rows, Heap Fetches 0) → GroupAggregate (input
---   already in customer order: no hash table) → Merge Anti Join with the merged customers (Index
---   Scan of the partial customer_merged_into_id: 7 ms, against 260 ms for the Seq Scan of
---   customers it replaced) → 3 × Sort + WindowAgg (quicksort in memory, ~55 MB each) → CTE →
---   Hash Full Join with the customers holding RFM (Seq Scan filtered on rfm_label; on a first
---   computation the hash is empty, later ~460k rows) → Sort + Insert of the changed rows only.
---   Measured: 3.9–4.6 s of backend CPU before those two changes (wall 5–13 s on the shared 2-core
---   box at load average 6–8), 3.4–3.6 s wall after, whether 2k or all 460k rows changed. Without the covering index the
---   orders come from a Bitmap Heap Scan of interaction_event_occurred_at over ~189k heap pages
---   (1.5 GB): +3–5 s and it grows with the table's width. JIT on: +1.5 s (Compute turns it off).
---   Tried and not kept: RANK() via per-value histograms for recency and frequency (two hash
---   aggregates instead of two sorts) saved ~10% CPU for a less obvious query; scoring from
---   customers LEFT JOIN orders in one pass was ~20% slower.
+--   Index Only Scan on the covering index interaction_orders_rfm (750k rows, Heap Fetches 0) →
+--   GroupAggregate (input already in customer order: no hash table) → Merge Anti Join with the
+--   merged customers (Index Scan of the partial customer_merged_into_id, ~7 ms) → 3 × Sort +
+--   WindowAgg (quicksort in memory, ~55 MB each) → CTE → Hash Full Join with the customers
+--   holding RFM (Seq Scan filtered on rfm_label) → Sort + Insert of the changed rows only.
+--   Cost: 3.4–3.6 s wall, whether 2k or all 460k rows change. It needs interaction_orders_rfm
+--   (without it the orders come from ~1.5 GB of heap pages) and JIT off (Compute sets it).
 WITH scored AS (
   SELECT id, recency, frequency, monetary, r, f, m,
          r::text || f::text || m::text AS score,
@@ -123,15 +116,11 @@ SELECT pg_advisory_xact_lock_shared(7395118264530126722);
 -- lost their RFM. $3 is the computation's now: rfm_computed_at says as of when this customer's
 -- current values hold.
 -- Plan: Nested Loop over rfm_next's rows in the range, an Index Scan on customers_pkey per row
--- (apply sets enable_mergejoin/enable_hashjoin off for its session), then Update. The planner
--- prefers a Merge Join with an Index Scan of customers_pkey over the whole id range, which reads
--- every customer in the range (85k for a 20k batch when a fifth of customers have orders, as
--- with `cairn seed`): 0.8 s per batch against 0.41 s probing. Without the range on customers it
--- hashes a seq scan of all customers per batch (0.78 s). The Update is ~15 µs of backend CPU per
--- row: a non-HOT update (the row moves: pages are full) writing customers' indexes. Measured
--- (BenchmarkComputeSeeded): a first computation writes every scored customer — 206k rows in 4.4 s
--- on `cairn seed --customers 1000000 --events 10000000`, 460k in 4.8 s on bench_seed.sql; an
--- hourly one 9–19k rows, one batch, 0.2–0.3 s.
+-- (apply sets enable_mergejoin/enable_hashjoin off for its session: the planner's Merge Join
+-- reads every customer in the id range, about twice the time), then Update, ~15 µs of backend
+-- CPU per row (a non-HOT update writing customers' indexes). Cost (BenchmarkComputeSeeded): a
+-- first computation writes every scored customer, 460k rows in ~4.8 s; an hourly one 9–19k
+-- rows, one batch, 0.2–0.3 s.
 -- The written customers are queued in segment_dirty_customers in the same statement (so in the
 -- batch's transaction), for the incremental segment drain to re-evaluate rfm conditions — only
 -- while some segment's rule has an rfm condition (one InitPlan over the few segments rows), since
@@ -153,7 +142,7 @@ FROM rfm_next n
 WHERE ($1::uuid IS NULL OR n.id > $1::uuid)
   AND ($2::uuid IS NULL OR n.id <= $2::uuid)
   -- The same range on customers lets the planner scan its primary key for the range instead of
-  -- the whole table (a hash join over a seq scan of 1M customers per batch: 780 ms vs 300 ms).
+  -- hashing a seq scan of the whole table per batch.
   AND ($1::uuid IS NULL OR c.id > $1::uuid)
   AND ($2::uuid IS NULL OR c.id <= $2::uuid)
   AND c.id = n.id

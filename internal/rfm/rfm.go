@@ -1,5 +1,7 @@
-// Package rfm scores customers by Recency, Frequency and Monetary value of their orders and
-// labels them with the common eleven-segment RFM map, all in set-based SQL (queries.sql).
+// Package rfm owns customers' RFM values (the rfm_* columns): it scores customers by Recency,
+// Frequency and Monetary value of their orders and labels them with the common eleven-segment
+// RFM map, all in set-based SQL (queries.sql), and summarises them for the API. It declares the
+// Scheduler that jobs/ implements to run a computation in the background.
 //
 // Orders are interactions with event 'Order Completed' inside a window (default 365 days) ending
 // at the computation's now. recency = whole days since the last order, frequency = number of
@@ -17,12 +19,9 @@
 // segment's rule has an rfm condition, each batch also queues the customers it wrote in
 // segment_dirty_customers, so the incremental segment drain picks the new values up.
 //
-// Cost on the 2-core dev machine (BenchmarkComputeSeeded, wall time): with 1M customers, 10M
-// interactions and 460k customers scored (testdata/bench_seed.sql), an hourly run, where ~19k
-// customers' values change, takes ~3.8 s (scoring ~3.5 s, writing ~0.3 s) and the first run,
-// which writes all 460k, ~8.4 s (writing ~4.8 s: each row is a non-HOT update of customers and
-// its indexes). On `cairn seed --customers 1000000 --events 10000000` (206k scored): 2.4 s
-// hourly, 6.2 s first. rfm_label has no index so that these updates write one index fewer.
+// Cost (BenchmarkComputeSeeded, 1M customers, 460k scored): an hourly run ~3.8 s, the first
+// run, which writes every scored customer, ~8.4 s; PLANS.md has the breakdown. rfm_label has no
+// index so that these updates write one index fewer.
 package rfm
 
 import (

@@ -110,9 +110,11 @@ func TestSeedIsConsistent(t *testing.T) {
 			AND c.purpose = 'analytics' AND NOT c.granted WHERE i.occurred_at >= c.recorded_at`,
 	}
 	for name, q := range checks {
-		var n int64
-		require.NoError(t, b.db.QueryRowContext(ctx, q).Scan(&n), name)
-		require.Zero(t, n, name)
+		t.Run(name, func(t *testing.T) {
+			var n int64
+			require.NoError(t, b.db.QueryRowContext(ctx, q).Scan(&n), name)
+			require.Zero(t, n, name)
+		})
 	}
 
 	// The data has the shapes the product needs, in plausible proportions.
@@ -137,9 +139,11 @@ func TestSeedIsConsistent(t *testing.T) {
 		"events over a year ago": {`SELECT count(*) FROM interactions WHERE occurred_at < '2025-06-01'`, 100},
 	}
 	for name, c := range atLeast {
-		var n int64
-		require.NoError(t, b.db.QueryRowContext(ctx, c.q).Scan(&n), name)
-		require.GreaterOrEqual(t, n, c.min, name)
+		t.Run(name, func(t *testing.T) {
+			var n int64
+			require.NoError(t, b.db.QueryRowContext(ctx, c.q).Scan(&n), name)
+			require.GreaterOrEqual(t, n, c.min, name)
+		})
 	}
 	// Recency skew: the last year holds more events than the year before.
 	var recent, older int64
@@ -171,28 +175,34 @@ func TestSeedIntoNonEmptyDatabase(t *testing.T) {
 func TestAllocateEvents(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ customers, events int }{{1, 0}, {1, 10}, {10, 5}, {1000, 10_000}, {7, 7}} {
-		counts := allocateEvents(3, tc.customers, tc.events)
-		var sum, zero, maxc int
-		for _, c := range counts {
-			sum += int(c)
-			maxc = max(maxc, int(c))
-			if c == 0 {
-				zero++
+		t.Run(fmt.Sprintf("%d customers %d events", tc.customers, tc.events), func(t *testing.T) {
+			t.Parallel()
+			counts := allocateEvents(3, tc.customers, tc.events)
+			var sum, zero, maxc int
+			for _, c := range counts {
+				sum += int(c)
+				maxc = max(maxc, int(c))
+				if c == 0 {
+					zero++
+				}
 			}
-		}
-		require.Equal(t, tc.events, sum, "%+v", tc)
-		if tc.events >= tc.customers {
-			require.Zero(t, zero, "everyone gets an event when there are enough: %+v", tc)
-		}
-		if tc.customers >= 1000 {
-			require.Greater(t, maxc, 5*tc.events/tc.customers, "activity is heavy-tailed")
-		}
+			require.Equal(t, tc.events, sum, "%+v", tc)
+			if tc.events >= tc.customers {
+				require.Zero(t, zero, "everyone gets an event when there are enough: %+v", tc)
+			}
+			if tc.customers >= 1000 {
+				require.Greater(t, maxc, 5*tc.events/tc.customers, "activity is heavy-tailed")
+			}
+		})
 	}
 }
 
 func TestOptionsValidate(t *testing.T) {
 	t.Parallel()
 	for _, o := range []Options{{Customers: 0}, {Customers: 1, Events: -1}, {Customers: MaxCustomers + 1}} {
-		require.Error(t, o.defaults())
+		t.Run(fmt.Sprintf("%+v", o), func(t *testing.T) {
+			t.Parallel()
+			require.Error(t, o.defaults())
+		})
 	}
 }

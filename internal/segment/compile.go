@@ -9,6 +9,8 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 	"github.com/lib/pq"
+
+	"github.com/cairn-cdp/cairn/internal/pgarray"
 )
 
 // Query is compiled SQL with its arguments; placeholders are $1..$n.
@@ -94,7 +96,7 @@ func (p *Program) body(f *frag, head string) {
 	f.sql(" WHERE c.merged_into_id IS NULL")
 	if p.ids != nil {
 		f.sql(" AND c.id = ANY(")
-		f.arg(uuidArray(p.ids))
+		f.arg(pgarray.UUIDs(p.ids))
 		f.sql("::uuid[])")
 	}
 	f.sql(" AND ")
@@ -325,7 +327,7 @@ func (c *compiler) event(f *frag, e *EventCondition) {
 	filter(j)
 	if c.ids != nil {
 		j.sql(" AND i.customer_id = ANY(")
-		j.arg(uuidArray(c.ids))
+		j.arg(pgarray.UUIDs(c.ids))
 		j.sql("::uuid[])")
 	}
 	if driver && len(c.rowLevel) > 0 {
@@ -517,12 +519,4 @@ func rfmCondition(f *frag, r *RFMCondition) {
 		}
 	}
 	f.sql(")")
-}
-
-func uuidArray(ids []uuid.UUID) pq.StringArray {
-	s := make(pq.StringArray, len(ids))
-	for i, id := range ids {
-		s[i] = id.String()
-	}
-	return s
 }

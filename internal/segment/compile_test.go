@@ -3,6 +3,7 @@ package segment
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -217,12 +218,14 @@ func TestCompileNeverSplicesValues(t *testing.T) {
 		{Identity: &IdentityCondition{Type: "external:" + evil, Exists: true}},
 	}}
 	for _, joinFirst := range []bool{false, true} {
-		p, err := Compile(r, CompileOptions{JoinFirst: joinFirst})
-		require.NoError(t, err)
-		for _, q := range []Query{p.IDs(), p.Count()} {
-			require.NotContains(t, q.SQL, "DROP")
-			require.NotContains(t, q.SQL, "analytics")
-		}
+		t.Run(fmt.Sprintf("joinFirst %v", joinFirst), func(t *testing.T) {
+			p, err := Compile(r, CompileOptions{JoinFirst: joinFirst})
+			require.NoError(t, err)
+			for _, q := range []Query{p.IDs(), p.Count()} {
+				require.NotContains(t, q.SQL, "DROP")
+				require.NotContains(t, q.SQL, "analytics")
+			}
+		})
 	}
 	q, _, ok := DriverEvents(r, time.Now())
 	require.True(t, ok)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
@@ -32,14 +33,14 @@ func (s *recordingScheduler) ScheduleSync(_ context.Context, tx *sql.Tx, id uuid
 	return nil
 }
 
-func (s *recordingScheduler) ScheduleCompute(_ context.Context, tx *sql.Tx, id uuid.UUID) error {
+func (s *recordingScheduler) ScheduleCompute(_ context.Context, tx *sql.Tx, id uuid.UUID) (*queue.Job, error) {
 	if tx == nil {
 		panic("no tx")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.computes = append(s.computes, id)
-	return nil
+	return &queue.Job{Kind: "compute_segment"}, nil
 }
 
 type testBundle struct {
@@ -207,13 +208,15 @@ func TestComputeMarksFailure(t *testing.T) {
 		`{"and": [{"event": {"name": "x", "where": [null], "count": {"op": "GTE", "value": 2}}}, {"trait": {"key": "plan", "op": "EQ", "value": "pro"}}]}`,
 		`{"and": [{"event": {"name": "x", "where": [{"key": "k", "op": "CONTAINS", "value": 3}], "count": {"op": "GTE", "value": 2}}}, {"trait": {"key": "plan", "op": "EQ", "value": "pro"}}]}`,
 	} {
-		_, err = b.db.Exec(`UPDATE segments SET rule = $2 WHERE id = $1`, seg.ID, raw)
-		require.NoError(t, err)
-		_, err = b.svc.Compute(ctx, seg.ID)
-		require.ErrorIs(t, err, ErrInvalidRule, raw)
-		got, err := b.client.Segment.Get(ctx, seg.ID)
-		require.NoError(t, err)
-		require.Equal(t, "failed", string(got.Status), raw)
+		t.Run(raw, func(t *testing.T) {
+			_, err := b.db.Exec(`UPDATE segments SET rule = $2 WHERE id = $1`, seg.ID, raw)
+			require.NoError(t, err)
+			_, err = b.svc.Compute(ctx, seg.ID)
+			require.ErrorIs(t, err, ErrInvalidRule)
+			got, err := b.client.Segment.Get(ctx, seg.ID)
+			require.NoError(t, err)
+			require.Equal(t, "failed", string(got.Status))
+		})
 	}
 
 	_, err = b.svc.Compute(ctx, uuid.Must(uuid.NewV7()))

@@ -1,7 +1,19 @@
-// Package segment defines audiences: the rule language (SegmentRuleInput as Go types and as the
-// JSON stored in segments.rule), its validation, a human-readable rendering, the compiler from a
-// rule tree to ONE parameterised SQL query over customers, live previews, the full computation
-// of a segment's membership diff, and the incremental re-evaluation of dirty customers.
+// Package segment owns audiences: the segments table and segment_memberships (who is in a
+// segment, and since when), and everything that computes them: the rule language
+// (SegmentRuleInput as Go types and as the JSON stored in segments.rule), its validation, a
+// human-readable rendering, the compiler from a rule tree to ONE parameterised SQL query over
+// customers, live previews, the full computation
+// of a segment's membership diff, the incremental re-evaluation of dirty customers, and which
+// segments are due for a computation. It declares the Scheduler that jobs/ implements; it
+// never imports jobs or River.
+//
+// # Files and data access
+//
+// definition.go (create, update, delete, rule references), preview.go, compute.go,
+// incremental.go (the drain), history.go and due.go each hold one concern; service.go holds
+// the Service and its transaction settings. The segments row itself is read and written through
+// ent; every other statement is a named query in queries.sql (parsed at start-up), with its plan
+// and cost.
 //
 // # Rule semantics
 //
@@ -71,7 +83,7 @@
 // # Computation
 //
 // Service.Compute writes a segment's membership diff in one transaction (queries.sql
-// apply-diff) under a row lock on the segment, updates member_count, last_computed_at and
+// want-full and diff-full) under a row lock on the segment, updates member_count, last_computed_at and
 // status, and schedules campaign syncs and dependent segments through Scheduler in the same
 // transaction. Service.Drain re-evaluates every segment for a batch of customers taken from
 // segment_dirty_customers (which ingest fills while any segment exists, and ComputeRFM for the

@@ -12,6 +12,8 @@ var (
 	ErrInvalidInput = errors.New("invalid segment input")
 	// ErrNotFound is returned for a segment id that does not exist.
 	ErrNotFound = errors.New("segment not found")
+	// ErrNoScheduler is returned by RequestCompute on a Service without a Scheduler.
+	ErrNoScheduler = errors.New("segment computations cannot be enqueued here")
 	// ErrInUse refuses deleting a segment other segments or campaigns still use.
 	ErrInUse = errors.New("segment is in use")
 )

@@ -12,7 +12,14 @@ var queriesSQL string
 
 // queries are the named blocks of queries.sql, parsed at start-up: a missing or empty block
 // panics at init, not in the middle of a job.
-var queries = namedsql.MustParse("segment: queries.sql", queriesSQL, "want-full", "analyze-want", "diff-full", "diff-ids", "take-dirty", "history")
+var queries = namedsql.MustParse("segment: queries.sql", queriesSQL, "want-full", "analyze-want", "diff-full", "diff-ids", "take-dirty", "history", "due",
+	"lock-segment", "lock-segments", "mark-computing", "finish-computation", "record-failure",
+	"add-member-count", "campaigns-of", "dependents-of", "set-nestloop", "settings", "customers-estimate")
+
+// params renders a named query whose placeholders are all parameters, taken from p by name.
+func params(name string, p map[string]any) Query {
+	return bind(name, func(f *frag, ph string) { f.arg(p[ph]) })
+}
 
 // bind renders a named query: each {{name}} becomes what fill writes for it (a parameter, a
 // compiled rule, or nothing). Placeholders are numbered in order of appearance.

@@ -15,8 +15,8 @@ ANALYZE segment_want;
 -- The membership diff of one segment against segment_want, in one statement: customers with an
 -- open stay who are not wanted get exited_at; wanted customers without an open stay get a new
 -- row (UUIDv7 id); unchanged rows are not touched. cur snapshots the open stays first, so both
--- sides are hash anti-joins against fixed sets (run with enable_nestloop off: a nested loop
--- probing segment_memberships while the INSERT grows it was quadratic, 9.7 s for 8,874 entries).
+-- sides are hash anti-joins against fixed sets. Run with enable_nestloop off: a nested loop
+-- probing segment_memberships while the INSERT grows it is quadratic (PLANS.md).
 -- Plan (1M customers, ~9k members, see PLANS.md): index-only scan of the partial unique index
 -- segmentmembership_segment_id_customer_id for cur; two Hash Anti Joins; ~30 ms beyond want.
 WITH cur AS MATERIALIZED (
@@ -93,3 +93,61 @@ x AS (
 SELECT d.day AT TIME ZONE 'UTC', COALESCE(e.n, 0), COALESCE(x.n, 0)
 FROM d LEFT JOIN e USING (day) LEFT JOIN x USING (day)
 ORDER BY d.day;
+
+-- name: due
+-- Segments whose computation is due, least recently computed first (see Due).
+-- Plan: sequential scan of segments (a few hundred rows at most).
+SELECT id FROM segments
+WHERE status = 'pending'
+   OR (status <> 'failed' AND (last_computed_at IS NULL
+       OR last_computed_at <= now() - refresh_every_seconds * interval '1 second'))
+   OR (status = 'failed' AND updated_at <= now() - refresh_every_seconds * interval '1 second')
+ORDER BY last_computed_at NULLS FIRST
+LIMIT {{limit}};
+
+-- name: lock-segment
+-- Locks one segment row for a computation or a delete, so neither interleaves with a drain.
+SELECT rule FROM segments WHERE id = {{segment}} FOR UPDATE;
+
+-- name: lock-segments
+-- Locks every segment in id order (the order every locker of several segments uses).
+SELECT id, rule FROM segments ORDER BY id FOR UPDATE;
+
+-- name: mark-computing
+UPDATE segments SET status = 'computing' WHERE id = {{segment}} AND status <> 'computing';
+
+-- name: finish-computation
+UPDATE segments SET member_count = {{members}}, last_computed_at = {{now}}, status = 'ready', error = NULL
+WHERE id = {{segment}};
+
+-- name: record-failure
+UPDATE segments SET status = 'failed', error = {{error}}, updated_at = now() WHERE id = {{segment}};
+
+-- name: add-member-count
+UPDATE segments SET member_count = member_count + {{delta}} WHERE id = {{segment}};
+
+-- name: campaigns-of
+-- Plan: index scan of campaigns by segment_id.
+SELECT id FROM campaigns WHERE segment_id = {{segment}} ORDER BY id;
+
+-- name: dependents-of
+-- The segments whose rule refers to {{segment}} (inSegment), other than itself: those Delete
+-- refuses to orphan and a membership change recomputes.
+-- Plan: sequential scan of segments with a JSON path test per rule (a few hundred rows at most).
+SELECT id FROM segments
+WHERE id <> {{segment}}
+  AND jsonb_path_exists(rule, '$.**.inSegment ? (@ == $id)', jsonb_build_object('id', {{segment}}::text))
+ORDER BY id;
+
+-- name: set-nestloop
+SELECT set_config('enable_nestloop', {{value}}, true);
+
+-- name: settings
+-- The computation settings: work_mem keeps per-customer event aggregates in memory; JIT
+-- compilation costs 0.1-0.5 s per query with these plans and never pays back for the
+-- sub-second queries previews must be.
+SELECT set_config('work_mem', {{work_mem}}, true), set_config('jit', 'off', true);
+
+-- name: customers-estimate
+-- The planner's estimate of the customers table's rows (no scan).
+SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'customers'::regclass;

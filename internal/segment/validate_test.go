@@ -123,6 +123,9 @@ func TestText(t *testing.T) {
 			"performed 'Order Completed' = 1 time where total ≥ 100"},
 	}
 	for _, tc := range tests {
-		require.Equal(t, tc.want, Text(tc.rule, map[uuid.UUID]string{seg: "VIP"}))
+		t.Run(tc.want, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, Text(tc.rule, map[uuid.UUID]string{seg: "VIP"}))
+		})
 	}
 }

@@ -61,8 +61,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// routeOf is the matched mux pattern (e.g. "POST /graphql"), never the raw path, which for
-// tracking links carries tokens.
+// routeOf is the matched mux pattern (e.g. "POST /graphql"), never the raw path: a path can
+// carry ids or tokens, and one label per path would make metrics unbounded.
 func routeOf(r *http.Request) string {
 	if r.Pattern != "" {
 		return r.Pattern

@@ -131,10 +131,12 @@ func TestHealthReadyMetrics(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ready"`} {
-		rec := httptest.NewRecorder()
-		b.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-		require.Equal(t, http.StatusOK, rec.Code, path)
-		require.Contains(t, rec.Body.String(), want)
+		t.Run(path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			b.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			require.Equal(t, http.StatusOK, rec.Code, path)
+			require.Contains(t, rec.Body.String(), want)
+		})
 	}
 	b.do(t, b.key(t, auth.ScopeRead), `query ListThem { customers { totalCount } }`, nil)
 	rec := httptest.NewRecorder()

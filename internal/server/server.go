@@ -1,7 +1,8 @@
-// Package server is Cairn's HTTP front: it routes /graphql, /playground, the health and metrics
-// endpoints and the tracking API to their handlers, authenticates callers, and adds request ids,
-// structured access logs and Prometheus metrics. Handlers stay thin; the logic is in
-// internal/<domain> and graph.
+// Package server is Cairn's HTTP layer: it routes /graphql (with graph's scope checks and query
+// limits), /playground, the health and metrics endpoints and, when given one, the tracking API
+// handler under /v1/; it authenticates GraphQL callers by API key and adds request ids,
+// structured access logs and Prometheus metrics. Handlers stay thin: the logic is in
+// internal/<domain>, reached through graph's resolvers or the tracking handler.
 package server
 
 import (
@@ -28,8 +29,8 @@ type Config struct {
 	Log      *slog.Logger
 	// Registry receives Cairn's metrics; nil makes a private one.
 	Registry *prometheus.Registry
-	// Tracking, when set, serves the Segment-compatible tracking API under /v1/ and the email
-	// tracking links under /t/ (it authenticates its own callers).
+	// Tracking, when set, serves the Segment-compatible tracking API under /v1/ (it
+	// authenticates its own callers).
 	Tracking http.Handler
 	// Limits for GraphQL; zero value means graph.DefaultLimits.
 	Limits graph.Limits
@@ -84,7 +85,6 @@ func New(cfg Config) *Server {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	if cfg.Tracking != nil {
 		mux.Handle("/v1/", cfg.Tracking)
-		mux.Handle("/t/", cfg.Tracking)
 	}
 	s.handler = s.withRequestID(s.withAccessLog(s.metrics.instrument(mux)))
 	return s

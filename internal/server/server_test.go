@@ -36,7 +36,7 @@ func setup(t *testing.T) *testBundle {
 	keys := auth.NewKeys(db, log)
 	srv := server.New(server.Config{
 		DB: db, Keys: keys, Log: log,
-		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Jobs: rc, Log: log},
+		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Jobs: jobs.Reader{Client: rc}, Log: log},
 	})
 	return &testBundle{db: db, keys: keys, srv: srv}
 }

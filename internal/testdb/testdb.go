@@ -193,7 +193,7 @@ func openServer() (*server, error) {
 	var version int
 	if err := admin.QueryRowContext(ctx, `SELECT current_setting('server_version_num')::int`).Scan(&version); err != nil {
 		admin.Close()
-		return nil, fmt.Errorf("error connecting to %s: %w", redact(srv.url), err)
+		return nil, fmt.Errorf("error connecting to %s: %w", pgdev.RedactDSN(srv.url), err)
 	}
 	if version >= 150000 {
 		srv.cloneStrategy = " STRATEGY FILE_COPY"
@@ -215,7 +215,7 @@ func (s *server) makeTemplate() (string, error) {
 	defer cancel()
 	conn, err := s.admin.Conn(ctx)
 	if err != nil {
-		return "", fmt.Errorf("error connecting to %s: %w", redact(s.url), err)
+		return "", fmt.Errorf("error connecting to %s: %w", pgdev.RedactDSN(s.url), err)
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(templateLockKey)); err != nil {
@@ -386,13 +386,4 @@ func withDatabase(serverURL, name string) string {
 	u.Path = "/" + name
 	u.RawPath = ""
 	return u.String()
-}
-
-// redact hides the password of a URL for error messages.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
 }

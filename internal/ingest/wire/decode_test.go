@@ -1,4 +1,4 @@
-package ingest
+package wire
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/bench"
 )
 
-// jsonStringCases are JSON string values (and a few non-strings) whose decoding by jsonString
+// jsonStringCases are JSON string values (and a few non-strings) whose decoding by Unquote
 // must match encoding/json's: plain text, escapes, invalid UTF-8, control characters.
 var jsonStringCases = []string{
 	`""`, `"plain"`, `"caf` + "\u00e9" + `"`, `"\u00e9"`, `"a\"b"`, `"a\\"`, `"\ud800"`, `"\u0000"`,
@@ -21,7 +21,10 @@ var jsonStringCases = []string{
 func TestJSONStringMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 	for _, c := range jsonStringCases {
-		checkJSONString(t, []byte(c))
+		t.Run(c, func(t *testing.T) {
+			t.Parallel()
+			checkJSONString(t, []byte(c))
+		})
 	}
 }
 
@@ -35,8 +38,8 @@ func FuzzJSONString(f *testing.F) {
 func checkJSONString(t *testing.T, b []byte) {
 	var want string
 	wantErr := json.Unmarshal(b, &want)
-	got, err := jsonString(b)
-	require.Equal(t, wantErr == nil, err == nil, "%q: encoding/json error %v, jsonString error %v", b, wantErr, err)
+	got, err := Unquote(b)
+	require.Equal(t, wantErr == nil, err == nil, "%q: encoding/json error %v, Unquote error %v", b, wantErr, err)
 	require.Equal(t, want, got, "%q", b)
 }
 
@@ -63,7 +66,7 @@ func BenchmarkDecodeBatch(b *testing.B) {
 // FuzzFastDecodeMatches checks DecodeBatch's and Decode's fast path against encoding/json's:
 // whatever the fast path accepts, encoding/json must accept and decode alike.
 //
-//	go test ./internal/ingest -run '^$' -fuzz FuzzFastDecodeMatches -fuzztime 60s
+//	go test ./internal/ingest/wire -run '^$' -fuzz FuzzFastDecodeMatches -fuzztime 60s
 func FuzzFastDecodeMatches(f *testing.F) {
 	p := bench.NewPayloads("fuzz", 100, 1, 1)
 	f.Add(p.Batch(3))
@@ -133,15 +136,18 @@ func TestFastDecodeTaken(t *testing.T) {
 	require.Len(t, items, 100)
 	var w wireMessage
 	require.True(t, w.decodeFast(p.Message(nil)))
-	for _, body := range []string{
-		`{"batch":[{"type":"track","userId":"u","event":true}]}`,   // a type error
-		`{"batch":[{"type":"track","userId":"u","event":"E"}],}`,   // a syntax error
-		`{"batch":[{"type":"track","userId":"u","\u212aey":"E"}]}`, // folded only by Unicode rules
-		`{"batch":[1]}`,  // not an object
-		`{"batch":null}`, // no batch
-		`{"batch":[{"type":"track","userId":"u","event":"E"}],"sentAt":1,"writeKey":{}}`, // writeKey not a string
+	for _, tc := range []struct{ name, body string }{
+		{"a type error", `{"batch":[{"type":"track","userId":"u","event":true}]}`},
+		{"a syntax error", `{"batch":[{"type":"track","userId":"u","event":"E"}],}`},
+		{"folded only by Unicode rules", `{"batch":[{"type":"track","userId":"u","\u212aey":"E"}]}`},
+		{"not an object", `{"batch":[1]}`},
+		{"no batch", `{"batch":null}`},
+		{"writeKey not a string", `{"batch":[{"type":"track","userId":"u","event":"E"}],"sentAt":1,"writeKey":{}}`},
 	} {
-		_, _, ok := scanBatchFast([]byte(body))
-		require.False(t, ok, body)
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, ok := scanBatchFast([]byte(tc.body))
+			require.False(t, ok, tc.body)
+		})
 	}
 }

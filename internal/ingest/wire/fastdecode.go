@@ -1,4 +1,4 @@
-package ingest
+package wire
 
 import (
 	"bytes"
@@ -11,9 +11,8 @@ import (
 )
 
 // The decoders' fast path. encoding/json scans every value twice (once to find where it ends,
-// once to decode it), and decoding a batch that way was two thirds of DecodeBatch. Here the body
-// is validated in one pass by jsontext (encoding/json/v2's syntax layer, 4x faster than
-// json.Valid) and the known fields are then read with eachMember. It handles what well-formed
+// once to decode it). Here the body is validated in one pass by jsontext (encoding/json/v2's
+// syntax layer, ~4x faster than json.Valid) and the known fields are then read with EachMember. It handles what well-formed
 // clients send; for anything else (invalid JSON, a value of the wrong type, an object member
 // that is not an object or holds a number out of float64's range, a key that is not plain
 // ASCII, an oversized item) it reports false and the decoders take encoding/json's path, so that
@@ -36,7 +35,7 @@ func scanBatchFast(data []byte) (w wireBatch, items []batchItem, ok bool) {
 	}
 	var raws [][]byte
 	var seen objectsSeen
-	err := eachMember(data, func(key, value []byte) error {
+	err := EachMember(data, func(key, value []byte) error {
 		if !plainKey(key) {
 			return errSlowPath
 		}
@@ -82,7 +81,7 @@ func scanBatchFast(data []byte) (w wireBatch, items []batchItem, ok bool) {
 // (w then half-filled) when obj holds a key that is not plain ASCII or a value of the wrong type.
 func (w *wireMessage) decodeFast(obj []byte) bool {
 	var seen objectsSeen
-	err := eachMember(obj, func(key, value []byte) error {
+	err := EachMember(obj, func(key, value []byte) error {
 		if !plainKey(key) {
 			return errSlowPath
 		}
@@ -101,7 +100,7 @@ func (w *wireMessage) decodeFast(obj []byte) bool {
 			switch value[0] {
 			case 'n': // null leaves a string as it is
 			case '"':
-				s, err := jsonString(value)
+				s, err := Unquote(value)
 				if err != nil {
 					return errSlowPath
 				}
