@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/lib/pq"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -110,6 +111,11 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if errors.As(err, &nf) { // "ent: segment not found" speaks of ent, not the API
 				gerr.Message = strings.TrimPrefix(nf.Error(), "ent: ")
 			}
+		case code == CodeConflict:
+			var ce *ent.ConstraintError
+			if errors.As(err, &ce) { // ent's message carries the SQL error
+				gerr.Message = constraintMessage(err)
+			}
 		case code == CodeInternal:
 			log.ErrorContext(ctx, "graphql resolver failed", "path", gerr.Path.String(), "error", err)
 			gerr.Message = "internal error"
@@ -120,6 +126,20 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gerr.Extensions["code"] = code
 		return gerr
 	}
+}
+
+// constraintMessage says which constraint a write broke, without ent's or PostgreSQL's wording.
+func constraintMessage(err error) string {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code {
+		case "23505":
+			return fmt.Sprintf("a record with this value already exists (unique constraint %s)", pqErr.Constraint)
+		case "23503":
+			return fmt.Sprintf("the record refers to one that does not exist, or is referred to by another (constraint %s)", pqErr.Constraint)
+		}
+	}
+	return "the change conflicts with existing data"
 }
 
 // argumentMessage prefixes an argument's error with the argument's path and its field, e.g.

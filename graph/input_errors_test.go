@@ -14,8 +14,8 @@ import (
 )
 
 // TestBadIDsAreUserErrors: an ID that is not a UUID, or a reference to a segment that does not
-// exist, is BAD_USER_INPUT naming the argument, never INTERNAL; NOT_FOUND messages speak of the
-// API's objects, not ent's.
+// exist, is BAD_USER_INPUT naming the argument, never INTERNAL; NOT_FOUND and CONFLICT messages
+// speak of the API's objects, not ent's or PostgreSQL's.
 func TestBadIDsAreUserErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -24,6 +24,9 @@ func TestBadIDsAreUserErrors(t *testing.T) {
 	var logs bytes.Buffer
 	srv, keys := newServerLog(t, db, client, slog.New(slog.NewTextHandler(&logs, nil)))
 	key, err := keys.Create(ctx, "ids", []auth.Scope{auth.ScopeRead, auth.ScopeWrite})
+	require.NoError(t, err)
+
+	_, err = client.Segment.Create().SetName("taken").SetRule(map[string]any{"trait": map[string]any{"key": "plan", "op": "EXISTS"}}).Save(ctx)
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -43,6 +46,7 @@ func TestBadIDsAreUserErrors(t *testing.T) {
 		{"deleteSegment", `mutation { deleteSegment(id: "abc") }`, nil, "BAD_USER_INPUT", `argument "id"`},
 		{"inSegment not a UUID", `{ segmentPreview(rule: {inSegment: "abc"}) { count } }`, nil, "BAD_USER_INPUT", `argument "rule.inSegment" of segmentPreview`},
 		{"inSegment missing", `{ segmentPreview(rule: {and: [{inSegment: "0193a0c0-0000-7000-8000-000000000001"}]}) { count } }`, nil, "BAD_USER_INPUT", "rule.and[0].inSegment: segment 0193a0c0-0000-7000-8000-000000000001 does not exist"},
+		{"createSegment with a taken name", `mutation { createSegment(input: {name: "taken", rule: {trait: {key: "plan", op: EXISTS}}}) { id } }`, nil, "CONFLICT", "already exists (unique constraint segments_name_key)"},
 		{"computeSegment missing", `mutation { computeSegment(id: "0193a0c0-0000-7000-8000-000000000001") { id } }`, nil, "NOT_FOUND", "segment not found"},
 	}
 	for _, tc := range tests {
@@ -51,7 +55,7 @@ func TestBadIDsAreUserErrors(t *testing.T) {
 			require.Len(t, errs, 1)
 			require.Equal(t, tc.code, errs[0].Extensions.Code, errs[0].Message)
 			require.Contains(t, errs[0].Message, tc.mention)
-			require.NotRegexp(t, `\bent: `, errs[0].Message)
+			require.NotRegexp(t, `\b(ent|pq): `, errs[0].Message)
 		})
 	}
 	require.NotContains(t, logs.String(), "level=ERROR")
