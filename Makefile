@@ -4,7 +4,8 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin/cairn
-ADDR ?= :8080
+# ADDR is where `make run` listens: `make run ADDR=:9090`, or CAIRN_ADDR from the environment.
+ADDR ?= $(or $(CAIRN_ADDR),:8080)
 TEST_FLAGS ?= -count=1 -timeout 25m
 
 .PHONY: all build run test postgres generate check-generate migration vet fmt clean stop-test-db
@@ -28,9 +29,9 @@ postgres:
 		echo "PostgreSQL server binaries (initdb, pg_ctl) not found: install PostgreSQL 15+ (e.g. brew install postgresql@16) or set DATABASE_URL"; exit 1; \
 	fi
 
-## run: set everything up and start Cairn at http://localhost:8080 (local Postgres under ./.cairn)
+## run: set everything up and start Cairn at http://localhost:8080 (ADDR=:9090 for another port; local Postgres under ./.cairn)
 run: postgres build
-	./$(BIN) serve --bootstrap-admin-key
+	CAIRN_ADDR='$(ADDR)' ./$(BIN) serve --bootstrap-admin-key
 
 ## test: run every test against a real local PostgreSQL (started and reused under ./.cairn/testpg)
 test: postgres

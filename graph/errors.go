@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/lib/pq"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/graph/scalar"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/profile"
@@ -48,7 +52,7 @@ func badInput(format string, args ...any) error {
 // notFoundErrors and badInputErrors list the domain sentinels; add a domain's errors here.
 var (
 	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound, identity.ErrNotFound, segment.ErrNotFound}
-	badInputErrors = []error{auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput, rfm.ErrInvalidInput}
+	badInputErrors = []error{scalar.ErrInvalidID, auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput, rfm.ErrInvalidInput}
 	conflictErrors = []error{identity.ErrConflict, segment.ErrInUse}
 )
 
@@ -93,8 +97,26 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gerr.Extensions = map[string]any{"code": CodeBadUserInput}
 			return gerr
 		}
+		if te, ok := timedOut(ctx, err); ok {
+			gerr.Message = te.Error()
+			gerr.Extensions = map[string]any{"code": CodeTimeout}
+			return gerr
+		}
 		code := Code(err)
-		if code == CodeInternal {
+		switch {
+		case errors.Is(err, scalar.ErrInvalidID):
+			gerr.Message = argumentMessage(ctx, gerr)
+		case code == CodeNotFound:
+			var nf *ent.NotFoundError
+			if errors.As(err, &nf) { // "ent: segment not found" speaks of ent, not the API
+				gerr.Message = strings.TrimPrefix(nf.Error(), "ent: ")
+			}
+		case code == CodeConflict:
+			var ce *ent.ConstraintError
+			if errors.As(err, &ce) { // ent's message carries the SQL error
+				gerr.Message = constraintMessage(err)
+			}
+		case code == CodeInternal:
 			log.ErrorContext(ctx, "graphql resolver failed", "path", gerr.Path.String(), "error", err)
 			gerr.Message = "internal error"
 		}
@@ -104,6 +126,39 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		gerr.Extensions["code"] = code
 		return gerr
 	}
+}
+
+// constraintMessage says which constraint a write broke, without ent's or PostgreSQL's wording.
+func constraintMessage(err error) string {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code {
+		case "23505":
+			return fmt.Sprintf("a record with this value already exists (unique constraint %s)", pqErr.Constraint)
+		case "23503":
+			return fmt.Sprintf("the record refers to one that does not exist, or is referred to by another (constraint %s)", pqErr.Constraint)
+		}
+	}
+	return "the change conflicts with existing data"
+}
+
+// argumentMessage prefixes an argument's error with the argument's path and its field, e.g.
+// `argument "rule.inSegment" of segmentPreview: invalid ID "x": not a UUID`. gqlgen reports an
+// argument's error on the field's path followed by the argument's.
+func argumentMessage(ctx context.Context, gerr *gqlerror.Error) string {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return gerr.Message
+	}
+	field := fc.Path()
+	if len(gerr.Path) <= len(field) {
+		return gerr.Message
+	}
+	arg := gerr.Path[len(field):]
+	if _, ok := arg[0].(ast.PathName); !ok {
+		return gerr.Message
+	}
+	return fmt.Sprintf("argument %q of %s: %s", arg.String(), fc.Field.Name, gerr.Message)
 }
 
 // Recover turns a resolver panic into an INTERNAL error (logged), never a crashed server.

@@ -22,7 +22,12 @@ import (
 // with a River client (not started) for the mutations that enqueue jobs.
 func newServer(t *testing.T, db *sql.DB, client *ent.Client) (*server.Server, *auth.Keys) {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
+	return newServerLog(t, db, client, slog.New(slog.DiscardHandler))
+}
+
+// newServerLog is newServer logging to log.
+func newServerLog(t *testing.T, db *sql.DB, client *ent.Client, log *slog.Logger) (*server.Server, *auth.Keys) {
+	t.Helper()
 	rc, _, err := jobs.NewClient(jobs.Deps{DB: db, Client: client, Log: log}, jobs.Options{})
 	require.NoError(t, err)
 	keys := auth.NewKeys(db, log)

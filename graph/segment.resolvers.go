@@ -66,7 +66,7 @@ func (r *queryResolver) Segment(ctx context.Context, id uuid.UUID) (*ent.Segment
 
 // SegmentPreview is the resolver for the segmentPreview field.
 func (r *queryResolver) SegmentPreview(ctx context.Context, rule segment.Rule) (*model.SegmentPreview, error) {
-	if err := segment.Validate(&rule); err != nil {
+	if err := segment.CheckReferences(ctx, r.Client, &rule); err != nil {
 		return nil, err
 	}
 	return &model.SegmentPreview{Rule: &rule}, nil

@@ -108,6 +108,11 @@ An interrupted import prints how to resume it with --skip.`,
 			}
 			if sum != nil {
 				printImportSummary(cmd.OutOrStdout(), name, sum)
+				if sum.Stored > 0 { // ready to query, even if a later record failed
+					if verr := vacuumAnalyze(ctx, a.DB, stderr, "interactions", "customers", "identities"); verr != nil && err == nil {
+						return verr
+					}
+				}
 			}
 			if err != nil {
 				if sum != nil {

@@ -56,7 +56,11 @@ changes nothing.`,
 			if res == nil {
 				return err
 			}
-			// With an error too when res is set: the seed is committed (only ANALYZE failed).
+			if err == nil {
+				err = enqueueRecompute(cmd.Context(), a, out)
+			}
+			// With an error too when res is set: the seed is committed (only VACUUM or the
+			// enqueueing after it failed).
 			fmt.Fprintf(cmd.OutOrStdout(),
 				"seeded %d customers, %d identities, %d consents, %d interactions in %s (load %s, %.0f events/s; indexes %s)\n",
 				res.Customers, res.Identities, res.Consents, res.Interactions, res.Total.Round(time.Millisecond),
@@ -99,7 +103,7 @@ func seedProgress(w io.Writer) func(seed.Progress) {
 		case "index":
 			fmt.Fprintf(w, "seed: rebuilt %s\n", p.Detail)
 		case "analyze":
-			fmt.Fprintf(w, "seed: committed after %s; analyzing\n", p.Elapsed.Round(time.Millisecond))
+			fmt.Fprintf(w, "seed: committed after %s; vacuuming and analyzing\n", p.Elapsed.Round(time.Millisecond))
 		}
 	}
 }

@@ -41,6 +41,9 @@ func newServeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := app.FromEnv().GraphQLOptions(); err != nil {
+				return err // refused before the database starts
+			}
 			a, err := open(cmd, true)
 			if err != nil {
 				return err
@@ -175,8 +178,13 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 		}
 		defer stop()
 	}
+	gq, err := a.Config.GraphQLOptions()
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: resolver, Log: a.Log,
-		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log})})
+		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log}),
+		GraphQLRate: server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout})
 	if w.runnable {
 		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.
 		if err := w.river.Start(context.WithoutCancel(ctx)); err != nil {
@@ -184,7 +192,8 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 		}
 	}
 	err = srv.Run(ctx, a.Config.Addr, drainTimeout, func(addr net.Addr) {
-		a.Log.Info("cairn is serving", "addr", addr.String(), "graphql", "/graphql", "playground", "/playground", "workers", workers)
+		base := app.BaseURL(addr.String())
+		a.Log.Info("cairn is serving", "addr", addr.String(), "graphql", base+"/graphql", "playground", base+"/playground", "workers", workers)
 	})
 	var stopErr error
 	if w.runnable {
@@ -226,7 +235,7 @@ func bootstrapAdminKey(cmd *cobra.Command, a *app.App) error {
 		return err
 	}
 	fmt.Fprintf(out, "\nCreated the first admin API key (%s). It is shown once; store it now:\n\n    %s\n\n", created.Key.ID, created.Secret)
-	fmt.Fprintf(out, "Try: curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n       -d '{\"query\":\"{ customers(first: 5) { totalCount } }\"}' http://localhost%s/graphql\n\n", created.Secret, a.Config.Addr)
+	fmt.Fprintf(out, "Try: curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n       -d '{\"query\":\"{ customers(first: 5) { totalCount } }\"}' %s/graphql\n\n", created.Secret, app.BaseURL(a.Config.Addr))
 	return nil
 }
 

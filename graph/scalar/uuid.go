@@ -2,6 +2,7 @@
 package scalar
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -17,15 +18,19 @@ func MarshalUUID(u uuid.UUID) graphql.Marshaler {
 	})
 }
 
+// ErrInvalidID is wrapped by every error of UnmarshalUUID: the client sent an ID that is not a
+// UUID, which is bad input (graph's error presenter names the argument).
+var ErrInvalidID = errors.New("invalid ID")
+
 // UnmarshalUUID reads a GraphQL ID string as a UUID.
 func UnmarshalUUID(v any) (uuid.UUID, error) {
 	s, ok := v.(string)
 	if !ok {
-		return uuid.Nil, fmt.Errorf("invalid ID: expected a string, got %T", v)
+		return uuid.Nil, fmt.Errorf("%w: expected a string, got %T", ErrInvalidID, v)
 	}
 	u, err := uuid.Parse(s)
 	if err != nil {
-		return uuid.Nil, fmt.Errorf("invalid ID %q: not a UUID", s)
+		return uuid.Nil, fmt.Errorf("%w %q: not a UUID", ErrInvalidID, s)
 	}
 	return u, nil
 }

@@ -51,6 +51,10 @@ type Config struct {
 	// DebugAddr is CAIRN_DEBUG_ADDR: when set, serve exposes Go's pprof profiles there (a
 	// loopback address such as 127.0.0.1:6060; it has no authentication). Off by default.
 	DebugAddr string
+	// GraphQL limits per key and request, as read; GraphQLOptions parses them.
+	GraphQLRate    string // CAIRN_GRAPHQL_RATE
+	GraphQLBurst   string // CAIRN_GRAPHQL_BURST
+	GraphQLTimeout string // CAIRN_GRAPHQL_TIMEOUT
 }
 
 // FromEnv reads Config from the environment.
@@ -65,6 +69,10 @@ func FromEnv() Config {
 		KeepIP:        os.Getenv("CAIRN_KEEP_IP") == "true",
 		IngestWriters: os.Getenv("CAIRN_INGEST_WRITERS"),
 		DebugAddr:     os.Getenv("CAIRN_DEBUG_ADDR"),
+
+		GraphQLRate:    os.Getenv("CAIRN_GRAPHQL_RATE"),
+		GraphQLBurst:   os.Getenv("CAIRN_GRAPHQL_BURST"),
+		GraphQLTimeout: os.Getenv("CAIRN_GRAPHQL_TIMEOUT"),
 
 		IdentityLimits:    os.Getenv("CAIRN_IDENTITY_LIMITS"),
 		IdentityBlocklist: os.Getenv("CAIRN_IDENTITY_BLOCKLIST"),
@@ -110,12 +118,20 @@ type App struct {
 type OpenOptions struct {
 	// Migrate applies pending migrations after connecting.
 	Migrate bool
+
+	migrating func() // called as migrations start (tests interrupt Open there)
 }
+
+// shutdownTimeout bounds the clean-up of an Open that failed or was interrupted: it runs on a
+// fresh context, since the caller's is often the very one that was cancelled (Ctrl-C), and an
+// already-cancelled context would leave the local PostgreSQL running.
+const shutdownTimeout = 60 * time.Second
 
 // Open connects to the database (starting the local cluster if needed), checks it answers, and
 // optionally migrates it.
 func Open(ctx context.Context, cfg Config, log *slog.Logger, opts OpenOptions) (*App, error) {
 	a := &App{Config: cfg, Log: log}
+	logWhere(log, cfg)
 	dsn := cfg.DatabaseURL
 	if dsn == "" {
 		cluster, err := pgdev.Start(ctx, pgdev.Options{Dir: filepath.Join(cfg.DataDir, "pg"), Logger: log})
@@ -127,27 +143,30 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger, opts OpenOptions) (
 		if len(cfg.SecretKey) == 0 {
 			key, err := localSecret(cfg.DataDir)
 			if err != nil {
-				_ = a.Close(ctx)
+				a.closeAfterFailure()
 				return nil, err
 			}
 			a.Config.SecretKey = key
 		}
 	}
 	if len(a.Config.SecretKey) == 0 {
-		_ = a.Close(ctx)
+		a.closeAfterFailure()
 		return nil, errors.New("CAIRN_SECRET_KEY must be set when DATABASE_URL is set (campaign tracking links and destination secrets will be keyed by it, so it must not change); generate one with: openssl rand -hex 32")
 	}
 	db, err := OpenDB(ctx, dsn)
 	if err != nil {
-		_ = a.Close(ctx)
+		a.closeAfterFailure()
 		return nil, err
 	}
 	a.DB = db
 	a.Client = txn.NewClient(db)
 	if opts.Migrate {
+		if opts.migrating != nil {
+			opts.migrating()
+		}
 		res, err := migrate.Apply(ctx, db)
 		if err != nil {
-			_ = a.Close(ctx)
+			a.closeAfterFailure()
 			return nil, fmt.Errorf("error migrating database: %w", err)
 		}
 		if len(res.Applied)+len(res.RiverApplied) > 0 {
@@ -194,6 +213,15 @@ func (a *App) Close(ctx context.Context) error {
 		errs = append(errs, a.Cluster.Stop(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// closeAfterFailure closes what Open has opened so far, on a fresh bounded context.
+func (a *App) closeAfterFailure() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := a.Close(ctx); err != nil {
+		a.Log.Error("error cleaning up after a failed start", "error", err)
+	}
 }
 
 // localSecret reads, or creates on first use, DataDir/secret.key. The file is written whole

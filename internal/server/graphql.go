@@ -23,6 +23,7 @@ func (s *Server) graphQL() http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(graph.PageDefaults{Size: s.cfg.Limits.DefaultPageSz})
 	srv.AroundOperations(s.cfg.Limits.Check)
 	srv.AroundOperations(graph.ScopeCheck)
 	srv.AroundOperations(s.metrics.countOperation)

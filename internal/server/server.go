@@ -34,7 +34,16 @@ type Config struct {
 	Tracking http.Handler
 	// Limits for GraphQL; zero value means graph.DefaultLimits.
 	Limits graph.Limits
+	// GraphQLRate limits GraphQL requests per API key (429 with Retry-After beyond it); zero
+	// value means DefaultGraphQLRate, a Rate of rate.Inf no limit.
+	GraphQLRate RateLimit
+	// GraphQLTimeout bounds each GraphQL request's database time; zero means
+	// DefaultGraphQLTimeout, negative no bound.
+	GraphQLTimeout time.Duration
 }
+
+// DefaultGraphQLTimeout is the GraphQLTimeout of a zero Config.
+const DefaultGraphQLTimeout = 15 * time.Second
 
 // Server is Cairn's HTTP handler.
 type Server struct {
@@ -42,6 +51,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *metrics
 	handler http.Handler
+
+	graphQLLimits *keyLimiters
 }
 
 // New builds the server's routes.
@@ -55,12 +66,19 @@ func New(cfg Config) *Server {
 	if cfg.Limits == (graph.Limits{}) {
 		cfg.Limits = graph.DefaultLimits
 	}
-	s := &Server{cfg: cfg, log: cfg.Log}
+	if cfg.GraphQLRate == (RateLimit{}) {
+		cfg.GraphQLRate = DefaultGraphQLRate
+	}
+	if cfg.GraphQLTimeout == 0 {
+		cfg.GraphQLTimeout = DefaultGraphQLTimeout
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, graphQLLimits: newKeyLimiters(cfg.GraphQLRate)}
 	s.metrics = newMetrics(cfg.Registry, cfg.DB)
 
 	mux := http.NewServeMux()
-	mux.Handle("POST /graphql", s.requireKey(s.graphQL()))
-	mux.Handle("GET /graphql", s.requireKey(s.graphQL()))
+	gql := s.requireKey(s.rateLimitGraphQL(s.withGraphQLTimeout(s.graphQL())))
+	mux.Handle("POST /graphql", gql)
+	mux.Handle("GET /graphql", gql)
 	mux.HandleFunc("GET /playground", playgroundHandler)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
