@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairn-cdp/cairn/ent"
@@ -14,6 +15,11 @@ import (
 	"github.com/cairn-cdp/cairn/graph/generated"
 	"github.com/google/uuid"
 )
+
+// Fields is the resolver for the fields field.
+func (r *campaignResolver) Fields(ctx context.Context, obj *ent.Campaign) (map[string]any, error) {
+	panic(fmt.Errorf("not implemented: Fields - fields"))
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
@@ -76,6 +82,9 @@ func (r *queryResolver) Segments(ctx context.Context, after *entgql.Cursor[uuid.
 		ent.WithSegmentOrder(orderBy), ent.WithSegmentFilter(where.Filter))
 }
 
+// Campaign returns generated.CampaignResolver implementation.
+func (r *Resolver) Campaign() generated.CampaignResolver { return &campaignResolver{r} }
+
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
 
@@ -86,6 +95,7 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Segment() generated.SegmentResolver { return &segmentResolver{r} }
 
 type (
+	campaignResolver struct{ *Resolver }
 	customerResolver struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
 	segmentResolver  struct{ *Resolver }

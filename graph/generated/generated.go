@@ -41,6 +41,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Campaign() CampaignResolver
 	Customer() CustomerResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -96,21 +97,23 @@ type ComplexityRoot struct {
 	}
 
 	Campaign struct {
-		CreatedAt        func(childComplexity int) int
-		Destination      func(childComplexity int) int
-		DestinationID    func(childComplexity int) int
-		ID               func(childComplexity int) int
-		Name             func(childComplexity int) int
-		NextRunAt        func(childComplexity int) int
-		ScheduleAt       func(childComplexity int) int
-		ScheduleCron     func(childComplexity int) int
-		ScheduleKind     func(childComplexity int) int
-		ScheduleTimezone func(childComplexity int) int
-		Segment          func(childComplexity int) int
-		SegmentID        func(childComplexity int) int
-		Status           func(childComplexity int) int
-		Syncs            func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CampaignSyncOrder, where *ent.CampaignSyncWhereInput) int
-		UpdatedAt        func(childComplexity int) int
+		ConversionWindowDays func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		Destination          func(childComplexity int) int
+		DestinationID        func(childComplexity int) int
+		Fields               func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		NextRunAt            func(childComplexity int) int
+		ScheduleAt           func(childComplexity int) int
+		ScheduleCron         func(childComplexity int) int
+		ScheduleKind         func(childComplexity int) int
+		ScheduleTimezone     func(childComplexity int) int
+		Segment              func(childComplexity int) int
+		SegmentID            func(childComplexity int) int
+		Status               func(childComplexity int) int
+		Syncs                func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CampaignSyncOrder, where *ent.CampaignSyncWhereInput) int
+		UpdatedAt            func(childComplexity int) int
 	}
 
 	CampaignConnection struct {
@@ -125,16 +128,20 @@ type ComplexityRoot struct {
 	}
 
 	CampaignSync struct {
-		Added      func(childComplexity int) int
-		Campaign   func(childComplexity int) int
-		CampaignID func(childComplexity int) int
-		Error      func(childComplexity int) int
-		Failed     func(childComplexity int) int
-		FinishedAt func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Removed    func(childComplexity int) int
-		StartedAt  func(childComplexity int) int
-		Status     func(childComplexity int) int
+		Added            func(childComplexity int) int
+		Campaign         func(childComplexity int) int
+		CampaignID       func(childComplexity int) int
+		Error            func(childComplexity int) int
+		Failed           func(childComplexity int) int
+		FinishedAt       func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Removed          func(childComplexity int) int
+		SkippedNoConsent func(childComplexity int) int
+		SkippedNoEmail   func(childComplexity int) int
+		Slot             func(childComplexity int) int
+		StartedAt        func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Updated          func(childComplexity int) int
 	}
 
 	CampaignSyncConnection struct {
@@ -209,6 +216,7 @@ type ComplexityRoot struct {
 	Destination struct {
 		Campaigns func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
+		Enabled   func(childComplexity int) int
 		ID        func(childComplexity int) int
 		Kind      func(childComplexity int) int
 		Name      func(childComplexity int) int
@@ -467,6 +475,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type CampaignResolver interface {
+	Fields(ctx context.Context, obj *ent.Campaign) (map[string]any, error)
+}
 type CustomerResolver interface {
 	Rfm(ctx context.Context, obj *ent.Customer) (*model.Rfm, error)
 	Segments(ctx context.Context, obj *ent.Customer) ([]*ent.Segment, error)
@@ -684,6 +695,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "Campaign.conversionWindowDays":
+		if e.ComplexityRoot.Campaign.ConversionWindowDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.ConversionWindowDays(childComplexity), true
 	case "Campaign.createdAt":
 		if e.ComplexityRoot.Campaign.CreatedAt == nil {
 			break
@@ -702,6 +719,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Campaign.DestinationID(childComplexity), true
+	case "Campaign.fields":
+		if e.ComplexityRoot.Campaign.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Fields(childComplexity), true
 	case "Campaign.id":
 		if e.ComplexityRoot.Campaign.ID == nil {
 			break
@@ -860,6 +883,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CampaignSync.Removed(childComplexity), true
+	case "CampaignSync.skippedNoConsent":
+		if e.ComplexityRoot.CampaignSync.SkippedNoConsent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSync.SkippedNoConsent(childComplexity), true
+	case "CampaignSync.skippedNoEmail":
+		if e.ComplexityRoot.CampaignSync.SkippedNoEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSync.SkippedNoEmail(childComplexity), true
+	case "CampaignSync.slot":
+		if e.ComplexityRoot.CampaignSync.Slot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSync.Slot(childComplexity), true
 	case "CampaignSync.startedAt":
 		if e.ComplexityRoot.CampaignSync.StartedAt == nil {
 			break
@@ -872,6 +913,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CampaignSync.Status(childComplexity), true
+	case "CampaignSync.updated":
+		if e.ComplexityRoot.CampaignSync.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSync.Updated(childComplexity), true
 
 	case "CampaignSyncConnection.edges":
 		if e.ComplexityRoot.CampaignSyncConnection.Edges == nil {
@@ -1151,6 +1198,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Destination.CreatedAt(childComplexity), true
+	case "Destination.enabled":
+		if e.ComplexityRoot.Destination.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Destination.Enabled(childComplexity), true
 	case "Destination.id":
 		if e.ComplexityRoot.Destination.ID == nil {
 			break
@@ -2728,6 +2781,8 @@ type Campaign implements Node {
   scheduleTimezone: String
   nextRunAt: Time
   status: CampaignStatus!
+  fields: Map
+  conversionWindowDays: Int!
   segment: Segment!
   destination: Destination!
   syncs(
@@ -2835,10 +2890,14 @@ type CampaignSync implements Node {
   startedAt: Time!
   finishedAt: Time
   added: Int!
+  updated: Int!
   removed: Int!
   failed: Int!
+  skippedNoEmail: Int!
+  skippedNoConsent: Int!
   status: CampaignSyncStatus!
   error: String
+  slot: Time
   campaign: Campaign!
 }
 """
@@ -2960,6 +3019,17 @@ input CampaignSyncWhereInput {
   addedLT: Int
   addedLTE: Int
   """
+  updated field predicates
+  """
+  updated: Int
+  updatedNEQ: Int
+  updatedIn: [Int!]
+  updatedNotIn: [Int!]
+  updatedGT: Int
+  updatedGTE: Int
+  updatedLT: Int
+  updatedLTE: Int
+  """
   removed field predicates
   """
   removed: Int
@@ -2981,6 +3051,28 @@ input CampaignSyncWhereInput {
   failedGTE: Int
   failedLT: Int
   failedLTE: Int
+  """
+  skipped_no_email field predicates
+  """
+  skippedNoEmail: Int
+  skippedNoEmailNEQ: Int
+  skippedNoEmailIn: [Int!]
+  skippedNoEmailNotIn: [Int!]
+  skippedNoEmailGT: Int
+  skippedNoEmailGTE: Int
+  skippedNoEmailLT: Int
+  skippedNoEmailLTE: Int
+  """
+  skipped_no_consent field predicates
+  """
+  skippedNoConsent: Int
+  skippedNoConsentNEQ: Int
+  skippedNoConsentIn: [Int!]
+  skippedNoConsentNotIn: [Int!]
+  skippedNoConsentGT: Int
+  skippedNoConsentGTE: Int
+  skippedNoConsentLT: Int
+  skippedNoConsentLTE: Int
   """
   status field predicates
   """
@@ -3006,6 +3098,19 @@ input CampaignSyncWhereInput {
   errorNotNil: Boolean
   errorEqualFold: String
   errorContainsFold: String
+  """
+  slot field predicates
+  """
+  slot: Time
+  slotNEQ: Time
+  slotIn: [Time!]
+  slotNotIn: [Time!]
+  slotGT: Time
+  slotGTE: Time
+  slotLT: Time
+  slotLTE: Time
+  slotIsNil: Boolean
+  slotNotNil: Boolean
   """
   campaign edge predicates
   """
@@ -3161,6 +3266,17 @@ input CampaignWhereInput {
   statusNEQ: CampaignStatus
   statusIn: [CampaignStatus!]
   statusNotIn: [CampaignStatus!]
+  """
+  conversion_window_days field predicates
+  """
+  conversionWindowDays: Int
+  conversionWindowDaysNEQ: Int
+  conversionWindowDaysIn: [Int!]
+  conversionWindowDaysNotIn: [Int!]
+  conversionWindowDaysGT: Int
+  conversionWindowDaysGTE: Int
+  conversionWindowDaysLT: Int
+  conversionWindowDaysLTE: Int
   """
   segment edge predicates
   """
@@ -3567,6 +3683,7 @@ type Destination implements Node {
   updatedAt: Time!
   kind: DestinationKind!
   name: String!
+  enabled: Boolean!
   campaigns: [Campaign!]
 }
 """
@@ -3692,6 +3809,11 @@ input DestinationWhereInput {
   nameHasSuffix: String
   nameEqualFold: String
   nameContainsFold: String
+  """
+  enabled field predicates
+  """
+  enabled: Boolean
+  enabledNEQ: Boolean
   """
   campaigns edge predicates
   """
@@ -5498,6 +5620,10 @@ func (ec *executionContext) childFields_Campaign(ctx context.Context, field grap
 		return ec.fieldContext_Campaign_nextRunAt(ctx, field)
 	case "status":
 		return ec.fieldContext_Campaign_status(ctx, field)
+	case "fields":
+		return ec.fieldContext_Campaign_fields(ctx, field)
+	case "conversionWindowDays":
+		return ec.fieldContext_Campaign_conversionWindowDays(ctx, field)
 	case "segment":
 		return ec.fieldContext_Campaign_segment(ctx, field)
 	case "destination":
@@ -5542,14 +5668,22 @@ func (ec *executionContext) childFields_CampaignSync(ctx context.Context, field 
 		return ec.fieldContext_CampaignSync_finishedAt(ctx, field)
 	case "added":
 		return ec.fieldContext_CampaignSync_added(ctx, field)
+	case "updated":
+		return ec.fieldContext_CampaignSync_updated(ctx, field)
 	case "removed":
 		return ec.fieldContext_CampaignSync_removed(ctx, field)
 	case "failed":
 		return ec.fieldContext_CampaignSync_failed(ctx, field)
+	case "skippedNoEmail":
+		return ec.fieldContext_CampaignSync_skippedNoEmail(ctx, field)
+	case "skippedNoConsent":
+		return ec.fieldContext_CampaignSync_skippedNoConsent(ctx, field)
 	case "status":
 		return ec.fieldContext_CampaignSync_status(ctx, field)
 	case "error":
 		return ec.fieldContext_CampaignSync_error(ctx, field)
+	case "slot":
+		return ec.fieldContext_CampaignSync_slot(ctx, field)
 	case "campaign":
 		return ec.fieldContext_CampaignSync_campaign(ctx, field)
 	}
@@ -5694,6 +5828,8 @@ func (ec *executionContext) childFields_Destination(ctx context.Context, field g
 		return ec.fieldContext_Destination_kind(ctx, field)
 	case "name":
 		return ec.fieldContext_Destination_name(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Destination_enabled(ctx, field)
 	case "campaigns":
 		return ec.fieldContext_Destination_campaigns(ctx, field)
 	}
@@ -8061,6 +8197,52 @@ func (ec *executionContext) fieldContext_Campaign_status(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Campaign", field, false, false, "CampaignStatus")
 }
 
+func (ec *executionContext) _Campaign_fields(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Campaign().Fields(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, true, true, "Map")
+}
+
+func (ec *executionContext) _Campaign_conversionWindowDays(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_conversionWindowDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversionWindowDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_conversionWindowDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Campaign_segment(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8426,6 +8608,29 @@ func (ec *executionContext) fieldContext_CampaignSync_added(_ context.Context, f
 	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Int")
 }
 
+func (ec *executionContext) _CampaignSync_updated(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSync_updated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Updated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSync_updated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Int")
+}
+
 func (ec *executionContext) _CampaignSync_removed(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8469,6 +8674,52 @@ func (ec *executionContext) _CampaignSync_failed(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CampaignSync_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignSync_skippedNoEmail(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSync_skippedNoEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedNoEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSync_skippedNoEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignSync_skippedNoConsent(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSync_skippedNoConsent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedNoConsent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSync_skippedNoConsent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Int")
 }
 
@@ -8516,6 +8767,29 @@ func (ec *executionContext) _CampaignSync_error(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_CampaignSync_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "String")
+}
+
+func (ec *executionContext) _CampaignSync_slot(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSync_slot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Slot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSync_slot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Time")
 }
 
 func (ec *executionContext) _CampaignSync_campaign(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
@@ -9803,6 +10077,29 @@ func (ec *executionContext) _Destination_name(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Destination_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Destination", field, false, false, "String")
+}
+
+func (ec *executionContext) _Destination_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.Destination) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Destination_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Destination_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Destination", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Destination_campaigns(ctx context.Context, field graphql.CollectedField, obj *ent.Destination) (ret graphql.Marshaler) {
@@ -16721,7 +17018,7 @@ func (ec *executionContext) unmarshalInputCampaignSyncWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "campaignID", "campaignIDNEQ", "campaignIDIn", "campaignIDNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "added", "addedNEQ", "addedIn", "addedNotIn", "addedGT", "addedGTE", "addedLT", "addedLTE", "removed", "removedNEQ", "removedIn", "removedNotIn", "removedGT", "removedGTE", "removedLT", "removedLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "hasCampaign", "hasCampaignWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "campaignID", "campaignIDNEQ", "campaignIDIn", "campaignIDNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "added", "addedNEQ", "addedIn", "addedNotIn", "addedGT", "addedGTE", "addedLT", "addedLTE", "updated", "updatedNEQ", "updatedIn", "updatedNotIn", "updatedGT", "updatedGTE", "updatedLT", "updatedLTE", "removed", "removedNEQ", "removedIn", "removedNotIn", "removedGT", "removedGTE", "removedLT", "removedLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "skippedNoEmail", "skippedNoEmailNEQ", "skippedNoEmailIn", "skippedNoEmailNotIn", "skippedNoEmailGT", "skippedNoEmailGTE", "skippedNoEmailLT", "skippedNoEmailLTE", "skippedNoConsent", "skippedNoConsentNEQ", "skippedNoConsentIn", "skippedNoConsentNotIn", "skippedNoConsentGT", "skippedNoConsentGTE", "skippedNoConsentLT", "skippedNoConsentLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "slot", "slotNEQ", "slotIn", "slotNotIn", "slotGT", "slotGTE", "slotLT", "slotLTE", "slotIsNil", "slotNotNil", "hasCampaign", "hasCampaignWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17015,6 +17312,62 @@ func (ec *executionContext) unmarshalInputCampaignSyncWhereInput(ctx context.Con
 				return it, err
 			}
 			it.AddedLTE = data
+		case "updated":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updated"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Updated = data
+		case "updatedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedNEQ = data
+		case "updatedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedIn = data
+		case "updatedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedNotIn = data
+		case "updatedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedGT = data
+		case "updatedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedGTE = data
+		case "updatedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedLT = data
+		case "updatedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedLTE = data
 		case "removed":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removed"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -17127,6 +17480,118 @@ func (ec *executionContext) unmarshalInputCampaignSyncWhereInput(ctx context.Con
 				return it, err
 			}
 			it.FailedLTE = data
+		case "skippedNoEmail":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmail"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmail = data
+		case "skippedNoEmailNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailNEQ = data
+		case "skippedNoEmailIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailIn = data
+		case "skippedNoEmailNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailNotIn = data
+		case "skippedNoEmailGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailGT = data
+		case "skippedNoEmailGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailGTE = data
+		case "skippedNoEmailLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailLT = data
+		case "skippedNoEmailLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailLTE = data
+		case "skippedNoConsent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsent"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsent = data
+		case "skippedNoConsentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentNEQ = data
+		case "skippedNoConsentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentIn = data
+		case "skippedNoConsentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentNotIn = data
+		case "skippedNoConsentGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentGT = data
+		case "skippedNoConsentGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentGTE = data
+		case "skippedNoConsentLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentLT = data
+		case "skippedNoConsentLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentLTE = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOCampaignSyncStatus2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋcampaignsyncᚐStatus(ctx, v)
@@ -17260,6 +17725,76 @@ func (ec *executionContext) unmarshalInputCampaignSyncWhereInput(ctx context.Con
 				return it, err
 			}
 			it.ErrorContainsFold = data
+		case "slot":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slot"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Slot = data
+		case "slotNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotNEQ = data
+		case "slotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotIn = data
+		case "slotNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotNotIn = data
+		case "slotGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotGT = data
+		case "slotGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotGTE = data
+		case "slotLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotLT = data
+		case "slotLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotLTE = data
+		case "slotIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotIsNil = data
+		case "slotNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotNotNil = data
 		case "hasCampaign":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCampaign"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -17302,7 +17837,7 @@ func (ec *executionContext) unmarshalInputCampaignWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "segmentID", "segmentIDNEQ", "segmentIDIn", "segmentIDNotIn", "destinationID", "destinationIDNEQ", "destinationIDIn", "destinationIDNotIn", "scheduleKind", "scheduleKindNEQ", "scheduleKindIn", "scheduleKindNotIn", "scheduleKindIsNil", "scheduleKindNotNil", "scheduleAt", "scheduleAtNEQ", "scheduleAtIn", "scheduleAtNotIn", "scheduleAtGT", "scheduleAtGTE", "scheduleAtLT", "scheduleAtLTE", "scheduleAtIsNil", "scheduleAtNotNil", "scheduleCron", "scheduleCronNEQ", "scheduleCronIn", "scheduleCronNotIn", "scheduleCronGT", "scheduleCronGTE", "scheduleCronLT", "scheduleCronLTE", "scheduleCronContains", "scheduleCronHasPrefix", "scheduleCronHasSuffix", "scheduleCronIsNil", "scheduleCronNotNil", "scheduleCronEqualFold", "scheduleCronContainsFold", "scheduleTimezone", "scheduleTimezoneNEQ", "scheduleTimezoneIn", "scheduleTimezoneNotIn", "scheduleTimezoneGT", "scheduleTimezoneGTE", "scheduleTimezoneLT", "scheduleTimezoneLTE", "scheduleTimezoneContains", "scheduleTimezoneHasPrefix", "scheduleTimezoneHasSuffix", "scheduleTimezoneIsNil", "scheduleTimezoneNotNil", "scheduleTimezoneEqualFold", "scheduleTimezoneContainsFold", "nextRunAt", "nextRunAtNEQ", "nextRunAtIn", "nextRunAtNotIn", "nextRunAtGT", "nextRunAtGTE", "nextRunAtLT", "nextRunAtLTE", "nextRunAtIsNil", "nextRunAtNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "hasSegment", "hasSegmentWith", "hasDestination", "hasDestinationWith", "hasSyncs", "hasSyncsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "segmentID", "segmentIDNEQ", "segmentIDIn", "segmentIDNotIn", "destinationID", "destinationIDNEQ", "destinationIDIn", "destinationIDNotIn", "scheduleKind", "scheduleKindNEQ", "scheduleKindIn", "scheduleKindNotIn", "scheduleKindIsNil", "scheduleKindNotNil", "scheduleAt", "scheduleAtNEQ", "scheduleAtIn", "scheduleAtNotIn", "scheduleAtGT", "scheduleAtGTE", "scheduleAtLT", "scheduleAtLTE", "scheduleAtIsNil", "scheduleAtNotNil", "scheduleCron", "scheduleCronNEQ", "scheduleCronIn", "scheduleCronNotIn", "scheduleCronGT", "scheduleCronGTE", "scheduleCronLT", "scheduleCronLTE", "scheduleCronContains", "scheduleCronHasPrefix", "scheduleCronHasSuffix", "scheduleCronIsNil", "scheduleCronNotNil", "scheduleCronEqualFold", "scheduleCronContainsFold", "scheduleTimezone", "scheduleTimezoneNEQ", "scheduleTimezoneIn", "scheduleTimezoneNotIn", "scheduleTimezoneGT", "scheduleTimezoneGTE", "scheduleTimezoneLT", "scheduleTimezoneLTE", "scheduleTimezoneContains", "scheduleTimezoneHasPrefix", "scheduleTimezoneHasSuffix", "scheduleTimezoneIsNil", "scheduleTimezoneNotNil", "scheduleTimezoneEqualFold", "scheduleTimezoneContainsFold", "nextRunAt", "nextRunAtNEQ", "nextRunAtIn", "nextRunAtNotIn", "nextRunAtGT", "nextRunAtGTE", "nextRunAtLT", "nextRunAtLTE", "nextRunAtIsNil", "nextRunAtNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "conversionWindowDays", "conversionWindowDaysNEQ", "conversionWindowDaysIn", "conversionWindowDaysNotIn", "conversionWindowDaysGT", "conversionWindowDaysGTE", "conversionWindowDaysLT", "conversionWindowDaysLTE", "hasSegment", "hasSegmentWith", "hasDestination", "hasDestinationWith", "hasSyncs", "hasSyncsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18065,6 +18600,62 @@ func (ec *executionContext) unmarshalInputCampaignWhereInput(ctx context.Context
 				return it, err
 			}
 			it.StatusNotIn = data
+		case "conversionWindowDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDays = data
+		case "conversionWindowDaysNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysNEQ = data
+		case "conversionWindowDaysIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysIn = data
+		case "conversionWindowDaysNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysNotIn = data
+		case "conversionWindowDaysGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysGT = data
+		case "conversionWindowDaysGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysGTE = data
+		case "conversionWindowDaysLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysLT = data
+		case "conversionWindowDaysLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysLTE = data
 		case "hasSegment":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSegment"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -19561,7 +20152,7 @@ func (ec *executionContext) unmarshalInputDestinationWhereInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "hasCampaigns", "hasCampaignsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "enabled", "enabledNEQ", "hasCampaigns", "hasCampaignsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19876,6 +20467,20 @@ func (ec *executionContext) unmarshalInputDestinationWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.NameContainsFold = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "enabledNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabledNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnabledNEQ = data
 		case "hasCampaigns":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCampaigns"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -24696,6 +25301,17 @@ func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "fields":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Campaign_fields(ctx, field, obj)
+				})
+		case "conversionWindowDays":
+			out.Values[i] = ec._Campaign_conversionWindowDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "segment":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -24848,6 +25464,11 @@ func (ec *executionContext) _CampaignSync(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "updated":
+			out.Values[i] = ec._CampaignSync_updated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "removed":
 			out.Values[i] = ec._CampaignSync_removed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -24858,6 +25479,16 @@ func (ec *executionContext) _CampaignSync(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "skippedNoEmail":
+			out.Values[i] = ec._CampaignSync_skippedNoEmail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "skippedNoConsent":
+			out.Values[i] = ec._CampaignSync_skippedNoConsent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "status":
 			out.Values[i] = ec._CampaignSync_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -24865,6 +25496,11 @@ func (ec *executionContext) _CampaignSync(ctx context.Context, sel ast.Selection
 			}
 		case "error":
 			out.Values[i] = ec._CampaignSync_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "slot":
+			out.Values[i] = ec._CampaignSync_slot(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -25394,6 +26030,11 @@ func (ec *executionContext) _Destination(ctx context.Context, sel ast.SelectionS
 			}
 		case "name":
 			out.Values[i] = ec._Destination_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabled":
+			out.Values[i] = ec._Destination_enabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
