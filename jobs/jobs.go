@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/campaign"
 )
 
 // Deps are what workers need; cmd builds it once.
@@ -21,6 +22,9 @@ type Deps struct {
 	DB     *sql.DB
 	Client *ent.Client
 	Log    *slog.Logger
+	// Destinations opens campaign destinations (sealer and provider constructor); nil makes
+	// campaign syncs fail with "no provider is configured".
+	Destinations *campaign.Destinations
 }
 
 // Options configure the River client.
@@ -86,6 +90,11 @@ func register(workers *river.Workers, deps Deps) (int, error) {
 		return 0, fmt.Errorf("error registering the compute_rfm worker: %w", err)
 	}
 	n++
+	k, err = registerCampaignWorkers(workers, deps)
+	if err != nil {
+		return 0, err
+	}
+	n += k
 	return n, nil
 }
 
@@ -95,6 +104,7 @@ func periodicJobs(deps Deps) []*river.PeriodicJob {
 	var jobs []*river.PeriodicJob
 	jobs = append(jobs, segmentPeriodicJobs()...)
 	jobs = append(jobs, computeRFMPeriodic())
+	jobs = append(jobs, campaignPeriodicJobs()...)
 	return jobs
 }
 
