@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairn-cdp/cairn/ent"
@@ -18,7 +17,7 @@ import (
 
 // Fields is the resolver for the fields field.
 func (r *campaignResolver) Fields(ctx context.Context, obj *ent.Campaign) (map[string]any, error) {
-	panic(fmt.Errorf("not implemented: Fields - fields"))
+	return anyMap(obj.Fields), nil
 }
 
 // Node is the resolver for the node field.
@@ -88,6 +87,9 @@ func (r *Resolver) Campaign() generated.CampaignResolver { return &campaignResol
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
 
+// Destination returns generated.DestinationResolver implementation.
+func (r *Resolver) Destination() generated.DestinationResolver { return &destinationResolver{r} }
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
@@ -95,8 +97,9 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Segment() generated.SegmentResolver { return &segmentResolver{r} }
 
 type (
-	campaignResolver struct{ *Resolver }
-	customerResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	segmentResolver  struct{ *Resolver }
+	campaignResolver    struct{ *Resolver }
+	customerResolver    struct{ *Resolver }
+	destinationResolver struct{ *Resolver }
+	queryResolver       struct{ *Resolver }
+	segmentResolver     struct{ *Resolver }
 )

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/profile"
 	"github.com/cairn-cdp/cairn/jobs"
@@ -38,4 +39,9 @@ type Resolver struct {
 	SegmentJobs jobs.JobInserter
 	// RFMJobs enqueues computeRFM's job (the River client); nil makes computeRFM fail.
 	RFMJobs JobEnqueuer
+	// Destinations manages campaign destinations (sealer, provider constructor); nil refuses
+	// destination secrets and tests.
+	Destinations *campaign.Destinations
+	// CampaignSyncs enqueues runCampaignSync's job; nil makes runCampaignSync fail.
+	CampaignSyncs CampaignSyncs
 }

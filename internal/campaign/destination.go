@@ -230,7 +230,7 @@ func (d *Destinations) seal(kind string, stored, in map[string]any) (map[string]
 			return nil, fmt.Errorf("%w: config.%s must be a non-empty string", ErrInvalidInput, k)
 		}
 		if d.Sealer == nil {
-			return nil, fmt.Errorf("cannot store secrets: no secret key is configured (CAIRN_SECRET_KEY)")
+			return nil, fmt.Errorf("cannot store secrets: no secret sealer is configured")
 		}
 		enc, err := d.Sealer.Seal([]byte(s))
 		if err != nil {
@@ -275,7 +275,7 @@ func (d *Destinations) opened(cfg map[string]any) (map[string]any, error) {
 	for k, v := range sealed {
 		s, _ := v.(string)
 		if d.Sealer == nil {
-			return nil, fmt.Errorf("cannot open secrets: no secret key is configured (CAIRN_SECRET_KEY)")
+			return nil, fmt.Errorf("cannot open secrets: no secret sealer is configured")
 		}
 		plain, err := d.Sealer.Open(s)
 		if err != nil {
