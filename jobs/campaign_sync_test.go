@@ -71,7 +71,7 @@ func (d *countingDestination) state() (map[string]bool, map[string]int) {
 
 type plainSealer struct{}
 
-func (plainSealer) Seal(p []byte) (string, error)  { return base64.StdEncoding.EncodeToString(p), nil }
+func (plainSealer) Seal(p []byte) (string, error) { return base64.StdEncoding.EncodeToString(p), nil }
 func (plainSealer) Open(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
 
 type campaignBundle struct {
