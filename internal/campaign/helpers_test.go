@@ -149,7 +149,7 @@ type bundle struct {
 	opened []map[string]any // configs the Opener saw
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
 	t.Helper()
 	db := testdb.New(t)
 	b := &bundle{ctx: t.Context(), db: db, client: txn.NewClient(db), fake: newFake()}
@@ -171,7 +171,7 @@ type customerOpts struct {
 	traits  string
 }
 
-func (b *bundle) customer(t *testing.T, o customerOpts) uuid.UUID {
+func (b *bundle) customer(t testing.TB, o customerOpts) uuid.UUID {
 	t.Helper()
 	id := uuid.Must(uuid.NewV7())
 	traits := o.traits
@@ -187,14 +187,14 @@ func (b *bundle) customer(t *testing.T, o customerOpts) uuid.UUID {
 	return id
 }
 
-func (b *bundle) consent(t *testing.T, id uuid.UUID, granted bool) {
+func (b *bundle) consent(t testing.TB, id uuid.UUID, granted bool) {
 	t.Helper()
 	_, err := b.db.ExecContext(b.ctx, `INSERT INTO consents (id, customer_id, purpose, granted, recorded_at)
 		VALUES ($1, $2, 'email_marketing', $3, clock_timestamp())`, uuid.Must(uuid.NewV7()), id, granted)
 	require.NoError(t, err)
 }
 
-func (b *bundle) segment(t *testing.T) uuid.UUID {
+func (b *bundle) segment(t testing.TB) uuid.UUID {
 	t.Helper()
 	id := uuid.Must(uuid.NewV7())
 	_, err := b.db.ExecContext(b.ctx, `INSERT INTO segments (id, created_at, updated_at, name, rule, status)
@@ -203,7 +203,7 @@ func (b *bundle) segment(t *testing.T) uuid.UUID {
 	return id
 }
 
-func (b *bundle) join(t *testing.T, seg uuid.UUID, ids ...uuid.UUID) {
+func (b *bundle) join(t testing.TB, seg uuid.UUID, ids ...uuid.UUID) {
 	t.Helper()
 	for _, id := range ids {
 		_, err := b.db.ExecContext(b.ctx, `INSERT INTO segment_memberships (id, segment_id, customer_id, entered_at) VALUES ($1, $2, $3, now())`,
@@ -212,20 +212,20 @@ func (b *bundle) join(t *testing.T, seg uuid.UUID, ids ...uuid.UUID) {
 	}
 }
 
-func (b *bundle) leave(t *testing.T, seg uuid.UUID, id uuid.UUID) {
+func (b *bundle) leave(t testing.TB, seg uuid.UUID, id uuid.UUID) {
 	t.Helper()
 	_, err := b.db.ExecContext(b.ctx, `UPDATE segment_memberships SET exited_at = now() WHERE segment_id = $1 AND customer_id = $2 AND exited_at IS NULL`, seg, id)
 	require.NoError(t, err)
 }
 
-func (b *bundle) exec(t *testing.T, q string, args ...any) {
+func (b *bundle) exec(t testing.TB, q string, args ...any) {
 	t.Helper()
 	_, err := b.db.ExecContext(b.ctx, q, args...)
 	require.NoError(t, err)
 }
 
 // campaign creates a destination and a campaign on seg with the given merge fields.
-func (b *bundle) campaign(t *testing.T, seg uuid.UUID, fields map[string]string) *ent.Campaign {
+func (b *bundle) campaign(t testing.TB, seg uuid.UUID, fields map[string]string) *ent.Campaign {
 	t.Helper()
 	d, err := b.dests.Create(b.ctx, b.client, DestinationInput{Kind: "mailchimp", Name: "mc",
 		Config: map[string]any{"api_key": "0123456789abcdef-us6", "list_id": "L1"}})

@@ -33,29 +33,33 @@ WHERE m.segment_id = $1 AND m.exited_at IS NULL
 -- parallel arrays $3 (name), $4 (source: email, customer_id, trait) and $5 (trait key).
 -- Plan: walks the segment's open stays in customer_id order (partial unique index
 -- segmentmembership_segment_id_customer_id) and stops after $7 differences; each member costs
--- a customer, consent and snapshot probe.
-SELECT a.customer_id, a.email, a.fields, a.hash, coalesce(s.payload_hash, '')
-FROM (
-  SELECT m.customer_id, c.email, f.fields, md5(c.email || ' ' || f.fields::text) AS hash
-  FROM segment_memberships m
-  JOIN customers c ON c.id = m.customer_id
-  CROSS JOIN LATERAL (
-    SELECT coalesce(jsonb_object_agg(x.name, CASE x.source
-             WHEN 'email' THEN c.email
-             WHEN 'customer_id' THEN c.id::text
-             ELSE coalesce(c.traits ->> x.key, '') END), '{}'::jsonb) AS fields
-    FROM unnest($3::text[], $4::text[], $5::text[]) AS x(name, source, key)) f
-  WHERE m.segment_id = $2 AND m.exited_at IS NULL AND m.customer_id > $6
-    AND {{has-email}} AND {{may-email}}
-    AND NOT EXISTS (
-      SELECT 1 FROM customers c2 JOIN segment_memberships m2
-        ON m2.customer_id = c2.id AND m2.segment_id = $2 AND m2.exited_at IS NULL
-      WHERE c2.email = c.email AND c2.id < c.id AND c2.merged_into_id IS NULL)
-) a
-LEFT JOIN campaign_members s ON s.campaign_id = $1 AND s.customer_id = a.customer_id
-WHERE (s.id IS NULL OR s.state <> 'synced' OR s.payload_hash <> a.hash)
+-- a customer, consent, email and snapshot probe (the snapshot through LATERAL ... LIMIT 1, so
+-- it stays an index probe as the snapshot grows instead of a sort of all of it per page).
+-- The range is given on both m and c (c.id > $6) so the scan starts at the cursor whichever
+-- side drives. Measured (100k members, 50k synced, shared 2-core machine): 40-55 ms per page
+-- of 500 at the cursor; a run with nothing to send walks every member, ~50 us each.
+SELECT m.customer_id, c.email, f.fields, h.hash, coalesce(s.payload_hash, '')
+FROM segment_memberships m
+JOIN customers c ON c.id = m.customer_id
+CROSS JOIN LATERAL (
+  SELECT coalesce(jsonb_object_agg(x.name, CASE x.source
+           WHEN 'email' THEN c.email
+           WHEN 'customer_id' THEN c.id::text
+           ELSE coalesce(c.traits ->> x.key, '') END), '{}'::jsonb) AS fields
+  FROM unnest($3::text[], $4::text[], $5::text[]) AS x(name, source, key)) f
+CROSS JOIN LATERAL (SELECT md5(c.email || ' ' || f.fields::text) AS hash) h
+LEFT JOIN LATERAL (
+  SELECT s.payload_hash, s.state, s.last_sync_id FROM campaign_members s
+  WHERE s.campaign_id = $1 AND s.customer_id = m.customer_id LIMIT 1) s ON true
+WHERE m.segment_id = $2 AND m.exited_at IS NULL AND m.customer_id > $6 AND c.id > $6
+  AND {{has-email}} AND {{may-email}}
+  AND (s.state IS NULL OR s.state <> 'synced' OR s.payload_hash <> h.hash)
   AND NOT coalesce(s.state = 'failed' AND s.last_sync_id = $8, false)
-ORDER BY a.customer_id
+  AND NOT EXISTS (
+    SELECT 1 FROM customers c2 JOIN segment_memberships m2
+      ON m2.customer_id = c2.id AND m2.segment_id = $2 AND m2.exited_at IS NULL
+    WHERE c2.email = c.email AND c2.id < c.id AND c2.merged_into_id IS NULL)
+ORDER BY m.customer_id
 LIMIT $7
 
 -- name: remove-page
@@ -65,6 +69,7 @@ LIMIT $7
 -- upsert pass sends that member. Rows this run ($5) already failed are left out.
 -- Plan: walks campaign_members by (campaign_id, customer_id); each row costs a membership,
 -- customer and consent probe, and an email probe (customer_email) when it is leaving.
+-- Measured: ~20 us per snapshot row (50k rows with nothing to remove: 0.93 s).
 SELECT s.customer_id, s.email, s.payload_hash <> '' AS held,
        EXISTS (SELECT 1 FROM customers c JOIN segment_memberships m
                  ON m.customer_id = c.id AND m.segment_id = $2 AND m.exited_at IS NULL
