@@ -14,7 +14,7 @@ var queriesSQL string
 // missing block panics at init.
 var queries = func() map[string]string {
 	qs := namedsql.MustParse("campaign: queries.sql", queriesSQL,
-		"has-email", "may-email", "skipped", "upsert-page", "remove-page",
+		"has-email", "may-email", "skipped", "upsert-diff", "remove-diff",
 		"confirm-upserts", "fail-contacts", "confirm-removals", "add-counts", "running-sync")
 	r := strings.NewReplacer("{{has-email}}", "("+qs["has-email"]+")", "{{may-email}}", "("+qs["may-email"]+")")
 	for name, q := range qs {

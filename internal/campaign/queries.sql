@@ -24,20 +24,15 @@ SELECT count(*) FILTER (WHERE NOT ({{has-email}})),
 FROM segment_memberships m JOIN customers c ON c.id = m.customer_id
 WHERE m.segment_id = $1 AND m.exited_at IS NULL
 
--- name: upsert-page
--- The next page (customer_id > $6) of audience members the destination lacks or holds stale:
--- no snapshot row, a row not synced, or a different payload hash (email and merge fields).
--- Rows this run ($8) already failed are left out, so a run sends each contact at most once; a
--- confirmed contact matches its snapshot and drops out, so a resumed run skips it. When two
+-- name: upsert-diff
+-- The audience members the destination lacks or holds stale: no snapshot row, a row not
+-- synced, or a different payload hash (email and merge fields). Rows this run ($6) already
+-- failed are left out, and the run reads this once and streams it, so a run sends each contact
+-- at most once; a confirmed contact matches its snapshot, so a resumed run skips it. When two
 -- members share an email, the lowest customer id represents it. Merge fields come from the
 -- parallel arrays $3 (name), $4 (source: email, customer_id, trait) and $5 (trait key).
--- Plan: walks the segment's open stays in customer_id order (partial unique index
--- segmentmembership_segment_id_customer_id) and stops after $7 differences; each member costs
--- a customer, consent, email and snapshot probe (the snapshot through LATERAL ... LIMIT 1, so
--- it stays an index probe as the snapshot grows instead of a sort of all of it per page).
--- The range is given on both m and c (c.id > $6) so the scan starts at the cursor whichever
--- side drives. Measured (100k members, 50k synced, shared 2-core machine): 40-55 ms per page
--- of 500 at the cursor; a run with nothing to send walks every member, ~50 us each.
+-- Plan: set-based (hash joins of the segment's open stays, customers and the campaign's
+-- snapshot), with a consent probe and an email probe per member.
 SELECT m.customer_id, c.email, f.fields, h.hash, coalesce(s.payload_hash, '')
 FROM segment_memberships m
 JOIN customers c ON c.id = m.customer_id
@@ -48,41 +43,34 @@ CROSS JOIN LATERAL (
            ELSE coalesce(c.traits ->> x.key, '') END), '{}'::jsonb) AS fields
   FROM unnest($3::text[], $4::text[], $5::text[]) AS x(name, source, key)) f
 CROSS JOIN LATERAL (SELECT md5(c.email || ' ' || f.fields::text) AS hash) h
-LEFT JOIN LATERAL (
-  SELECT s.payload_hash, s.state, s.last_sync_id FROM campaign_members s
-  WHERE s.campaign_id = $1 AND s.customer_id = m.customer_id LIMIT 1) s ON true
-WHERE m.segment_id = $2 AND m.exited_at IS NULL AND m.customer_id > $6 AND c.id > $6
+LEFT JOIN campaign_members s ON s.campaign_id = $1 AND s.customer_id = m.customer_id
+WHERE m.segment_id = $2 AND m.exited_at IS NULL
   AND {{has-email}} AND {{may-email}}
   AND (s.state IS NULL OR s.state <> 'synced' OR s.payload_hash <> h.hash)
-  AND NOT coalesce(s.state = 'failed' AND s.last_sync_id = $8, false)
+  AND NOT coalesce(s.state = 'failed' AND s.last_sync_id = $6, false)
   AND NOT EXISTS (
     SELECT 1 FROM customers c2 JOIN segment_memberships m2
       ON m2.customer_id = c2.id AND m2.segment_id = $2 AND m2.exited_at IS NULL
     WHERE c2.email = c.email AND c2.id < c.id AND c2.merged_into_id IS NULL)
-ORDER BY m.customer_id
-LIMIT $7
 
--- name: remove-page
--- The next page (customer_id > $3) of snapshot rows the audience no longer wants as they are:
--- the customer left the audience or changed email. wanted tells whether another audience
--- member now holds the same email (a merge): then the row is dropped without a call, and the
--- upsert pass sends that member. Rows this run ($5) already failed are left out.
--- Plan: walks campaign_members by (campaign_id, customer_id); each row costs a membership,
--- customer and consent probe, and an email probe (customer_email) when it is leaving.
--- Measured: ~20 us per snapshot row (50k rows with nothing to remove: 0.93 s).
+-- name: remove-diff
+-- The snapshot rows the audience no longer wants as they are: the customer left the audience
+-- or changed email. wanted tells whether another audience member now holds the same email (a
+-- merge): then the row is dropped without a call, and the upsert pass sends that member. Rows
+-- this run ($3) already failed are left out.
+-- Plan: walks the campaign's snapshot rows; each costs a membership, customer and consent
+-- probe, and an email probe (customer_email) when it is leaving.
 SELECT s.customer_id, s.email, s.payload_hash <> '' AS held,
        EXISTS (SELECT 1 FROM customers c JOIN segment_memberships m
                  ON m.customer_id = c.id AND m.segment_id = $2 AND m.exited_at IS NULL
                WHERE c.email = s.email AND {{has-email}} AND {{may-email}}) AS wanted
 FROM campaign_members s
-WHERE s.campaign_id = $1 AND s.customer_id > $3 AND s.state <> 'removed'
-  AND NOT coalesce(s.state = 'failed' AND s.last_sync_id = $5, false)
+WHERE s.campaign_id = $1 AND s.state <> 'removed'
+  AND NOT coalesce(s.state = 'failed' AND s.last_sync_id = $3, false)
   AND NOT EXISTS (
     SELECT 1 FROM segment_memberships m JOIN customers c ON c.id = m.customer_id
     WHERE m.segment_id = $2 AND m.exited_at IS NULL AND m.customer_id = s.customer_id
       AND c.email = s.email AND {{has-email}} AND {{may-email}})
-ORDER BY s.customer_id
-LIMIT $4
 
 -- name: confirm-upserts
 -- Contacts the destination confirmed: the snapshot now holds what was sent.

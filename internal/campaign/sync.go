@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,8 +20,13 @@ import (
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
-// DefaultBatchSize is the contacts per provider call (Mailchimp's batch limit).
-const DefaultBatchSize = 500
+const (
+	// DefaultBatchSize is the contacts per provider call (Mailchimp's batch limit).
+	DefaultBatchSize = 500
+	// DefaultConcurrency is the provider calls a run keeps in flight (Mailchimp allows 10
+	// connections per account; the provider clients enforce their own limits too).
+	DefaultConcurrency = 4
+)
 
 // Trigger says why a sync runs.
 type Trigger string
@@ -39,16 +45,18 @@ var ErrSkipped = errors.New("campaign sync skipped")
 // Syncer runs audience syncs.
 //
 // A run diffs the campaign's audience (current segment members with an email and a granted
-// email_marketing consent) against its snapshot, first removals then upserts, in keyset pages
-// of BatchSize, one provider call per page. After each call it records in one short
-// transaction what the provider confirmed (snapshot rows, sync counts) and what it rejected
-// (snapshot rows in state failed, left alone for the rest of the run). So a run never sends a
+// email_marketing consent) against its snapshot, first removals then upserts. Each pass reads
+// its diff in one query, streamed in batches of BatchSize to Concurrency workers, one provider
+// call per batch. After each call a worker records in one short transaction what the provider
+// confirmed (snapshot rows, sync counts) and what it rejected (snapshot rows in state failed,
+// left alone for the rest of the run). Each diff row is read once, so a run never sends a
 // contact twice, and a run that stops (crash, cancelled job) resumes from the snapshot: its next
 // attempt adopts the same CampaignSync row and sends only what is still missing.
 type Syncer struct {
 	DB           *sql.DB
 	Destinations *Destinations
-	BatchSize    int
+	BatchSize    int // contacts per call; 0: DefaultBatchSize
+	Concurrency  int // calls in flight; 0: DefaultConcurrency
 }
 
 // RunOptions describe one run.
@@ -195,6 +203,13 @@ func (s *Syncer) batch() int {
 	return DefaultBatchSize
 }
 
+func (s *Syncer) concurrency() int {
+	if s.Concurrency > 0 {
+		return s.Concurrency
+	}
+	return DefaultConcurrency
+}
+
 type removal struct {
 	customer uuid.UUID
 	email    string
@@ -204,72 +219,58 @@ type removal struct {
 
 // removals removes from the destination the contacts the audience no longer holds.
 func (s *Syncer) removals(ctx context.Context, c *ent.Campaign, syncID uuid.UUID, dst provider.Destination) error {
-	after := uuid.Nil
-	for {
-		page, err := s.removalPage(ctx, c, syncID, after)
-		if err != nil || len(page) == 0 {
-			return err
+	read := func(ctx context.Context, emit func([]removal) error) error {
+		rows, err := s.DB.QueryContext(ctx, queries["remove-diff"], c.ID, c.SegmentID, syncID)
+		if err != nil {
+			return fmt.Errorf("error reading removals: %w", err)
 		}
-		after = page[len(page)-1].customer
-		var (
-			drop   []uuid.UUID
-			emails []string
-			byMail = map[string][]uuid.UUID{}
-		)
-		for _, r := range page {
-			if !r.held || r.wanted {
-				drop = append(drop, r.customer)
-				continue
-			}
-			if _, dup := byMail[r.email]; !dup {
-				emails = append(emails, r.email)
-			}
-			byMail[r.email] = append(byMail[r.email], r.customer)
-		}
-		var res provider.Result
-		if len(emails) > 0 {
-			if res, err = dst.Remove(ctx, emails); err != nil {
-				return fmt.Errorf("error removing contacts: %w", err)
-			}
-		}
-		failed := failures(res)
-		var o outcome
-		for _, id := range drop {
-			o.confirmed = append(o.confirmed, id.String())
-		}
-		for email, ids := range byMail {
-			if msg, bad := failed[email]; bad {
-				for _, id := range ids {
-					o.fail(id, email, msg)
-				}
-				continue
-			}
-			for _, id := range ids {
-				o.confirmed = append(o.confirmed, id.String())
-			}
-			o.removed += len(ids)
-		}
-		if err := s.recordRemovals(ctx, c.ID, syncID, o); err != nil {
-			return err
-		}
+		defer rows.Close()
+		return batches(rows, s.batch(), emit, func(r *removal) error {
+			return rows.Scan(&r.customer, &r.email, &r.held, &r.wanted)
+		})
 	}
+	return dispatch(ctx, s.concurrency(), read, func(ctx context.Context, page []removal) error {
+		return s.removeBatch(ctx, c.ID, syncID, dst, page)
+	})
 }
 
-func (s *Syncer) removalPage(ctx context.Context, c *ent.Campaign, syncID, after uuid.UUID) ([]removal, error) {
-	rows, err := s.DB.QueryContext(ctx, queries["remove-page"], c.ID, c.SegmentID, after, s.batch(), syncID)
-	if err != nil {
-		return nil, fmt.Errorf("error reading removals: %w", err)
-	}
-	defer rows.Close()
-	var out []removal
-	for rows.Next() {
-		var r removal
-		if err := rows.Scan(&r.customer, &r.email, &r.held, &r.wanted); err != nil {
-			return nil, fmt.Errorf("error reading removals: %w", err)
+// removeBatch removes one batch and records the outcome.
+func (s *Syncer) removeBatch(ctx context.Context, campaignID, syncID uuid.UUID, dst provider.Destination, page []removal) error {
+	var (
+		o      outcome
+		emails []string
+		byMail = map[string][]uuid.UUID{}
+	)
+	for _, r := range page {
+		if !r.held || r.wanted {
+			o.confirmed = append(o.confirmed, r.customer.String())
+			continue
 		}
-		out = append(out, r)
+		if _, dup := byMail[r.email]; !dup {
+			emails = append(emails, r.email)
+		}
+		byMail[r.email] = append(byMail[r.email], r.customer)
 	}
-	return out, rows.Err()
+	var res provider.Result
+	if len(emails) > 0 {
+		var err error
+		if res, err = dst.Remove(ctx, emails); err != nil {
+			return fmt.Errorf("error removing contacts: %w", err)
+		}
+	}
+	failed := failures(res)
+	for email, ids := range byMail {
+		msg, bad := failed[email]
+		for _, id := range ids {
+			if bad {
+				o.fail(id, email, msg)
+				continue
+			}
+			o.confirmed = append(o.confirmed, id.String())
+			o.removed++
+		}
+	}
+	return s.recordRemovals(ctx, campaignID, syncID, o)
 }
 
 type upsert struct {
@@ -281,67 +282,126 @@ type upsert struct {
 
 // upserts sends the audience members the destination lacks or holds stale.
 func (s *Syncer) upserts(ctx context.Context, c *ent.Campaign, syncID uuid.UUID, f fieldArrays, dst provider.Destination) error {
-	after := uuid.Nil
-	for {
-		page, err := s.upsertPage(ctx, c, syncID, f, after)
-		if err != nil || len(page) == 0 {
-			return err
-		}
-		after = page[len(page)-1].customer
-		contacts := make([]provider.Contact, len(page))
-		for i, u := range page {
-			contacts[i] = u.contact
-		}
-		res, err := dst.Upsert(ctx, contacts)
+	read := func(ctx context.Context, emit func([]upsert) error) error {
+		rows, err := s.DB.QueryContext(ctx, queries["upsert-diff"], c.ID, c.SegmentID,
+			pq.Array(f.names), pq.Array(f.sources), pq.Array(f.keys), syncID)
 		if err != nil {
-			return fmt.Errorf("error upserting contacts: %w", err)
+			return fmt.Errorf("error reading audience: %w", err)
 		}
-		failed := failures(res)
-		var o outcome
-		for _, u := range page {
-			if msg, bad := failed[u.contact.Email]; bad {
-				o.fail(u.customer, u.contact.Email, msg)
-				continue
+		defer rows.Close()
+		return batches(rows, s.batch(), emit, func(u *upsert) error {
+			var payload []byte
+			var held string
+			if err := rows.Scan(&u.customer, &u.contact.Email, &payload, &u.hash, &held); err != nil {
+				return err
 			}
-			o.ids = append(o.ids, u.customer.String())
-			o.emails = append(o.emails, u.contact.Email)
-			o.hashes = append(o.hashes, u.hash)
-			if u.update {
-				o.updated++
-			} else {
-				o.added++
-			}
-		}
-		if err := s.recordUpserts(ctx, c.ID, syncID, o); err != nil {
-			return err
-		}
+			u.update = held != ""
+			return json.Unmarshal(payload, &u.contact.Fields)
+		})
 	}
+	return dispatch(ctx, s.concurrency(), read, func(ctx context.Context, page []upsert) error {
+		return s.upsertBatch(ctx, c.ID, syncID, dst, page)
+	})
 }
 
-func (s *Syncer) upsertPage(ctx context.Context, c *ent.Campaign, syncID uuid.UUID, f fieldArrays, after uuid.UUID) ([]upsert, error) {
-	rows, err := s.DB.QueryContext(ctx, queries["upsert-page"], c.ID, c.SegmentID,
-		pq.Array(f.names), pq.Array(f.sources), pq.Array(f.keys), after, s.batch(), syncID)
+// upsertBatch sends one batch and records the outcome.
+func (s *Syncer) upsertBatch(ctx context.Context, campaignID, syncID uuid.UUID, dst provider.Destination, page []upsert) error {
+	contacts := make([]provider.Contact, len(page))
+	for i, u := range page {
+		contacts[i] = u.contact
+	}
+	res, err := dst.Upsert(ctx, contacts)
 	if err != nil {
-		return nil, fmt.Errorf("error reading audience: %w", err)
+		return fmt.Errorf("error upserting contacts: %w", err)
 	}
-	defer rows.Close()
-	var out []upsert
+	failed := failures(res)
+	var o outcome
+	for _, u := range page {
+		if msg, bad := failed[u.contact.Email]; bad {
+			o.fail(u.customer, u.contact.Email, msg)
+			continue
+		}
+		o.ids = append(o.ids, u.customer.String())
+		o.emails = append(o.emails, u.contact.Email)
+		o.hashes = append(o.hashes, u.hash)
+		if u.update {
+			o.updated++
+		} else {
+			o.added++
+		}
+	}
+	return s.recordUpserts(ctx, campaignID, syncID, o)
+}
+
+// batches scans rows into batches of n and emits each.
+func batches[T any](rows *sql.Rows, n int, emit func([]T) error, scan func(*T) error) error {
+	batch := make([]T, 0, n)
 	for rows.Next() {
-		var (
-			u       upsert
-			payload []byte
-			held    string
-		)
-		if err := rows.Scan(&u.customer, &u.contact.Email, &payload, &u.hash, &held); err != nil {
-			return nil, fmt.Errorf("error reading audience: %w", err)
+		var v T
+		if err := scan(&v); err != nil {
+			return fmt.Errorf("error reading sync diff: %w", err)
 		}
-		if err := json.Unmarshal(payload, &u.contact.Fields); err != nil {
-			return nil, fmt.Errorf("error decoding merge fields: %w", err)
+		if batch = append(batch, v); len(batch) == n {
+			if err := emit(batch); err != nil {
+				return err
+			}
+			batch = make([]T, 0, n)
 		}
-		u.update = held != ""
-		out = append(out, u)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("error reading sync diff: %w", err)
+	}
+	if len(batch) > 0 {
+		return emit(batch)
+	}
+	return nil
+}
+
+// dispatch runs read, which emits batches, and hands each batch to one of n workers running
+// send. The first error stops reading and sending and is returned once the batches in flight
+// have settled (each records its own outcome).
+func dispatch[T any](ctx context.Context, n int, read func(context.Context, func([]T) error) error, send func(context.Context, []T) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		once  sync.Once
+		first error
+		wg    sync.WaitGroup
+		ch    = make(chan []T)
+	)
+	fail := func(err error) {
+		once.Do(func() { first = err; cancel(err) })
+	}
+	for range n {
+		wg.Go(func() {
+			for b := range ch {
+				if ctx.Err() != nil {
+					fail(context.Cause(ctx)) // a batch left unsent: the run is not complete
+					continue
+				}
+				if err := send(ctx, b); err != nil {
+					fail(err)
+				}
+			}
+		})
+	}
+	err := read(ctx, func(b []T) error {
+		select {
+		case ch <- b:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
+	close(ch)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	if err != nil {
+		return err
+	}
+	return context.Cause(ctx)
 }
 
 // outcome is what one provider call settled.
