@@ -31,8 +31,10 @@ WHERE m.segment_id = $1 AND m.exited_at IS NULL
 -- at most once; a confirmed contact matches its snapshot, so a resumed run skips it. When two
 -- members share an email, the lowest customer id represents it. Merge fields come from the
 -- parallel arrays $3 (name), $4 (source: email, customer_id, trait) and $5 (trait key).
--- Plan: set-based (hash joins of the segment's open stays, customers and the campaign's
--- snapshot), with a consent probe and an email probe per member.
+-- Plan (100k members, 50k of them synced): hash left join of the segment's open stays with
+-- the snapshot, a customers_pkey probe and a consent probe (backward index scan) per member,
+-- and a hash anti join for the shared-email check; ~2.7-4.9 s on the shared 2-core machine,
+-- three quarters of it the per-member customer and consent probes. Rows stream as found.
 SELECT m.customer_id, c.email, f.fields, h.hash, coalesce(s.payload_hash, '')
 FROM segment_memberships m
 JOIN customers c ON c.id = m.customer_id
@@ -59,7 +61,8 @@ WHERE m.segment_id = $2 AND m.exited_at IS NULL
 -- merge): then the row is dropped without a call, and the upsert pass sends that member. Rows
 -- this run ($3) already failed are left out.
 -- Plan: walks the campaign's snapshot rows; each costs a membership, customer and consent
--- probe, and an email probe (customer_email) when it is leaving.
+-- probe, and an email probe (customer_email) when it is leaving. ~20 us per snapshot row
+-- (50k rows, nothing to remove: 0.9-2.7 s, the higher figure under load).
 SELECT s.customer_id, s.email, s.payload_hash <> '' AS held,
        EXISTS (SELECT 1 FROM customers c JOIN segment_memberships m
                  ON m.customer_id = c.id AND m.segment_id = $2 AND m.exited_at IS NULL
