@@ -211,3 +211,7 @@ func campaignPeriodicJobs() []*river.PeriodicJob {
 			&river.PeriodicJobOpts{RunOnStart: true}),
 	}
 }
+
+// Timeout lets a large first sync outlast the client's default job timeout; a run stopped by
+// it resumes on the next attempt.
+func (w *CampaignSyncWorker) Timeout(*river.Job[CampaignSyncArgs]) time.Duration { return time.Hour }
