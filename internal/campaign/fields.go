@@ -19,7 +19,7 @@ const maxFields = 50
 
 var fieldName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
 
-// fieldArrays are a campaign's merge fields as the parallel arrays upsert-page reads, sorted by
+// fieldArrays are a campaign's merge fields as the parallel arrays upsert-diff reads, sorted by
 // name.
 type fieldArrays struct{ names, sources, keys []string }
 
