@@ -283,3 +283,91 @@ func TestSegmentChangeEnqueuesOneDeltaSync(t *testing.T) {
 		{Args: CampaignSyncArgs{}}, {Args: CampaignSyncArgs{}}, {Args: CampaignSyncArgs{}},
 	})
 }
+
+// stallingDestination is a countingDestination whose stallAt-th upsert call waits until its
+// context ends (the worker is stopped mid-call) and fails.
+type stallingDestination struct {
+	*countingDestination
+	mu      sync.Mutex
+	calls   int
+	stallAt int
+	stalled chan struct{}
+}
+
+func (d *stallingDestination) Upsert(ctx context.Context, cs []provider.Contact) (provider.Result, error) {
+	d.mu.Lock()
+	d.calls++
+	n := d.calls
+	d.mu.Unlock()
+	if n == d.stallAt {
+		close(d.stalled)
+		<-ctx.Done()
+		return provider.Result{}, ctx.Err()
+	}
+	return d.countingDestination.Upsert(ctx, cs)
+}
+
+func TestStoppedWorkerSyncResumesOnRetry(t *testing.T) {
+	t.Parallel()
+	b := setupCampaigns(t)
+	dest := &stallingDestination{countingDestination: b.dest, stallAt: 3, stalled: make(chan struct{})}
+	b.deps.Destinations.Open = func(string, map[string]any) (provider.Destination, error) { return dest, nil }
+	segID, c := b.campaign(t, 0)
+	// 1,200 consenting members: three calls of 500, 500 and 200.
+	_, err := b.db.ExecContext(b.ctx, `
+		WITH c AS (
+		  INSERT INTO customers (id, created_at, updated_at, traits, trait_times, email, first_seen_at, last_seen_at)
+		  SELECT gen_random_uuid(), now(), now(), '{"plan":"pro"}', '{}', 'm' || i || '@example.com', now(), now()
+		  FROM generate_series(1, 1200) i RETURNING id),
+		k AS (INSERT INTO consents (id, customer_id, purpose, granted, recorded_at)
+		  SELECT gen_random_uuid(), id, 'email_marketing', true, now() FROM c)
+		INSERT INTO segment_memberships (id, segment_id, customer_id, entered_at) SELECT gen_random_uuid(), $1, id, now() FROM c`, segID)
+	require.NoError(t, err)
+
+	first := b.startWorker(t)
+	firstEvents, cancelFirst := first.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
+	defer cancelFirst()
+	_, err = EnqueueDueCampaigns(b.ctx, b.db, first, time.Now())
+	require.NoError(t, err)
+	timeout := time.After(60 * time.Second)
+	for stalled := false; !stalled; {
+		select {
+		case <-dest.stalled:
+			stalled = true
+		case ev := <-firstEvents:
+			require.NotEqual(t, (CampaignSyncArgs{}).Kind(), ev.Job.Kind, "the sync ended before its third call: %s %v", ev.Kind, ev.Job.Errors)
+		case <-timeout:
+			t.Fatal("the sync never reached its third call")
+		}
+	}
+	// The worker stops mid-sync: the job's context is cancelled and it is left to retry.
+	stopCtx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, first.StopAndCancel(stopCtx))
+	var running struct {
+		status string
+		added  int
+	}
+	require.NoError(t, b.db.QueryRowContext(b.ctx, `SELECT status, added FROM campaign_syncs WHERE campaign_id = $1`, c.ID).
+		Scan(&running.status, &running.added))
+	require.Equal(t, "running", running.status)
+	require.Equal(t, 1000, running.added, "the two confirmed calls are recorded")
+
+	// Another worker takes the retry and completes the same sync, sending only the rest.
+	second := b.startWorker(t)
+	events, cancelEvents := second.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
+	defer cancelEvents()
+	waitSyncs(t, events, 1)
+	var status string
+	var added, runs int
+	require.NoError(t, b.db.QueryRowContext(b.ctx, `SELECT status, added, count(*) OVER () FROM campaign_syncs WHERE campaign_id = $1`, c.ID).
+		Scan(&status, &added, &runs))
+	require.Equal(t, "succeeded", status)
+	require.Equal(t, 1200, added)
+	require.Equal(t, 1, runs)
+	held, sends := b.dest.state()
+	require.Len(t, held, 1200)
+	for e, n := range sends {
+		require.Equal(t, 1, n, "%s sent %d times", e, n)
+	}
+}

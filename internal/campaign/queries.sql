@@ -29,31 +29,31 @@ WHERE m.segment_id = $1 AND m.exited_at IS NULL
 -- synced, or a different payload hash (email and merge fields). Rows this run ($6) already
 -- failed are left out, and the run reads this once and streams it, so a run sends each contact
 -- at most once; a confirmed contact matches its snapshot, so a resumed run skips it. When two
--- members share an email, the lowest customer id represents it. Merge fields come from the
--- parallel arrays $3 (name), $4 (source: email, customer_id, trait) and $5 (trait key).
--- Plan (100k members, 50k of them synced): hash left join of the segment's open stays with
--- the snapshot, a customers_pkey probe and a consent probe (backward index scan) per member,
--- and a hash anti join for the shared-email check; ~2.7-4.9 s on the shared 2-core machine,
--- three quarters of it the per-member customer and consent probes. Rows stream as found.
-SELECT m.customer_id, c.email, f.fields, h.hash, coalesce(s.payload_hash, '')
-FROM segment_memberships m
-JOIN customers c ON c.id = m.customer_id
-CROSS JOIN LATERAL (
-  SELECT coalesce(jsonb_object_agg(x.name, CASE x.source
-           WHEN 'email' THEN c.email
-           WHEN 'customer_id' THEN c.id::text
-           ELSE coalesce(c.traits ->> x.key, '') END), '{}'::jsonb) AS fields
-  FROM unnest($3::text[], $4::text[], $5::text[]) AS x(name, source, key)) f
-CROSS JOIN LATERAL (SELECT md5(c.email || ' ' || f.fields::text) AS hash) h
-LEFT JOIN campaign_members s ON s.campaign_id = $1 AND s.customer_id = m.customer_id
-WHERE m.segment_id = $2 AND m.exited_at IS NULL
-  AND {{has-email}} AND {{may-email}}
-  AND (s.state IS NULL OR s.state <> 'synced' OR s.payload_hash <> h.hash)
+-- members share an email, the lowest customer id represents it (DISTINCT ON). Merge fields
+-- come from the parallel arrays $3 (name), $4 (source: email, customer_id, trait) and $5
+-- (trait key).
+-- Plan (100k members, 50k of them synced): the segment's open stays joined to customers
+-- with a consent probe (backward index scan) per member, sorted by email for DISTINCT ON, then
+-- a hash left join with the snapshot. The per-member customer and consent probes are most of
+-- the cost (~25 us a member on the shared 2-core machine). No correlated subquery depends on
+-- row estimates, so stale statistics after a bulk load cost a worse join, not a cubic plan.
+SELECT a.customer_id, a.email, a.fields, a.hash, coalesce(s.payload_hash, '')
+FROM (
+  SELECT DISTINCT ON (c.email) c.id AS customer_id, c.email, f.fields,
+         md5(c.email || ' ' || f.fields::text) AS hash
+  FROM segment_memberships m
+  JOIN customers c ON c.id = m.customer_id
+  CROSS JOIN LATERAL (
+    SELECT coalesce(jsonb_object_agg(x.name, CASE x.source
+             WHEN 'email' THEN c.email
+             WHEN 'customer_id' THEN c.id::text
+             ELSE coalesce(c.traits ->> x.key, '') END), '{}'::jsonb) AS fields
+    FROM unnest($3::text[], $4::text[], $5::text[]) AS x(name, source, key)) f
+  WHERE m.segment_id = $2 AND m.exited_at IS NULL AND {{has-email}} AND {{may-email}}
+  ORDER BY c.email, c.id) a
+LEFT JOIN campaign_members s ON s.campaign_id = $1 AND s.customer_id = a.customer_id
+WHERE (s.state IS NULL OR s.state <> 'synced' OR s.payload_hash <> a.hash)
   AND NOT coalesce(s.state = 'failed' AND s.last_sync_id = $6, false)
-  AND NOT EXISTS (
-    SELECT 1 FROM customers c2 JOIN segment_memberships m2
-      ON m2.customer_id = c2.id AND m2.segment_id = $2 AND m2.exited_at IS NULL
-    WHERE c2.email = c.email AND c2.id < c.id AND c2.merged_into_id IS NULL)
 
 -- name: remove-diff
 -- The snapshot rows the audience no longer wants as they are: the customer left the audience
