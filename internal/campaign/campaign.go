@@ -155,12 +155,16 @@ func Resume(ctx context.Context, client *ent.Client, id uuid.UUID, now time.Time
 		return nil, fmt.Errorf("%w: only a paused campaign can be resumed (campaign %s is %s)", ErrConflict, id, cur.Status)
 	}
 	u := client.Campaign.UpdateOne(cur).SetStatus(entcampaign.StatusScheduled)
-	if cur.ScheduleKind != nil && *cur.ScheduleKind == entcampaign.ScheduleKindCron && cur.ScheduleCron != nil {
+	switch {
+	case cur.ScheduleKind != nil && *cur.ScheduleKind == entcampaign.ScheduleKindCron && cur.ScheduleCron != nil:
 		c, err := ParseCron(*cur.ScheduleCron, deref(cur.ScheduleTimezone))
 		if err != nil {
 			return nil, err
 		}
 		u.SetNextRunAt(c.Next(now))
+	case cur.ScheduleAt != nil && cur.NextRunAt == nil:
+		// Its slot was handed out while paused, and the run skipped: run it now.
+		u.SetNextRunAt(*cur.ScheduleAt)
 	}
 	return u.Save(ctx)
 }

@@ -57,6 +57,16 @@ func TestTakeDueAdvancesSchedules(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, o.NextRunAt)
 
+	// Paused after its slot was handed out, the one-off's run is skipped; resuming makes it due
+	// again.
+	_, err = Pause(b.ctx, b.client, once.ID)
+	require.NoError(t, err)
+	_, err = b.syncer.Run(b.ctx, once.ID, RunOptions{Trigger: TriggerSchedule, Slot: &at})
+	require.ErrorIs(t, err, ErrSkipped)
+	_, err = Resume(b.ctx, b.client, once.ID, later)
+	require.NoError(t, err)
+	require.Equal(t, []Slot{{CampaignID: once.ID, At: at}}, normalise(b.takeDue(t, later)))
+
 	// The one-off campaign's scheduled run completes it.
 	_, err = b.syncer.Run(b.ctx, once.ID, RunOptions{Trigger: TriggerSchedule, Slot: &at})
 	require.NoError(t, err)
