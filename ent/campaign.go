@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -42,6 +43,10 @@ type Campaign struct {
 	NextRunAt *time.Time `json:"next_run_at,omitempty"`
 	// Status holds the value of the "status" field.
 	Status campaign.Status `json:"status,omitempty"`
+	// Fields holds the value of the "fields" field.
+	Fields map[string]string `json:"fields,omitempty"`
+	// ConversionWindowDays holds the value of the "conversion_window_days" field.
+	ConversionWindowDays int `json:"conversion_window_days,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CampaignQuery when eager-loading is set.
 	Edges        CampaignEdges `json:"edges"`
@@ -56,13 +61,16 @@ type CampaignEdges struct {
 	Destination *Destination `json:"destination,omitempty"`
 	// Syncs holds the value of the syncs edge.
 	Syncs []*CampaignSync `json:"syncs,omitempty"`
+	// Members holds the value of the members edge.
+	Members []*CampaignMember `json:"members,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [3]bool
+	loadedTypes [4]bool
 	// totalCount holds the count of the edges above.
 	totalCount [3]map[string]int
 
-	namedSyncs map[string][]*CampaignSync
+	namedSyncs   map[string][]*CampaignSync
+	namedMembers map[string][]*CampaignMember
 }
 
 // SegmentOrErr returns the Segment value or an error if the edge
@@ -96,11 +104,24 @@ func (e CampaignEdges) SyncsOrErr() ([]*CampaignSync, error) {
 	return nil, &NotLoadedError{edge: "syncs"}
 }
 
+// MembersOrErr returns the Members value or an error if the edge
+// was not loaded in eager-loading.
+func (e CampaignEdges) MembersOrErr() ([]*CampaignMember, error) {
+	if e.loadedTypes[3] {
+		return e.Members, nil
+	}
+	return nil, &NotLoadedError{edge: "members"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Campaign) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case campaign.FieldFields:
+			values[i] = new([]byte)
+		case campaign.FieldConversionWindowDays:
+			values[i] = new(sql.NullInt64)
 		case campaign.FieldName, campaign.FieldScheduleKind, campaign.FieldScheduleCron, campaign.FieldScheduleTimezone, campaign.FieldStatus:
 			values[i] = new(sql.NullString)
 		case campaign.FieldCreatedAt, campaign.FieldUpdatedAt, campaign.FieldScheduleAt, campaign.FieldNextRunAt:
@@ -199,6 +220,20 @@ func (_m *Campaign) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Status = campaign.Status(value.String)
 			}
+		case campaign.FieldFields:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field fields", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Fields); err != nil {
+					return fmt.Errorf("unmarshal field fields: %w", err)
+				}
+			}
+		case campaign.FieldConversionWindowDays:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field conversion_window_days", values[i])
+			} else if value.Valid {
+				_m.ConversionWindowDays = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -225,6 +260,11 @@ func (_m *Campaign) QueryDestination() *DestinationQuery {
 // QuerySyncs queries the "syncs" edge of the Campaign entity.
 func (_m *Campaign) QuerySyncs() *CampaignSyncQuery {
 	return NewCampaignClient(_m.config).QuerySyncs(_m)
+}
+
+// QueryMembers queries the "members" edge of the Campaign entity.
+func (_m *Campaign) QueryMembers() *CampaignMemberQuery {
+	return NewCampaignClient(_m.config).QueryMembers(_m)
 }
 
 // Update returns a builder for updating this Campaign.
@@ -292,6 +332,12 @@ func (_m *Campaign) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))
+	builder.WriteString(", ")
+	builder.WriteString("fields=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Fields))
+	builder.WriteString(", ")
+	builder.WriteString("conversion_window_days=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ConversionWindowDays))
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -317,6 +363,30 @@ func (_m *Campaign) appendNamedSyncs(name string, edges ...*CampaignSync) {
 		_m.Edges.namedSyncs[name] = []*CampaignSync{}
 	} else {
 		_m.Edges.namedSyncs[name] = append(_m.Edges.namedSyncs[name], edges...)
+	}
+}
+
+// NamedMembers returns the Members named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Campaign) NamedMembers(name string) ([]*CampaignMember, error) {
+	if _m.Edges.namedMembers == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedMembers[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Campaign) appendNamedMembers(name string, edges ...*CampaignMember) {
+	if _m.Edges.namedMembers == nil {
+		_m.Edges.namedMembers = make(map[string][]*CampaignMember)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedMembers[name] = []*CampaignMember{}
+	} else {
+		_m.Edges.namedMembers[name] = append(_m.Edges.namedMembers[name], edges...)
 	}
 }
 

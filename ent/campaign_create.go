@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/cairn-cdp/cairn/ent/campaign"
+	"github.com/cairn-cdp/cairn/ent/campaignmember"
 	"github.com/cairn-cdp/cairn/ent/campaignsync"
 	"github.com/cairn-cdp/cairn/ent/destination"
 	"github.com/cairn-cdp/cairn/ent/segment"
@@ -157,6 +158,26 @@ func (_c *CampaignCreate) SetNillableStatus(v *campaign.Status) *CampaignCreate 
 	return _c
 }
 
+// SetFields sets the "fields" field.
+func (_c *CampaignCreate) SetFields(v map[string]string) *CampaignCreate {
+	_c.mutation.SetFields(v)
+	return _c
+}
+
+// SetConversionWindowDays sets the "conversion_window_days" field.
+func (_c *CampaignCreate) SetConversionWindowDays(v int) *CampaignCreate {
+	_c.mutation.SetConversionWindowDays(v)
+	return _c
+}
+
+// SetNillableConversionWindowDays sets the "conversion_window_days" field if the given value is not nil.
+func (_c *CampaignCreate) SetNillableConversionWindowDays(v *int) *CampaignCreate {
+	if v != nil {
+		_c.SetConversionWindowDays(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *CampaignCreate) SetID(v uuid.UUID) *CampaignCreate {
 	_c.mutation.SetID(v)
@@ -194,6 +215,21 @@ func (_c *CampaignCreate) AddSyncs(v ...*CampaignSync) *CampaignCreate {
 		ids[i] = v[i].ID
 	}
 	return _c.AddSyncIDs(ids...)
+}
+
+// AddMemberIDs adds the "members" edge to the CampaignMember entity by IDs.
+func (_c *CampaignCreate) AddMemberIDs(ids ...uuid.UUID) *CampaignCreate {
+	_c.mutation.AddMemberIDs(ids...)
+	return _c
+}
+
+// AddMembers adds the "members" edges to the CampaignMember entity.
+func (_c *CampaignCreate) AddMembers(v ...*CampaignMember) *CampaignCreate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddMemberIDs(ids...)
 }
 
 // Mutation returns the CampaignMutation object of the builder.
@@ -243,6 +279,10 @@ func (_c *CampaignCreate) defaults() {
 		v := campaign.DefaultStatus
 		_c.mutation.SetStatus(v)
 	}
+	if _, ok := _c.mutation.ConversionWindowDays(); !ok {
+		v := campaign.DefaultConversionWindowDays
+		_c.mutation.SetConversionWindowDays(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := campaign.DefaultID()
 		_c.mutation.SetID(v)
@@ -282,6 +322,14 @@ func (_c *CampaignCreate) check() error {
 	if v, ok := _c.mutation.Status(); ok {
 		if err := campaign.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Campaign.status": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.ConversionWindowDays(); !ok {
+		return &ValidationError{Name: "conversion_window_days", err: errors.New(`ent: missing required field "Campaign.conversion_window_days"`)}
+	}
+	if v, ok := _c.mutation.ConversionWindowDays(); ok {
+		if err := campaign.ConversionWindowDaysValidator(v); err != nil {
+			return &ValidationError{Name: "conversion_window_days", err: fmt.Errorf(`ent: validator failed for field "Campaign.conversion_window_days": %w`, err)}
 		}
 	}
 	if len(_c.mutation.SegmentIDs()) == 0 {
@@ -362,6 +410,14 @@ func (_c *CampaignCreate) createSpec() (*Campaign, *sqlgraph.CreateSpec) {
 		_spec.SetField(campaign.FieldStatus, field.TypeEnum, value)
 		_node.Status = value
 	}
+	if value, ok := _c.mutation.GetFields(); ok {
+		_spec.SetField(campaign.FieldFields, field.TypeJSON, value)
+		_node.Fields = value
+	}
+	if value, ok := _c.mutation.ConversionWindowDays(); ok {
+		_spec.SetField(campaign.FieldConversionWindowDays, field.TypeInt, value)
+		_node.ConversionWindowDays = value
+	}
 	if nodes := _c.mutation.SegmentIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -405,6 +461,22 @@ func (_c *CampaignCreate) createSpec() (*Campaign, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(campaignsync.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.MembersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   campaign.MembersTable,
+			Columns: []string{campaign.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(campaignmember.FieldID, field.TypeUUID),
 			},
 		}
 		for _, k := range nodes {
@@ -611,6 +683,42 @@ func (u *CampaignUpsert) SetStatus(v campaign.Status) *CampaignUpsert {
 // UpdateStatus sets the "status" field to the value that was provided on create.
 func (u *CampaignUpsert) UpdateStatus() *CampaignUpsert {
 	u.SetExcluded(campaign.FieldStatus)
+	return u
+}
+
+// SetFields sets the "fields" field.
+func (u *CampaignUpsert) SetFields(v map[string]string) *CampaignUpsert {
+	u.Set(campaign.FieldFields, v)
+	return u
+}
+
+// UpdateFields sets the "fields" field to the value that was provided on create.
+func (u *CampaignUpsert) UpdateFields() *CampaignUpsert {
+	u.SetExcluded(campaign.FieldFields)
+	return u
+}
+
+// ClearFields clears the value of the "fields" field.
+func (u *CampaignUpsert) ClearFields() *CampaignUpsert {
+	u.SetNull(campaign.FieldFields)
+	return u
+}
+
+// SetConversionWindowDays sets the "conversion_window_days" field.
+func (u *CampaignUpsert) SetConversionWindowDays(v int) *CampaignUpsert {
+	u.Set(campaign.FieldConversionWindowDays, v)
+	return u
+}
+
+// UpdateConversionWindowDays sets the "conversion_window_days" field to the value that was provided on create.
+func (u *CampaignUpsert) UpdateConversionWindowDays() *CampaignUpsert {
+	u.SetExcluded(campaign.FieldConversionWindowDays)
+	return u
+}
+
+// AddConversionWindowDays adds v to the "conversion_window_days" field.
+func (u *CampaignUpsert) AddConversionWindowDays(v int) *CampaignUpsert {
+	u.Add(campaign.FieldConversionWindowDays, v)
 	return u
 }
 
@@ -837,6 +945,48 @@ func (u *CampaignUpsertOne) SetStatus(v campaign.Status) *CampaignUpsertOne {
 func (u *CampaignUpsertOne) UpdateStatus() *CampaignUpsertOne {
 	return u.Update(func(s *CampaignUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetFields sets the "fields" field.
+func (u *CampaignUpsertOne) SetFields(v map[string]string) *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.SetFields(v)
+	})
+}
+
+// UpdateFields sets the "fields" field to the value that was provided on create.
+func (u *CampaignUpsertOne) UpdateFields() *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.UpdateFields()
+	})
+}
+
+// ClearFields clears the value of the "fields" field.
+func (u *CampaignUpsertOne) ClearFields() *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.ClearFields()
+	})
+}
+
+// SetConversionWindowDays sets the "conversion_window_days" field.
+func (u *CampaignUpsertOne) SetConversionWindowDays(v int) *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.SetConversionWindowDays(v)
+	})
+}
+
+// AddConversionWindowDays adds v to the "conversion_window_days" field.
+func (u *CampaignUpsertOne) AddConversionWindowDays(v int) *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.AddConversionWindowDays(v)
+	})
+}
+
+// UpdateConversionWindowDays sets the "conversion_window_days" field to the value that was provided on create.
+func (u *CampaignUpsertOne) UpdateConversionWindowDays() *CampaignUpsertOne {
+	return u.Update(func(s *CampaignUpsert) {
+		s.UpdateConversionWindowDays()
 	})
 }
 
@@ -1230,6 +1380,48 @@ func (u *CampaignUpsertBulk) SetStatus(v campaign.Status) *CampaignUpsertBulk {
 func (u *CampaignUpsertBulk) UpdateStatus() *CampaignUpsertBulk {
 	return u.Update(func(s *CampaignUpsert) {
 		s.UpdateStatus()
+	})
+}
+
+// SetFields sets the "fields" field.
+func (u *CampaignUpsertBulk) SetFields(v map[string]string) *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.SetFields(v)
+	})
+}
+
+// UpdateFields sets the "fields" field to the value that was provided on create.
+func (u *CampaignUpsertBulk) UpdateFields() *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.UpdateFields()
+	})
+}
+
+// ClearFields clears the value of the "fields" field.
+func (u *CampaignUpsertBulk) ClearFields() *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.ClearFields()
+	})
+}
+
+// SetConversionWindowDays sets the "conversion_window_days" field.
+func (u *CampaignUpsertBulk) SetConversionWindowDays(v int) *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.SetConversionWindowDays(v)
+	})
+}
+
+// AddConversionWindowDays adds v to the "conversion_window_days" field.
+func (u *CampaignUpsertBulk) AddConversionWindowDays(v int) *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.AddConversionWindowDays(v)
+	})
+}
+
+// UpdateConversionWindowDays sets the "conversion_window_days" field to the value that was provided on create.
+func (u *CampaignUpsertBulk) UpdateConversionWindowDays() *CampaignUpsertBulk {
+	return u.Update(func(s *CampaignUpsert) {
+		s.UpdateConversionWindowDays()
 	})
 }
 

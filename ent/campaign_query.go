@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/cairn-cdp/cairn/ent/campaign"
+	"github.com/cairn-cdp/cairn/ent/campaignmember"
 	"github.com/cairn-cdp/cairn/ent/campaignsync"
 	"github.com/cairn-cdp/cairn/ent/destination"
 	"github.com/cairn-cdp/cairn/ent/predicate"
@@ -24,16 +25,18 @@ import (
 // CampaignQuery is the builder for querying Campaign entities.
 type CampaignQuery struct {
 	config
-	ctx             *QueryContext
-	order           []campaign.OrderOption
-	inters          []Interceptor
-	predicates      []predicate.Campaign
-	withSegment     *SegmentQuery
-	withDestination *DestinationQuery
-	withSyncs       *CampaignSyncQuery
-	loadTotal       []func(context.Context, []*Campaign) error
-	modifiers       []func(*sql.Selector)
-	withNamedSyncs  map[string]*CampaignSyncQuery
+	ctx              *QueryContext
+	order            []campaign.OrderOption
+	inters           []Interceptor
+	predicates       []predicate.Campaign
+	withSegment      *SegmentQuery
+	withDestination  *DestinationQuery
+	withSyncs        *CampaignSyncQuery
+	withMembers      *CampaignMemberQuery
+	loadTotal        []func(context.Context, []*Campaign) error
+	modifiers        []func(*sql.Selector)
+	withNamedSyncs   map[string]*CampaignSyncQuery
+	withNamedMembers map[string]*CampaignMemberQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -129,6 +132,28 @@ func (_q *CampaignQuery) QuerySyncs() *CampaignSyncQuery {
 			sqlgraph.From(campaign.Table, campaign.FieldID, selector),
 			sqlgraph.To(campaignsync.Table, campaignsync.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, campaign.SyncsTable, campaign.SyncsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryMembers chains the current query on the "members" edge.
+func (_q *CampaignQuery) QueryMembers() *CampaignMemberQuery {
+	query := (&CampaignMemberClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaign.Table, campaign.FieldID, selector),
+			sqlgraph.To(campaignmember.Table, campaignmember.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, campaign.MembersTable, campaign.MembersColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -331,6 +356,7 @@ func (_q *CampaignQuery) Clone() *CampaignQuery {
 		withSegment:     _q.withSegment.Clone(),
 		withDestination: _q.withDestination.Clone(),
 		withSyncs:       _q.withSyncs.Clone(),
+		withMembers:     _q.withMembers.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -368,6 +394,17 @@ func (_q *CampaignQuery) WithSyncs(opts ...func(*CampaignSyncQuery)) *CampaignQu
 		opt(query)
 	}
 	_q.withSyncs = query
+	return _q
+}
+
+// WithMembers tells the query-builder to eager-load the nodes that are connected to
+// the "members" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *CampaignQuery) WithMembers(opts ...func(*CampaignMemberQuery)) *CampaignQuery {
+	query := (&CampaignMemberClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withMembers = query
 	return _q
 }
 
@@ -449,10 +486,11 @@ func (_q *CampaignQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cam
 	var (
 		nodes       = []*Campaign{}
 		_spec       = _q.querySpec()
-		loadedTypes = [3]bool{
+		loadedTypes = [4]bool{
 			_q.withSegment != nil,
 			_q.withDestination != nil,
 			_q.withSyncs != nil,
+			_q.withMembers != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -495,10 +533,24 @@ func (_q *CampaignQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Cam
 			return nil, err
 		}
 	}
+	if query := _q.withMembers; query != nil {
+		if err := _q.loadMembers(ctx, query, nodes,
+			func(n *Campaign) { n.Edges.Members = []*CampaignMember{} },
+			func(n *Campaign, e *CampaignMember) { n.Edges.Members = append(n.Edges.Members, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedSyncs {
 		if err := _q.loadSyncs(ctx, query, nodes,
 			func(n *Campaign) { n.appendNamedSyncs(name) },
 			func(n *Campaign, e *CampaignSync) { n.appendNamedSyncs(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedMembers {
+		if err := _q.loadMembers(ctx, query, nodes,
+			func(n *Campaign) { n.appendNamedMembers(name) },
+			func(n *Campaign, e *CampaignMember) { n.appendNamedMembers(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -583,6 +635,36 @@ func (_q *CampaignQuery) loadSyncs(ctx context.Context, query *CampaignSyncQuery
 	}
 	query.Where(predicate.CampaignSync(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(campaign.SyncsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.CampaignID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "campaign_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *CampaignQuery) loadMembers(ctx context.Context, query *CampaignMemberQuery, nodes []*Campaign, init func(*Campaign), assign func(*Campaign, *CampaignMember)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[uuid.UUID]*Campaign)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(campaignmember.FieldCampaignID)
+	}
+	query.Where(predicate.CampaignMember(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(campaign.MembersColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -735,6 +817,20 @@ func (_q *CampaignQuery) WithNamedSyncs(name string, opts ...func(*CampaignSyncQ
 		_q.withNamedSyncs = make(map[string]*CampaignSyncQuery)
 	}
 	_q.withNamedSyncs[name] = query
+	return _q
+}
+
+// WithNamedMembers tells the query-builder to eager-load the nodes that are connected to the "members"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *CampaignQuery) WithNamedMembers(name string, opts ...func(*CampaignMemberQuery)) *CampaignQuery {
+	query := (&CampaignMemberClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedMembers == nil {
+		_q.withNamedMembers = make(map[string]*CampaignMemberQuery)
+	}
+	_q.withNamedMembers[name] = query
 	return _q
 }
 

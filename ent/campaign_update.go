@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/cairn-cdp/cairn/ent/campaign"
+	"github.com/cairn-cdp/cairn/ent/campaignmember"
 	"github.com/cairn-cdp/cairn/ent/campaignsync"
 	"github.com/cairn-cdp/cairn/ent/destination"
 	"github.com/cairn-cdp/cairn/ent/predicate"
@@ -195,6 +196,39 @@ func (_u *CampaignUpdate) SetNillableStatus(v *campaign.Status) *CampaignUpdate 
 	return _u
 }
 
+// SetFields sets the "fields" field.
+func (_u *CampaignUpdate) SetFields(v map[string]string) *CampaignUpdate {
+	_u.mutation.SetFields(v)
+	return _u
+}
+
+// ClearFields clears the value of the "fields" field.
+func (_u *CampaignUpdate) ClearFields() *CampaignUpdate {
+	_u.mutation.ClearFields()
+	return _u
+}
+
+// SetConversionWindowDays sets the "conversion_window_days" field.
+func (_u *CampaignUpdate) SetConversionWindowDays(v int) *CampaignUpdate {
+	_u.mutation.ResetConversionWindowDays()
+	_u.mutation.SetConversionWindowDays(v)
+	return _u
+}
+
+// SetNillableConversionWindowDays sets the "conversion_window_days" field if the given value is not nil.
+func (_u *CampaignUpdate) SetNillableConversionWindowDays(v *int) *CampaignUpdate {
+	if v != nil {
+		_u.SetConversionWindowDays(*v)
+	}
+	return _u
+}
+
+// AddConversionWindowDays adds value to the "conversion_window_days" field.
+func (_u *CampaignUpdate) AddConversionWindowDays(v int) *CampaignUpdate {
+	_u.mutation.AddConversionWindowDays(v)
+	return _u
+}
+
 // SetSegment sets the "segment" edge to the Segment entity.
 func (_u *CampaignUpdate) SetSegment(v *Segment) *CampaignUpdate {
 	return _u.SetSegmentID(v.ID)
@@ -218,6 +252,21 @@ func (_u *CampaignUpdate) AddSyncs(v ...*CampaignSync) *CampaignUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.AddSyncIDs(ids...)
+}
+
+// AddMemberIDs adds the "members" edge to the CampaignMember entity by IDs.
+func (_u *CampaignUpdate) AddMemberIDs(ids ...uuid.UUID) *CampaignUpdate {
+	_u.mutation.AddMemberIDs(ids...)
+	return _u
+}
+
+// AddMembers adds the "members" edges to the CampaignMember entity.
+func (_u *CampaignUpdate) AddMembers(v ...*CampaignMember) *CampaignUpdate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMemberIDs(ids...)
 }
 
 // Mutation returns the CampaignMutation object of the builder.
@@ -256,6 +305,27 @@ func (_u *CampaignUpdate) RemoveSyncs(v ...*CampaignSync) *CampaignUpdate {
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveSyncIDs(ids...)
+}
+
+// ClearMembers clears all "members" edges to the CampaignMember entity.
+func (_u *CampaignUpdate) ClearMembers() *CampaignUpdate {
+	_u.mutation.ClearMembers()
+	return _u
+}
+
+// RemoveMemberIDs removes the "members" edge to CampaignMember entities by IDs.
+func (_u *CampaignUpdate) RemoveMemberIDs(ids ...uuid.UUID) *CampaignUpdate {
+	_u.mutation.RemoveMemberIDs(ids...)
+	return _u
+}
+
+// RemoveMembers removes "members" edges to CampaignMember entities.
+func (_u *CampaignUpdate) RemoveMembers(v ...*CampaignMember) *CampaignUpdate {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMemberIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -309,6 +379,11 @@ func (_u *CampaignUpdate) check() error {
 	if v, ok := _u.mutation.Status(); ok {
 		if err := campaign.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Campaign.status": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ConversionWindowDays(); ok {
+		if err := campaign.ConversionWindowDaysValidator(v); err != nil {
+			return &ValidationError{Name: "conversion_window_days", err: fmt.Errorf(`ent: validator failed for field "Campaign.conversion_window_days": %w`, err)}
 		}
 	}
 	if _u.mutation.SegmentCleared() && len(_u.mutation.SegmentIDs()) > 0 {
@@ -376,6 +451,18 @@ func (_u *CampaignUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(campaign.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.GetFields(); ok {
+		_spec.SetField(campaign.FieldFields, field.TypeJSON, value)
+	}
+	if _u.mutation.FieldsCleared() {
+		_spec.ClearField(campaign.FieldFields, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ConversionWindowDays(); ok {
+		_spec.SetField(campaign.FieldConversionWindowDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedConversionWindowDays(); ok {
+		_spec.AddField(campaign.FieldConversionWindowDays, field.TypeInt, value)
 	}
 	if _u.mutation.SegmentCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -473,6 +560,51 @@ func (_u *CampaignUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(campaignsync.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   campaign.MembersTable,
+			Columns: []string{campaign.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(campaignmember.FieldID, field.TypeUUID),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMembersIDs(); len(nodes) > 0 && !_u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   campaign.MembersTable,
+			Columns: []string{campaign.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(campaignmember.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MembersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   campaign.MembersTable,
+			Columns: []string{campaign.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(campaignmember.FieldID, field.TypeUUID),
 			},
 		}
 		for _, k := range nodes {
@@ -664,6 +796,39 @@ func (_u *CampaignUpdateOne) SetNillableStatus(v *campaign.Status) *CampaignUpda
 	return _u
 }
 
+// SetFields sets the "fields" field.
+func (_u *CampaignUpdateOne) SetFields(v map[string]string) *CampaignUpdateOne {
+	_u.mutation.SetFields(v)
+	return _u
+}
+
+// ClearFields clears the value of the "fields" field.
+func (_u *CampaignUpdateOne) ClearFields() *CampaignUpdateOne {
+	_u.mutation.ClearFields()
+	return _u
+}
+
+// SetConversionWindowDays sets the "conversion_window_days" field.
+func (_u *CampaignUpdateOne) SetConversionWindowDays(v int) *CampaignUpdateOne {
+	_u.mutation.ResetConversionWindowDays()
+	_u.mutation.SetConversionWindowDays(v)
+	return _u
+}
+
+// SetNillableConversionWindowDays sets the "conversion_window_days" field if the given value is not nil.
+func (_u *CampaignUpdateOne) SetNillableConversionWindowDays(v *int) *CampaignUpdateOne {
+	if v != nil {
+		_u.SetConversionWindowDays(*v)
+	}
+	return _u
+}
+
+// AddConversionWindowDays adds value to the "conversion_window_days" field.
+func (_u *CampaignUpdateOne) AddConversionWindowDays(v int) *CampaignUpdateOne {
+	_u.mutation.AddConversionWindowDays(v)
+	return _u
+}
+
 // SetSegment sets the "segment" edge to the Segment entity.
 func (_u *CampaignUpdateOne) SetSegment(v *Segment) *CampaignUpdateOne {
 	return _u.SetSegmentID(v.ID)
@@ -687,6 +852,21 @@ func (_u *CampaignUpdateOne) AddSyncs(v ...*CampaignSync) *CampaignUpdateOne {
 		ids[i] = v[i].ID
 	}
 	return _u.AddSyncIDs(ids...)
+}
+
+// AddMemberIDs adds the "members" edge to the CampaignMember entity by IDs.
+func (_u *CampaignUpdateOne) AddMemberIDs(ids ...uuid.UUID) *CampaignUpdateOne {
+	_u.mutation.AddMemberIDs(ids...)
+	return _u
+}
+
+// AddMembers adds the "members" edges to the CampaignMember entity.
+func (_u *CampaignUpdateOne) AddMembers(v ...*CampaignMember) *CampaignUpdateOne {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMemberIDs(ids...)
 }
 
 // Mutation returns the CampaignMutation object of the builder.
@@ -725,6 +905,27 @@ func (_u *CampaignUpdateOne) RemoveSyncs(v ...*CampaignSync) *CampaignUpdateOne 
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveSyncIDs(ids...)
+}
+
+// ClearMembers clears all "members" edges to the CampaignMember entity.
+func (_u *CampaignUpdateOne) ClearMembers() *CampaignUpdateOne {
+	_u.mutation.ClearMembers()
+	return _u
+}
+
+// RemoveMemberIDs removes the "members" edge to CampaignMember entities by IDs.
+func (_u *CampaignUpdateOne) RemoveMemberIDs(ids ...uuid.UUID) *CampaignUpdateOne {
+	_u.mutation.RemoveMemberIDs(ids...)
+	return _u
+}
+
+// RemoveMembers removes "members" edges to CampaignMember entities.
+func (_u *CampaignUpdateOne) RemoveMembers(v ...*CampaignMember) *CampaignUpdateOne {
+	ids := make([]uuid.UUID, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMemberIDs(ids...)
 }
 
 // Where appends a list predicates to the CampaignUpdate builder.
@@ -791,6 +992,11 @@ func (_u *CampaignUpdateOne) check() error {
 	if v, ok := _u.mutation.Status(); ok {
 		if err := campaign.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Campaign.status": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ConversionWindowDays(); ok {
+		if err := campaign.ConversionWindowDaysValidator(v); err != nil {
+			return &ValidationError{Name: "conversion_window_days", err: fmt.Errorf(`ent: validator failed for field "Campaign.conversion_window_days": %w`, err)}
 		}
 	}
 	if _u.mutation.SegmentCleared() && len(_u.mutation.SegmentIDs()) > 0 {
@@ -875,6 +1081,18 @@ func (_u *CampaignUpdateOne) sqlSave(ctx context.Context) (_node *Campaign, err 
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(campaign.FieldStatus, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.GetFields(); ok {
+		_spec.SetField(campaign.FieldFields, field.TypeJSON, value)
+	}
+	if _u.mutation.FieldsCleared() {
+		_spec.ClearField(campaign.FieldFields, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ConversionWindowDays(); ok {
+		_spec.SetField(campaign.FieldConversionWindowDays, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedConversionWindowDays(); ok {
+		_spec.AddField(campaign.FieldConversionWindowDays, field.TypeInt, value)
 	}
 	if _u.mutation.SegmentCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -972,6 +1190,51 @@ func (_u *CampaignUpdateOne) sqlSave(ctx context.Context) (_node *Campaign, err 
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(campaignsync.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   campaign.MembersTable,
+			Columns: []string{campaign.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(campaignmember.FieldID, field.TypeUUID),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMembersIDs(); len(nodes) > 0 && !_u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   campaign.MembersTable,
+			Columns: []string{campaign.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(campaignmember.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MembersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   campaign.MembersTable,
+			Columns: []string{campaign.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(campaignmember.FieldID, field.TypeUUID),
 			},
 		}
 		for _, k := range nodes {

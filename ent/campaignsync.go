@@ -27,14 +27,24 @@ type CampaignSync struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 	// Added holds the value of the "added" field.
 	Added int `json:"added,omitempty"`
+	// Updated holds the value of the "updated" field.
+	Updated int `json:"updated,omitempty"`
 	// Removed holds the value of the "removed" field.
 	Removed int `json:"removed,omitempty"`
 	// Failed holds the value of the "failed" field.
 	Failed int `json:"failed,omitempty"`
+	// SkippedNoEmail holds the value of the "skipped_no_email" field.
+	SkippedNoEmail int `json:"skipped_no_email,omitempty"`
+	// SkippedNoConsent holds the value of the "skipped_no_consent" field.
+	SkippedNoConsent int `json:"skipped_no_consent,omitempty"`
 	// Status holds the value of the "status" field.
 	Status campaignsync.Status `json:"status,omitempty"`
 	// Error holds the value of the "error" field.
 	Error string `json:"error,omitempty"`
+	// Slot holds the value of the "slot" field.
+	Slot *time.Time `json:"slot,omitempty"`
+	// JobID holds the value of the "job_id" field.
+	JobID *int64 `json:"job_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the CampaignSyncQuery when eager-loading is set.
 	Edges        CampaignSyncEdges `json:"edges"`
@@ -68,11 +78,11 @@ func (*CampaignSync) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case campaignsync.FieldAdded, campaignsync.FieldRemoved, campaignsync.FieldFailed:
+		case campaignsync.FieldAdded, campaignsync.FieldUpdated, campaignsync.FieldRemoved, campaignsync.FieldFailed, campaignsync.FieldSkippedNoEmail, campaignsync.FieldSkippedNoConsent, campaignsync.FieldJobID:
 			values[i] = new(sql.NullInt64)
 		case campaignsync.FieldStatus, campaignsync.FieldError:
 			values[i] = new(sql.NullString)
-		case campaignsync.FieldStartedAt, campaignsync.FieldFinishedAt:
+		case campaignsync.FieldStartedAt, campaignsync.FieldFinishedAt, campaignsync.FieldSlot:
 			values[i] = new(sql.NullTime)
 		case campaignsync.FieldID, campaignsync.FieldCampaignID:
 			values[i] = new(uuid.UUID)
@@ -122,6 +132,12 @@ func (_m *CampaignSync) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Added = int(value.Int64)
 			}
+		case campaignsync.FieldUpdated:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field updated", values[i])
+			} else if value.Valid {
+				_m.Updated = int(value.Int64)
+			}
 		case campaignsync.FieldRemoved:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field removed", values[i])
@@ -134,6 +150,18 @@ func (_m *CampaignSync) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Failed = int(value.Int64)
 			}
+		case campaignsync.FieldSkippedNoEmail:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field skipped_no_email", values[i])
+			} else if value.Valid {
+				_m.SkippedNoEmail = int(value.Int64)
+			}
+		case campaignsync.FieldSkippedNoConsent:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field skipped_no_consent", values[i])
+			} else if value.Valid {
+				_m.SkippedNoConsent = int(value.Int64)
+			}
 		case campaignsync.FieldStatus:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field status", values[i])
@@ -145,6 +173,20 @@ func (_m *CampaignSync) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field error", values[i])
 			} else if value.Valid {
 				_m.Error = value.String
+			}
+		case campaignsync.FieldSlot:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field slot", values[i])
+			} else if value.Valid {
+				_m.Slot = new(time.Time)
+				*_m.Slot = value.Time
+			}
+		case campaignsync.FieldJobID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field job_id", values[i])
+			} else if value.Valid {
+				_m.JobID = new(int64)
+				*_m.JobID = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -201,17 +243,36 @@ func (_m *CampaignSync) String() string {
 	builder.WriteString("added=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Added))
 	builder.WriteString(", ")
+	builder.WriteString("updated=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Updated))
+	builder.WriteString(", ")
 	builder.WriteString("removed=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Removed))
 	builder.WriteString(", ")
 	builder.WriteString("failed=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Failed))
 	builder.WriteString(", ")
+	builder.WriteString("skipped_no_email=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SkippedNoEmail))
+	builder.WriteString(", ")
+	builder.WriteString("skipped_no_consent=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SkippedNoConsent))
+	builder.WriteString(", ")
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))
 	builder.WriteString(", ")
 	builder.WriteString("error=")
 	builder.WriteString(_m.Error)
+	builder.WriteString(", ")
+	if v := _m.Slot; v != nil {
+		builder.WriteString("slot=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.JobID; v != nil {
+		builder.WriteString("job_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -73,6 +73,20 @@ func (_c *CampaignSyncCreate) SetNillableAdded(v *int) *CampaignSyncCreate {
 	return _c
 }
 
+// SetUpdated sets the "updated" field.
+func (_c *CampaignSyncCreate) SetUpdated(v int) *CampaignSyncCreate {
+	_c.mutation.SetUpdated(v)
+	return _c
+}
+
+// SetNillableUpdated sets the "updated" field if the given value is not nil.
+func (_c *CampaignSyncCreate) SetNillableUpdated(v *int) *CampaignSyncCreate {
+	if v != nil {
+		_c.SetUpdated(*v)
+	}
+	return _c
+}
+
 // SetRemoved sets the "removed" field.
 func (_c *CampaignSyncCreate) SetRemoved(v int) *CampaignSyncCreate {
 	_c.mutation.SetRemoved(v)
@@ -101,6 +115,34 @@ func (_c *CampaignSyncCreate) SetNillableFailed(v *int) *CampaignSyncCreate {
 	return _c
 }
 
+// SetSkippedNoEmail sets the "skipped_no_email" field.
+func (_c *CampaignSyncCreate) SetSkippedNoEmail(v int) *CampaignSyncCreate {
+	_c.mutation.SetSkippedNoEmail(v)
+	return _c
+}
+
+// SetNillableSkippedNoEmail sets the "skipped_no_email" field if the given value is not nil.
+func (_c *CampaignSyncCreate) SetNillableSkippedNoEmail(v *int) *CampaignSyncCreate {
+	if v != nil {
+		_c.SetSkippedNoEmail(*v)
+	}
+	return _c
+}
+
+// SetSkippedNoConsent sets the "skipped_no_consent" field.
+func (_c *CampaignSyncCreate) SetSkippedNoConsent(v int) *CampaignSyncCreate {
+	_c.mutation.SetSkippedNoConsent(v)
+	return _c
+}
+
+// SetNillableSkippedNoConsent sets the "skipped_no_consent" field if the given value is not nil.
+func (_c *CampaignSyncCreate) SetNillableSkippedNoConsent(v *int) *CampaignSyncCreate {
+	if v != nil {
+		_c.SetSkippedNoConsent(*v)
+	}
+	return _c
+}
+
 // SetStatus sets the "status" field.
 func (_c *CampaignSyncCreate) SetStatus(v campaignsync.Status) *CampaignSyncCreate {
 	_c.mutation.SetStatus(v)
@@ -125,6 +167,34 @@ func (_c *CampaignSyncCreate) SetError(v string) *CampaignSyncCreate {
 func (_c *CampaignSyncCreate) SetNillableError(v *string) *CampaignSyncCreate {
 	if v != nil {
 		_c.SetError(*v)
+	}
+	return _c
+}
+
+// SetSlot sets the "slot" field.
+func (_c *CampaignSyncCreate) SetSlot(v time.Time) *CampaignSyncCreate {
+	_c.mutation.SetSlot(v)
+	return _c
+}
+
+// SetNillableSlot sets the "slot" field if the given value is not nil.
+func (_c *CampaignSyncCreate) SetNillableSlot(v *time.Time) *CampaignSyncCreate {
+	if v != nil {
+		_c.SetSlot(*v)
+	}
+	return _c
+}
+
+// SetJobID sets the "job_id" field.
+func (_c *CampaignSyncCreate) SetJobID(v int64) *CampaignSyncCreate {
+	_c.mutation.SetJobID(v)
+	return _c
+}
+
+// SetNillableJobID sets the "job_id" field if the given value is not nil.
+func (_c *CampaignSyncCreate) SetNillableJobID(v *int64) *CampaignSyncCreate {
+	if v != nil {
+		_c.SetJobID(*v)
 	}
 	return _c
 }
@@ -191,6 +261,10 @@ func (_c *CampaignSyncCreate) defaults() {
 		v := campaignsync.DefaultAdded
 		_c.mutation.SetAdded(v)
 	}
+	if _, ok := _c.mutation.Updated(); !ok {
+		v := campaignsync.DefaultUpdated
+		_c.mutation.SetUpdated(v)
+	}
 	if _, ok := _c.mutation.Removed(); !ok {
 		v := campaignsync.DefaultRemoved
 		_c.mutation.SetRemoved(v)
@@ -198,6 +272,14 @@ func (_c *CampaignSyncCreate) defaults() {
 	if _, ok := _c.mutation.Failed(); !ok {
 		v := campaignsync.DefaultFailed
 		_c.mutation.SetFailed(v)
+	}
+	if _, ok := _c.mutation.SkippedNoEmail(); !ok {
+		v := campaignsync.DefaultSkippedNoEmail
+		_c.mutation.SetSkippedNoEmail(v)
+	}
+	if _, ok := _c.mutation.SkippedNoConsent(); !ok {
+		v := campaignsync.DefaultSkippedNoConsent
+		_c.mutation.SetSkippedNoConsent(v)
 	}
 	if _, ok := _c.mutation.Status(); !ok {
 		v := campaignsync.DefaultStatus
@@ -220,11 +302,20 @@ func (_c *CampaignSyncCreate) check() error {
 	if _, ok := _c.mutation.Added(); !ok {
 		return &ValidationError{Name: "added", err: errors.New(`ent: missing required field "CampaignSync.added"`)}
 	}
+	if _, ok := _c.mutation.Updated(); !ok {
+		return &ValidationError{Name: "updated", err: errors.New(`ent: missing required field "CampaignSync.updated"`)}
+	}
 	if _, ok := _c.mutation.Removed(); !ok {
 		return &ValidationError{Name: "removed", err: errors.New(`ent: missing required field "CampaignSync.removed"`)}
 	}
 	if _, ok := _c.mutation.Failed(); !ok {
 		return &ValidationError{Name: "failed", err: errors.New(`ent: missing required field "CampaignSync.failed"`)}
+	}
+	if _, ok := _c.mutation.SkippedNoEmail(); !ok {
+		return &ValidationError{Name: "skipped_no_email", err: errors.New(`ent: missing required field "CampaignSync.skipped_no_email"`)}
+	}
+	if _, ok := _c.mutation.SkippedNoConsent(); !ok {
+		return &ValidationError{Name: "skipped_no_consent", err: errors.New(`ent: missing required field "CampaignSync.skipped_no_consent"`)}
 	}
 	if _, ok := _c.mutation.Status(); !ok {
 		return &ValidationError{Name: "status", err: errors.New(`ent: missing required field "CampaignSync.status"`)}
@@ -285,6 +376,10 @@ func (_c *CampaignSyncCreate) createSpec() (*CampaignSync, *sqlgraph.CreateSpec)
 		_spec.SetField(campaignsync.FieldAdded, field.TypeInt, value)
 		_node.Added = value
 	}
+	if value, ok := _c.mutation.Updated(); ok {
+		_spec.SetField(campaignsync.FieldUpdated, field.TypeInt, value)
+		_node.Updated = value
+	}
 	if value, ok := _c.mutation.Removed(); ok {
 		_spec.SetField(campaignsync.FieldRemoved, field.TypeInt, value)
 		_node.Removed = value
@@ -293,6 +388,14 @@ func (_c *CampaignSyncCreate) createSpec() (*CampaignSync, *sqlgraph.CreateSpec)
 		_spec.SetField(campaignsync.FieldFailed, field.TypeInt, value)
 		_node.Failed = value
 	}
+	if value, ok := _c.mutation.SkippedNoEmail(); ok {
+		_spec.SetField(campaignsync.FieldSkippedNoEmail, field.TypeInt, value)
+		_node.SkippedNoEmail = value
+	}
+	if value, ok := _c.mutation.SkippedNoConsent(); ok {
+		_spec.SetField(campaignsync.FieldSkippedNoConsent, field.TypeInt, value)
+		_node.SkippedNoConsent = value
+	}
 	if value, ok := _c.mutation.Status(); ok {
 		_spec.SetField(campaignsync.FieldStatus, field.TypeEnum, value)
 		_node.Status = value
@@ -300,6 +403,14 @@ func (_c *CampaignSyncCreate) createSpec() (*CampaignSync, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.Error(); ok {
 		_spec.SetField(campaignsync.FieldError, field.TypeString, value)
 		_node.Error = value
+	}
+	if value, ok := _c.mutation.Slot(); ok {
+		_spec.SetField(campaignsync.FieldSlot, field.TypeTime, value)
+		_node.Slot = &value
+	}
+	if value, ok := _c.mutation.JobID(); ok {
+		_spec.SetField(campaignsync.FieldJobID, field.TypeInt64, value)
+		_node.JobID = &value
 	}
 	if nodes := _c.mutation.CampaignIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -430,6 +541,24 @@ func (u *CampaignSyncUpsert) AddAdded(v int) *CampaignSyncUpsert {
 	return u
 }
 
+// SetUpdated sets the "updated" field.
+func (u *CampaignSyncUpsert) SetUpdated(v int) *CampaignSyncUpsert {
+	u.Set(campaignsync.FieldUpdated, v)
+	return u
+}
+
+// UpdateUpdated sets the "updated" field to the value that was provided on create.
+func (u *CampaignSyncUpsert) UpdateUpdated() *CampaignSyncUpsert {
+	u.SetExcluded(campaignsync.FieldUpdated)
+	return u
+}
+
+// AddUpdated adds v to the "updated" field.
+func (u *CampaignSyncUpsert) AddUpdated(v int) *CampaignSyncUpsert {
+	u.Add(campaignsync.FieldUpdated, v)
+	return u
+}
+
 // SetRemoved sets the "removed" field.
 func (u *CampaignSyncUpsert) SetRemoved(v int) *CampaignSyncUpsert {
 	u.Set(campaignsync.FieldRemoved, v)
@@ -466,6 +595,42 @@ func (u *CampaignSyncUpsert) AddFailed(v int) *CampaignSyncUpsert {
 	return u
 }
 
+// SetSkippedNoEmail sets the "skipped_no_email" field.
+func (u *CampaignSyncUpsert) SetSkippedNoEmail(v int) *CampaignSyncUpsert {
+	u.Set(campaignsync.FieldSkippedNoEmail, v)
+	return u
+}
+
+// UpdateSkippedNoEmail sets the "skipped_no_email" field to the value that was provided on create.
+func (u *CampaignSyncUpsert) UpdateSkippedNoEmail() *CampaignSyncUpsert {
+	u.SetExcluded(campaignsync.FieldSkippedNoEmail)
+	return u
+}
+
+// AddSkippedNoEmail adds v to the "skipped_no_email" field.
+func (u *CampaignSyncUpsert) AddSkippedNoEmail(v int) *CampaignSyncUpsert {
+	u.Add(campaignsync.FieldSkippedNoEmail, v)
+	return u
+}
+
+// SetSkippedNoConsent sets the "skipped_no_consent" field.
+func (u *CampaignSyncUpsert) SetSkippedNoConsent(v int) *CampaignSyncUpsert {
+	u.Set(campaignsync.FieldSkippedNoConsent, v)
+	return u
+}
+
+// UpdateSkippedNoConsent sets the "skipped_no_consent" field to the value that was provided on create.
+func (u *CampaignSyncUpsert) UpdateSkippedNoConsent() *CampaignSyncUpsert {
+	u.SetExcluded(campaignsync.FieldSkippedNoConsent)
+	return u
+}
+
+// AddSkippedNoConsent adds v to the "skipped_no_consent" field.
+func (u *CampaignSyncUpsert) AddSkippedNoConsent(v int) *CampaignSyncUpsert {
+	u.Add(campaignsync.FieldSkippedNoConsent, v)
+	return u
+}
+
 // SetStatus sets the "status" field.
 func (u *CampaignSyncUpsert) SetStatus(v campaignsync.Status) *CampaignSyncUpsert {
 	u.Set(campaignsync.FieldStatus, v)
@@ -493,6 +658,48 @@ func (u *CampaignSyncUpsert) UpdateError() *CampaignSyncUpsert {
 // ClearError clears the value of the "error" field.
 func (u *CampaignSyncUpsert) ClearError() *CampaignSyncUpsert {
 	u.SetNull(campaignsync.FieldError)
+	return u
+}
+
+// SetSlot sets the "slot" field.
+func (u *CampaignSyncUpsert) SetSlot(v time.Time) *CampaignSyncUpsert {
+	u.Set(campaignsync.FieldSlot, v)
+	return u
+}
+
+// UpdateSlot sets the "slot" field to the value that was provided on create.
+func (u *CampaignSyncUpsert) UpdateSlot() *CampaignSyncUpsert {
+	u.SetExcluded(campaignsync.FieldSlot)
+	return u
+}
+
+// ClearSlot clears the value of the "slot" field.
+func (u *CampaignSyncUpsert) ClearSlot() *CampaignSyncUpsert {
+	u.SetNull(campaignsync.FieldSlot)
+	return u
+}
+
+// SetJobID sets the "job_id" field.
+func (u *CampaignSyncUpsert) SetJobID(v int64) *CampaignSyncUpsert {
+	u.Set(campaignsync.FieldJobID, v)
+	return u
+}
+
+// UpdateJobID sets the "job_id" field to the value that was provided on create.
+func (u *CampaignSyncUpsert) UpdateJobID() *CampaignSyncUpsert {
+	u.SetExcluded(campaignsync.FieldJobID)
+	return u
+}
+
+// AddJobID adds v to the "job_id" field.
+func (u *CampaignSyncUpsert) AddJobID(v int64) *CampaignSyncUpsert {
+	u.Add(campaignsync.FieldJobID, v)
+	return u
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (u *CampaignSyncUpsert) ClearJobID() *CampaignSyncUpsert {
+	u.SetNull(campaignsync.FieldJobID)
 	return u
 }
 
@@ -614,6 +821,27 @@ func (u *CampaignSyncUpsertOne) UpdateAdded() *CampaignSyncUpsertOne {
 	})
 }
 
+// SetUpdated sets the "updated" field.
+func (u *CampaignSyncUpsertOne) SetUpdated(v int) *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.SetUpdated(v)
+	})
+}
+
+// AddUpdated adds v to the "updated" field.
+func (u *CampaignSyncUpsertOne) AddUpdated(v int) *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.AddUpdated(v)
+	})
+}
+
+// UpdateUpdated sets the "updated" field to the value that was provided on create.
+func (u *CampaignSyncUpsertOne) UpdateUpdated() *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.UpdateUpdated()
+	})
+}
+
 // SetRemoved sets the "removed" field.
 func (u *CampaignSyncUpsertOne) SetRemoved(v int) *CampaignSyncUpsertOne {
 	return u.Update(func(s *CampaignSyncUpsert) {
@@ -656,6 +884,48 @@ func (u *CampaignSyncUpsertOne) UpdateFailed() *CampaignSyncUpsertOne {
 	})
 }
 
+// SetSkippedNoEmail sets the "skipped_no_email" field.
+func (u *CampaignSyncUpsertOne) SetSkippedNoEmail(v int) *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.SetSkippedNoEmail(v)
+	})
+}
+
+// AddSkippedNoEmail adds v to the "skipped_no_email" field.
+func (u *CampaignSyncUpsertOne) AddSkippedNoEmail(v int) *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.AddSkippedNoEmail(v)
+	})
+}
+
+// UpdateSkippedNoEmail sets the "skipped_no_email" field to the value that was provided on create.
+func (u *CampaignSyncUpsertOne) UpdateSkippedNoEmail() *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.UpdateSkippedNoEmail()
+	})
+}
+
+// SetSkippedNoConsent sets the "skipped_no_consent" field.
+func (u *CampaignSyncUpsertOne) SetSkippedNoConsent(v int) *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.SetSkippedNoConsent(v)
+	})
+}
+
+// AddSkippedNoConsent adds v to the "skipped_no_consent" field.
+func (u *CampaignSyncUpsertOne) AddSkippedNoConsent(v int) *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.AddSkippedNoConsent(v)
+	})
+}
+
+// UpdateSkippedNoConsent sets the "skipped_no_consent" field to the value that was provided on create.
+func (u *CampaignSyncUpsertOne) UpdateSkippedNoConsent() *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.UpdateSkippedNoConsent()
+	})
+}
+
 // SetStatus sets the "status" field.
 func (u *CampaignSyncUpsertOne) SetStatus(v campaignsync.Status) *CampaignSyncUpsertOne {
 	return u.Update(func(s *CampaignSyncUpsert) {
@@ -688,6 +958,55 @@ func (u *CampaignSyncUpsertOne) UpdateError() *CampaignSyncUpsertOne {
 func (u *CampaignSyncUpsertOne) ClearError() *CampaignSyncUpsertOne {
 	return u.Update(func(s *CampaignSyncUpsert) {
 		s.ClearError()
+	})
+}
+
+// SetSlot sets the "slot" field.
+func (u *CampaignSyncUpsertOne) SetSlot(v time.Time) *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.SetSlot(v)
+	})
+}
+
+// UpdateSlot sets the "slot" field to the value that was provided on create.
+func (u *CampaignSyncUpsertOne) UpdateSlot() *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.UpdateSlot()
+	})
+}
+
+// ClearSlot clears the value of the "slot" field.
+func (u *CampaignSyncUpsertOne) ClearSlot() *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.ClearSlot()
+	})
+}
+
+// SetJobID sets the "job_id" field.
+func (u *CampaignSyncUpsertOne) SetJobID(v int64) *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.SetJobID(v)
+	})
+}
+
+// AddJobID adds v to the "job_id" field.
+func (u *CampaignSyncUpsertOne) AddJobID(v int64) *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.AddJobID(v)
+	})
+}
+
+// UpdateJobID sets the "job_id" field to the value that was provided on create.
+func (u *CampaignSyncUpsertOne) UpdateJobID() *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.UpdateJobID()
+	})
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (u *CampaignSyncUpsertOne) ClearJobID() *CampaignSyncUpsertOne {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.ClearJobID()
 	})
 }
 
@@ -976,6 +1295,27 @@ func (u *CampaignSyncUpsertBulk) UpdateAdded() *CampaignSyncUpsertBulk {
 	})
 }
 
+// SetUpdated sets the "updated" field.
+func (u *CampaignSyncUpsertBulk) SetUpdated(v int) *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.SetUpdated(v)
+	})
+}
+
+// AddUpdated adds v to the "updated" field.
+func (u *CampaignSyncUpsertBulk) AddUpdated(v int) *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.AddUpdated(v)
+	})
+}
+
+// UpdateUpdated sets the "updated" field to the value that was provided on create.
+func (u *CampaignSyncUpsertBulk) UpdateUpdated() *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.UpdateUpdated()
+	})
+}
+
 // SetRemoved sets the "removed" field.
 func (u *CampaignSyncUpsertBulk) SetRemoved(v int) *CampaignSyncUpsertBulk {
 	return u.Update(func(s *CampaignSyncUpsert) {
@@ -1018,6 +1358,48 @@ func (u *CampaignSyncUpsertBulk) UpdateFailed() *CampaignSyncUpsertBulk {
 	})
 }
 
+// SetSkippedNoEmail sets the "skipped_no_email" field.
+func (u *CampaignSyncUpsertBulk) SetSkippedNoEmail(v int) *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.SetSkippedNoEmail(v)
+	})
+}
+
+// AddSkippedNoEmail adds v to the "skipped_no_email" field.
+func (u *CampaignSyncUpsertBulk) AddSkippedNoEmail(v int) *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.AddSkippedNoEmail(v)
+	})
+}
+
+// UpdateSkippedNoEmail sets the "skipped_no_email" field to the value that was provided on create.
+func (u *CampaignSyncUpsertBulk) UpdateSkippedNoEmail() *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.UpdateSkippedNoEmail()
+	})
+}
+
+// SetSkippedNoConsent sets the "skipped_no_consent" field.
+func (u *CampaignSyncUpsertBulk) SetSkippedNoConsent(v int) *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.SetSkippedNoConsent(v)
+	})
+}
+
+// AddSkippedNoConsent adds v to the "skipped_no_consent" field.
+func (u *CampaignSyncUpsertBulk) AddSkippedNoConsent(v int) *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.AddSkippedNoConsent(v)
+	})
+}
+
+// UpdateSkippedNoConsent sets the "skipped_no_consent" field to the value that was provided on create.
+func (u *CampaignSyncUpsertBulk) UpdateSkippedNoConsent() *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.UpdateSkippedNoConsent()
+	})
+}
+
 // SetStatus sets the "status" field.
 func (u *CampaignSyncUpsertBulk) SetStatus(v campaignsync.Status) *CampaignSyncUpsertBulk {
 	return u.Update(func(s *CampaignSyncUpsert) {
@@ -1050,6 +1432,55 @@ func (u *CampaignSyncUpsertBulk) UpdateError() *CampaignSyncUpsertBulk {
 func (u *CampaignSyncUpsertBulk) ClearError() *CampaignSyncUpsertBulk {
 	return u.Update(func(s *CampaignSyncUpsert) {
 		s.ClearError()
+	})
+}
+
+// SetSlot sets the "slot" field.
+func (u *CampaignSyncUpsertBulk) SetSlot(v time.Time) *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.SetSlot(v)
+	})
+}
+
+// UpdateSlot sets the "slot" field to the value that was provided on create.
+func (u *CampaignSyncUpsertBulk) UpdateSlot() *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.UpdateSlot()
+	})
+}
+
+// ClearSlot clears the value of the "slot" field.
+func (u *CampaignSyncUpsertBulk) ClearSlot() *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.ClearSlot()
+	})
+}
+
+// SetJobID sets the "job_id" field.
+func (u *CampaignSyncUpsertBulk) SetJobID(v int64) *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.SetJobID(v)
+	})
+}
+
+// AddJobID adds v to the "job_id" field.
+func (u *CampaignSyncUpsertBulk) AddJobID(v int64) *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.AddJobID(v)
+	})
+}
+
+// UpdateJobID sets the "job_id" field to the value that was provided on create.
+func (u *CampaignSyncUpsertBulk) UpdateJobID() *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.UpdateJobID()
+	})
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (u *CampaignSyncUpsertBulk) ClearJobID() *CampaignSyncUpsertBulk {
+	return u.Update(func(s *CampaignSyncUpsert) {
+		s.ClearJobID()
 	})
 }
 

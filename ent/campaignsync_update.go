@@ -100,6 +100,27 @@ func (_u *CampaignSyncUpdate) AddAdded(v int) *CampaignSyncUpdate {
 	return _u
 }
 
+// SetUpdated sets the "updated" field.
+func (_u *CampaignSyncUpdate) SetUpdated(v int) *CampaignSyncUpdate {
+	_u.mutation.ResetUpdated()
+	_u.mutation.SetUpdated(v)
+	return _u
+}
+
+// SetNillableUpdated sets the "updated" field if the given value is not nil.
+func (_u *CampaignSyncUpdate) SetNillableUpdated(v *int) *CampaignSyncUpdate {
+	if v != nil {
+		_u.SetUpdated(*v)
+	}
+	return _u
+}
+
+// AddUpdated adds value to the "updated" field.
+func (_u *CampaignSyncUpdate) AddUpdated(v int) *CampaignSyncUpdate {
+	_u.mutation.AddUpdated(v)
+	return _u
+}
+
 // SetRemoved sets the "removed" field.
 func (_u *CampaignSyncUpdate) SetRemoved(v int) *CampaignSyncUpdate {
 	_u.mutation.ResetRemoved()
@@ -142,6 +163,48 @@ func (_u *CampaignSyncUpdate) AddFailed(v int) *CampaignSyncUpdate {
 	return _u
 }
 
+// SetSkippedNoEmail sets the "skipped_no_email" field.
+func (_u *CampaignSyncUpdate) SetSkippedNoEmail(v int) *CampaignSyncUpdate {
+	_u.mutation.ResetSkippedNoEmail()
+	_u.mutation.SetSkippedNoEmail(v)
+	return _u
+}
+
+// SetNillableSkippedNoEmail sets the "skipped_no_email" field if the given value is not nil.
+func (_u *CampaignSyncUpdate) SetNillableSkippedNoEmail(v *int) *CampaignSyncUpdate {
+	if v != nil {
+		_u.SetSkippedNoEmail(*v)
+	}
+	return _u
+}
+
+// AddSkippedNoEmail adds value to the "skipped_no_email" field.
+func (_u *CampaignSyncUpdate) AddSkippedNoEmail(v int) *CampaignSyncUpdate {
+	_u.mutation.AddSkippedNoEmail(v)
+	return _u
+}
+
+// SetSkippedNoConsent sets the "skipped_no_consent" field.
+func (_u *CampaignSyncUpdate) SetSkippedNoConsent(v int) *CampaignSyncUpdate {
+	_u.mutation.ResetSkippedNoConsent()
+	_u.mutation.SetSkippedNoConsent(v)
+	return _u
+}
+
+// SetNillableSkippedNoConsent sets the "skipped_no_consent" field if the given value is not nil.
+func (_u *CampaignSyncUpdate) SetNillableSkippedNoConsent(v *int) *CampaignSyncUpdate {
+	if v != nil {
+		_u.SetSkippedNoConsent(*v)
+	}
+	return _u
+}
+
+// AddSkippedNoConsent adds value to the "skipped_no_consent" field.
+func (_u *CampaignSyncUpdate) AddSkippedNoConsent(v int) *CampaignSyncUpdate {
+	_u.mutation.AddSkippedNoConsent(v)
+	return _u
+}
+
 // SetStatus sets the "status" field.
 func (_u *CampaignSyncUpdate) SetStatus(v campaignsync.Status) *CampaignSyncUpdate {
 	_u.mutation.SetStatus(v)
@@ -173,6 +236,53 @@ func (_u *CampaignSyncUpdate) SetNillableError(v *string) *CampaignSyncUpdate {
 // ClearError clears the value of the "error" field.
 func (_u *CampaignSyncUpdate) ClearError() *CampaignSyncUpdate {
 	_u.mutation.ClearError()
+	return _u
+}
+
+// SetSlot sets the "slot" field.
+func (_u *CampaignSyncUpdate) SetSlot(v time.Time) *CampaignSyncUpdate {
+	_u.mutation.SetSlot(v)
+	return _u
+}
+
+// SetNillableSlot sets the "slot" field if the given value is not nil.
+func (_u *CampaignSyncUpdate) SetNillableSlot(v *time.Time) *CampaignSyncUpdate {
+	if v != nil {
+		_u.SetSlot(*v)
+	}
+	return _u
+}
+
+// ClearSlot clears the value of the "slot" field.
+func (_u *CampaignSyncUpdate) ClearSlot() *CampaignSyncUpdate {
+	_u.mutation.ClearSlot()
+	return _u
+}
+
+// SetJobID sets the "job_id" field.
+func (_u *CampaignSyncUpdate) SetJobID(v int64) *CampaignSyncUpdate {
+	_u.mutation.ResetJobID()
+	_u.mutation.SetJobID(v)
+	return _u
+}
+
+// SetNillableJobID sets the "job_id" field if the given value is not nil.
+func (_u *CampaignSyncUpdate) SetNillableJobID(v *int64) *CampaignSyncUpdate {
+	if v != nil {
+		_u.SetJobID(*v)
+	}
+	return _u
+}
+
+// AddJobID adds value to the "job_id" field.
+func (_u *CampaignSyncUpdate) AddJobID(v int64) *CampaignSyncUpdate {
+	_u.mutation.AddJobID(v)
+	return _u
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (_u *CampaignSyncUpdate) ClearJobID() *CampaignSyncUpdate {
+	_u.mutation.ClearJobID()
 	return _u
 }
 
@@ -265,6 +375,12 @@ func (_u *CampaignSyncUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.AddedAdded(); ok {
 		_spec.AddField(campaignsync.FieldAdded, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.Updated(); ok {
+		_spec.SetField(campaignsync.FieldUpdated, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedUpdated(); ok {
+		_spec.AddField(campaignsync.FieldUpdated, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.Removed(); ok {
 		_spec.SetField(campaignsync.FieldRemoved, field.TypeInt, value)
 	}
@@ -277,6 +393,18 @@ func (_u *CampaignSyncUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.AddedFailed(); ok {
 		_spec.AddField(campaignsync.FieldFailed, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.SkippedNoEmail(); ok {
+		_spec.SetField(campaignsync.FieldSkippedNoEmail, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedSkippedNoEmail(); ok {
+		_spec.AddField(campaignsync.FieldSkippedNoEmail, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.SkippedNoConsent(); ok {
+		_spec.SetField(campaignsync.FieldSkippedNoConsent, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedSkippedNoConsent(); ok {
+		_spec.AddField(campaignsync.FieldSkippedNoConsent, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(campaignsync.FieldStatus, field.TypeEnum, value)
 	}
@@ -285,6 +413,21 @@ func (_u *CampaignSyncUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if _u.mutation.ErrorCleared() {
 		_spec.ClearField(campaignsync.FieldError, field.TypeString)
+	}
+	if value, ok := _u.mutation.Slot(); ok {
+		_spec.SetField(campaignsync.FieldSlot, field.TypeTime, value)
+	}
+	if _u.mutation.SlotCleared() {
+		_spec.ClearField(campaignsync.FieldSlot, field.TypeTime)
+	}
+	if value, ok := _u.mutation.JobID(); ok {
+		_spec.SetField(campaignsync.FieldJobID, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedJobID(); ok {
+		_spec.AddField(campaignsync.FieldJobID, field.TypeInt64, value)
+	}
+	if _u.mutation.JobIDCleared() {
+		_spec.ClearField(campaignsync.FieldJobID, field.TypeInt64)
 	}
 	if _u.mutation.CampaignCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -406,6 +549,27 @@ func (_u *CampaignSyncUpdateOne) AddAdded(v int) *CampaignSyncUpdateOne {
 	return _u
 }
 
+// SetUpdated sets the "updated" field.
+func (_u *CampaignSyncUpdateOne) SetUpdated(v int) *CampaignSyncUpdateOne {
+	_u.mutation.ResetUpdated()
+	_u.mutation.SetUpdated(v)
+	return _u
+}
+
+// SetNillableUpdated sets the "updated" field if the given value is not nil.
+func (_u *CampaignSyncUpdateOne) SetNillableUpdated(v *int) *CampaignSyncUpdateOne {
+	if v != nil {
+		_u.SetUpdated(*v)
+	}
+	return _u
+}
+
+// AddUpdated adds value to the "updated" field.
+func (_u *CampaignSyncUpdateOne) AddUpdated(v int) *CampaignSyncUpdateOne {
+	_u.mutation.AddUpdated(v)
+	return _u
+}
+
 // SetRemoved sets the "removed" field.
 func (_u *CampaignSyncUpdateOne) SetRemoved(v int) *CampaignSyncUpdateOne {
 	_u.mutation.ResetRemoved()
@@ -448,6 +612,48 @@ func (_u *CampaignSyncUpdateOne) AddFailed(v int) *CampaignSyncUpdateOne {
 	return _u
 }
 
+// SetSkippedNoEmail sets the "skipped_no_email" field.
+func (_u *CampaignSyncUpdateOne) SetSkippedNoEmail(v int) *CampaignSyncUpdateOne {
+	_u.mutation.ResetSkippedNoEmail()
+	_u.mutation.SetSkippedNoEmail(v)
+	return _u
+}
+
+// SetNillableSkippedNoEmail sets the "skipped_no_email" field if the given value is not nil.
+func (_u *CampaignSyncUpdateOne) SetNillableSkippedNoEmail(v *int) *CampaignSyncUpdateOne {
+	if v != nil {
+		_u.SetSkippedNoEmail(*v)
+	}
+	return _u
+}
+
+// AddSkippedNoEmail adds value to the "skipped_no_email" field.
+func (_u *CampaignSyncUpdateOne) AddSkippedNoEmail(v int) *CampaignSyncUpdateOne {
+	_u.mutation.AddSkippedNoEmail(v)
+	return _u
+}
+
+// SetSkippedNoConsent sets the "skipped_no_consent" field.
+func (_u *CampaignSyncUpdateOne) SetSkippedNoConsent(v int) *CampaignSyncUpdateOne {
+	_u.mutation.ResetSkippedNoConsent()
+	_u.mutation.SetSkippedNoConsent(v)
+	return _u
+}
+
+// SetNillableSkippedNoConsent sets the "skipped_no_consent" field if the given value is not nil.
+func (_u *CampaignSyncUpdateOne) SetNillableSkippedNoConsent(v *int) *CampaignSyncUpdateOne {
+	if v != nil {
+		_u.SetSkippedNoConsent(*v)
+	}
+	return _u
+}
+
+// AddSkippedNoConsent adds value to the "skipped_no_consent" field.
+func (_u *CampaignSyncUpdateOne) AddSkippedNoConsent(v int) *CampaignSyncUpdateOne {
+	_u.mutation.AddSkippedNoConsent(v)
+	return _u
+}
+
 // SetStatus sets the "status" field.
 func (_u *CampaignSyncUpdateOne) SetStatus(v campaignsync.Status) *CampaignSyncUpdateOne {
 	_u.mutation.SetStatus(v)
@@ -479,6 +685,53 @@ func (_u *CampaignSyncUpdateOne) SetNillableError(v *string) *CampaignSyncUpdate
 // ClearError clears the value of the "error" field.
 func (_u *CampaignSyncUpdateOne) ClearError() *CampaignSyncUpdateOne {
 	_u.mutation.ClearError()
+	return _u
+}
+
+// SetSlot sets the "slot" field.
+func (_u *CampaignSyncUpdateOne) SetSlot(v time.Time) *CampaignSyncUpdateOne {
+	_u.mutation.SetSlot(v)
+	return _u
+}
+
+// SetNillableSlot sets the "slot" field if the given value is not nil.
+func (_u *CampaignSyncUpdateOne) SetNillableSlot(v *time.Time) *CampaignSyncUpdateOne {
+	if v != nil {
+		_u.SetSlot(*v)
+	}
+	return _u
+}
+
+// ClearSlot clears the value of the "slot" field.
+func (_u *CampaignSyncUpdateOne) ClearSlot() *CampaignSyncUpdateOne {
+	_u.mutation.ClearSlot()
+	return _u
+}
+
+// SetJobID sets the "job_id" field.
+func (_u *CampaignSyncUpdateOne) SetJobID(v int64) *CampaignSyncUpdateOne {
+	_u.mutation.ResetJobID()
+	_u.mutation.SetJobID(v)
+	return _u
+}
+
+// SetNillableJobID sets the "job_id" field if the given value is not nil.
+func (_u *CampaignSyncUpdateOne) SetNillableJobID(v *int64) *CampaignSyncUpdateOne {
+	if v != nil {
+		_u.SetJobID(*v)
+	}
+	return _u
+}
+
+// AddJobID adds value to the "job_id" field.
+func (_u *CampaignSyncUpdateOne) AddJobID(v int64) *CampaignSyncUpdateOne {
+	_u.mutation.AddJobID(v)
+	return _u
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (_u *CampaignSyncUpdateOne) ClearJobID() *CampaignSyncUpdateOne {
+	_u.mutation.ClearJobID()
 	return _u
 }
 
@@ -601,6 +854,12 @@ func (_u *CampaignSyncUpdateOne) sqlSave(ctx context.Context) (_node *CampaignSy
 	if value, ok := _u.mutation.AddedAdded(); ok {
 		_spec.AddField(campaignsync.FieldAdded, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.Updated(); ok {
+		_spec.SetField(campaignsync.FieldUpdated, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedUpdated(); ok {
+		_spec.AddField(campaignsync.FieldUpdated, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.Removed(); ok {
 		_spec.SetField(campaignsync.FieldRemoved, field.TypeInt, value)
 	}
@@ -613,6 +872,18 @@ func (_u *CampaignSyncUpdateOne) sqlSave(ctx context.Context) (_node *CampaignSy
 	if value, ok := _u.mutation.AddedFailed(); ok {
 		_spec.AddField(campaignsync.FieldFailed, field.TypeInt, value)
 	}
+	if value, ok := _u.mutation.SkippedNoEmail(); ok {
+		_spec.SetField(campaignsync.FieldSkippedNoEmail, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedSkippedNoEmail(); ok {
+		_spec.AddField(campaignsync.FieldSkippedNoEmail, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.SkippedNoConsent(); ok {
+		_spec.SetField(campaignsync.FieldSkippedNoConsent, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedSkippedNoConsent(); ok {
+		_spec.AddField(campaignsync.FieldSkippedNoConsent, field.TypeInt, value)
+	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(campaignsync.FieldStatus, field.TypeEnum, value)
 	}
@@ -621,6 +892,21 @@ func (_u *CampaignSyncUpdateOne) sqlSave(ctx context.Context) (_node *CampaignSy
 	}
 	if _u.mutation.ErrorCleared() {
 		_spec.ClearField(campaignsync.FieldError, field.TypeString)
+	}
+	if value, ok := _u.mutation.Slot(); ok {
+		_spec.SetField(campaignsync.FieldSlot, field.TypeTime, value)
+	}
+	if _u.mutation.SlotCleared() {
+		_spec.ClearField(campaignsync.FieldSlot, field.TypeTime)
+	}
+	if value, ok := _u.mutation.JobID(); ok {
+		_spec.SetField(campaignsync.FieldJobID, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedJobID(); ok {
+		_spec.AddField(campaignsync.FieldJobID, field.TypeInt64, value)
+	}
+	if _u.mutation.JobIDCleared() {
+		_spec.ClearField(campaignsync.FieldJobID, field.TypeInt64)
 	}
 	if _u.mutation.CampaignCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -19,6 +19,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent/apikey"
 	"github.com/cairn-cdp/cairn/ent/auditevent"
 	"github.com/cairn-cdp/cairn/ent/campaign"
+	"github.com/cairn-cdp/cairn/ent/campaignmember"
 	"github.com/cairn-cdp/cairn/ent/campaignsync"
 	"github.com/cairn-cdp/cairn/ent/consent"
 	"github.com/cairn-cdp/cairn/ent/customer"
@@ -44,6 +45,8 @@ type Client struct {
 	AuditEvent *AuditEventClient
 	// Campaign is the client for interacting with the Campaign builders.
 	Campaign *CampaignClient
+	// CampaignMember is the client for interacting with the CampaignMember builders.
+	CampaignMember *CampaignMemberClient
 	// CampaignSync is the client for interacting with the CampaignSync builders.
 	CampaignSync *CampaignSyncClient
 	// Consent is the client for interacting with the Consent builders.
@@ -78,6 +81,7 @@ func (c *Client) init() {
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.Campaign = NewCampaignClient(c.config)
+	c.CampaignMember = NewCampaignMemberClient(c.config)
 	c.CampaignSync = NewCampaignSyncClient(c.config)
 	c.Consent = NewConsentClient(c.config)
 	c.Customer = NewCustomerClient(c.config)
@@ -183,6 +187,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		APIKey:            NewAPIKeyClient(cfg),
 		AuditEvent:        NewAuditEventClient(cfg),
 		Campaign:          NewCampaignClient(cfg),
+		CampaignMember:    NewCampaignMemberClient(cfg),
 		CampaignSync:      NewCampaignSyncClient(cfg),
 		Consent:           NewConsentClient(cfg),
 		Customer:          NewCustomerClient(cfg),
@@ -215,6 +220,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		APIKey:            NewAPIKeyClient(cfg),
 		AuditEvent:        NewAuditEventClient(cfg),
 		Campaign:          NewCampaignClient(cfg),
+		CampaignMember:    NewCampaignMemberClient(cfg),
 		CampaignSync:      NewCampaignSyncClient(cfg),
 		Consent:           NewConsentClient(cfg),
 		Customer:          NewCustomerClient(cfg),
@@ -254,9 +260,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AuditEvent, c.Campaign, c.CampaignSync, c.Consent, c.Customer,
-		c.Destination, c.Identity, c.Interaction, c.PrivacyRequest, c.RetentionPolicy,
-		c.Segment, c.SegmentMembership,
+		c.APIKey, c.AuditEvent, c.Campaign, c.CampaignMember, c.CampaignSync, c.Consent,
+		c.Customer, c.Destination, c.Identity, c.Interaction, c.PrivacyRequest,
+		c.RetentionPolicy, c.Segment, c.SegmentMembership,
 	} {
 		n.Use(hooks...)
 	}
@@ -266,9 +272,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AuditEvent, c.Campaign, c.CampaignSync, c.Consent, c.Customer,
-		c.Destination, c.Identity, c.Interaction, c.PrivacyRequest, c.RetentionPolicy,
-		c.Segment, c.SegmentMembership,
+		c.APIKey, c.AuditEvent, c.Campaign, c.CampaignMember, c.CampaignSync, c.Consent,
+		c.Customer, c.Destination, c.Identity, c.Interaction, c.PrivacyRequest,
+		c.RetentionPolicy, c.Segment, c.SegmentMembership,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -283,6 +289,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditEvent.mutate(ctx, m)
 	case *CampaignMutation:
 		return c.Campaign.mutate(ctx, m)
+	case *CampaignMemberMutation:
+		return c.CampaignMember.mutate(ctx, m)
 	case *CampaignSyncMutation:
 		return c.CampaignSync.mutate(ctx, m)
 	case *ConsentMutation:
@@ -730,6 +738,22 @@ func (c *CampaignClient) QuerySyncs(_m *Campaign) *CampaignSyncQuery {
 	return query
 }
 
+// QueryMembers queries the members edge of a Campaign.
+func (c *CampaignClient) QueryMembers(_m *Campaign) *CampaignMemberQuery {
+	query := (&CampaignMemberClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaign.Table, campaign.FieldID, id),
+			sqlgraph.To(campaignmember.Table, campaignmember.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, campaign.MembersTable, campaign.MembersColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *CampaignClient) Hooks() []Hook {
 	return c.hooks.Campaign
@@ -752,6 +776,155 @@ func (c *CampaignClient) mutate(ctx context.Context, m *CampaignMutation) (Value
 		return (&CampaignDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Campaign mutation op: %q", m.Op())
+	}
+}
+
+// CampaignMemberClient is a client for the CampaignMember schema.
+type CampaignMemberClient struct {
+	config
+}
+
+// NewCampaignMemberClient returns a client for the CampaignMember from the given config.
+func NewCampaignMemberClient(c config) *CampaignMemberClient {
+	return &CampaignMemberClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `campaignmember.Hooks(f(g(h())))`.
+func (c *CampaignMemberClient) Use(hooks ...Hook) {
+	c.hooks.CampaignMember = append(c.hooks.CampaignMember, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `campaignmember.Intercept(f(g(h())))`.
+func (c *CampaignMemberClient) Intercept(interceptors ...Interceptor) {
+	c.inters.CampaignMember = append(c.inters.CampaignMember, interceptors...)
+}
+
+// Create returns a builder for creating a CampaignMember entity.
+func (c *CampaignMemberClient) Create() *CampaignMemberCreate {
+	mutation := newCampaignMemberMutation(c.config, OpCreate)
+	return &CampaignMemberCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of CampaignMember entities.
+func (c *CampaignMemberClient) CreateBulk(builders ...*CampaignMemberCreate) *CampaignMemberCreateBulk {
+	return &CampaignMemberCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *CampaignMemberClient) MapCreateBulk(slice any, setFunc func(*CampaignMemberCreate, int)) *CampaignMemberCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &CampaignMemberCreateBulk{err: fmt.Errorf("calling to CampaignMemberClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*CampaignMemberCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &CampaignMemberCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for CampaignMember.
+func (c *CampaignMemberClient) Update() *CampaignMemberUpdate {
+	mutation := newCampaignMemberMutation(c.config, OpUpdate)
+	return &CampaignMemberUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *CampaignMemberClient) UpdateOne(_m *CampaignMember) *CampaignMemberUpdateOne {
+	mutation := newCampaignMemberMutation(c.config, OpUpdateOne, withCampaignMember(_m))
+	return &CampaignMemberUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *CampaignMemberClient) UpdateOneID(id uuid.UUID) *CampaignMemberUpdateOne {
+	mutation := newCampaignMemberMutation(c.config, OpUpdateOne, withCampaignMemberID(id))
+	return &CampaignMemberUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for CampaignMember.
+func (c *CampaignMemberClient) Delete() *CampaignMemberDelete {
+	mutation := newCampaignMemberMutation(c.config, OpDelete)
+	return &CampaignMemberDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *CampaignMemberClient) DeleteOne(_m *CampaignMember) *CampaignMemberDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *CampaignMemberClient) DeleteOneID(id uuid.UUID) *CampaignMemberDeleteOne {
+	builder := c.Delete().Where(campaignmember.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &CampaignMemberDeleteOne{builder}
+}
+
+// Query returns a query builder for CampaignMember.
+func (c *CampaignMemberClient) Query() *CampaignMemberQuery {
+	return &CampaignMemberQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeCampaignMember},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a CampaignMember entity by its id.
+func (c *CampaignMemberClient) Get(ctx context.Context, id uuid.UUID) (*CampaignMember, error) {
+	return c.Query().Where(campaignmember.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *CampaignMemberClient) GetX(ctx context.Context, id uuid.UUID) *CampaignMember {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryCampaign queries the campaign edge of a CampaignMember.
+func (c *CampaignMemberClient) QueryCampaign(_m *CampaignMember) *CampaignQuery {
+	query := (&CampaignClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(campaignmember.Table, campaignmember.FieldID, id),
+			sqlgraph.To(campaign.Table, campaign.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, campaignmember.CampaignTable, campaignmember.CampaignColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *CampaignMemberClient) Hooks() []Hook {
+	return c.hooks.CampaignMember
+}
+
+// Interceptors returns the client interceptors.
+func (c *CampaignMemberClient) Interceptors() []Interceptor {
+	return c.inters.CampaignMember
+}
+
+func (c *CampaignMemberClient) mutate(ctx context.Context, m *CampaignMemberMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&CampaignMemberCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&CampaignMemberUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&CampaignMemberUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&CampaignMemberDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown CampaignMember mutation op: %q", m.Op())
 	}
 }
 
@@ -2328,13 +2501,13 @@ func (c *SegmentMembershipClient) mutate(ctx context.Context, m *SegmentMembersh
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AuditEvent, Campaign, CampaignSync, Consent, Customer, Destination,
-		Identity, Interaction, PrivacyRequest, RetentionPolicy, Segment,
+		APIKey, AuditEvent, Campaign, CampaignMember, CampaignSync, Consent, Customer,
+		Destination, Identity, Interaction, PrivacyRequest, RetentionPolicy, Segment,
 		SegmentMembership []ent.Hook
 	}
 	inters struct {
-		APIKey, AuditEvent, Campaign, CampaignSync, Consent, Customer, Destination,
-		Identity, Interaction, PrivacyRequest, RetentionPolicy, Segment,
+		APIKey, AuditEvent, Campaign, CampaignMember, CampaignSync, Consent, Customer,
+		Destination, Identity, Interaction, PrivacyRequest, RetentionPolicy, Segment,
 		SegmentMembership []ent.Interceptor
 	}
 )

@@ -29,6 +29,8 @@ type Destination struct {
 	Name string `json:"name,omitempty"`
 	// Config holds the value of the "config" field.
 	Config map[string]interface{} `json:"-"`
+	// Enabled holds the value of the "enabled" field.
+	Enabled bool `json:"enabled,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the DestinationQuery when eager-loading is set.
 	Edges        DestinationEdges `json:"edges"`
@@ -64,6 +66,8 @@ func (*Destination) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case destination.FieldConfig:
 			values[i] = new([]byte)
+		case destination.FieldEnabled:
+			values[i] = new(sql.NullBool)
 		case destination.FieldKind, destination.FieldName:
 			values[i] = new(sql.NullString)
 		case destination.FieldCreatedAt, destination.FieldUpdatedAt:
@@ -123,6 +127,12 @@ func (_m *Destination) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field config: %w", err)
 				}
 			}
+		case destination.FieldEnabled:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field enabled", values[i])
+			} else if value.Valid {
+				_m.Enabled = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -177,6 +187,9 @@ func (_m *Destination) String() string {
 	builder.WriteString(_m.Name)
 	builder.WriteString(", ")
 	builder.WriteString("config=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("enabled=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Enabled))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -71,6 +71,20 @@ func (_c *DestinationCreate) SetConfig(v map[string]interface{}) *DestinationCre
 	return _c
 }
 
+// SetEnabled sets the "enabled" field.
+func (_c *DestinationCreate) SetEnabled(v bool) *DestinationCreate {
+	_c.mutation.SetEnabled(v)
+	return _c
+}
+
+// SetNillableEnabled sets the "enabled" field if the given value is not nil.
+func (_c *DestinationCreate) SetNillableEnabled(v *bool) *DestinationCreate {
+	if v != nil {
+		_c.SetEnabled(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *DestinationCreate) SetID(v uuid.UUID) *DestinationCreate {
 	_c.mutation.SetID(v)
@@ -143,6 +157,10 @@ func (_c *DestinationCreate) defaults() {
 		v := destination.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.Enabled(); !ok {
+		v := destination.DefaultEnabled
+		_c.mutation.SetEnabled(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := destination.DefaultID()
 		_c.mutation.SetID(v)
@@ -175,6 +193,9 @@ func (_c *DestinationCreate) check() error {
 	}
 	if _, ok := _c.mutation.Config(); !ok {
 		return &ValidationError{Name: "config", err: errors.New(`ent: missing required field "Destination.config"`)}
+	}
+	if _, ok := _c.mutation.Enabled(); !ok {
+		return &ValidationError{Name: "enabled", err: errors.New(`ent: missing required field "Destination.enabled"`)}
 	}
 	return nil
 }
@@ -231,6 +252,10 @@ func (_c *DestinationCreate) createSpec() (*Destination, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Config(); ok {
 		_spec.SetField(destination.FieldConfig, field.TypeJSON, value)
 		_node.Config = value
+	}
+	if value, ok := _c.mutation.Enabled(); ok {
+		_spec.SetField(destination.FieldEnabled, field.TypeBool, value)
+		_node.Enabled = value
 	}
 	if nodes := _c.mutation.CampaignsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -348,6 +373,18 @@ func (u *DestinationUpsert) UpdateConfig() *DestinationUpsert {
 	return u
 }
 
+// SetEnabled sets the "enabled" field.
+func (u *DestinationUpsert) SetEnabled(v bool) *DestinationUpsert {
+	u.Set(destination.FieldEnabled, v)
+	return u
+}
+
+// UpdateEnabled sets the "enabled" field to the value that was provided on create.
+func (u *DestinationUpsert) UpdateEnabled() *DestinationUpsert {
+	u.SetExcluded(destination.FieldEnabled)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -452,6 +489,20 @@ func (u *DestinationUpsertOne) SetConfig(v map[string]interface{}) *DestinationU
 func (u *DestinationUpsertOne) UpdateConfig() *DestinationUpsertOne {
 	return u.Update(func(s *DestinationUpsert) {
 		s.UpdateConfig()
+	})
+}
+
+// SetEnabled sets the "enabled" field.
+func (u *DestinationUpsertOne) SetEnabled(v bool) *DestinationUpsertOne {
+	return u.Update(func(s *DestinationUpsert) {
+		s.SetEnabled(v)
+	})
+}
+
+// UpdateEnabled sets the "enabled" field to the value that was provided on create.
+func (u *DestinationUpsertOne) UpdateEnabled() *DestinationUpsertOne {
+	return u.Update(func(s *DestinationUpsert) {
+		s.UpdateEnabled()
 	})
 }
 
@@ -726,6 +777,20 @@ func (u *DestinationUpsertBulk) SetConfig(v map[string]interface{}) *Destination
 func (u *DestinationUpsertBulk) UpdateConfig() *DestinationUpsertBulk {
 	return u.Update(func(s *DestinationUpsert) {
 		s.UpdateConfig()
+	})
+}
+
+// SetEnabled sets the "enabled" field.
+func (u *DestinationUpsertBulk) SetEnabled(v bool) *DestinationUpsertBulk {
+	return u.Update(func(s *DestinationUpsert) {
+		s.SetEnabled(v)
+	})
+}
+
+// UpdateEnabled sets the "enabled" field to the value that was provided on create.
+func (u *DestinationUpsertBulk) UpdateEnabled() *DestinationUpsertBulk {
+	return u.Update(func(s *DestinationUpsert) {
+		s.UpdateEnabled()
 	})
 }
 

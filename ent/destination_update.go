@@ -71,6 +71,20 @@ func (_u *DestinationUpdate) SetConfig(v map[string]interface{}) *DestinationUpd
 	return _u
 }
 
+// SetEnabled sets the "enabled" field.
+func (_u *DestinationUpdate) SetEnabled(v bool) *DestinationUpdate {
+	_u.mutation.SetEnabled(v)
+	return _u
+}
+
+// SetNillableEnabled sets the "enabled" field if the given value is not nil.
+func (_u *DestinationUpdate) SetNillableEnabled(v *bool) *DestinationUpdate {
+	if v != nil {
+		_u.SetEnabled(*v)
+	}
+	return _u
+}
+
 // AddCampaignIDs adds the "campaigns" edge to the Campaign entity by IDs.
 func (_u *DestinationUpdate) AddCampaignIDs(ids ...uuid.UUID) *DestinationUpdate {
 	_u.mutation.AddCampaignIDs(ids...)
@@ -193,6 +207,9 @@ func (_u *DestinationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if value, ok := _u.mutation.Config(); ok {
 		_spec.SetField(destination.FieldConfig, field.TypeJSON, value)
 	}
+	if value, ok := _u.mutation.Enabled(); ok {
+		_spec.SetField(destination.FieldEnabled, field.TypeBool, value)
+	}
 	if _u.mutation.CampaignsCleared() {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -297,6 +314,20 @@ func (_u *DestinationUpdateOne) SetNillableName(v *string) *DestinationUpdateOne
 // SetConfig sets the "config" field.
 func (_u *DestinationUpdateOne) SetConfig(v map[string]interface{}) *DestinationUpdateOne {
 	_u.mutation.SetConfig(v)
+	return _u
+}
+
+// SetEnabled sets the "enabled" field.
+func (_u *DestinationUpdateOne) SetEnabled(v bool) *DestinationUpdateOne {
+	_u.mutation.SetEnabled(v)
+	return _u
+}
+
+// SetNillableEnabled sets the "enabled" field if the given value is not nil.
+func (_u *DestinationUpdateOne) SetNillableEnabled(v *bool) *DestinationUpdateOne {
+	if v != nil {
+		_u.SetEnabled(*v)
+	}
 	return _u
 }
 
@@ -451,6 +482,9 @@ func (_u *DestinationUpdateOne) sqlSave(ctx context.Context) (_node *Destination
 	}
 	if value, ok := _u.mutation.Config(); ok {
 		_spec.SetField(destination.FieldConfig, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.Enabled(); ok {
+		_spec.SetField(destination.FieldEnabled, field.TypeBool, value)
 	}
 	if _u.mutation.CampaignsCleared() {
 		edge := &sqlgraph.EdgeSpec{

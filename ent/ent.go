@@ -15,6 +15,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent/apikey"
 	"github.com/cairn-cdp/cairn/ent/auditevent"
 	"github.com/cairn-cdp/cairn/ent/campaign"
+	"github.com/cairn-cdp/cairn/ent/campaignmember"
 	"github.com/cairn-cdp/cairn/ent/campaignsync"
 	"github.com/cairn-cdp/cairn/ent/consent"
 	"github.com/cairn-cdp/cairn/ent/customer"
@@ -88,6 +89,7 @@ func checkColumn(t, c string) error {
 			apikey.Table:            apikey.ValidColumn,
 			auditevent.Table:        auditevent.ValidColumn,
 			campaign.Table:          campaign.ValidColumn,
+			campaignmember.Table:    campaignmember.ValidColumn,
 			campaignsync.Table:      campaignsync.ValidColumn,
 			consent.Table:           consent.ValidColumn,
 			customer.Table:          customer.ValidColumn,

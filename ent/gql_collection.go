@@ -454,6 +454,16 @@ func (_q *CampaignQuery) collectField(ctx context.Context, oneNode bool, opCtx *
 				selectedFields = append(selectedFields, campaign.FieldStatus)
 				fieldSeen[campaign.FieldStatus] = struct{}{}
 			}
+		case "fields":
+			if _, ok := fieldSeen[campaign.FieldFields]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldFields)
+				fieldSeen[campaign.FieldFields] = struct{}{}
+			}
+		case "conversionWindowDays":
+			if _, ok := fieldSeen[campaign.FieldConversionWindowDays]; !ok {
+				selectedFields = append(selectedFields, campaign.FieldConversionWindowDays)
+				fieldSeen[campaign.FieldConversionWindowDays] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -573,6 +583,11 @@ func (_q *CampaignSyncQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, campaignsync.FieldAdded)
 				fieldSeen[campaignsync.FieldAdded] = struct{}{}
 			}
+		case "updated":
+			if _, ok := fieldSeen[campaignsync.FieldUpdated]; !ok {
+				selectedFields = append(selectedFields, campaignsync.FieldUpdated)
+				fieldSeen[campaignsync.FieldUpdated] = struct{}{}
+			}
 		case "removed":
 			if _, ok := fieldSeen[campaignsync.FieldRemoved]; !ok {
 				selectedFields = append(selectedFields, campaignsync.FieldRemoved)
@@ -583,6 +598,16 @@ func (_q *CampaignSyncQuery) collectField(ctx context.Context, oneNode bool, opC
 				selectedFields = append(selectedFields, campaignsync.FieldFailed)
 				fieldSeen[campaignsync.FieldFailed] = struct{}{}
 			}
+		case "skippedNoEmail":
+			if _, ok := fieldSeen[campaignsync.FieldSkippedNoEmail]; !ok {
+				selectedFields = append(selectedFields, campaignsync.FieldSkippedNoEmail)
+				fieldSeen[campaignsync.FieldSkippedNoEmail] = struct{}{}
+			}
+		case "skippedNoConsent":
+			if _, ok := fieldSeen[campaignsync.FieldSkippedNoConsent]; !ok {
+				selectedFields = append(selectedFields, campaignsync.FieldSkippedNoConsent)
+				fieldSeen[campaignsync.FieldSkippedNoConsent] = struct{}{}
+			}
 		case "status":
 			if _, ok := fieldSeen[campaignsync.FieldStatus]; !ok {
 				selectedFields = append(selectedFields, campaignsync.FieldStatus)
@@ -592,6 +617,11 @@ func (_q *CampaignSyncQuery) collectField(ctx context.Context, oneNode bool, opC
 			if _, ok := fieldSeen[campaignsync.FieldError]; !ok {
 				selectedFields = append(selectedFields, campaignsync.FieldError)
 				fieldSeen[campaignsync.FieldError] = struct{}{}
+			}
+		case "slot":
+			if _, ok := fieldSeen[campaignsync.FieldSlot]; !ok {
+				selectedFields = append(selectedFields, campaignsync.FieldSlot)
+				fieldSeen[campaignsync.FieldSlot] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -1110,6 +1140,11 @@ func (_q *DestinationQuery) collectField(ctx context.Context, oneNode bool, opCt
 			if _, ok := fieldSeen[destination.FieldName]; !ok {
 				selectedFields = append(selectedFields, destination.FieldName)
 				fieldSeen[destination.FieldName] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[destination.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, destination.FieldEnabled)
+				fieldSeen[destination.FieldEnabled] = struct{}{}
 			}
 		case "id":
 		case "__typename":

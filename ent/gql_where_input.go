@@ -934,6 +934,16 @@ type CampaignWhereInput struct {
 	StatusIn    []campaign.Status `json:"statusIn,omitempty"`
 	StatusNotIn []campaign.Status `json:"statusNotIn,omitempty"`
 
+	// "conversion_window_days" field predicates.
+	ConversionWindowDays      *int  `json:"conversionWindowDays,omitempty"`
+	ConversionWindowDaysNEQ   *int  `json:"conversionWindowDaysNEQ,omitempty"`
+	ConversionWindowDaysIn    []int `json:"conversionWindowDaysIn,omitempty"`
+	ConversionWindowDaysNotIn []int `json:"conversionWindowDaysNotIn,omitempty"`
+	ConversionWindowDaysGT    *int  `json:"conversionWindowDaysGT,omitempty"`
+	ConversionWindowDaysGTE   *int  `json:"conversionWindowDaysGTE,omitempty"`
+	ConversionWindowDaysLT    *int  `json:"conversionWindowDaysLT,omitempty"`
+	ConversionWindowDaysLTE   *int  `json:"conversionWindowDaysLTE,omitempty"`
+
 	// "segment" edge predicates.
 	HasSegment     *bool                `json:"hasSegment,omitempty"`
 	HasSegmentWith []*SegmentWhereInput `json:"hasSegmentWith,omitempty"`
@@ -1333,6 +1343,30 @@ func (i *CampaignWhereInput) P() (predicate.Campaign, error) {
 	if len(i.StatusNotIn) > 0 {
 		predicates = append(predicates, campaign.StatusNotIn(i.StatusNotIn...))
 	}
+	if i.ConversionWindowDays != nil {
+		predicates = append(predicates, campaign.ConversionWindowDaysEQ(*i.ConversionWindowDays))
+	}
+	if i.ConversionWindowDaysNEQ != nil {
+		predicates = append(predicates, campaign.ConversionWindowDaysNEQ(*i.ConversionWindowDaysNEQ))
+	}
+	if len(i.ConversionWindowDaysIn) > 0 {
+		predicates = append(predicates, campaign.ConversionWindowDaysIn(i.ConversionWindowDaysIn...))
+	}
+	if len(i.ConversionWindowDaysNotIn) > 0 {
+		predicates = append(predicates, campaign.ConversionWindowDaysNotIn(i.ConversionWindowDaysNotIn...))
+	}
+	if i.ConversionWindowDaysGT != nil {
+		predicates = append(predicates, campaign.ConversionWindowDaysGT(*i.ConversionWindowDaysGT))
+	}
+	if i.ConversionWindowDaysGTE != nil {
+		predicates = append(predicates, campaign.ConversionWindowDaysGTE(*i.ConversionWindowDaysGTE))
+	}
+	if i.ConversionWindowDaysLT != nil {
+		predicates = append(predicates, campaign.ConversionWindowDaysLT(*i.ConversionWindowDaysLT))
+	}
+	if i.ConversionWindowDaysLTE != nil {
+		predicates = append(predicates, campaign.ConversionWindowDaysLTE(*i.ConversionWindowDaysLTE))
+	}
 
 	if i.HasSegment != nil {
 		p := campaign.HasSegment()
@@ -1453,6 +1487,16 @@ type CampaignSyncWhereInput struct {
 	AddedLT    *int  `json:"addedLT,omitempty"`
 	AddedLTE   *int  `json:"addedLTE,omitempty"`
 
+	// "updated" field predicates.
+	Updated      *int  `json:"updated,omitempty"`
+	UpdatedNEQ   *int  `json:"updatedNEQ,omitempty"`
+	UpdatedIn    []int `json:"updatedIn,omitempty"`
+	UpdatedNotIn []int `json:"updatedNotIn,omitempty"`
+	UpdatedGT    *int  `json:"updatedGT,omitempty"`
+	UpdatedGTE   *int  `json:"updatedGTE,omitempty"`
+	UpdatedLT    *int  `json:"updatedLT,omitempty"`
+	UpdatedLTE   *int  `json:"updatedLTE,omitempty"`
+
 	// "removed" field predicates.
 	Removed      *int  `json:"removed,omitempty"`
 	RemovedNEQ   *int  `json:"removedNEQ,omitempty"`
@@ -1472,6 +1516,26 @@ type CampaignSyncWhereInput struct {
 	FailedGTE   *int  `json:"failedGTE,omitempty"`
 	FailedLT    *int  `json:"failedLT,omitempty"`
 	FailedLTE   *int  `json:"failedLTE,omitempty"`
+
+	// "skipped_no_email" field predicates.
+	SkippedNoEmail      *int  `json:"skippedNoEmail,omitempty"`
+	SkippedNoEmailNEQ   *int  `json:"skippedNoEmailNEQ,omitempty"`
+	SkippedNoEmailIn    []int `json:"skippedNoEmailIn,omitempty"`
+	SkippedNoEmailNotIn []int `json:"skippedNoEmailNotIn,omitempty"`
+	SkippedNoEmailGT    *int  `json:"skippedNoEmailGT,omitempty"`
+	SkippedNoEmailGTE   *int  `json:"skippedNoEmailGTE,omitempty"`
+	SkippedNoEmailLT    *int  `json:"skippedNoEmailLT,omitempty"`
+	SkippedNoEmailLTE   *int  `json:"skippedNoEmailLTE,omitempty"`
+
+	// "skipped_no_consent" field predicates.
+	SkippedNoConsent      *int  `json:"skippedNoConsent,omitempty"`
+	SkippedNoConsentNEQ   *int  `json:"skippedNoConsentNEQ,omitempty"`
+	SkippedNoConsentIn    []int `json:"skippedNoConsentIn,omitempty"`
+	SkippedNoConsentNotIn []int `json:"skippedNoConsentNotIn,omitempty"`
+	SkippedNoConsentGT    *int  `json:"skippedNoConsentGT,omitempty"`
+	SkippedNoConsentGTE   *int  `json:"skippedNoConsentGTE,omitempty"`
+	SkippedNoConsentLT    *int  `json:"skippedNoConsentLT,omitempty"`
+	SkippedNoConsentLTE   *int  `json:"skippedNoConsentLTE,omitempty"`
 
 	// "status" field predicates.
 	Status      *campaignsync.Status  `json:"status,omitempty"`
@@ -1495,6 +1559,18 @@ type CampaignSyncWhereInput struct {
 	ErrorNotNil       bool     `json:"errorNotNil,omitempty"`
 	ErrorEqualFold    *string  `json:"errorEqualFold,omitempty"`
 	ErrorContainsFold *string  `json:"errorContainsFold,omitempty"`
+
+	// "slot" field predicates.
+	Slot       *time.Time  `json:"slot,omitempty"`
+	SlotNEQ    *time.Time  `json:"slotNEQ,omitempty"`
+	SlotIn     []time.Time `json:"slotIn,omitempty"`
+	SlotNotIn  []time.Time `json:"slotNotIn,omitempty"`
+	SlotGT     *time.Time  `json:"slotGT,omitempty"`
+	SlotGTE    *time.Time  `json:"slotGTE,omitempty"`
+	SlotLT     *time.Time  `json:"slotLT,omitempty"`
+	SlotLTE    *time.Time  `json:"slotLTE,omitempty"`
+	SlotIsNil  bool        `json:"slotIsNil,omitempty"`
+	SlotNotNil bool        `json:"slotNotNil,omitempty"`
 
 	// "campaign" edge predicates.
 	HasCampaign     *bool                 `json:"hasCampaign,omitempty"`
@@ -1686,6 +1762,30 @@ func (i *CampaignSyncWhereInput) P() (predicate.CampaignSync, error) {
 	if i.AddedLTE != nil {
 		predicates = append(predicates, campaignsync.AddedLTE(*i.AddedLTE))
 	}
+	if i.Updated != nil {
+		predicates = append(predicates, campaignsync.UpdatedEQ(*i.Updated))
+	}
+	if i.UpdatedNEQ != nil {
+		predicates = append(predicates, campaignsync.UpdatedNEQ(*i.UpdatedNEQ))
+	}
+	if len(i.UpdatedIn) > 0 {
+		predicates = append(predicates, campaignsync.UpdatedIn(i.UpdatedIn...))
+	}
+	if len(i.UpdatedNotIn) > 0 {
+		predicates = append(predicates, campaignsync.UpdatedNotIn(i.UpdatedNotIn...))
+	}
+	if i.UpdatedGT != nil {
+		predicates = append(predicates, campaignsync.UpdatedGT(*i.UpdatedGT))
+	}
+	if i.UpdatedGTE != nil {
+		predicates = append(predicates, campaignsync.UpdatedGTE(*i.UpdatedGTE))
+	}
+	if i.UpdatedLT != nil {
+		predicates = append(predicates, campaignsync.UpdatedLT(*i.UpdatedLT))
+	}
+	if i.UpdatedLTE != nil {
+		predicates = append(predicates, campaignsync.UpdatedLTE(*i.UpdatedLTE))
+	}
 	if i.Removed != nil {
 		predicates = append(predicates, campaignsync.RemovedEQ(*i.Removed))
 	}
@@ -1733,6 +1833,54 @@ func (i *CampaignSyncWhereInput) P() (predicate.CampaignSync, error) {
 	}
 	if i.FailedLTE != nil {
 		predicates = append(predicates, campaignsync.FailedLTE(*i.FailedLTE))
+	}
+	if i.SkippedNoEmail != nil {
+		predicates = append(predicates, campaignsync.SkippedNoEmailEQ(*i.SkippedNoEmail))
+	}
+	if i.SkippedNoEmailNEQ != nil {
+		predicates = append(predicates, campaignsync.SkippedNoEmailNEQ(*i.SkippedNoEmailNEQ))
+	}
+	if len(i.SkippedNoEmailIn) > 0 {
+		predicates = append(predicates, campaignsync.SkippedNoEmailIn(i.SkippedNoEmailIn...))
+	}
+	if len(i.SkippedNoEmailNotIn) > 0 {
+		predicates = append(predicates, campaignsync.SkippedNoEmailNotIn(i.SkippedNoEmailNotIn...))
+	}
+	if i.SkippedNoEmailGT != nil {
+		predicates = append(predicates, campaignsync.SkippedNoEmailGT(*i.SkippedNoEmailGT))
+	}
+	if i.SkippedNoEmailGTE != nil {
+		predicates = append(predicates, campaignsync.SkippedNoEmailGTE(*i.SkippedNoEmailGTE))
+	}
+	if i.SkippedNoEmailLT != nil {
+		predicates = append(predicates, campaignsync.SkippedNoEmailLT(*i.SkippedNoEmailLT))
+	}
+	if i.SkippedNoEmailLTE != nil {
+		predicates = append(predicates, campaignsync.SkippedNoEmailLTE(*i.SkippedNoEmailLTE))
+	}
+	if i.SkippedNoConsent != nil {
+		predicates = append(predicates, campaignsync.SkippedNoConsentEQ(*i.SkippedNoConsent))
+	}
+	if i.SkippedNoConsentNEQ != nil {
+		predicates = append(predicates, campaignsync.SkippedNoConsentNEQ(*i.SkippedNoConsentNEQ))
+	}
+	if len(i.SkippedNoConsentIn) > 0 {
+		predicates = append(predicates, campaignsync.SkippedNoConsentIn(i.SkippedNoConsentIn...))
+	}
+	if len(i.SkippedNoConsentNotIn) > 0 {
+		predicates = append(predicates, campaignsync.SkippedNoConsentNotIn(i.SkippedNoConsentNotIn...))
+	}
+	if i.SkippedNoConsentGT != nil {
+		predicates = append(predicates, campaignsync.SkippedNoConsentGT(*i.SkippedNoConsentGT))
+	}
+	if i.SkippedNoConsentGTE != nil {
+		predicates = append(predicates, campaignsync.SkippedNoConsentGTE(*i.SkippedNoConsentGTE))
+	}
+	if i.SkippedNoConsentLT != nil {
+		predicates = append(predicates, campaignsync.SkippedNoConsentLT(*i.SkippedNoConsentLT))
+	}
+	if i.SkippedNoConsentLTE != nil {
+		predicates = append(predicates, campaignsync.SkippedNoConsentLTE(*i.SkippedNoConsentLTE))
 	}
 	if i.Status != nil {
 		predicates = append(predicates, campaignsync.StatusEQ(*i.Status))
@@ -1790,6 +1938,36 @@ func (i *CampaignSyncWhereInput) P() (predicate.CampaignSync, error) {
 	}
 	if i.ErrorContainsFold != nil {
 		predicates = append(predicates, campaignsync.ErrorContainsFold(*i.ErrorContainsFold))
+	}
+	if i.Slot != nil {
+		predicates = append(predicates, campaignsync.SlotEQ(*i.Slot))
+	}
+	if i.SlotNEQ != nil {
+		predicates = append(predicates, campaignsync.SlotNEQ(*i.SlotNEQ))
+	}
+	if len(i.SlotIn) > 0 {
+		predicates = append(predicates, campaignsync.SlotIn(i.SlotIn...))
+	}
+	if len(i.SlotNotIn) > 0 {
+		predicates = append(predicates, campaignsync.SlotNotIn(i.SlotNotIn...))
+	}
+	if i.SlotGT != nil {
+		predicates = append(predicates, campaignsync.SlotGT(*i.SlotGT))
+	}
+	if i.SlotGTE != nil {
+		predicates = append(predicates, campaignsync.SlotGTE(*i.SlotGTE))
+	}
+	if i.SlotLT != nil {
+		predicates = append(predicates, campaignsync.SlotLT(*i.SlotLT))
+	}
+	if i.SlotLTE != nil {
+		predicates = append(predicates, campaignsync.SlotLTE(*i.SlotLTE))
+	}
+	if i.SlotIsNil {
+		predicates = append(predicates, campaignsync.SlotIsNil())
+	}
+	if i.SlotNotNil {
+		predicates = append(predicates, campaignsync.SlotNotNil())
 	}
 
 	if i.HasCampaign != nil {
@@ -2738,6 +2916,10 @@ type DestinationWhereInput struct {
 	NameEqualFold    *string  `json:"nameEqualFold,omitempty"`
 	NameContainsFold *string  `json:"nameContainsFold,omitempty"`
 
+	// "enabled" field predicates.
+	Enabled    *bool `json:"enabled,omitempty"`
+	EnabledNEQ *bool `json:"enabledNEQ,omitempty"`
+
 	// "campaigns" edge predicates.
 	HasCampaigns     *bool                 `json:"hasCampaigns,omitempty"`
 	HasCampaignsWith []*CampaignWhereInput `json:"hasCampaignsWith,omitempty"`
@@ -2936,6 +3118,12 @@ func (i *DestinationWhereInput) P() (predicate.Destination, error) {
 	}
 	if i.NameContainsFold != nil {
 		predicates = append(predicates, destination.NameContainsFold(*i.NameContainsFold))
+	}
+	if i.Enabled != nil {
+		predicates = append(predicates, destination.EnabledEQ(*i.Enabled))
+	}
+	if i.EnabledNEQ != nil {
+		predicates = append(predicates, destination.EnabledNEQ(*i.EnabledNEQ))
 	}
 
 	if i.HasCampaigns != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent/apikey"
 	"github.com/cairn-cdp/cairn/ent/auditevent"
 	"github.com/cairn-cdp/cairn/ent/campaign"
+	"github.com/cairn-cdp/cairn/ent/campaignmember"
 	"github.com/cairn-cdp/cairn/ent/campaignsync"
 	"github.com/cairn-cdp/cairn/ent/consent"
 	"github.com/cairn-cdp/cairn/ent/customer"
@@ -40,6 +41,7 @@ const (
 	TypeAPIKey            = "APIKey"
 	TypeAuditEvent        = "AuditEvent"
 	TypeCampaign          = "Campaign"
+	TypeCampaignMember    = "CampaignMember"
 	TypeCampaignSync      = "CampaignSync"
 	TypeConsent           = "Consent"
 	TypeCustomer          = "Customer"
@@ -1484,29 +1486,35 @@ func (m *AuditEventMutation) ResetEdge(name string) error {
 // CampaignMutation represents an operation that mutates the Campaign nodes in the graph.
 type CampaignMutation struct {
 	config
-	op                 Op
-	typ                string
-	id                 *uuid.UUID
-	created_at         *time.Time
-	updated_at         *time.Time
-	name               *string
-	schedule_kind      *campaign.ScheduleKind
-	schedule_at        *time.Time
-	schedule_cron      *string
-	schedule_timezone  *string
-	next_run_at        *time.Time
-	status             *campaign.Status
-	clearedFields      map[string]struct{}
-	segment            *uuid.UUID
-	clearedsegment     bool
-	destination        *uuid.UUID
-	cleareddestination bool
-	syncs              map[uuid.UUID]struct{}
-	removedsyncs       map[uuid.UUID]struct{}
-	clearedsyncs       bool
-	done               bool
-	oldValue           func(context.Context) (*Campaign, error)
-	predicates         []predicate.Campaign
+	op                        Op
+	typ                       string
+	id                        *uuid.UUID
+	created_at                *time.Time
+	updated_at                *time.Time
+	name                      *string
+	schedule_kind             *campaign.ScheduleKind
+	schedule_at               *time.Time
+	schedule_cron             *string
+	schedule_timezone         *string
+	next_run_at               *time.Time
+	status                    *campaign.Status
+	fields                    *map[string]string
+	conversion_window_days    *int
+	addconversion_window_days *int
+	clearedFields             map[string]struct{}
+	segment                   *uuid.UUID
+	clearedsegment            bool
+	destination               *uuid.UUID
+	cleareddestination        bool
+	syncs                     map[uuid.UUID]struct{}
+	removedsyncs              map[uuid.UUID]struct{}
+	clearedsyncs              bool
+	members                   map[uuid.UUID]struct{}
+	removedmembers            map[uuid.UUID]struct{}
+	clearedmembers            bool
+	done                      bool
+	oldValue                  func(context.Context) (*Campaign, error)
+	predicates                []predicate.Campaign
 }
 
 var _ ent.Mutation = (*CampaignMutation)(nil)
@@ -2074,6 +2082,111 @@ func (m *CampaignMutation) ResetStatus() {
 	m.status = nil
 }
 
+// SetFields sets the "fields" field.
+func (m *CampaignMutation) SetFields(value map[string]string) {
+	m.fields = &value
+}
+
+// GetFields returns the value of the "fields" field in the mutation.
+func (m *CampaignMutation) GetFields() (r map[string]string, exists bool) {
+	v := m.fields
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFields returns the old "fields" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldFields(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFields is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFields requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFields: %w", err)
+	}
+	return oldValue.Fields, nil
+}
+
+// ClearFields clears the value of the "fields" field.
+func (m *CampaignMutation) ClearFields() {
+	m.fields = nil
+	m.clearedFields[campaign.FieldFields] = struct{}{}
+}
+
+// FieldsCleared returns if the "fields" field was cleared in this mutation.
+func (m *CampaignMutation) FieldsCleared() bool {
+	_, ok := m.clearedFields[campaign.FieldFields]
+	return ok
+}
+
+// ResetFields resets all changes to the "fields" field.
+func (m *CampaignMutation) ResetFields() {
+	m.fields = nil
+	delete(m.clearedFields, campaign.FieldFields)
+}
+
+// SetConversionWindowDays sets the "conversion_window_days" field.
+func (m *CampaignMutation) SetConversionWindowDays(i int) {
+	m.conversion_window_days = &i
+	m.addconversion_window_days = nil
+}
+
+// ConversionWindowDays returns the value of the "conversion_window_days" field in the mutation.
+func (m *CampaignMutation) ConversionWindowDays() (r int, exists bool) {
+	v := m.conversion_window_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConversionWindowDays returns the old "conversion_window_days" field's value of the Campaign entity.
+// If the Campaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMutation) OldConversionWindowDays(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConversionWindowDays is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConversionWindowDays requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConversionWindowDays: %w", err)
+	}
+	return oldValue.ConversionWindowDays, nil
+}
+
+// AddConversionWindowDays adds i to the "conversion_window_days" field.
+func (m *CampaignMutation) AddConversionWindowDays(i int) {
+	if m.addconversion_window_days != nil {
+		*m.addconversion_window_days += i
+	} else {
+		m.addconversion_window_days = &i
+	}
+}
+
+// AddedConversionWindowDays returns the value that was added to the "conversion_window_days" field in this mutation.
+func (m *CampaignMutation) AddedConversionWindowDays() (r int, exists bool) {
+	v := m.addconversion_window_days
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetConversionWindowDays resets all changes to the "conversion_window_days" field.
+func (m *CampaignMutation) ResetConversionWindowDays() {
+	m.conversion_window_days = nil
+	m.addconversion_window_days = nil
+}
+
 // ClearSegment clears the "segment" edge to the Segment entity.
 func (m *CampaignMutation) ClearSegment() {
 	m.clearedsegment = true
@@ -2182,6 +2295,60 @@ func (m *CampaignMutation) ResetSyncs() {
 	m.removedsyncs = nil
 }
 
+// AddMemberIDs adds the "members" edge to the CampaignMember entity by ids.
+func (m *CampaignMutation) AddMemberIDs(ids ...uuid.UUID) {
+	if m.members == nil {
+		m.members = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		m.members[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMembers clears the "members" edge to the CampaignMember entity.
+func (m *CampaignMutation) ClearMembers() {
+	m.clearedmembers = true
+}
+
+// MembersCleared reports if the "members" edge to the CampaignMember entity was cleared.
+func (m *CampaignMutation) MembersCleared() bool {
+	return m.clearedmembers
+}
+
+// RemoveMemberIDs removes the "members" edge to the CampaignMember entity by IDs.
+func (m *CampaignMutation) RemoveMemberIDs(ids ...uuid.UUID) {
+	if m.removedmembers == nil {
+		m.removedmembers = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		delete(m.members, ids[i])
+		m.removedmembers[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMembers returns the removed IDs of the "members" edge to the CampaignMember entity.
+func (m *CampaignMutation) RemovedMembersIDs() (ids []uuid.UUID) {
+	for id := range m.removedmembers {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MembersIDs returns the "members" edge IDs in the mutation.
+func (m *CampaignMutation) MembersIDs() (ids []uuid.UUID) {
+	for id := range m.members {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMembers resets all changes to the "members" edge.
+func (m *CampaignMutation) ResetMembers() {
+	m.members = nil
+	m.clearedmembers = false
+	m.removedmembers = nil
+}
+
 // Where appends a list predicates to the CampaignMutation builder.
 func (m *CampaignMutation) Where(ps ...predicate.Campaign) {
 	m.predicates = append(m.predicates, ps...)
@@ -2216,7 +2383,7 @@ func (m *CampaignMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CampaignMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, campaign.FieldCreatedAt)
 	}
@@ -2250,6 +2417,12 @@ func (m *CampaignMutation) Fields() []string {
 	if m.status != nil {
 		fields = append(fields, campaign.FieldStatus)
 	}
+	if m.fields != nil {
+		fields = append(fields, campaign.FieldFields)
+	}
+	if m.conversion_window_days != nil {
+		fields = append(fields, campaign.FieldConversionWindowDays)
+	}
 	return fields
 }
 
@@ -2280,6 +2453,10 @@ func (m *CampaignMutation) Field(name string) (ent.Value, bool) {
 		return m.NextRunAt()
 	case campaign.FieldStatus:
 		return m.Status()
+	case campaign.FieldFields:
+		return m.GetFields()
+	case campaign.FieldConversionWindowDays:
+		return m.ConversionWindowDays()
 	}
 	return nil, false
 }
@@ -2311,6 +2488,10 @@ func (m *CampaignMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldNextRunAt(ctx)
 	case campaign.FieldStatus:
 		return m.OldStatus(ctx)
+	case campaign.FieldFields:
+		return m.OldFields(ctx)
+	case campaign.FieldConversionWindowDays:
+		return m.OldConversionWindowDays(ctx)
 	}
 	return nil, fmt.Errorf("unknown Campaign field %s", name)
 }
@@ -2397,6 +2578,20 @@ func (m *CampaignMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetStatus(v)
 		return nil
+	case campaign.FieldFields:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFields(v)
+		return nil
+	case campaign.FieldConversionWindowDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConversionWindowDays(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Campaign field %s", name)
 }
@@ -2404,13 +2599,21 @@ func (m *CampaignMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *CampaignMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addconversion_window_days != nil {
+		fields = append(fields, campaign.FieldConversionWindowDays)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *CampaignMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case campaign.FieldConversionWindowDays:
+		return m.AddedConversionWindowDays()
+	}
 	return nil, false
 }
 
@@ -2419,6 +2622,13 @@ func (m *CampaignMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *CampaignMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case campaign.FieldConversionWindowDays:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddConversionWindowDays(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Campaign numeric field %s", name)
 }
@@ -2441,6 +2651,9 @@ func (m *CampaignMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(campaign.FieldNextRunAt) {
 		fields = append(fields, campaign.FieldNextRunAt)
+	}
+	if m.FieldCleared(campaign.FieldFields) {
+		fields = append(fields, campaign.FieldFields)
 	}
 	return fields
 }
@@ -2470,6 +2683,9 @@ func (m *CampaignMutation) ClearField(name string) error {
 		return nil
 	case campaign.FieldNextRunAt:
 		m.ClearNextRunAt()
+		return nil
+	case campaign.FieldFields:
+		m.ClearFields()
 		return nil
 	}
 	return fmt.Errorf("unknown Campaign nullable field %s", name)
@@ -2512,13 +2728,19 @@ func (m *CampaignMutation) ResetField(name string) error {
 	case campaign.FieldStatus:
 		m.ResetStatus()
 		return nil
+	case campaign.FieldFields:
+		m.ResetFields()
+		return nil
+	case campaign.FieldConversionWindowDays:
+		m.ResetConversionWindowDays()
+		return nil
 	}
 	return fmt.Errorf("unknown Campaign field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *CampaignMutation) AddedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.segment != nil {
 		edges = append(edges, campaign.EdgeSegment)
 	}
@@ -2527,6 +2749,9 @@ func (m *CampaignMutation) AddedEdges() []string {
 	}
 	if m.syncs != nil {
 		edges = append(edges, campaign.EdgeSyncs)
+	}
+	if m.members != nil {
+		edges = append(edges, campaign.EdgeMembers)
 	}
 	return edges
 }
@@ -2549,15 +2774,24 @@ func (m *CampaignMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case campaign.EdgeMembers:
+		ids := make([]ent.Value, 0, len(m.members))
+		for id := range m.members {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *CampaignMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.removedsyncs != nil {
 		edges = append(edges, campaign.EdgeSyncs)
+	}
+	if m.removedmembers != nil {
+		edges = append(edges, campaign.EdgeMembers)
 	}
 	return edges
 }
@@ -2572,13 +2806,19 @@ func (m *CampaignMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case campaign.EdgeMembers:
+		ids := make([]ent.Value, 0, len(m.removedmembers))
+		for id := range m.removedmembers {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *CampaignMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 3)
+	edges := make([]string, 0, 4)
 	if m.clearedsegment {
 		edges = append(edges, campaign.EdgeSegment)
 	}
@@ -2587,6 +2827,9 @@ func (m *CampaignMutation) ClearedEdges() []string {
 	}
 	if m.clearedsyncs {
 		edges = append(edges, campaign.EdgeSyncs)
+	}
+	if m.clearedmembers {
+		edges = append(edges, campaign.EdgeMembers)
 	}
 	return edges
 }
@@ -2601,6 +2844,8 @@ func (m *CampaignMutation) EdgeCleared(name string) bool {
 		return m.cleareddestination
 	case campaign.EdgeSyncs:
 		return m.clearedsyncs
+	case campaign.EdgeMembers:
+		return m.clearedmembers
 	}
 	return false
 }
@@ -2632,32 +2877,849 @@ func (m *CampaignMutation) ResetEdge(name string) error {
 	case campaign.EdgeSyncs:
 		m.ResetSyncs()
 		return nil
+	case campaign.EdgeMembers:
+		m.ResetMembers()
+		return nil
 	}
 	return fmt.Errorf("unknown Campaign edge %s", name)
+}
+
+// CampaignMemberMutation represents an operation that mutates the CampaignMember nodes in the graph.
+type CampaignMemberMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *uuid.UUID
+	customer_id     *uuid.UUID
+	email           *string
+	payload_hash    *string
+	state           *campaignmember.State
+	last_error      *string
+	last_sync_id    *uuid.UUID
+	updated_at      *time.Time
+	clearedFields   map[string]struct{}
+	campaign        *uuid.UUID
+	clearedcampaign bool
+	done            bool
+	oldValue        func(context.Context) (*CampaignMember, error)
+	predicates      []predicate.CampaignMember
+}
+
+var _ ent.Mutation = (*CampaignMemberMutation)(nil)
+
+// campaignmemberOption allows management of the mutation configuration using functional options.
+type campaignmemberOption func(*CampaignMemberMutation)
+
+// newCampaignMemberMutation creates new mutation for the CampaignMember entity.
+func newCampaignMemberMutation(c config, op Op, opts ...campaignmemberOption) *CampaignMemberMutation {
+	m := &CampaignMemberMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeCampaignMember,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withCampaignMemberID sets the ID field of the mutation.
+func withCampaignMemberID(id uuid.UUID) campaignmemberOption {
+	return func(m *CampaignMemberMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *CampaignMember
+		)
+		m.oldValue = func(ctx context.Context) (*CampaignMember, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().CampaignMember.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withCampaignMember sets the old CampaignMember of the mutation.
+func withCampaignMember(node *CampaignMember) campaignmemberOption {
+	return func(m *CampaignMemberMutation) {
+		m.oldValue = func(context.Context) (*CampaignMember, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m CampaignMemberMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m CampaignMemberMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of CampaignMember entities.
+func (m *CampaignMemberMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *CampaignMemberMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *CampaignMemberMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().CampaignMember.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCampaignID sets the "campaign_id" field.
+func (m *CampaignMemberMutation) SetCampaignID(u uuid.UUID) {
+	m.campaign = &u
+}
+
+// CampaignID returns the value of the "campaign_id" field in the mutation.
+func (m *CampaignMemberMutation) CampaignID() (r uuid.UUID, exists bool) {
+	v := m.campaign
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCampaignID returns the old "campaign_id" field's value of the CampaignMember entity.
+// If the CampaignMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMemberMutation) OldCampaignID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCampaignID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCampaignID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCampaignID: %w", err)
+	}
+	return oldValue.CampaignID, nil
+}
+
+// ResetCampaignID resets all changes to the "campaign_id" field.
+func (m *CampaignMemberMutation) ResetCampaignID() {
+	m.campaign = nil
+}
+
+// SetCustomerID sets the "customer_id" field.
+func (m *CampaignMemberMutation) SetCustomerID(u uuid.UUID) {
+	m.customer_id = &u
+}
+
+// CustomerID returns the value of the "customer_id" field in the mutation.
+func (m *CampaignMemberMutation) CustomerID() (r uuid.UUID, exists bool) {
+	v := m.customer_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCustomerID returns the old "customer_id" field's value of the CampaignMember entity.
+// If the CampaignMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMemberMutation) OldCustomerID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCustomerID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCustomerID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCustomerID: %w", err)
+	}
+	return oldValue.CustomerID, nil
+}
+
+// ResetCustomerID resets all changes to the "customer_id" field.
+func (m *CampaignMemberMutation) ResetCustomerID() {
+	m.customer_id = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *CampaignMemberMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *CampaignMemberMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the CampaignMember entity.
+// If the CampaignMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMemberMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *CampaignMemberMutation) ResetEmail() {
+	m.email = nil
+}
+
+// SetPayloadHash sets the "payload_hash" field.
+func (m *CampaignMemberMutation) SetPayloadHash(s string) {
+	m.payload_hash = &s
+}
+
+// PayloadHash returns the value of the "payload_hash" field in the mutation.
+func (m *CampaignMemberMutation) PayloadHash() (r string, exists bool) {
+	v := m.payload_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPayloadHash returns the old "payload_hash" field's value of the CampaignMember entity.
+// If the CampaignMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMemberMutation) OldPayloadHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPayloadHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPayloadHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPayloadHash: %w", err)
+	}
+	return oldValue.PayloadHash, nil
+}
+
+// ResetPayloadHash resets all changes to the "payload_hash" field.
+func (m *CampaignMemberMutation) ResetPayloadHash() {
+	m.payload_hash = nil
+}
+
+// SetState sets the "state" field.
+func (m *CampaignMemberMutation) SetState(c campaignmember.State) {
+	m.state = &c
+}
+
+// State returns the value of the "state" field in the mutation.
+func (m *CampaignMemberMutation) State() (r campaignmember.State, exists bool) {
+	v := m.state
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldState returns the old "state" field's value of the CampaignMember entity.
+// If the CampaignMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMemberMutation) OldState(ctx context.Context) (v campaignmember.State, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldState is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldState requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldState: %w", err)
+	}
+	return oldValue.State, nil
+}
+
+// ResetState resets all changes to the "state" field.
+func (m *CampaignMemberMutation) ResetState() {
+	m.state = nil
+}
+
+// SetLastError sets the "last_error" field.
+func (m *CampaignMemberMutation) SetLastError(s string) {
+	m.last_error = &s
+}
+
+// LastError returns the value of the "last_error" field in the mutation.
+func (m *CampaignMemberMutation) LastError() (r string, exists bool) {
+	v := m.last_error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastError returns the old "last_error" field's value of the CampaignMember entity.
+// If the CampaignMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMemberMutation) OldLastError(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastError: %w", err)
+	}
+	return oldValue.LastError, nil
+}
+
+// ClearLastError clears the value of the "last_error" field.
+func (m *CampaignMemberMutation) ClearLastError() {
+	m.last_error = nil
+	m.clearedFields[campaignmember.FieldLastError] = struct{}{}
+}
+
+// LastErrorCleared returns if the "last_error" field was cleared in this mutation.
+func (m *CampaignMemberMutation) LastErrorCleared() bool {
+	_, ok := m.clearedFields[campaignmember.FieldLastError]
+	return ok
+}
+
+// ResetLastError resets all changes to the "last_error" field.
+func (m *CampaignMemberMutation) ResetLastError() {
+	m.last_error = nil
+	delete(m.clearedFields, campaignmember.FieldLastError)
+}
+
+// SetLastSyncID sets the "last_sync_id" field.
+func (m *CampaignMemberMutation) SetLastSyncID(u uuid.UUID) {
+	m.last_sync_id = &u
+}
+
+// LastSyncID returns the value of the "last_sync_id" field in the mutation.
+func (m *CampaignMemberMutation) LastSyncID() (r uuid.UUID, exists bool) {
+	v := m.last_sync_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastSyncID returns the old "last_sync_id" field's value of the CampaignMember entity.
+// If the CampaignMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMemberMutation) OldLastSyncID(ctx context.Context) (v *uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastSyncID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastSyncID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastSyncID: %w", err)
+	}
+	return oldValue.LastSyncID, nil
+}
+
+// ClearLastSyncID clears the value of the "last_sync_id" field.
+func (m *CampaignMemberMutation) ClearLastSyncID() {
+	m.last_sync_id = nil
+	m.clearedFields[campaignmember.FieldLastSyncID] = struct{}{}
+}
+
+// LastSyncIDCleared returns if the "last_sync_id" field was cleared in this mutation.
+func (m *CampaignMemberMutation) LastSyncIDCleared() bool {
+	_, ok := m.clearedFields[campaignmember.FieldLastSyncID]
+	return ok
+}
+
+// ResetLastSyncID resets all changes to the "last_sync_id" field.
+func (m *CampaignMemberMutation) ResetLastSyncID() {
+	m.last_sync_id = nil
+	delete(m.clearedFields, campaignmember.FieldLastSyncID)
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *CampaignMemberMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *CampaignMemberMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the CampaignMember entity.
+// If the CampaignMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignMemberMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *CampaignMemberMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// ClearCampaign clears the "campaign" edge to the Campaign entity.
+func (m *CampaignMemberMutation) ClearCampaign() {
+	m.clearedcampaign = true
+	m.clearedFields[campaignmember.FieldCampaignID] = struct{}{}
+}
+
+// CampaignCleared reports if the "campaign" edge to the Campaign entity was cleared.
+func (m *CampaignMemberMutation) CampaignCleared() bool {
+	return m.clearedcampaign
+}
+
+// CampaignIDs returns the "campaign" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// CampaignID instead. It exists only for internal usage by the builders.
+func (m *CampaignMemberMutation) CampaignIDs() (ids []uuid.UUID) {
+	if id := m.campaign; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetCampaign resets all changes to the "campaign" edge.
+func (m *CampaignMemberMutation) ResetCampaign() {
+	m.campaign = nil
+	m.clearedcampaign = false
+}
+
+// Where appends a list predicates to the CampaignMemberMutation builder.
+func (m *CampaignMemberMutation) Where(ps ...predicate.CampaignMember) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the CampaignMemberMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *CampaignMemberMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.CampaignMember, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *CampaignMemberMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *CampaignMemberMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (CampaignMember).
+func (m *CampaignMemberMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *CampaignMemberMutation) Fields() []string {
+	fields := make([]string, 0, 8)
+	if m.campaign != nil {
+		fields = append(fields, campaignmember.FieldCampaignID)
+	}
+	if m.customer_id != nil {
+		fields = append(fields, campaignmember.FieldCustomerID)
+	}
+	if m.email != nil {
+		fields = append(fields, campaignmember.FieldEmail)
+	}
+	if m.payload_hash != nil {
+		fields = append(fields, campaignmember.FieldPayloadHash)
+	}
+	if m.state != nil {
+		fields = append(fields, campaignmember.FieldState)
+	}
+	if m.last_error != nil {
+		fields = append(fields, campaignmember.FieldLastError)
+	}
+	if m.last_sync_id != nil {
+		fields = append(fields, campaignmember.FieldLastSyncID)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, campaignmember.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *CampaignMemberMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case campaignmember.FieldCampaignID:
+		return m.CampaignID()
+	case campaignmember.FieldCustomerID:
+		return m.CustomerID()
+	case campaignmember.FieldEmail:
+		return m.Email()
+	case campaignmember.FieldPayloadHash:
+		return m.PayloadHash()
+	case campaignmember.FieldState:
+		return m.State()
+	case campaignmember.FieldLastError:
+		return m.LastError()
+	case campaignmember.FieldLastSyncID:
+		return m.LastSyncID()
+	case campaignmember.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *CampaignMemberMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case campaignmember.FieldCampaignID:
+		return m.OldCampaignID(ctx)
+	case campaignmember.FieldCustomerID:
+		return m.OldCustomerID(ctx)
+	case campaignmember.FieldEmail:
+		return m.OldEmail(ctx)
+	case campaignmember.FieldPayloadHash:
+		return m.OldPayloadHash(ctx)
+	case campaignmember.FieldState:
+		return m.OldState(ctx)
+	case campaignmember.FieldLastError:
+		return m.OldLastError(ctx)
+	case campaignmember.FieldLastSyncID:
+		return m.OldLastSyncID(ctx)
+	case campaignmember.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown CampaignMember field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CampaignMemberMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case campaignmember.FieldCampaignID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCampaignID(v)
+		return nil
+	case campaignmember.FieldCustomerID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCustomerID(v)
+		return nil
+	case campaignmember.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case campaignmember.FieldPayloadHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPayloadHash(v)
+		return nil
+	case campaignmember.FieldState:
+		v, ok := value.(campaignmember.State)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetState(v)
+		return nil
+	case campaignmember.FieldLastError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastError(v)
+		return nil
+	case campaignmember.FieldLastSyncID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastSyncID(v)
+		return nil
+	case campaignmember.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMember field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *CampaignMemberMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *CampaignMemberMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *CampaignMemberMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown CampaignMember numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *CampaignMemberMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(campaignmember.FieldLastError) {
+		fields = append(fields, campaignmember.FieldLastError)
+	}
+	if m.FieldCleared(campaignmember.FieldLastSyncID) {
+		fields = append(fields, campaignmember.FieldLastSyncID)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *CampaignMemberMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *CampaignMemberMutation) ClearField(name string) error {
+	switch name {
+	case campaignmember.FieldLastError:
+		m.ClearLastError()
+		return nil
+	case campaignmember.FieldLastSyncID:
+		m.ClearLastSyncID()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMember nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *CampaignMemberMutation) ResetField(name string) error {
+	switch name {
+	case campaignmember.FieldCampaignID:
+		m.ResetCampaignID()
+		return nil
+	case campaignmember.FieldCustomerID:
+		m.ResetCustomerID()
+		return nil
+	case campaignmember.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case campaignmember.FieldPayloadHash:
+		m.ResetPayloadHash()
+		return nil
+	case campaignmember.FieldState:
+		m.ResetState()
+		return nil
+	case campaignmember.FieldLastError:
+		m.ResetLastError()
+		return nil
+	case campaignmember.FieldLastSyncID:
+		m.ResetLastSyncID()
+		return nil
+	case campaignmember.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMember field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *CampaignMemberMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.campaign != nil {
+		edges = append(edges, campaignmember.EdgeCampaign)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *CampaignMemberMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case campaignmember.EdgeCampaign:
+		if id := m.campaign; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *CampaignMemberMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *CampaignMemberMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *CampaignMemberMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedcampaign {
+		edges = append(edges, campaignmember.EdgeCampaign)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *CampaignMemberMutation) EdgeCleared(name string) bool {
+	switch name {
+	case campaignmember.EdgeCampaign:
+		return m.clearedcampaign
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *CampaignMemberMutation) ClearEdge(name string) error {
+	switch name {
+	case campaignmember.EdgeCampaign:
+		m.ClearCampaign()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMember unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *CampaignMemberMutation) ResetEdge(name string) error {
+	switch name {
+	case campaignmember.EdgeCampaign:
+		m.ResetCampaign()
+		return nil
+	}
+	return fmt.Errorf("unknown CampaignMember edge %s", name)
 }
 
 // CampaignSyncMutation represents an operation that mutates the CampaignSync nodes in the graph.
 type CampaignSyncMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *uuid.UUID
-	started_at      *time.Time
-	finished_at     *time.Time
-	added           *int
-	addadded        *int
-	removed         *int
-	addremoved      *int
-	failed          *int
-	addfailed       *int
-	status          *campaignsync.Status
-	error           *string
-	clearedFields   map[string]struct{}
-	campaign        *uuid.UUID
-	clearedcampaign bool
-	done            bool
-	oldValue        func(context.Context) (*CampaignSync, error)
-	predicates      []predicate.CampaignSync
+	op                    Op
+	typ                   string
+	id                    *uuid.UUID
+	started_at            *time.Time
+	finished_at           *time.Time
+	added                 *int
+	addadded              *int
+	updated               *int
+	addupdated            *int
+	removed               *int
+	addremoved            *int
+	failed                *int
+	addfailed             *int
+	skipped_no_email      *int
+	addskipped_no_email   *int
+	skipped_no_consent    *int
+	addskipped_no_consent *int
+	status                *campaignsync.Status
+	error                 *string
+	slot                  *time.Time
+	job_id                *int64
+	addjob_id             *int64
+	clearedFields         map[string]struct{}
+	campaign              *uuid.UUID
+	clearedcampaign       bool
+	done                  bool
+	oldValue              func(context.Context) (*CampaignSync, error)
+	predicates            []predicate.CampaignSync
 }
 
 var _ ent.Mutation = (*CampaignSyncMutation)(nil)
@@ -2941,6 +4003,62 @@ func (m *CampaignSyncMutation) ResetAdded() {
 	m.addadded = nil
 }
 
+// SetUpdated sets the "updated" field.
+func (m *CampaignSyncMutation) SetUpdated(i int) {
+	m.updated = &i
+	m.addupdated = nil
+}
+
+// Updated returns the value of the "updated" field in the mutation.
+func (m *CampaignSyncMutation) Updated() (r int, exists bool) {
+	v := m.updated
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdated returns the old "updated" field's value of the CampaignSync entity.
+// If the CampaignSync object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignSyncMutation) OldUpdated(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdated is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdated requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdated: %w", err)
+	}
+	return oldValue.Updated, nil
+}
+
+// AddUpdated adds i to the "updated" field.
+func (m *CampaignSyncMutation) AddUpdated(i int) {
+	if m.addupdated != nil {
+		*m.addupdated += i
+	} else {
+		m.addupdated = &i
+	}
+}
+
+// AddedUpdated returns the value that was added to the "updated" field in this mutation.
+func (m *CampaignSyncMutation) AddedUpdated() (r int, exists bool) {
+	v := m.addupdated
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetUpdated resets all changes to the "updated" field.
+func (m *CampaignSyncMutation) ResetUpdated() {
+	m.updated = nil
+	m.addupdated = nil
+}
+
 // SetRemoved sets the "removed" field.
 func (m *CampaignSyncMutation) SetRemoved(i int) {
 	m.removed = &i
@@ -3053,6 +4171,118 @@ func (m *CampaignSyncMutation) ResetFailed() {
 	m.addfailed = nil
 }
 
+// SetSkippedNoEmail sets the "skipped_no_email" field.
+func (m *CampaignSyncMutation) SetSkippedNoEmail(i int) {
+	m.skipped_no_email = &i
+	m.addskipped_no_email = nil
+}
+
+// SkippedNoEmail returns the value of the "skipped_no_email" field in the mutation.
+func (m *CampaignSyncMutation) SkippedNoEmail() (r int, exists bool) {
+	v := m.skipped_no_email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSkippedNoEmail returns the old "skipped_no_email" field's value of the CampaignSync entity.
+// If the CampaignSync object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignSyncMutation) OldSkippedNoEmail(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSkippedNoEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSkippedNoEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSkippedNoEmail: %w", err)
+	}
+	return oldValue.SkippedNoEmail, nil
+}
+
+// AddSkippedNoEmail adds i to the "skipped_no_email" field.
+func (m *CampaignSyncMutation) AddSkippedNoEmail(i int) {
+	if m.addskipped_no_email != nil {
+		*m.addskipped_no_email += i
+	} else {
+		m.addskipped_no_email = &i
+	}
+}
+
+// AddedSkippedNoEmail returns the value that was added to the "skipped_no_email" field in this mutation.
+func (m *CampaignSyncMutation) AddedSkippedNoEmail() (r int, exists bool) {
+	v := m.addskipped_no_email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSkippedNoEmail resets all changes to the "skipped_no_email" field.
+func (m *CampaignSyncMutation) ResetSkippedNoEmail() {
+	m.skipped_no_email = nil
+	m.addskipped_no_email = nil
+}
+
+// SetSkippedNoConsent sets the "skipped_no_consent" field.
+func (m *CampaignSyncMutation) SetSkippedNoConsent(i int) {
+	m.skipped_no_consent = &i
+	m.addskipped_no_consent = nil
+}
+
+// SkippedNoConsent returns the value of the "skipped_no_consent" field in the mutation.
+func (m *CampaignSyncMutation) SkippedNoConsent() (r int, exists bool) {
+	v := m.skipped_no_consent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSkippedNoConsent returns the old "skipped_no_consent" field's value of the CampaignSync entity.
+// If the CampaignSync object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignSyncMutation) OldSkippedNoConsent(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSkippedNoConsent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSkippedNoConsent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSkippedNoConsent: %w", err)
+	}
+	return oldValue.SkippedNoConsent, nil
+}
+
+// AddSkippedNoConsent adds i to the "skipped_no_consent" field.
+func (m *CampaignSyncMutation) AddSkippedNoConsent(i int) {
+	if m.addskipped_no_consent != nil {
+		*m.addskipped_no_consent += i
+	} else {
+		m.addskipped_no_consent = &i
+	}
+}
+
+// AddedSkippedNoConsent returns the value that was added to the "skipped_no_consent" field in this mutation.
+func (m *CampaignSyncMutation) AddedSkippedNoConsent() (r int, exists bool) {
+	v := m.addskipped_no_consent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSkippedNoConsent resets all changes to the "skipped_no_consent" field.
+func (m *CampaignSyncMutation) ResetSkippedNoConsent() {
+	m.skipped_no_consent = nil
+	m.addskipped_no_consent = nil
+}
+
 // SetStatus sets the "status" field.
 func (m *CampaignSyncMutation) SetStatus(c campaignsync.Status) {
 	m.status = &c
@@ -3138,6 +4368,125 @@ func (m *CampaignSyncMutation) ResetError() {
 	delete(m.clearedFields, campaignsync.FieldError)
 }
 
+// SetSlot sets the "slot" field.
+func (m *CampaignSyncMutation) SetSlot(t time.Time) {
+	m.slot = &t
+}
+
+// Slot returns the value of the "slot" field in the mutation.
+func (m *CampaignSyncMutation) Slot() (r time.Time, exists bool) {
+	v := m.slot
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSlot returns the old "slot" field's value of the CampaignSync entity.
+// If the CampaignSync object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignSyncMutation) OldSlot(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSlot is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSlot requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSlot: %w", err)
+	}
+	return oldValue.Slot, nil
+}
+
+// ClearSlot clears the value of the "slot" field.
+func (m *CampaignSyncMutation) ClearSlot() {
+	m.slot = nil
+	m.clearedFields[campaignsync.FieldSlot] = struct{}{}
+}
+
+// SlotCleared returns if the "slot" field was cleared in this mutation.
+func (m *CampaignSyncMutation) SlotCleared() bool {
+	_, ok := m.clearedFields[campaignsync.FieldSlot]
+	return ok
+}
+
+// ResetSlot resets all changes to the "slot" field.
+func (m *CampaignSyncMutation) ResetSlot() {
+	m.slot = nil
+	delete(m.clearedFields, campaignsync.FieldSlot)
+}
+
+// SetJobID sets the "job_id" field.
+func (m *CampaignSyncMutation) SetJobID(i int64) {
+	m.job_id = &i
+	m.addjob_id = nil
+}
+
+// JobID returns the value of the "job_id" field in the mutation.
+func (m *CampaignSyncMutation) JobID() (r int64, exists bool) {
+	v := m.job_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJobID returns the old "job_id" field's value of the CampaignSync entity.
+// If the CampaignSync object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *CampaignSyncMutation) OldJobID(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJobID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJobID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJobID: %w", err)
+	}
+	return oldValue.JobID, nil
+}
+
+// AddJobID adds i to the "job_id" field.
+func (m *CampaignSyncMutation) AddJobID(i int64) {
+	if m.addjob_id != nil {
+		*m.addjob_id += i
+	} else {
+		m.addjob_id = &i
+	}
+}
+
+// AddedJobID returns the value that was added to the "job_id" field in this mutation.
+func (m *CampaignSyncMutation) AddedJobID() (r int64, exists bool) {
+	v := m.addjob_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearJobID clears the value of the "job_id" field.
+func (m *CampaignSyncMutation) ClearJobID() {
+	m.job_id = nil
+	m.addjob_id = nil
+	m.clearedFields[campaignsync.FieldJobID] = struct{}{}
+}
+
+// JobIDCleared returns if the "job_id" field was cleared in this mutation.
+func (m *CampaignSyncMutation) JobIDCleared() bool {
+	_, ok := m.clearedFields[campaignsync.FieldJobID]
+	return ok
+}
+
+// ResetJobID resets all changes to the "job_id" field.
+func (m *CampaignSyncMutation) ResetJobID() {
+	m.job_id = nil
+	m.addjob_id = nil
+	delete(m.clearedFields, campaignsync.FieldJobID)
+}
+
 // ClearCampaign clears the "campaign" edge to the Campaign entity.
 func (m *CampaignSyncMutation) ClearCampaign() {
 	m.clearedcampaign = true
@@ -3199,7 +4548,7 @@ func (m *CampaignSyncMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *CampaignSyncMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 13)
 	if m.campaign != nil {
 		fields = append(fields, campaignsync.FieldCampaignID)
 	}
@@ -3212,17 +4561,32 @@ func (m *CampaignSyncMutation) Fields() []string {
 	if m.added != nil {
 		fields = append(fields, campaignsync.FieldAdded)
 	}
+	if m.updated != nil {
+		fields = append(fields, campaignsync.FieldUpdated)
+	}
 	if m.removed != nil {
 		fields = append(fields, campaignsync.FieldRemoved)
 	}
 	if m.failed != nil {
 		fields = append(fields, campaignsync.FieldFailed)
 	}
+	if m.skipped_no_email != nil {
+		fields = append(fields, campaignsync.FieldSkippedNoEmail)
+	}
+	if m.skipped_no_consent != nil {
+		fields = append(fields, campaignsync.FieldSkippedNoConsent)
+	}
 	if m.status != nil {
 		fields = append(fields, campaignsync.FieldStatus)
 	}
 	if m.error != nil {
 		fields = append(fields, campaignsync.FieldError)
+	}
+	if m.slot != nil {
+		fields = append(fields, campaignsync.FieldSlot)
+	}
+	if m.job_id != nil {
+		fields = append(fields, campaignsync.FieldJobID)
 	}
 	return fields
 }
@@ -3240,14 +4604,24 @@ func (m *CampaignSyncMutation) Field(name string) (ent.Value, bool) {
 		return m.FinishedAt()
 	case campaignsync.FieldAdded:
 		return m.Added()
+	case campaignsync.FieldUpdated:
+		return m.Updated()
 	case campaignsync.FieldRemoved:
 		return m.Removed()
 	case campaignsync.FieldFailed:
 		return m.Failed()
+	case campaignsync.FieldSkippedNoEmail:
+		return m.SkippedNoEmail()
+	case campaignsync.FieldSkippedNoConsent:
+		return m.SkippedNoConsent()
 	case campaignsync.FieldStatus:
 		return m.Status()
 	case campaignsync.FieldError:
 		return m.Error()
+	case campaignsync.FieldSlot:
+		return m.Slot()
+	case campaignsync.FieldJobID:
+		return m.JobID()
 	}
 	return nil, false
 }
@@ -3265,14 +4639,24 @@ func (m *CampaignSyncMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldFinishedAt(ctx)
 	case campaignsync.FieldAdded:
 		return m.OldAdded(ctx)
+	case campaignsync.FieldUpdated:
+		return m.OldUpdated(ctx)
 	case campaignsync.FieldRemoved:
 		return m.OldRemoved(ctx)
 	case campaignsync.FieldFailed:
 		return m.OldFailed(ctx)
+	case campaignsync.FieldSkippedNoEmail:
+		return m.OldSkippedNoEmail(ctx)
+	case campaignsync.FieldSkippedNoConsent:
+		return m.OldSkippedNoConsent(ctx)
 	case campaignsync.FieldStatus:
 		return m.OldStatus(ctx)
 	case campaignsync.FieldError:
 		return m.OldError(ctx)
+	case campaignsync.FieldSlot:
+		return m.OldSlot(ctx)
+	case campaignsync.FieldJobID:
+		return m.OldJobID(ctx)
 	}
 	return nil, fmt.Errorf("unknown CampaignSync field %s", name)
 }
@@ -3310,6 +4694,13 @@ func (m *CampaignSyncMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAdded(v)
 		return nil
+	case campaignsync.FieldUpdated:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdated(v)
+		return nil
 	case campaignsync.FieldRemoved:
 		v, ok := value.(int)
 		if !ok {
@@ -3323,6 +4714,20 @@ func (m *CampaignSyncMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetFailed(v)
+		return nil
+	case campaignsync.FieldSkippedNoEmail:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSkippedNoEmail(v)
+		return nil
+	case campaignsync.FieldSkippedNoConsent:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSkippedNoConsent(v)
 		return nil
 	case campaignsync.FieldStatus:
 		v, ok := value.(campaignsync.Status)
@@ -3338,6 +4743,20 @@ func (m *CampaignSyncMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetError(v)
 		return nil
+	case campaignsync.FieldSlot:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSlot(v)
+		return nil
+	case campaignsync.FieldJobID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJobID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown CampaignSync field %s", name)
 }
@@ -3349,11 +4768,23 @@ func (m *CampaignSyncMutation) AddedFields() []string {
 	if m.addadded != nil {
 		fields = append(fields, campaignsync.FieldAdded)
 	}
+	if m.addupdated != nil {
+		fields = append(fields, campaignsync.FieldUpdated)
+	}
 	if m.addremoved != nil {
 		fields = append(fields, campaignsync.FieldRemoved)
 	}
 	if m.addfailed != nil {
 		fields = append(fields, campaignsync.FieldFailed)
+	}
+	if m.addskipped_no_email != nil {
+		fields = append(fields, campaignsync.FieldSkippedNoEmail)
+	}
+	if m.addskipped_no_consent != nil {
+		fields = append(fields, campaignsync.FieldSkippedNoConsent)
+	}
+	if m.addjob_id != nil {
+		fields = append(fields, campaignsync.FieldJobID)
 	}
 	return fields
 }
@@ -3365,10 +4796,18 @@ func (m *CampaignSyncMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case campaignsync.FieldAdded:
 		return m.AddedAdded()
+	case campaignsync.FieldUpdated:
+		return m.AddedUpdated()
 	case campaignsync.FieldRemoved:
 		return m.AddedRemoved()
 	case campaignsync.FieldFailed:
 		return m.AddedFailed()
+	case campaignsync.FieldSkippedNoEmail:
+		return m.AddedSkippedNoEmail()
+	case campaignsync.FieldSkippedNoConsent:
+		return m.AddedSkippedNoConsent()
+	case campaignsync.FieldJobID:
+		return m.AddedJobID()
 	}
 	return nil, false
 }
@@ -3385,6 +4824,13 @@ func (m *CampaignSyncMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddAdded(v)
 		return nil
+	case campaignsync.FieldUpdated:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddUpdated(v)
+		return nil
 	case campaignsync.FieldRemoved:
 		v, ok := value.(int)
 		if !ok {
@@ -3399,6 +4845,27 @@ func (m *CampaignSyncMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddFailed(v)
 		return nil
+	case campaignsync.FieldSkippedNoEmail:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSkippedNoEmail(v)
+		return nil
+	case campaignsync.FieldSkippedNoConsent:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSkippedNoConsent(v)
+		return nil
+	case campaignsync.FieldJobID:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddJobID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown CampaignSync numeric field %s", name)
 }
@@ -3412,6 +4879,12 @@ func (m *CampaignSyncMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(campaignsync.FieldError) {
 		fields = append(fields, campaignsync.FieldError)
+	}
+	if m.FieldCleared(campaignsync.FieldSlot) {
+		fields = append(fields, campaignsync.FieldSlot)
+	}
+	if m.FieldCleared(campaignsync.FieldJobID) {
+		fields = append(fields, campaignsync.FieldJobID)
 	}
 	return fields
 }
@@ -3433,6 +4906,12 @@ func (m *CampaignSyncMutation) ClearField(name string) error {
 	case campaignsync.FieldError:
 		m.ClearError()
 		return nil
+	case campaignsync.FieldSlot:
+		m.ClearSlot()
+		return nil
+	case campaignsync.FieldJobID:
+		m.ClearJobID()
+		return nil
 	}
 	return fmt.Errorf("unknown CampaignSync nullable field %s", name)
 }
@@ -3453,17 +4932,32 @@ func (m *CampaignSyncMutation) ResetField(name string) error {
 	case campaignsync.FieldAdded:
 		m.ResetAdded()
 		return nil
+	case campaignsync.FieldUpdated:
+		m.ResetUpdated()
+		return nil
 	case campaignsync.FieldRemoved:
 		m.ResetRemoved()
 		return nil
 	case campaignsync.FieldFailed:
 		m.ResetFailed()
 		return nil
+	case campaignsync.FieldSkippedNoEmail:
+		m.ResetSkippedNoEmail()
+		return nil
+	case campaignsync.FieldSkippedNoConsent:
+		m.ResetSkippedNoConsent()
+		return nil
 	case campaignsync.FieldStatus:
 		m.ResetStatus()
 		return nil
 	case campaignsync.FieldError:
 		m.ResetError()
+		return nil
+	case campaignsync.FieldSlot:
+		m.ResetSlot()
+		return nil
+	case campaignsync.FieldJobID:
+		m.ResetJobID()
 		return nil
 	}
 	return fmt.Errorf("unknown CampaignSync field %s", name)
@@ -6483,6 +7977,7 @@ type DestinationMutation struct {
 	kind             *destination.Kind
 	name             *string
 	_config          *map[string]interface{}
+	enabled          *bool
 	clearedFields    map[string]struct{}
 	campaigns        map[uuid.UUID]struct{}
 	removedcampaigns map[uuid.UUID]struct{}
@@ -6776,6 +8271,42 @@ func (m *DestinationMutation) ResetConfig() {
 	m._config = nil
 }
 
+// SetEnabled sets the "enabled" field.
+func (m *DestinationMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *DestinationMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the Destination entity.
+// If the Destination object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DestinationMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *DestinationMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
 // AddCampaignIDs adds the "campaigns" edge to the Campaign entity by ids.
 func (m *DestinationMutation) AddCampaignIDs(ids ...uuid.UUID) {
 	if m.campaigns == nil {
@@ -6864,7 +8395,7 @@ func (m *DestinationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *DestinationMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.created_at != nil {
 		fields = append(fields, destination.FieldCreatedAt)
 	}
@@ -6879,6 +8410,9 @@ func (m *DestinationMutation) Fields() []string {
 	}
 	if m._config != nil {
 		fields = append(fields, destination.FieldConfig)
+	}
+	if m.enabled != nil {
+		fields = append(fields, destination.FieldEnabled)
 	}
 	return fields
 }
@@ -6898,6 +8432,8 @@ func (m *DestinationMutation) Field(name string) (ent.Value, bool) {
 		return m.Name()
 	case destination.FieldConfig:
 		return m.Config()
+	case destination.FieldEnabled:
+		return m.Enabled()
 	}
 	return nil, false
 }
@@ -6917,6 +8453,8 @@ func (m *DestinationMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldName(ctx)
 	case destination.FieldConfig:
 		return m.OldConfig(ctx)
+	case destination.FieldEnabled:
+		return m.OldEnabled(ctx)
 	}
 	return nil, fmt.Errorf("unknown Destination field %s", name)
 }
@@ -6960,6 +8498,13 @@ func (m *DestinationMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetConfig(v)
+		return nil
+	case destination.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Destination field %s", name)
@@ -7024,6 +8569,9 @@ func (m *DestinationMutation) ResetField(name string) error {
 		return nil
 	case destination.FieldConfig:
 		m.ResetConfig()
+		return nil
+	case destination.FieldEnabled:
+		m.ResetEnabled()
 		return nil
 	}
 	return fmt.Errorf("unknown Destination field %s", name)

@@ -8,6 +8,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent/apikey"
 	"github.com/cairn-cdp/cairn/ent/auditevent"
 	"github.com/cairn-cdp/cairn/ent/campaign"
+	"github.com/cairn-cdp/cairn/ent/campaignmember"
 	"github.com/cairn-cdp/cairn/ent/campaignsync"
 	"github.com/cairn-cdp/cairn/ent/consent"
 	"github.com/cairn-cdp/cairn/ent/customer"
@@ -125,10 +126,49 @@ func init() {
 			return nil
 		}
 	}()
+	// campaignDescConversionWindowDays is the schema descriptor for conversion_window_days field.
+	campaignDescConversionWindowDays := campaignFields[10].Descriptor()
+	// campaign.DefaultConversionWindowDays holds the default value on creation for the conversion_window_days field.
+	campaign.DefaultConversionWindowDays = campaignDescConversionWindowDays.Default.(int)
+	// campaign.ConversionWindowDaysValidator is a validator for the "conversion_window_days" field. It is called by the builders before save.
+	campaign.ConversionWindowDaysValidator = func() func(int) error {
+		validators := campaignDescConversionWindowDays.Validators
+		fns := [...]func(int) error{
+			validators[0].(func(int) error),
+			validators[1].(func(int) error),
+		}
+		return func(conversion_window_days int) error {
+			for _, fn := range fns {
+				if err := fn(conversion_window_days); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	// campaignDescID is the schema descriptor for id field.
 	campaignDescID := campaignMixinFields0[0].Descriptor()
 	// campaign.DefaultID holds the default value on creation for the id field.
 	campaign.DefaultID = campaignDescID.Default.(func() uuid.UUID)
+	campaignmemberMixin := schema.CampaignMember{}.Mixin()
+	campaignmemberMixinFields0 := campaignmemberMixin[0].Fields()
+	_ = campaignmemberMixinFields0
+	campaignmemberFields := schema.CampaignMember{}.Fields()
+	_ = campaignmemberFields
+	// campaignmemberDescPayloadHash is the schema descriptor for payload_hash field.
+	campaignmemberDescPayloadHash := campaignmemberFields[3].Descriptor()
+	// campaignmember.DefaultPayloadHash holds the default value on creation for the payload_hash field.
+	campaignmember.DefaultPayloadHash = campaignmemberDescPayloadHash.Default.(string)
+	// campaignmemberDescUpdatedAt is the schema descriptor for updated_at field.
+	campaignmemberDescUpdatedAt := campaignmemberFields[7].Descriptor()
+	// campaignmember.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	campaignmember.DefaultUpdatedAt = campaignmemberDescUpdatedAt.Default.(func() time.Time)
+	// campaignmember.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	campaignmember.UpdateDefaultUpdatedAt = campaignmemberDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// campaignmemberDescID is the schema descriptor for id field.
+	campaignmemberDescID := campaignmemberMixinFields0[0].Descriptor()
+	// campaignmember.DefaultID holds the default value on creation for the id field.
+	campaignmember.DefaultID = campaignmemberDescID.Default.(func() uuid.UUID)
 	campaignsyncMixin := schema.CampaignSync{}.Mixin()
 	campaignsyncMixinFields0 := campaignsyncMixin[0].Fields()
 	_ = campaignsyncMixinFields0
@@ -142,14 +182,26 @@ func init() {
 	campaignsyncDescAdded := campaignsyncFields[3].Descriptor()
 	// campaignsync.DefaultAdded holds the default value on creation for the added field.
 	campaignsync.DefaultAdded = campaignsyncDescAdded.Default.(int)
+	// campaignsyncDescUpdated is the schema descriptor for updated field.
+	campaignsyncDescUpdated := campaignsyncFields[4].Descriptor()
+	// campaignsync.DefaultUpdated holds the default value on creation for the updated field.
+	campaignsync.DefaultUpdated = campaignsyncDescUpdated.Default.(int)
 	// campaignsyncDescRemoved is the schema descriptor for removed field.
-	campaignsyncDescRemoved := campaignsyncFields[4].Descriptor()
+	campaignsyncDescRemoved := campaignsyncFields[5].Descriptor()
 	// campaignsync.DefaultRemoved holds the default value on creation for the removed field.
 	campaignsync.DefaultRemoved = campaignsyncDescRemoved.Default.(int)
 	// campaignsyncDescFailed is the schema descriptor for failed field.
-	campaignsyncDescFailed := campaignsyncFields[5].Descriptor()
+	campaignsyncDescFailed := campaignsyncFields[6].Descriptor()
 	// campaignsync.DefaultFailed holds the default value on creation for the failed field.
 	campaignsync.DefaultFailed = campaignsyncDescFailed.Default.(int)
+	// campaignsyncDescSkippedNoEmail is the schema descriptor for skipped_no_email field.
+	campaignsyncDescSkippedNoEmail := campaignsyncFields[7].Descriptor()
+	// campaignsync.DefaultSkippedNoEmail holds the default value on creation for the skipped_no_email field.
+	campaignsync.DefaultSkippedNoEmail = campaignsyncDescSkippedNoEmail.Default.(int)
+	// campaignsyncDescSkippedNoConsent is the schema descriptor for skipped_no_consent field.
+	campaignsyncDescSkippedNoConsent := campaignsyncFields[8].Descriptor()
+	// campaignsync.DefaultSkippedNoConsent holds the default value on creation for the skipped_no_consent field.
+	campaignsync.DefaultSkippedNoConsent = campaignsyncDescSkippedNoConsent.Default.(int)
 	// campaignsyncDescID is the schema descriptor for id field.
 	campaignsyncDescID := campaignsyncMixinFields0[0].Descriptor()
 	// campaignsync.DefaultID holds the default value on creation for the id field.
@@ -257,6 +309,10 @@ func init() {
 			return nil
 		}
 	}()
+	// destinationDescEnabled is the schema descriptor for enabled field.
+	destinationDescEnabled := destinationFields[3].Descriptor()
+	// destination.DefaultEnabled holds the default value on creation for the enabled field.
+	destination.DefaultEnabled = destinationDescEnabled.Default.(bool)
 	// destinationDescID is the schema descriptor for id field.
 	destinationDescID := destinationMixinFields0[0].Descriptor()
 	// destination.DefaultID holds the default value on creation for the id field.

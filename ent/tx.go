@@ -20,6 +20,8 @@ type Tx struct {
 	AuditEvent *AuditEventClient
 	// Campaign is the client for interacting with the Campaign builders.
 	Campaign *CampaignClient
+	// CampaignMember is the client for interacting with the CampaignMember builders.
+	CampaignMember *CampaignMemberClient
 	// CampaignSync is the client for interacting with the CampaignSync builders.
 	CampaignSync *CampaignSyncClient
 	// Consent is the client for interacting with the Consent builders.
@@ -174,6 +176,7 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.Campaign = NewCampaignClient(tx.config)
+	tx.CampaignMember = NewCampaignMemberClient(tx.config)
 	tx.CampaignSync = NewCampaignSyncClient(tx.config)
 	tx.Consent = NewConsentClient(tx.config)
 	tx.Customer = NewCustomerClient(tx.config)

@@ -15,6 +15,11 @@ import (
 	"github.com/google/uuid"
 )
 
+// Fields is the resolver for the fields field.
+func (r *campaignResolver) Fields(ctx context.Context, obj *ent.Campaign) (map[string]any, error) {
+	return anyMap(obj.Fields), nil
+}
+
 // Identities is the resolver for the identities field.
 func (r *customerResolver) Identities(ctx context.Context, obj *ent.Customer) ([]*ent.Identity, error) {
 	if pre := loadsOf(ctx).get(obj); pre != nil && pre.l.Identities != nil {
@@ -92,8 +97,14 @@ func (r *queryResolver) Segments(ctx context.Context, after *entgql.Cursor[uuid.
 		ent.WithSegmentOrder(orderBy), ent.WithSegmentFilter(where.Filter))
 }
 
+// Campaign returns generated.CampaignResolver implementation.
+func (r *Resolver) Campaign() generated.CampaignResolver { return &campaignResolver{r} }
+
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
+
+// Destination returns generated.DestinationResolver implementation.
+func (r *Resolver) Destination() generated.DestinationResolver { return &destinationResolver{r} }
 
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
@@ -102,7 +113,9 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Segment() generated.SegmentResolver { return &segmentResolver{r} }
 
 type (
-	customerResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	segmentResolver  struct{ *Resolver }
+	campaignResolver    struct{ *Resolver }
+	customerResolver    struct{ *Resolver }
+	destinationResolver struct{ *Resolver }
+	queryResolver       struct{ *Resolver }
+	segmentResolver     struct{ *Resolver }
 )

@@ -15,6 +15,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/graph/scalar"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/profile"
 	"github.com/cairn-cdp/cairn/internal/rfm"
@@ -51,9 +52,9 @@ func badInput(format string, args ...any) error {
 
 // notFoundErrors and badInputErrors list the domain sentinels; add a domain's errors here.
 var (
-	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound, identity.ErrNotFound, segment.ErrNotFound}
-	badInputErrors = []error{scalar.ErrInvalidID, auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput, rfm.ErrInvalidInput}
-	conflictErrors = []error{identity.ErrConflict, segment.ErrInUse}
+	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound, identity.ErrNotFound, segment.ErrNotFound, campaign.ErrNotFound}
+	badInputErrors = []error{scalar.ErrInvalidID, auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput, rfm.ErrInvalidInput, campaign.ErrInvalidInput}
+	conflictErrors = []error{identity.ErrConflict, segment.ErrInUse, campaign.ErrConflict}
 )
 
 // Code returns the GraphQL error code for err.

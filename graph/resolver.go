@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/profile"
 	"github.com/cairn-cdp/cairn/internal/queue"
@@ -35,4 +36,9 @@ type Resolver struct {
 	SegmentJobs segment.Scheduler
 	// RFMJobs enqueues computeRFM's job; nil makes computeRFM fail.
 	RFMJobs rfm.Scheduler
+	// Destinations manages campaign destinations (sealer, provider constructor); nil refuses
+	// destination secrets and tests.
+	Destinations *campaign.Destinations
+	// CampaignSyncs enqueues runCampaignSync's job; nil makes runCampaignSync fail.
+	CampaignSyncs CampaignSyncs
 }

@@ -21,6 +21,7 @@ var RootScopes = map[string]map[string]auth.Scope{
 		"customers": auth.ScopeRead, "customer": auth.ScopeRead, "customerByIdentity": auth.ScopeRead,
 		"segments": auth.ScopeRead, "segment": auth.ScopeRead, "segmentPreview": auth.ScopeRead,
 		"rfmSummary": auth.ScopeRead, "campaigns": auth.ScopeRead, "destinations": auth.ScopeRead,
+		"campaign":          auth.ScopeRead,
 		"job":               auth.ScopeRead,
 		"retentionPolicies": auth.ScopePrivacy, "privacyRequests": auth.ScopePrivacy,
 		"apiKeys": auth.ScopeAdmin, "auditEvents": auth.ScopeAdmin,
@@ -29,6 +30,10 @@ var RootScopes = map[string]map[string]auth.Scope{
 		"createAPIKey": auth.ScopeAdmin, "revokeAPIKey": auth.ScopeAdmin,
 		"createSegment": auth.ScopeWrite, "updateSegment": auth.ScopeWrite, "deleteSegment": auth.ScopeWrite,
 		"computeSegment": auth.ScopeWrite, "computeRFM": auth.ScopeWrite,
+		"createDestination": auth.ScopeWrite, "updateDestination": auth.ScopeWrite, "deleteDestination": auth.ScopeWrite,
+		"testDestination": auth.ScopeWrite, "createCampaign": auth.ScopeWrite, "updateCampaign": auth.ScopeWrite,
+		"scheduleCampaign": auth.ScopeWrite, "pauseCampaign": auth.ScopeWrite, "resumeCampaign": auth.ScopeWrite,
+		"runCampaignSync": auth.ScopeWrite,
 		"mergeCustomers": auth.ScopeWrite,
 	},
 }

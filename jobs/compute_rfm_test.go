@@ -138,5 +138,5 @@ func TestComputeRFMIsScheduled(t *testing.T) {
 	require.True(t, runnable)
 	require.NotNil(t, client)
 	require.NotNil(t, computeRFMPeriodic())
-	require.Len(t, periodicJobs(Deps{}), len(segmentPeriodicJobs())+1)
+	require.Len(t, periodicJobs(Deps{}), len(segmentPeriodicJobs())+1+len(campaignPeriodicJobs()))
 }

@@ -169,11 +169,9 @@ func (s SegmentScheduler) ScheduleCompute(ctx context.Context, tx *sql.Tx, segme
 	return JobFromRow(res.Job), nil
 }
 
-// ScheduleSync enqueues a campaign's audience sync on tx. The campaign sync job is not built
-// yet: until it is, a membership change schedules nothing for campaigns.
+// ScheduleSync enqueues a delta sync of the campaign on tx (see scheduleDeltaSync).
 func (s SegmentScheduler) ScheduleSync(ctx context.Context, tx *sql.Tx, campaignID uuid.UUID) error {
-	_, _, _ = ctx, tx, campaignID
-	return nil
+	return scheduleDeltaSync(ctx, tx, s.Client, campaignID)
 }
 
 // schedulerFromContext returns the scheduler of the River client running the job (nil outside

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/campaign"
 )
 
 // Deps are what workers need; cmd builds it once.
@@ -24,6 +25,9 @@ type Deps struct {
 	DB     *sql.DB
 	Client *ent.Client
 	Log    *slog.Logger
+	// Destinations opens campaign destinations (sealer and provider constructor); nil makes
+	// campaign syncs fail with "no provider is configured".
+	Destinations *campaign.Destinations
 }
 
 // Options configure the River client.
@@ -89,6 +93,11 @@ func register(workers *river.Workers, deps Deps) (int, error) {
 		return 0, fmt.Errorf("error registering the compute_rfm worker: %w", err)
 	}
 	n++
+	k, err = registerCampaignWorkers(workers, deps)
+	if err != nil {
+		return 0, err
+	}
+	n += k
 	return n, nil
 }
 
@@ -98,5 +107,6 @@ func periodicJobs(deps Deps) []*river.PeriodicJob {
 	var jobs []*river.PeriodicJob
 	jobs = append(jobs, segmentPeriodicJobs()...)
 	jobs = append(jobs, computeRFMPeriodic())
+	jobs = append(jobs, campaignPeriodicJobs()...)
 	return jobs
 }

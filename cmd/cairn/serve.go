@@ -102,7 +102,7 @@ type wired struct {
 }
 
 func wire(a *app.App, workers int) (*wired, error) {
-	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log}
+	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Destinations: campaignDestinations(a)}
 	rc, runnable, err := jobs.NewClient(deps, jobs.Options{RunWorkers: workers > 0, MaxWorkers: workers})
 	if err != nil {
 		return nil, err
@@ -170,6 +170,9 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 		Jobs:        jobs.Reader{Client: w.river},
 		SegmentJobs: jobs.SegmentScheduler{Client: w.river},
 		RFMJobs:     jobs.RFMScheduler{Client: w.river},
+		// campaigns
+		Destinations:  campaignDestinations(a),
+		CampaignSyncs: jobs.CampaignJobs{Client: w.river, DB: a.DB},
 	}
 	if a.Config.DebugAddr != "" {
 		stop, err := serveDebug(a.Config.DebugAddr, a)

@@ -40,12 +40,18 @@ const (
 	FieldNextRunAt = "next_run_at"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
+	// FieldFields holds the string denoting the fields field in the database.
+	FieldFields = "fields"
+	// FieldConversionWindowDays holds the string denoting the conversion_window_days field in the database.
+	FieldConversionWindowDays = "conversion_window_days"
 	// EdgeSegment holds the string denoting the segment edge name in mutations.
 	EdgeSegment = "segment"
 	// EdgeDestination holds the string denoting the destination edge name in mutations.
 	EdgeDestination = "destination"
 	// EdgeSyncs holds the string denoting the syncs edge name in mutations.
 	EdgeSyncs = "syncs"
+	// EdgeMembers holds the string denoting the members edge name in mutations.
+	EdgeMembers = "members"
 	// Table holds the table name of the campaign in the database.
 	Table = "campaigns"
 	// SegmentTable is the table that holds the segment relation/edge.
@@ -69,6 +75,13 @@ const (
 	SyncsInverseTable = "campaign_syncs"
 	// SyncsColumn is the table column denoting the syncs relation/edge.
 	SyncsColumn = "campaign_id"
+	// MembersTable is the table that holds the members relation/edge.
+	MembersTable = "campaign_members"
+	// MembersInverseTable is the table name for the CampaignMember entity.
+	// It exists in this package in order to avoid circular dependency with the "campaignmember" package.
+	MembersInverseTable = "campaign_members"
+	// MembersColumn is the table column denoting the members relation/edge.
+	MembersColumn = "campaign_id"
 )
 
 // Columns holds all SQL columns for campaign fields.
@@ -85,6 +98,8 @@ var Columns = []string{
 	FieldScheduleTimezone,
 	FieldNextRunAt,
 	FieldStatus,
+	FieldFields,
+	FieldConversionWindowDays,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -106,6 +121,10 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
+	// DefaultConversionWindowDays holds the default value on creation for the "conversion_window_days" field.
+	DefaultConversionWindowDays int
+	// ConversionWindowDaysValidator is a validator for the "conversion_window_days" field. It is called by the builders before save.
+	ConversionWindowDaysValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -224,6 +243,11 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatus, opts...).ToFunc()
 }
 
+// ByConversionWindowDays orders the results by the conversion_window_days field.
+func ByConversionWindowDays(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldConversionWindowDays, opts...).ToFunc()
+}
+
 // BySegmentField orders the results by segment field.
 func BySegmentField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -251,6 +275,20 @@ func BySyncs(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newSyncsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByMembersCount orders the results by members count.
+func ByMembersCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newMembersStep(), opts...)
+	}
+}
+
+// ByMembers orders the results by members terms.
+func ByMembers(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newMembersStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newSegmentStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -270,6 +308,13 @@ func newSyncsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SyncsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, SyncsTable, SyncsColumn),
+	)
+}
+func newMembersStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(MembersInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, MembersTable, MembersColumn),
 	)
 }
 

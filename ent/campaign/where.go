@@ -101,6 +101,11 @@ func NextRunAt(v time.Time) predicate.Campaign {
 	return predicate.Campaign(sql.FieldEQ(FieldNextRunAt, v))
 }
 
+// ConversionWindowDays applies equality check predicate on the "conversion_window_days" field. It's identical to ConversionWindowDaysEQ.
+func ConversionWindowDays(v int) predicate.Campaign {
+	return predicate.Campaign(sql.FieldEQ(FieldConversionWindowDays, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Campaign {
 	return predicate.Campaign(sql.FieldEQ(FieldCreatedAt, v))
@@ -586,6 +591,56 @@ func StatusNotIn(vs ...Status) predicate.Campaign {
 	return predicate.Campaign(sql.FieldNotIn(FieldStatus, vs...))
 }
 
+// FieldsIsNil applies the IsNil predicate on the "fields" field.
+func FieldsIsNil() predicate.Campaign {
+	return predicate.Campaign(sql.FieldIsNull(FieldFields))
+}
+
+// FieldsNotNil applies the NotNil predicate on the "fields" field.
+func FieldsNotNil() predicate.Campaign {
+	return predicate.Campaign(sql.FieldNotNull(FieldFields))
+}
+
+// ConversionWindowDaysEQ applies the EQ predicate on the "conversion_window_days" field.
+func ConversionWindowDaysEQ(v int) predicate.Campaign {
+	return predicate.Campaign(sql.FieldEQ(FieldConversionWindowDays, v))
+}
+
+// ConversionWindowDaysNEQ applies the NEQ predicate on the "conversion_window_days" field.
+func ConversionWindowDaysNEQ(v int) predicate.Campaign {
+	return predicate.Campaign(sql.FieldNEQ(FieldConversionWindowDays, v))
+}
+
+// ConversionWindowDaysIn applies the In predicate on the "conversion_window_days" field.
+func ConversionWindowDaysIn(vs ...int) predicate.Campaign {
+	return predicate.Campaign(sql.FieldIn(FieldConversionWindowDays, vs...))
+}
+
+// ConversionWindowDaysNotIn applies the NotIn predicate on the "conversion_window_days" field.
+func ConversionWindowDaysNotIn(vs ...int) predicate.Campaign {
+	return predicate.Campaign(sql.FieldNotIn(FieldConversionWindowDays, vs...))
+}
+
+// ConversionWindowDaysGT applies the GT predicate on the "conversion_window_days" field.
+func ConversionWindowDaysGT(v int) predicate.Campaign {
+	return predicate.Campaign(sql.FieldGT(FieldConversionWindowDays, v))
+}
+
+// ConversionWindowDaysGTE applies the GTE predicate on the "conversion_window_days" field.
+func ConversionWindowDaysGTE(v int) predicate.Campaign {
+	return predicate.Campaign(sql.FieldGTE(FieldConversionWindowDays, v))
+}
+
+// ConversionWindowDaysLT applies the LT predicate on the "conversion_window_days" field.
+func ConversionWindowDaysLT(v int) predicate.Campaign {
+	return predicate.Campaign(sql.FieldLT(FieldConversionWindowDays, v))
+}
+
+// ConversionWindowDaysLTE applies the LTE predicate on the "conversion_window_days" field.
+func ConversionWindowDaysLTE(v int) predicate.Campaign {
+	return predicate.Campaign(sql.FieldLTE(FieldConversionWindowDays, v))
+}
+
 // HasSegment applies the HasEdge predicate on the "segment" edge.
 func HasSegment() predicate.Campaign {
 	return predicate.Campaign(func(s *sql.Selector) {
@@ -647,6 +702,29 @@ func HasSyncs() predicate.Campaign {
 func HasSyncsWith(preds ...predicate.CampaignSync) predicate.Campaign {
 	return predicate.Campaign(func(s *sql.Selector) {
 		step := newSyncsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasMembers applies the HasEdge predicate on the "members" edge.
+func HasMembers() predicate.Campaign {
+	return predicate.Campaign(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, MembersTable, MembersColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasMembersWith applies the HasEdge predicate on the "members" edge with a given conditions (other predicates).
+func HasMembersWith(preds ...predicate.CampaignMember) predicate.Campaign {
+	return predicate.Campaign(func(s *sql.Selector) {
+		step := newMembersStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

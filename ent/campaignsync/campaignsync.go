@@ -26,14 +26,24 @@ const (
 	FieldFinishedAt = "finished_at"
 	// FieldAdded holds the string denoting the added field in the database.
 	FieldAdded = "added"
+	// FieldUpdated holds the string denoting the updated field in the database.
+	FieldUpdated = "updated"
 	// FieldRemoved holds the string denoting the removed field in the database.
 	FieldRemoved = "removed"
 	// FieldFailed holds the string denoting the failed field in the database.
 	FieldFailed = "failed"
+	// FieldSkippedNoEmail holds the string denoting the skipped_no_email field in the database.
+	FieldSkippedNoEmail = "skipped_no_email"
+	// FieldSkippedNoConsent holds the string denoting the skipped_no_consent field in the database.
+	FieldSkippedNoConsent = "skipped_no_consent"
 	// FieldStatus holds the string denoting the status field in the database.
 	FieldStatus = "status"
 	// FieldError holds the string denoting the error field in the database.
 	FieldError = "error"
+	// FieldSlot holds the string denoting the slot field in the database.
+	FieldSlot = "slot"
+	// FieldJobID holds the string denoting the job_id field in the database.
+	FieldJobID = "job_id"
 	// EdgeCampaign holds the string denoting the campaign edge name in mutations.
 	EdgeCampaign = "campaign"
 	// Table holds the table name of the campaignsync in the database.
@@ -54,10 +64,15 @@ var Columns = []string{
 	FieldStartedAt,
 	FieldFinishedAt,
 	FieldAdded,
+	FieldUpdated,
 	FieldRemoved,
 	FieldFailed,
+	FieldSkippedNoEmail,
+	FieldSkippedNoConsent,
 	FieldStatus,
 	FieldError,
+	FieldSlot,
+	FieldJobID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -75,10 +90,16 @@ var (
 	DefaultStartedAt func() time.Time
 	// DefaultAdded holds the default value on creation for the "added" field.
 	DefaultAdded int
+	// DefaultUpdated holds the default value on creation for the "updated" field.
+	DefaultUpdated int
 	// DefaultRemoved holds the default value on creation for the "removed" field.
 	DefaultRemoved int
 	// DefaultFailed holds the default value on creation for the "failed" field.
 	DefaultFailed int
+	// DefaultSkippedNoEmail holds the default value on creation for the "skipped_no_email" field.
+	DefaultSkippedNoEmail int
+	// DefaultSkippedNoConsent holds the default value on creation for the "skipped_no_consent" field.
+	DefaultSkippedNoConsent int
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -138,6 +159,11 @@ func ByAdded(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAdded, opts...).ToFunc()
 }
 
+// ByUpdated orders the results by the updated field.
+func ByUpdated(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUpdated, opts...).ToFunc()
+}
+
 // ByRemoved orders the results by the removed field.
 func ByRemoved(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRemoved, opts...).ToFunc()
@@ -148,6 +174,16 @@ func ByFailed(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFailed, opts...).ToFunc()
 }
 
+// BySkippedNoEmail orders the results by the skipped_no_email field.
+func BySkippedNoEmail(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSkippedNoEmail, opts...).ToFunc()
+}
+
+// BySkippedNoConsent orders the results by the skipped_no_consent field.
+func BySkippedNoConsent(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSkippedNoConsent, opts...).ToFunc()
+}
+
 // ByStatus orders the results by the status field.
 func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatus, opts...).ToFunc()
@@ -156,6 +192,16 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 // ByError orders the results by the error field.
 func ByError(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldError, opts...).ToFunc()
+}
+
+// BySlot orders the results by the slot field.
+func BySlot(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSlot, opts...).ToFunc()
+}
+
+// ByJobID orders the results by the job_id field.
+func ByJobID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldJobID, opts...).ToFunc()
 }
 
 // ByCampaignField orders the results by campaign field.

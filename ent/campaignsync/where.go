@@ -76,6 +76,11 @@ func Added(v int) predicate.CampaignSync {
 	return predicate.CampaignSync(sql.FieldEQ(FieldAdded, v))
 }
 
+// Updated applies equality check predicate on the "updated" field. It's identical to UpdatedEQ.
+func Updated(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldEQ(FieldUpdated, v))
+}
+
 // Removed applies equality check predicate on the "removed" field. It's identical to RemovedEQ.
 func Removed(v int) predicate.CampaignSync {
 	return predicate.CampaignSync(sql.FieldEQ(FieldRemoved, v))
@@ -86,9 +91,29 @@ func Failed(v int) predicate.CampaignSync {
 	return predicate.CampaignSync(sql.FieldEQ(FieldFailed, v))
 }
 
+// SkippedNoEmail applies equality check predicate on the "skipped_no_email" field. It's identical to SkippedNoEmailEQ.
+func SkippedNoEmail(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldEQ(FieldSkippedNoEmail, v))
+}
+
+// SkippedNoConsent applies equality check predicate on the "skipped_no_consent" field. It's identical to SkippedNoConsentEQ.
+func SkippedNoConsent(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldEQ(FieldSkippedNoConsent, v))
+}
+
 // Error applies equality check predicate on the "error" field. It's identical to ErrorEQ.
 func Error(v string) predicate.CampaignSync {
 	return predicate.CampaignSync(sql.FieldEQ(FieldError, v))
+}
+
+// Slot applies equality check predicate on the "slot" field. It's identical to SlotEQ.
+func Slot(v time.Time) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldEQ(FieldSlot, v))
+}
+
+// JobID applies equality check predicate on the "job_id" field. It's identical to JobIDEQ.
+func JobID(v int64) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldEQ(FieldJobID, v))
 }
 
 // CampaignIDEQ applies the EQ predicate on the "campaign_id" field.
@@ -241,6 +266,46 @@ func AddedLTE(v int) predicate.CampaignSync {
 	return predicate.CampaignSync(sql.FieldLTE(FieldAdded, v))
 }
 
+// UpdatedEQ applies the EQ predicate on the "updated" field.
+func UpdatedEQ(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldEQ(FieldUpdated, v))
+}
+
+// UpdatedNEQ applies the NEQ predicate on the "updated" field.
+func UpdatedNEQ(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNEQ(FieldUpdated, v))
+}
+
+// UpdatedIn applies the In predicate on the "updated" field.
+func UpdatedIn(vs ...int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldIn(FieldUpdated, vs...))
+}
+
+// UpdatedNotIn applies the NotIn predicate on the "updated" field.
+func UpdatedNotIn(vs ...int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNotIn(FieldUpdated, vs...))
+}
+
+// UpdatedGT applies the GT predicate on the "updated" field.
+func UpdatedGT(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldGT(FieldUpdated, v))
+}
+
+// UpdatedGTE applies the GTE predicate on the "updated" field.
+func UpdatedGTE(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldGTE(FieldUpdated, v))
+}
+
+// UpdatedLT applies the LT predicate on the "updated" field.
+func UpdatedLT(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldLT(FieldUpdated, v))
+}
+
+// UpdatedLTE applies the LTE predicate on the "updated" field.
+func UpdatedLTE(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldLTE(FieldUpdated, v))
+}
+
 // RemovedEQ applies the EQ predicate on the "removed" field.
 func RemovedEQ(v int) predicate.CampaignSync {
 	return predicate.CampaignSync(sql.FieldEQ(FieldRemoved, v))
@@ -319,6 +384,86 @@ func FailedLT(v int) predicate.CampaignSync {
 // FailedLTE applies the LTE predicate on the "failed" field.
 func FailedLTE(v int) predicate.CampaignSync {
 	return predicate.CampaignSync(sql.FieldLTE(FieldFailed, v))
+}
+
+// SkippedNoEmailEQ applies the EQ predicate on the "skipped_no_email" field.
+func SkippedNoEmailEQ(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldEQ(FieldSkippedNoEmail, v))
+}
+
+// SkippedNoEmailNEQ applies the NEQ predicate on the "skipped_no_email" field.
+func SkippedNoEmailNEQ(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNEQ(FieldSkippedNoEmail, v))
+}
+
+// SkippedNoEmailIn applies the In predicate on the "skipped_no_email" field.
+func SkippedNoEmailIn(vs ...int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldIn(FieldSkippedNoEmail, vs...))
+}
+
+// SkippedNoEmailNotIn applies the NotIn predicate on the "skipped_no_email" field.
+func SkippedNoEmailNotIn(vs ...int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNotIn(FieldSkippedNoEmail, vs...))
+}
+
+// SkippedNoEmailGT applies the GT predicate on the "skipped_no_email" field.
+func SkippedNoEmailGT(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldGT(FieldSkippedNoEmail, v))
+}
+
+// SkippedNoEmailGTE applies the GTE predicate on the "skipped_no_email" field.
+func SkippedNoEmailGTE(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldGTE(FieldSkippedNoEmail, v))
+}
+
+// SkippedNoEmailLT applies the LT predicate on the "skipped_no_email" field.
+func SkippedNoEmailLT(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldLT(FieldSkippedNoEmail, v))
+}
+
+// SkippedNoEmailLTE applies the LTE predicate on the "skipped_no_email" field.
+func SkippedNoEmailLTE(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldLTE(FieldSkippedNoEmail, v))
+}
+
+// SkippedNoConsentEQ applies the EQ predicate on the "skipped_no_consent" field.
+func SkippedNoConsentEQ(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldEQ(FieldSkippedNoConsent, v))
+}
+
+// SkippedNoConsentNEQ applies the NEQ predicate on the "skipped_no_consent" field.
+func SkippedNoConsentNEQ(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNEQ(FieldSkippedNoConsent, v))
+}
+
+// SkippedNoConsentIn applies the In predicate on the "skipped_no_consent" field.
+func SkippedNoConsentIn(vs ...int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldIn(FieldSkippedNoConsent, vs...))
+}
+
+// SkippedNoConsentNotIn applies the NotIn predicate on the "skipped_no_consent" field.
+func SkippedNoConsentNotIn(vs ...int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNotIn(FieldSkippedNoConsent, vs...))
+}
+
+// SkippedNoConsentGT applies the GT predicate on the "skipped_no_consent" field.
+func SkippedNoConsentGT(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldGT(FieldSkippedNoConsent, v))
+}
+
+// SkippedNoConsentGTE applies the GTE predicate on the "skipped_no_consent" field.
+func SkippedNoConsentGTE(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldGTE(FieldSkippedNoConsent, v))
+}
+
+// SkippedNoConsentLT applies the LT predicate on the "skipped_no_consent" field.
+func SkippedNoConsentLT(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldLT(FieldSkippedNoConsent, v))
+}
+
+// SkippedNoConsentLTE applies the LTE predicate on the "skipped_no_consent" field.
+func SkippedNoConsentLTE(v int) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldLTE(FieldSkippedNoConsent, v))
 }
 
 // StatusEQ applies the EQ predicate on the "status" field.
@@ -414,6 +559,106 @@ func ErrorEqualFold(v string) predicate.CampaignSync {
 // ErrorContainsFold applies the ContainsFold predicate on the "error" field.
 func ErrorContainsFold(v string) predicate.CampaignSync {
 	return predicate.CampaignSync(sql.FieldContainsFold(FieldError, v))
+}
+
+// SlotEQ applies the EQ predicate on the "slot" field.
+func SlotEQ(v time.Time) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldEQ(FieldSlot, v))
+}
+
+// SlotNEQ applies the NEQ predicate on the "slot" field.
+func SlotNEQ(v time.Time) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNEQ(FieldSlot, v))
+}
+
+// SlotIn applies the In predicate on the "slot" field.
+func SlotIn(vs ...time.Time) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldIn(FieldSlot, vs...))
+}
+
+// SlotNotIn applies the NotIn predicate on the "slot" field.
+func SlotNotIn(vs ...time.Time) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNotIn(FieldSlot, vs...))
+}
+
+// SlotGT applies the GT predicate on the "slot" field.
+func SlotGT(v time.Time) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldGT(FieldSlot, v))
+}
+
+// SlotGTE applies the GTE predicate on the "slot" field.
+func SlotGTE(v time.Time) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldGTE(FieldSlot, v))
+}
+
+// SlotLT applies the LT predicate on the "slot" field.
+func SlotLT(v time.Time) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldLT(FieldSlot, v))
+}
+
+// SlotLTE applies the LTE predicate on the "slot" field.
+func SlotLTE(v time.Time) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldLTE(FieldSlot, v))
+}
+
+// SlotIsNil applies the IsNil predicate on the "slot" field.
+func SlotIsNil() predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldIsNull(FieldSlot))
+}
+
+// SlotNotNil applies the NotNil predicate on the "slot" field.
+func SlotNotNil() predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNotNull(FieldSlot))
+}
+
+// JobIDEQ applies the EQ predicate on the "job_id" field.
+func JobIDEQ(v int64) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldEQ(FieldJobID, v))
+}
+
+// JobIDNEQ applies the NEQ predicate on the "job_id" field.
+func JobIDNEQ(v int64) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNEQ(FieldJobID, v))
+}
+
+// JobIDIn applies the In predicate on the "job_id" field.
+func JobIDIn(vs ...int64) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldIn(FieldJobID, vs...))
+}
+
+// JobIDNotIn applies the NotIn predicate on the "job_id" field.
+func JobIDNotIn(vs ...int64) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNotIn(FieldJobID, vs...))
+}
+
+// JobIDGT applies the GT predicate on the "job_id" field.
+func JobIDGT(v int64) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldGT(FieldJobID, v))
+}
+
+// JobIDGTE applies the GTE predicate on the "job_id" field.
+func JobIDGTE(v int64) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldGTE(FieldJobID, v))
+}
+
+// JobIDLT applies the LT predicate on the "job_id" field.
+func JobIDLT(v int64) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldLT(FieldJobID, v))
+}
+
+// JobIDLTE applies the LTE predicate on the "job_id" field.
+func JobIDLTE(v int64) predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldLTE(FieldJobID, v))
+}
+
+// JobIDIsNil applies the IsNil predicate on the "job_id" field.
+func JobIDIsNil() predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldIsNull(FieldJobID))
+}
+
+// JobIDNotNil applies the NotNil predicate on the "job_id" field.
+func JobIDNotNil() predicate.CampaignSync {
+	return predicate.CampaignSync(sql.FieldNotNull(FieldJobID))
 }
 
 // HasCampaign applies the HasEdge predicate on the "campaign" edge.

@@ -71,6 +71,11 @@ func Name(v string) predicate.Destination {
 	return predicate.Destination(sql.FieldEQ(FieldName, v))
 }
 
+// Enabled applies equality check predicate on the "enabled" field. It's identical to EnabledEQ.
+func Enabled(v bool) predicate.Destination {
+	return predicate.Destination(sql.FieldEQ(FieldEnabled, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Destination {
 	return predicate.Destination(sql.FieldEQ(FieldCreatedAt, v))
@@ -234,6 +239,16 @@ func NameEqualFold(v string) predicate.Destination {
 // NameContainsFold applies the ContainsFold predicate on the "name" field.
 func NameContainsFold(v string) predicate.Destination {
 	return predicate.Destination(sql.FieldContainsFold(FieldName, v))
+}
+
+// EnabledEQ applies the EQ predicate on the "enabled" field.
+func EnabledEQ(v bool) predicate.Destination {
+	return predicate.Destination(sql.FieldEQ(FieldEnabled, v))
+}
+
+// EnabledNEQ applies the NEQ predicate on the "enabled" field.
+func EnabledNEQ(v bool) predicate.Destination {
+	return predicate.Destination(sql.FieldNEQ(FieldEnabled, v))
 }
 
 // HasCampaigns applies the HasEdge predicate on the "campaigns" edge.

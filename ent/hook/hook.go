@@ -45,6 +45,18 @@ func (f CampaignFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, er
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CampaignMutation", m)
 }
 
+// The CampaignMemberFunc type is an adapter to allow the use of ordinary
+// function as CampaignMember mutator.
+type CampaignMemberFunc func(context.Context, *ent.CampaignMemberMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f CampaignMemberFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.CampaignMemberMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.CampaignMemberMutation", m)
+}
+
 // The CampaignSyncFunc type is an adapter to allow the use of ordinary
 // function as CampaignSync mutator.
 type CampaignSyncFunc func(context.Context, *ent.CampaignSyncMutation) (ent.Value, error)

@@ -67,6 +67,8 @@ var (
 		{Name: "schedule_timezone", Type: field.TypeString, Nullable: true},
 		{Name: "next_run_at", Type: field.TypeTime, Nullable: true},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"draft", "scheduled", "paused", "completed"}, Default: "draft"},
+		{Name: "fields", Type: field.TypeJSON, Nullable: true},
+		{Name: "conversion_window_days", Type: field.TypeInt, Default: 7},
 		{Name: "destination_id", Type: field.TypeUUID},
 		{Name: "segment_id", Type: field.TypeUUID},
 	}
@@ -78,15 +80,58 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "campaigns_destinations_campaigns",
-				Columns:    []*schema.Column{CampaignsColumns[10]},
+				Columns:    []*schema.Column{CampaignsColumns[12]},
 				RefColumns: []*schema.Column{DestinationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "campaigns_segments_campaigns",
-				Columns:    []*schema.Column{CampaignsColumns[11]},
+				Columns:    []*schema.Column{CampaignsColumns[13]},
 				RefColumns: []*schema.Column{SegmentsColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "campaign_next_run_at",
+				Unique:  false,
+				Columns: []*schema.Column{CampaignsColumns[8]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status = 'scheduled'",
+				},
+			},
+		},
+	}
+	// CampaignMembersColumns holds the columns for the "campaign_members" table.
+	CampaignMembersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "customer_id", Type: field.TypeUUID},
+		{Name: "email", Type: field.TypeString},
+		{Name: "payload_hash", Type: field.TypeString, Default: ""},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"synced", "failed", "removed"}},
+		{Name: "last_error", Type: field.TypeString, Nullable: true},
+		{Name: "last_sync_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "campaign_id", Type: field.TypeUUID},
+	}
+	// CampaignMembersTable holds the schema information for the "campaign_members" table.
+	CampaignMembersTable = &schema.Table{
+		Name:       "campaign_members",
+		Columns:    CampaignMembersColumns,
+		PrimaryKey: []*schema.Column{CampaignMembersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "campaign_members_campaigns_members",
+				Columns:    []*schema.Column{CampaignMembersColumns[8]},
+				RefColumns: []*schema.Column{CampaignsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "campaignmember_campaign_id_customer_id",
+				Unique:  true,
+				Columns: []*schema.Column{CampaignMembersColumns[8], CampaignMembersColumns[1]},
 			},
 		},
 	}
@@ -96,10 +141,15 @@ var (
 		{Name: "started_at", Type: field.TypeTime},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "added", Type: field.TypeInt, Default: 0},
+		{Name: "updated", Type: field.TypeInt, Default: 0},
 		{Name: "removed", Type: field.TypeInt, Default: 0},
 		{Name: "failed", Type: field.TypeInt, Default: 0},
+		{Name: "skipped_no_email", Type: field.TypeInt, Default: 0},
+		{Name: "skipped_no_consent", Type: field.TypeInt, Default: 0},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"running", "succeeded", "failed"}, Default: "running"},
 		{Name: "error", Type: field.TypeString, Nullable: true},
+		{Name: "slot", Type: field.TypeTime, Nullable: true},
+		{Name: "job_id", Type: field.TypeInt64, Nullable: true},
 		{Name: "campaign_id", Type: field.TypeUUID},
 	}
 	// CampaignSyncsTable holds the schema information for the "campaign_syncs" table.
@@ -110,7 +160,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "campaign_syncs_campaigns_syncs",
-				Columns:    []*schema.Column{CampaignSyncsColumns[8]},
+				Columns:    []*schema.Column{CampaignSyncsColumns[13]},
 				RefColumns: []*schema.Column{CampaignsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -119,7 +169,15 @@ var (
 			{
 				Name:    "campaignsync_campaign_id_started_at",
 				Unique:  false,
-				Columns: []*schema.Column{CampaignSyncsColumns[8], CampaignSyncsColumns[1]},
+				Columns: []*schema.Column{CampaignSyncsColumns[13], CampaignSyncsColumns[1]},
+			},
+			{
+				Name:    "campaignsync_campaign_id",
+				Unique:  true,
+				Columns: []*schema.Column{CampaignSyncsColumns[13]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "status = 'running'",
+				},
 			},
 		},
 	}
@@ -227,6 +285,7 @@ var (
 		{Name: "kind", Type: field.TypeEnum, Enums: []string{"mailchimp", "sendgrid", "webhook"}},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "config", Type: field.TypeJSON},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
 	}
 	// DestinationsTable holds the schema information for the "destinations" table.
 	DestinationsTable = &schema.Table{
@@ -458,6 +517,7 @@ var (
 		APIKeysTable,
 		AuditEventsTable,
 		CampaignsTable,
+		CampaignMembersTable,
 		CampaignSyncsTable,
 		ConsentsTable,
 		CustomersTable,
@@ -474,6 +534,7 @@ var (
 func init() {
 	CampaignsTable.ForeignKeys[0].RefTable = DestinationsTable
 	CampaignsTable.ForeignKeys[1].RefTable = SegmentsTable
+	CampaignMembersTable.ForeignKeys[0].RefTable = CampaignsTable
 	CampaignSyncsTable.ForeignKeys[0].RefTable = CampaignsTable
 	ConsentsTable.ForeignKeys[0].RefTable = CustomersTable
 	CustomersTable.ForeignKeys[0].RefTable = CustomersTable

@@ -15,6 +15,9 @@ type AuditEvent func(*sql.Selector)
 // Campaign is the predicate function for campaign builders.
 type Campaign func(*sql.Selector)
 
+// CampaignMember is the predicate function for campaignmember builders.
+type CampaignMember func(*sql.Selector)
+
 // CampaignSync is the predicate function for campaignsync builders.
 type CampaignSync func(*sql.Selector)
 

@@ -19,9 +19,11 @@ func (Destination) Fields() []ent.Field {
 	return []ent.Field{
 		field.Enum("kind").Values("mailchimp", "sendgrid", "webhook"),
 		field.String("name").NotEmpty().MaxLen(200).Annotations(entgql.OrderField("NAME")),
-		// config holds provider settings; secret values in it are encrypted with
-		// CAIRN_SECRET_KEY and never returned through the API.
+		// config holds provider settings; secret values in it are sealed (internal/campaign's
+		// Sealer, keyed by CAIRN_SECRET_KEY) and never returned through the API.
 		field.JSON("config", map[string]any{}).Sensitive().Annotations(entgql.Skip()),
+		// enabled false stops every sync to the destination (runs fail fast) without deleting it.
+		field.Bool("enabled").Default(true),
 	}
 }
 

@@ -41,7 +41,9 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Campaign() CampaignResolver
 	Customer() CustomerResolver
+	Destination() DestinationResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Segment() SegmentResolver
@@ -96,21 +98,23 @@ type ComplexityRoot struct {
 	}
 
 	Campaign struct {
-		CreatedAt        func(childComplexity int) int
-		Destination      func(childComplexity int) int
-		DestinationID    func(childComplexity int) int
-		ID               func(childComplexity int) int
-		Name             func(childComplexity int) int
-		NextRunAt        func(childComplexity int) int
-		ScheduleAt       func(childComplexity int) int
-		ScheduleCron     func(childComplexity int) int
-		ScheduleKind     func(childComplexity int) int
-		ScheduleTimezone func(childComplexity int) int
-		Segment          func(childComplexity int) int
-		SegmentID        func(childComplexity int) int
-		Status           func(childComplexity int) int
-		Syncs            func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CampaignSyncOrder, where *ent.CampaignSyncWhereInput) int
-		UpdatedAt        func(childComplexity int) int
+		ConversionWindowDays func(childComplexity int) int
+		CreatedAt            func(childComplexity int) int
+		Destination          func(childComplexity int) int
+		DestinationID        func(childComplexity int) int
+		Fields               func(childComplexity int) int
+		ID                   func(childComplexity int) int
+		Name                 func(childComplexity int) int
+		NextRunAt            func(childComplexity int) int
+		ScheduleAt           func(childComplexity int) int
+		ScheduleCron         func(childComplexity int) int
+		ScheduleKind         func(childComplexity int) int
+		ScheduleTimezone     func(childComplexity int) int
+		Segment              func(childComplexity int) int
+		SegmentID            func(childComplexity int) int
+		Status               func(childComplexity int) int
+		Syncs                func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CampaignSyncOrder, where *ent.CampaignSyncWhereInput) int
+		UpdatedAt            func(childComplexity int) int
 	}
 
 	CampaignConnection struct {
@@ -125,16 +129,20 @@ type ComplexityRoot struct {
 	}
 
 	CampaignSync struct {
-		Added      func(childComplexity int) int
-		Campaign   func(childComplexity int) int
-		CampaignID func(childComplexity int) int
-		Error      func(childComplexity int) int
-		Failed     func(childComplexity int) int
-		FinishedAt func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Removed    func(childComplexity int) int
-		StartedAt  func(childComplexity int) int
-		Status     func(childComplexity int) int
+		Added            func(childComplexity int) int
+		Campaign         func(childComplexity int) int
+		CampaignID       func(childComplexity int) int
+		Error            func(childComplexity int) int
+		Failed           func(childComplexity int) int
+		FinishedAt       func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Removed          func(childComplexity int) int
+		SkippedNoConsent func(childComplexity int) int
+		SkippedNoEmail   func(childComplexity int) int
+		Slot             func(childComplexity int) int
+		StartedAt        func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Updated          func(childComplexity int) int
 	}
 
 	CampaignSyncConnection struct {
@@ -207,12 +215,16 @@ type ComplexityRoot struct {
 	}
 
 	Destination struct {
-		Campaigns func(childComplexity int) int
-		CreatedAt func(childComplexity int) int
-		ID        func(childComplexity int) int
-		Kind      func(childComplexity int) int
-		Name      func(childComplexity int) int
-		UpdatedAt func(childComplexity int) int
+		Campaigns  func(childComplexity int) int
+		Configured func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		Enabled    func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Secrets    func(childComplexity int) int
+		Settings   func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
 	}
 
 	DestinationConnection struct {
@@ -224,6 +236,17 @@ type ComplexityRoot struct {
 	DestinationEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	DestinationSecret struct {
+		Configured func(childComplexity int) int
+		Hint       func(childComplexity int) int
+		Key        func(childComplexity int) int
+	}
+
+	DestinationTest struct {
+		Error func(childComplexity int) int
+		Ok    func(childComplexity int) int
 	}
 
 	Identity struct {
@@ -287,14 +310,24 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ComputeRfm     func(childComplexity int) int
-		ComputeSegment func(childComplexity int, id uuid.UUID) int
-		CreateAPIKey   func(childComplexity int, name string, scopes []string) int
-		CreateSegment  func(childComplexity int, input model.CreateSegmentInput) int
-		DeleteSegment  func(childComplexity int, id uuid.UUID) int
-		MergeCustomers func(childComplexity int, from uuid.UUID, into uuid.UUID) int
-		RevokeAPIKey   func(childComplexity int, id uuid.UUID) int
-		UpdateSegment  func(childComplexity int, id uuid.UUID, input model.UpdateSegmentInput) int
+		ComputeRfm        func(childComplexity int) int
+		ComputeSegment    func(childComplexity int, id uuid.UUID) int
+		CreateAPIKey      func(childComplexity int, name string, scopes []string) int
+		CreateCampaign    func(childComplexity int, input model.CreateCampaignInput) int
+		CreateDestination func(childComplexity int, input model.CreateDestinationInput) int
+		CreateSegment     func(childComplexity int, input model.CreateSegmentInput) int
+		DeleteDestination func(childComplexity int, id uuid.UUID) int
+		DeleteSegment     func(childComplexity int, id uuid.UUID) int
+		MergeCustomers    func(childComplexity int, from uuid.UUID, into uuid.UUID) int
+		PauseCampaign     func(childComplexity int, id uuid.UUID) int
+		ResumeCampaign    func(childComplexity int, id uuid.UUID) int
+		RevokeAPIKey      func(childComplexity int, id uuid.UUID) int
+		RunCampaignSync   func(childComplexity int, id uuid.UUID) int
+		ScheduleCampaign  func(childComplexity int, id uuid.UUID, schedule model.CampaignScheduleInput) int
+		TestDestination   func(childComplexity int, id uuid.UUID) int
+		UpdateCampaign    func(childComplexity int, id uuid.UUID, input model.UpdateCampaignInput) int
+		UpdateDestination func(childComplexity int, id uuid.UUID, input model.UpdateDestinationInput) int
+		UpdateSegment     func(childComplexity int, id uuid.UUID, input model.UpdateSegmentInput) int
 	}
 
 	PageInfo struct {
@@ -331,6 +364,7 @@ type ComplexityRoot struct {
 	Query struct {
 		APIKeys            func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
 		AuditEvents        func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
+		Campaign           func(childComplexity int, id uuid.UUID) int
 		Campaigns          func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) int
 		Customer           func(childComplexity int, id uuid.UUID) int
 		CustomerByIdentity func(childComplexity int, typeArg string, value string) int
@@ -467,6 +501,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type CampaignResolver interface {
+	Fields(ctx context.Context, obj *ent.Campaign) (map[string]any, error)
+}
 type CustomerResolver interface {
 	Identities(ctx context.Context, obj *ent.Customer) ([]*ent.Identity, error)
 	Interactions(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InteractionOrder, where *ent.InteractionWhereInput) (*ent.InteractionConnection, error)
@@ -474,9 +511,24 @@ type CustomerResolver interface {
 	Rfm(ctx context.Context, obj *ent.Customer) (*model.Rfm, error)
 	Segments(ctx context.Context, obj *ent.Customer) ([]*ent.Segment, error)
 }
+type DestinationResolver interface {
+	Settings(ctx context.Context, obj *ent.Destination) (map[string]any, error)
+	Secrets(ctx context.Context, obj *ent.Destination) ([]*model.DestinationSecret, error)
+	Configured(ctx context.Context, obj *ent.Destination) (bool, error)
+}
 type MutationResolver interface {
 	CreateAPIKey(ctx context.Context, name string, scopes []string) (*model.CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, id uuid.UUID) (*ent.APIKey, error)
+	CreateDestination(ctx context.Context, input model.CreateDestinationInput) (*ent.Destination, error)
+	UpdateDestination(ctx context.Context, id uuid.UUID, input model.UpdateDestinationInput) (*ent.Destination, error)
+	DeleteDestination(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
+	TestDestination(ctx context.Context, id uuid.UUID) (*model.DestinationTest, error)
+	CreateCampaign(ctx context.Context, input model.CreateCampaignInput) (*ent.Campaign, error)
+	UpdateCampaign(ctx context.Context, id uuid.UUID, input model.UpdateCampaignInput) (*ent.Campaign, error)
+	ScheduleCampaign(ctx context.Context, id uuid.UUID, schedule model.CampaignScheduleInput) (*ent.Campaign, error)
+	PauseCampaign(ctx context.Context, id uuid.UUID) (*ent.Campaign, error)
+	ResumeCampaign(ctx context.Context, id uuid.UUID) (*ent.Campaign, error)
+	RunCampaignSync(ctx context.Context, id uuid.UUID) (*model.Job, error)
 	MergeCustomers(ctx context.Context, from uuid.UUID, into uuid.UUID) (*ent.Customer, error)
 	ComputeRfm(ctx context.Context) (*model.Job, error)
 	CreateSegment(ctx context.Context, input model.CreateSegmentInput) (*ent.Segment, error)
@@ -498,6 +550,7 @@ type QueryResolver interface {
 	Customer(ctx context.Context, id uuid.UUID) (*ent.Customer, error)
 	CustomerByIdentity(ctx context.Context, typeArg string, value string) (*ent.Customer, error)
 	Job(ctx context.Context, id uuid.UUID) (*model.Job, error)
+	Campaign(ctx context.Context, id uuid.UUID) (*ent.Campaign, error)
 	RfmSummary(ctx context.Context) (*model.RFMSummary, error)
 	Segment(ctx context.Context, id uuid.UUID) (*ent.Segment, error)
 	SegmentPreview(ctx context.Context, rule segment.Rule) (*model.SegmentPreview, error)
@@ -687,6 +740,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "Campaign.conversionWindowDays":
+		if e.ComplexityRoot.Campaign.ConversionWindowDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.ConversionWindowDays(childComplexity), true
 	case "Campaign.createdAt":
 		if e.ComplexityRoot.Campaign.CreatedAt == nil {
 			break
@@ -705,6 +764,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Campaign.DestinationID(childComplexity), true
+	case "Campaign.fields":
+		if e.ComplexityRoot.Campaign.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Fields(childComplexity), true
 	case "Campaign.id":
 		if e.ComplexityRoot.Campaign.ID == nil {
 			break
@@ -863,6 +928,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CampaignSync.Removed(childComplexity), true
+	case "CampaignSync.skippedNoConsent":
+		if e.ComplexityRoot.CampaignSync.SkippedNoConsent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSync.SkippedNoConsent(childComplexity), true
+	case "CampaignSync.skippedNoEmail":
+		if e.ComplexityRoot.CampaignSync.SkippedNoEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSync.SkippedNoEmail(childComplexity), true
+	case "CampaignSync.slot":
+		if e.ComplexityRoot.CampaignSync.Slot == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSync.Slot(childComplexity), true
 	case "CampaignSync.startedAt":
 		if e.ComplexityRoot.CampaignSync.StartedAt == nil {
 			break
@@ -875,6 +958,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CampaignSync.Status(childComplexity), true
+	case "CampaignSync.updated":
+		if e.ComplexityRoot.CampaignSync.Updated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignSync.Updated(childComplexity), true
 
 	case "CampaignSyncConnection.edges":
 		if e.ComplexityRoot.CampaignSyncConnection.Edges == nil {
@@ -1148,12 +1237,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Destination.Campaigns(childComplexity), true
+	case "Destination.configured":
+		if e.ComplexityRoot.Destination.Configured == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Destination.Configured(childComplexity), true
 	case "Destination.createdAt":
 		if e.ComplexityRoot.Destination.CreatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Destination.CreatedAt(childComplexity), true
+	case "Destination.enabled":
+		if e.ComplexityRoot.Destination.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Destination.Enabled(childComplexity), true
 	case "Destination.id":
 		if e.ComplexityRoot.Destination.ID == nil {
 			break
@@ -1172,6 +1273,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Destination.Name(childComplexity), true
+	case "Destination.secrets":
+		if e.ComplexityRoot.Destination.Secrets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Destination.Secrets(childComplexity), true
+	case "Destination.settings":
+		if e.ComplexityRoot.Destination.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Destination.Settings(childComplexity), true
 	case "Destination.updatedAt":
 		if e.ComplexityRoot.Destination.UpdatedAt == nil {
 			break
@@ -1210,6 +1323,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DestinationEdge.Node(childComplexity), true
+
+	case "DestinationSecret.configured":
+		if e.ComplexityRoot.DestinationSecret.Configured == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DestinationSecret.Configured(childComplexity), true
+	case "DestinationSecret.hint":
+		if e.ComplexityRoot.DestinationSecret.Hint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DestinationSecret.Hint(childComplexity), true
+	case "DestinationSecret.key":
+		if e.ComplexityRoot.DestinationSecret.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DestinationSecret.Key(childComplexity), true
+
+	case "DestinationTest.error":
+		if e.ComplexityRoot.DestinationTest.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DestinationTest.Error(childComplexity), true
+	case "DestinationTest.ok":
+		if e.ComplexityRoot.DestinationTest.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DestinationTest.Ok(childComplexity), true
 
 	case "Identity.customer":
 		if e.ComplexityRoot.Identity.Customer == nil {
@@ -1480,6 +1625,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["name"].(string), args["scopes"].([]string)), true
+	case "Mutation.createCampaign":
+		if e.ComplexityRoot.Mutation.CreateCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateCampaign(childComplexity, args["input"].(model.CreateCampaignInput)), true
+	case "Mutation.createDestination":
+		if e.ComplexityRoot.Mutation.CreateDestination == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createDestination_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateDestination(childComplexity, args["input"].(model.CreateDestinationInput)), true
 	case "Mutation.createSegment":
 		if e.ComplexityRoot.Mutation.CreateSegment == nil {
 			break
@@ -1491,6 +1658,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateSegment(childComplexity, args["input"].(model.CreateSegmentInput)), true
+	case "Mutation.deleteDestination":
+		if e.ComplexityRoot.Mutation.DeleteDestination == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteDestination_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteDestination(childComplexity, args["id"].(uuid.UUID)), true
 	case "Mutation.deleteSegment":
 		if e.ComplexityRoot.Mutation.DeleteSegment == nil {
 			break
@@ -1513,6 +1691,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MergeCustomers(childComplexity, args["from"].(uuid.UUID), args["into"].(uuid.UUID)), true
+	case "Mutation.pauseCampaign":
+		if e.ComplexityRoot.Mutation.PauseCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pauseCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PauseCampaign(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.resumeCampaign":
+		if e.ComplexityRoot.Mutation.ResumeCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeCampaign(childComplexity, args["id"].(uuid.UUID)), true
 	case "Mutation.revokeAPIKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -1524,6 +1724,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.runCampaignSync":
+		if e.ComplexityRoot.Mutation.RunCampaignSync == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_runCampaignSync_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RunCampaignSync(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.scheduleCampaign":
+		if e.ComplexityRoot.Mutation.ScheduleCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_scheduleCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ScheduleCampaign(childComplexity, args["id"].(uuid.UUID), args["schedule"].(model.CampaignScheduleInput)), true
+	case "Mutation.testDestination":
+		if e.ComplexityRoot.Mutation.TestDestination == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_testDestination_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TestDestination(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.updateCampaign":
+		if e.ComplexityRoot.Mutation.UpdateCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateCampaign(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateCampaignInput)), true
+	case "Mutation.updateDestination":
+		if e.ComplexityRoot.Mutation.UpdateDestination == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateDestination_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateDestination(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateDestinationInput)), true
 	case "Mutation.updateSegment":
 		if e.ComplexityRoot.Mutation.UpdateSegment == nil {
 			break
@@ -1676,6 +1931,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.AuditEvents(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.AuditEventOrder), args["where"].(*ent.AuditEventWhereInput)), true
+	case "Query.campaign":
+		if e.ComplexityRoot.Query.Campaign == nil {
+			break
+		}
+
+		args, err := ec.field_Query_campaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Campaign(childComplexity, args["id"].(uuid.UUID)), true
 	case "Query.campaigns":
 		if e.ComplexityRoot.Query.Campaigns == nil {
 			break
@@ -2291,6 +2557,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AuditEventOrder", ec.unmarshalInputAuditEventOrder),
 			graphql.NewInputUnmarshaler("AuditEventWhereInput", ec.unmarshalInputAuditEventWhereInput),
 			graphql.NewInputUnmarshaler("CampaignOrder", ec.unmarshalInputCampaignOrder),
+			graphql.NewInputUnmarshaler("CampaignScheduleInput", ec.unmarshalInputCampaignScheduleInput),
 			graphql.NewInputUnmarshaler("CampaignSyncOrder", ec.unmarshalInputCampaignSyncOrder),
 			graphql.NewInputUnmarshaler("CampaignSyncWhereInput", ec.unmarshalInputCampaignSyncWhereInput),
 			graphql.NewInputUnmarshaler("CampaignWhereInput", ec.unmarshalInputCampaignWhereInput),
@@ -2298,6 +2565,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ConsentOrder", ec.unmarshalInputConsentOrder),
 			graphql.NewInputUnmarshaler("ConsentWhereInput", ec.unmarshalInputConsentWhereInput),
 			graphql.NewInputUnmarshaler("CountCondition", ec.unmarshalInputCountCondition),
+			graphql.NewInputUnmarshaler("CreateCampaignInput", ec.unmarshalInputCreateCampaignInput),
+			graphql.NewInputUnmarshaler("CreateDestinationInput", ec.unmarshalInputCreateDestinationInput),
 			graphql.NewInputUnmarshaler("CreateSegmentInput", ec.unmarshalInputCreateSegmentInput),
 			graphql.NewInputUnmarshaler("CustomerOrder", ec.unmarshalInputCustomerOrder),
 			graphql.NewInputUnmarshaler("CustomerWhereInput", ec.unmarshalInputCustomerWhereInput),
@@ -2321,6 +2590,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SegmentRuleInput", ec.unmarshalInputSegmentRuleInput),
 			graphql.NewInputUnmarshaler("SegmentWhereInput", ec.unmarshalInputSegmentWhereInput),
 			graphql.NewInputUnmarshaler("TraitCondition", ec.unmarshalInputTraitCondition),
+			graphql.NewInputUnmarshaler("UpdateCampaignInput", ec.unmarshalInputUpdateCampaignInput),
+			graphql.NewInputUnmarshaler("UpdateDestinationInput", ec.unmarshalInputUpdateDestinationInput),
 			graphql.NewInputUnmarshaler("UpdateSegmentInput", ec.unmarshalInputUpdateSegmentInput),
 		)
 	}
@@ -2731,6 +3002,8 @@ type Campaign implements Node {
   scheduleTimezone: String
   nextRunAt: Time
   status: CampaignStatus!
+  fields: Map
+  conversionWindowDays: Int!
   segment: Segment!
   destination: Destination!
   syncs(
@@ -2838,10 +3111,14 @@ type CampaignSync implements Node {
   startedAt: Time!
   finishedAt: Time
   added: Int!
+  updated: Int!
   removed: Int!
   failed: Int!
+  skippedNoEmail: Int!
+  skippedNoConsent: Int!
   status: CampaignSyncStatus!
   error: String
+  slot: Time
   campaign: Campaign!
 }
 """
@@ -2963,6 +3240,17 @@ input CampaignSyncWhereInput {
   addedLT: Int
   addedLTE: Int
   """
+  updated field predicates
+  """
+  updated: Int
+  updatedNEQ: Int
+  updatedIn: [Int!]
+  updatedNotIn: [Int!]
+  updatedGT: Int
+  updatedGTE: Int
+  updatedLT: Int
+  updatedLTE: Int
+  """
   removed field predicates
   """
   removed: Int
@@ -2984,6 +3272,28 @@ input CampaignSyncWhereInput {
   failedGTE: Int
   failedLT: Int
   failedLTE: Int
+  """
+  skipped_no_email field predicates
+  """
+  skippedNoEmail: Int
+  skippedNoEmailNEQ: Int
+  skippedNoEmailIn: [Int!]
+  skippedNoEmailNotIn: [Int!]
+  skippedNoEmailGT: Int
+  skippedNoEmailGTE: Int
+  skippedNoEmailLT: Int
+  skippedNoEmailLTE: Int
+  """
+  skipped_no_consent field predicates
+  """
+  skippedNoConsent: Int
+  skippedNoConsentNEQ: Int
+  skippedNoConsentIn: [Int!]
+  skippedNoConsentNotIn: [Int!]
+  skippedNoConsentGT: Int
+  skippedNoConsentGTE: Int
+  skippedNoConsentLT: Int
+  skippedNoConsentLTE: Int
   """
   status field predicates
   """
@@ -3009,6 +3319,19 @@ input CampaignSyncWhereInput {
   errorNotNil: Boolean
   errorEqualFold: String
   errorContainsFold: String
+  """
+  slot field predicates
+  """
+  slot: Time
+  slotNEQ: Time
+  slotIn: [Time!]
+  slotNotIn: [Time!]
+  slotGT: Time
+  slotGTE: Time
+  slotLT: Time
+  slotLTE: Time
+  slotIsNil: Boolean
+  slotNotNil: Boolean
   """
   campaign edge predicates
   """
@@ -3164,6 +3487,17 @@ input CampaignWhereInput {
   statusNEQ: CampaignStatus
   statusIn: [CampaignStatus!]
   statusNotIn: [CampaignStatus!]
+  """
+  conversion_window_days field predicates
+  """
+  conversionWindowDays: Int
+  conversionWindowDaysNEQ: Int
+  conversionWindowDaysIn: [Int!]
+  conversionWindowDaysNotIn: [Int!]
+  conversionWindowDaysGT: Int
+  conversionWindowDaysGTE: Int
+  conversionWindowDaysLT: Int
+  conversionWindowDaysLTE: Int
   """
   segment edge predicates
   """
@@ -3570,6 +3904,7 @@ type Destination implements Node {
   updatedAt: Time!
   kind: DestinationKind!
   name: String!
+  enabled: Boolean!
   campaigns: [Campaign!]
 }
 """
@@ -3695,6 +4030,11 @@ input DestinationWhereInput {
   nameHasSuffix: String
   nameEqualFold: String
   nameContainsFold: String
+  """
+  enabled field predicates
+  """
+  enabled: Boolean
+  enabledNEQ: Boolean
   """
   campaigns edge predicates
   """
@@ -5136,6 +5476,110 @@ type Job {
   finalizedAt: Time
 }
 `, BuiltIn: false},
+	{Name: "../campaign.graphqls", Input: `# Campaigns: destinations (email provider connections), campaigns, their schedules and syncs.
+
+extend type Query {
+  "A campaign by id."
+  campaign(id: ID!): Campaign
+}
+
+extend type Mutation {
+  """
+  Connect an email provider. config holds the kind's settings: mailchimp {api_key, list_id},
+  sendgrid {api_key, list_id}, webhook {url, secret, batch_size}; optional base_url. Secrets
+  (api_key, secret) are encrypted at rest and never returned. Requires write.
+  """
+  createDestination(input: CreateDestinationInput!): Destination!
+  "Change a destination; config keys given replace the stored ones (null removes one). Requires write."
+  updateDestination(id: ID!, input: UpdateDestinationInput!): Destination!
+  "Delete a destination; refused with CONFLICT while a campaign uses it. Requires write."
+  deleteDestination(id: ID!): ID!
+  "Make the provider's harmless authenticated call with the destination's settings. Requires write."
+  testDestination(id: ID!): DestinationTest!
+  "Create a draft campaign. Requires write."
+  createCampaign(input: CreateCampaignInput!): Campaign!
+  "Change a campaign. Requires write."
+  updateCampaign(id: ID!, input: UpdateCampaignInput!): Campaign!
+  "Schedule a campaign: once (at), or on a cron in an IANA time zone. Requires write."
+  scheduleCampaign(id: ID!, schedule: CampaignScheduleInput!): Campaign!
+  "Stop a scheduled campaign's runs until resumed. Requires write."
+  pauseCampaign(id: ID!): Campaign!
+  "Schedule a paused campaign again, from its next slot. Requires write."
+  resumeCampaign(id: ID!): Campaign!
+  "Enqueue a sync of the campaign now, whatever its status; poll the job with job(id). Requires write."
+  runCampaignSync(id: ID!): Job!
+}
+
+extend type Destination {
+  "The destination's settings, without its secrets."
+  settings: Map!
+  "Each secret of the destination's kind: whether it is set, and a masked hint. Never the value."
+  secrets: [DestinationSecret!]!
+  "Every secret the kind needs is set."
+  configured: Boolean!
+}
+
+"A secret of a destination, described without its value."
+type DestinationSecret {
+  key: String!
+  configured: Boolean!
+  "The last four characters of a long secret, e.g. …f3a9; … alone for a short one."
+  hint: String!
+}
+
+"The answer of testDestination."
+type DestinationTest {
+  ok: Boolean!
+  "Why the test failed (the provider's answer), when it did."
+  error: String
+}
+
+input CreateDestinationInput {
+  kind: DestinationKind!
+  name: String!
+  config: Map!
+  enabled: Boolean
+}
+
+input UpdateDestinationInput {
+  name: String
+  config: Map
+  enabled: Boolean
+}
+
+input CreateCampaignInput {
+  name: String!
+  segmentId: ID!
+  destinationId: ID!
+  """
+  Merge fields sent with each contact: name → source, where source is "email", "customer_id"
+  or "trait:<key>" (the trait as text; empty when absent).
+  """
+  fields: Map
+  "An Order Completed within this many days of a click is a conversion (1 to 365; default 7)."
+  conversionWindowDays: Int
+}
+
+input UpdateCampaignInput {
+  name: String
+  segmentId: ID
+  "Allowed only while nothing was synced to the current destination."
+  destinationId: ID
+  fields: Map
+  conversionWindowDays: Int
+}
+
+"""
+When a campaign runs: set at (an absolute time ahead), or cron (five fields) with timeZone (an
+IANA name; default UTC). DST: a slot in a spring-forward gap runs once at the transition, a
+slot in a repeated hour runs once.
+"""
+input CampaignScheduleInput {
+  at: Time
+  cron: String
+  timeZone: String
+}
+`, BuiltIn: false},
 	{Name: "../identity.graphqls", Input: `extend type Mutation {
   """
   Merge customer ` + "`" + `from` + "`" + ` into customer ` + "`" + `into` + "`" + ` (the survivor): identities, interactions,
@@ -5501,6 +5945,10 @@ func (ec *executionContext) childFields_Campaign(ctx context.Context, field grap
 		return ec.fieldContext_Campaign_nextRunAt(ctx, field)
 	case "status":
 		return ec.fieldContext_Campaign_status(ctx, field)
+	case "fields":
+		return ec.fieldContext_Campaign_fields(ctx, field)
+	case "conversionWindowDays":
+		return ec.fieldContext_Campaign_conversionWindowDays(ctx, field)
 	case "segment":
 		return ec.fieldContext_Campaign_segment(ctx, field)
 	case "destination":
@@ -5545,14 +5993,22 @@ func (ec *executionContext) childFields_CampaignSync(ctx context.Context, field 
 		return ec.fieldContext_CampaignSync_finishedAt(ctx, field)
 	case "added":
 		return ec.fieldContext_CampaignSync_added(ctx, field)
+	case "updated":
+		return ec.fieldContext_CampaignSync_updated(ctx, field)
 	case "removed":
 		return ec.fieldContext_CampaignSync_removed(ctx, field)
 	case "failed":
 		return ec.fieldContext_CampaignSync_failed(ctx, field)
+	case "skippedNoEmail":
+		return ec.fieldContext_CampaignSync_skippedNoEmail(ctx, field)
+	case "skippedNoConsent":
+		return ec.fieldContext_CampaignSync_skippedNoConsent(ctx, field)
 	case "status":
 		return ec.fieldContext_CampaignSync_status(ctx, field)
 	case "error":
 		return ec.fieldContext_CampaignSync_error(ctx, field)
+	case "slot":
+		return ec.fieldContext_CampaignSync_slot(ctx, field)
 	case "campaign":
 		return ec.fieldContext_CampaignSync_campaign(ctx, field)
 	}
@@ -5697,8 +6153,16 @@ func (ec *executionContext) childFields_Destination(ctx context.Context, field g
 		return ec.fieldContext_Destination_kind(ctx, field)
 	case "name":
 		return ec.fieldContext_Destination_name(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Destination_enabled(ctx, field)
 	case "campaigns":
 		return ec.fieldContext_Destination_campaigns(ctx, field)
+	case "settings":
+		return ec.fieldContext_Destination_settings(ctx, field)
+	case "secrets":
+		return ec.fieldContext_Destination_secrets(ctx, field)
+	case "configured":
+		return ec.fieldContext_Destination_configured(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Destination", field.Name)
 }
@@ -5723,6 +6187,28 @@ func (ec *executionContext) childFields_DestinationEdge(ctx context.Context, fie
 		return ec.fieldContext_DestinationEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DestinationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DestinationSecret(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_DestinationSecret_key(ctx, field)
+	case "configured":
+		return ec.fieldContext_DestinationSecret_configured(ctx, field)
+	case "hint":
+		return ec.fieldContext_DestinationSecret_hint(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DestinationSecret", field.Name)
+}
+
+func (ec *executionContext) childFields_DestinationTest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_DestinationTest_ok(ctx, field)
+	case "error":
+		return ec.fieldContext_DestinationTest_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DestinationTest", field.Name)
 }
 
 func (ec *executionContext) childFields_Identity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6373,6 +6859,34 @@ func (ec *executionContext) field_Mutation_createAPIKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateCampaignInput, error) {
+			return ec.unmarshalNCreateCampaignInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateCampaignInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createDestination_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateDestinationInput, error) {
+			return ec.unmarshalNCreateDestinationInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateDestinationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createSegment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6384,6 +6898,20 @@ func (ec *executionContext) field_Mutation_createSegment_args(ctx context.Contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteDestination_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -6423,6 +6951,34 @@ func (ec *executionContext) field_Mutation_mergeCustomers_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_pauseCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6434,6 +6990,100 @@ func (ec *executionContext) field_Mutation_revokeAPIKey_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_runCampaignSync_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_scheduleCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "schedule",
+		func(ctx context.Context, v any) (model.CampaignScheduleInput, error) {
+			return ec.unmarshalNCampaignScheduleInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCampaignScheduleInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["schedule"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_testDestination_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateCampaignInput, error) {
+			return ec.unmarshalNUpdateCampaignInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateCampaignInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateDestination_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateDestinationInput, error) {
+			return ec.unmarshalNUpdateDestinationInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateDestinationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -6578,6 +7228,20 @@ func (ec *executionContext) field_Query_auditEvents_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_campaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -8064,6 +8728,52 @@ func (ec *executionContext) fieldContext_Campaign_status(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Campaign", field, false, false, "CampaignStatus")
 }
 
+func (ec *executionContext) _Campaign_fields(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Campaign().Fields(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, true, true, "Map")
+}
+
+func (ec *executionContext) _Campaign_conversionWindowDays(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_conversionWindowDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversionWindowDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_conversionWindowDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Campaign", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Campaign_segment(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8429,6 +9139,29 @@ func (ec *executionContext) fieldContext_CampaignSync_added(_ context.Context, f
 	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Int")
 }
 
+func (ec *executionContext) _CampaignSync_updated(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSync_updated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Updated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSync_updated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Int")
+}
+
 func (ec *executionContext) _CampaignSync_removed(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8472,6 +9205,52 @@ func (ec *executionContext) _CampaignSync_failed(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_CampaignSync_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignSync_skippedNoEmail(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSync_skippedNoEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedNoEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSync_skippedNoEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignSync_skippedNoConsent(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSync_skippedNoConsent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkippedNoConsent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSync_skippedNoConsent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Int")
 }
 
@@ -8519,6 +9298,29 @@ func (ec *executionContext) _CampaignSync_error(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_CampaignSync_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "String")
+}
+
+func (ec *executionContext) _CampaignSync_slot(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignSync_slot(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Slot, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignSync_slot(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignSync", field, false, false, "Time")
 }
 
 func (ec *executionContext) _CampaignSync_campaign(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
@@ -9808,6 +10610,29 @@ func (ec *executionContext) fieldContext_Destination_name(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Destination", field, false, false, "String")
 }
 
+func (ec *executionContext) _Destination_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.Destination) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Destination_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Destination_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Destination", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Destination_campaigns(ctx context.Context, field graphql.CollectedField, obj *ent.Destination) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9838,6 +10663,84 @@ func (ec *executionContext) fieldContext_Destination_campaigns(_ context.Context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Destination_settings(ctx context.Context, field graphql.CollectedField, obj *ent.Destination) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Destination_settings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Destination().Settings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNMap2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Destination_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Destination", field, true, true, "Map")
+}
+
+func (ec *executionContext) _Destination_secrets(ctx context.Context, field graphql.CollectedField, obj *ent.Destination) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Destination_secrets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Destination().Secrets(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DestinationSecret) graphql.Marshaler {
+			return ec.marshalNDestinationSecret2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐDestinationSecretᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Destination_secrets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Destination",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DestinationSecret(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Destination_configured(ctx context.Context, field graphql.CollectedField, obj *ent.Destination) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Destination_configured(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Destination().Configured(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Destination_configured(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Destination", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _DestinationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.DestinationConnection) (ret graphql.Marshaler) {
@@ -9980,6 +10883,121 @@ func (ec *executionContext) _DestinationEdge_cursor(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_DestinationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DestinationEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _DestinationSecret_key(ctx context.Context, field graphql.CollectedField, obj *model.DestinationSecret) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DestinationSecret_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DestinationSecret_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DestinationSecret", field, false, false, "String")
+}
+
+func (ec *executionContext) _DestinationSecret_configured(ctx context.Context, field graphql.CollectedField, obj *model.DestinationSecret) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DestinationSecret_configured(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Configured, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DestinationSecret_configured(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DestinationSecret", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DestinationSecret_hint(ctx context.Context, field graphql.CollectedField, obj *model.DestinationSecret) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DestinationSecret_hint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DestinationSecret_hint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DestinationSecret", field, false, false, "String")
+}
+
+func (ec *executionContext) _DestinationTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.DestinationTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DestinationTest_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DestinationTest_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DestinationTest", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DestinationTest_error(ctx context.Context, field graphql.CollectedField, obj *model.DestinationTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DestinationTest_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DestinationTest_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DestinationTest", field, false, false, "String")
 }
 
 func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
@@ -11033,6 +12051,446 @@ func (ec *executionContext) fieldContext_Mutation_revokeAPIKey(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeAPIKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createDestination(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createDestination(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateDestination(ctx, fc.Args["input"].(model.CreateDestinationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Destination) graphql.Marshaler {
+			return ec.marshalNDestination2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐDestination(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createDestination(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Destination(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createDestination_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateDestination(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateDestination(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateDestination(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(model.UpdateDestinationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Destination) graphql.Marshaler {
+			return ec.marshalNDestination2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐDestination(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateDestination(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Destination(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateDestination_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteDestination(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteDestination(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteDestination(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteDestination(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteDestination_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_testDestination(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_testDestination(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TestDestination(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DestinationTest) graphql.Marshaler {
+			return ec.marshalNDestinationTest2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐDestinationTest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_testDestination(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DestinationTest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_testDestination_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateCampaign(ctx, fc.Args["input"].(model.CreateCampaignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+			return ec.marshalNCampaign2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateCampaign(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(model.UpdateCampaignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+			return ec.marshalNCampaign2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_scheduleCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_scheduleCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ScheduleCampaign(ctx, fc.Args["id"].(uuid.UUID), fc.Args["schedule"].(model.CampaignScheduleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+			return ec.marshalNCampaign2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_scheduleCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_scheduleCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pauseCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pauseCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PauseCampaign(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+			return ec.marshalNCampaign2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pauseCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pauseCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeCampaign(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+			return ec.marshalNCampaign2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runCampaignSync(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runCampaignSync(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RunCampaignSync(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Job) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runCampaignSync(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_runCampaignSync_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12321,6 +13779,50 @@ func (ec *executionContext) fieldContext_Query_job(ctx context.Context, field gr
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_job_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_campaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_campaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Campaign(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Campaign) graphql.Marshaler {
+			return ec.marshalOCampaign2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCampaign(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_campaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Campaign(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_campaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16660,6 +18162,62 @@ func UnmarshalCampaignOrder(ctx context.Context, raw any) (ent.CampaignOrder, er
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCampaignScheduleInput(ctx context.Context, obj any) (model.CampaignScheduleInput, error) {
+	var it model.CampaignScheduleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"at", "cron", "timeZone"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("at"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.At = data
+		case "cron":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cron"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Cron = data
+		case "timeZone":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeZone"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeZone = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCampaignScheduleInput unmarshals raw into the CampaignScheduleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCampaignScheduleInput(ctx context.Context, raw any) (model.CampaignScheduleInput, error) {
+	var out model.CampaignScheduleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CampaignScheduleInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCampaignSyncOrder(ctx context.Context, obj any) (ent.CampaignSyncOrder, error) {
 	var it ent.CampaignSyncOrder
 	if obj == nil {
@@ -16724,7 +18282,7 @@ func (ec *executionContext) unmarshalInputCampaignSyncWhereInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "campaignID", "campaignIDNEQ", "campaignIDIn", "campaignIDNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "added", "addedNEQ", "addedIn", "addedNotIn", "addedGT", "addedGTE", "addedLT", "addedLTE", "removed", "removedNEQ", "removedIn", "removedNotIn", "removedGT", "removedGTE", "removedLT", "removedLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "hasCampaign", "hasCampaignWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "campaignID", "campaignIDNEQ", "campaignIDIn", "campaignIDNotIn", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "added", "addedNEQ", "addedIn", "addedNotIn", "addedGT", "addedGTE", "addedLT", "addedLTE", "updated", "updatedNEQ", "updatedIn", "updatedNotIn", "updatedGT", "updatedGTE", "updatedLT", "updatedLTE", "removed", "removedNEQ", "removedIn", "removedNotIn", "removedGT", "removedGTE", "removedLT", "removedLTE", "failed", "failedNEQ", "failedIn", "failedNotIn", "failedGT", "failedGTE", "failedLT", "failedLTE", "skippedNoEmail", "skippedNoEmailNEQ", "skippedNoEmailIn", "skippedNoEmailNotIn", "skippedNoEmailGT", "skippedNoEmailGTE", "skippedNoEmailLT", "skippedNoEmailLTE", "skippedNoConsent", "skippedNoConsentNEQ", "skippedNoConsentIn", "skippedNoConsentNotIn", "skippedNoConsentGT", "skippedNoConsentGTE", "skippedNoConsentLT", "skippedNoConsentLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorIsNil", "errorNotNil", "errorEqualFold", "errorContainsFold", "slot", "slotNEQ", "slotIn", "slotNotIn", "slotGT", "slotGTE", "slotLT", "slotLTE", "slotIsNil", "slotNotNil", "hasCampaign", "hasCampaignWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17018,6 +18576,62 @@ func (ec *executionContext) unmarshalInputCampaignSyncWhereInput(ctx context.Con
 				return it, err
 			}
 			it.AddedLTE = data
+		case "updated":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updated"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Updated = data
+		case "updatedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedNEQ = data
+		case "updatedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedIn = data
+		case "updatedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedNotIn = data
+		case "updatedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedGT = data
+		case "updatedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedGTE = data
+		case "updatedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedLT = data
+		case "updatedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedLTE = data
 		case "removed":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removed"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -17130,6 +18744,118 @@ func (ec *executionContext) unmarshalInputCampaignSyncWhereInput(ctx context.Con
 				return it, err
 			}
 			it.FailedLTE = data
+		case "skippedNoEmail":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmail"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmail = data
+		case "skippedNoEmailNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailNEQ = data
+		case "skippedNoEmailIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailIn = data
+		case "skippedNoEmailNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailNotIn = data
+		case "skippedNoEmailGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailGT = data
+		case "skippedNoEmailGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailGTE = data
+		case "skippedNoEmailLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailLT = data
+		case "skippedNoEmailLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoEmailLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoEmailLTE = data
+		case "skippedNoConsent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsent"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsent = data
+		case "skippedNoConsentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentNEQ = data
+		case "skippedNoConsentIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentIn = data
+		case "skippedNoConsentNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentNotIn = data
+		case "skippedNoConsentGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentGT = data
+		case "skippedNoConsentGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentGTE = data
+		case "skippedNoConsentLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentLT = data
+		case "skippedNoConsentLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skippedNoConsentLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkippedNoConsentLTE = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOCampaignSyncStatus2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋcampaignsyncᚐStatus(ctx, v)
@@ -17263,6 +18989,76 @@ func (ec *executionContext) unmarshalInputCampaignSyncWhereInput(ctx context.Con
 				return it, err
 			}
 			it.ErrorContainsFold = data
+		case "slot":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slot"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Slot = data
+		case "slotNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotNEQ = data
+		case "slotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotIn = data
+		case "slotNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotNotIn = data
+		case "slotGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotGT = data
+		case "slotGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotGTE = data
+		case "slotLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotLT = data
+		case "slotLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotLTE = data
+		case "slotIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotIsNil = data
+		case "slotNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slotNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SlotNotNil = data
 		case "hasCampaign":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCampaign"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -17305,7 +19101,7 @@ func (ec *executionContext) unmarshalInputCampaignWhereInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "segmentID", "segmentIDNEQ", "segmentIDIn", "segmentIDNotIn", "destinationID", "destinationIDNEQ", "destinationIDIn", "destinationIDNotIn", "scheduleKind", "scheduleKindNEQ", "scheduleKindIn", "scheduleKindNotIn", "scheduleKindIsNil", "scheduleKindNotNil", "scheduleAt", "scheduleAtNEQ", "scheduleAtIn", "scheduleAtNotIn", "scheduleAtGT", "scheduleAtGTE", "scheduleAtLT", "scheduleAtLTE", "scheduleAtIsNil", "scheduleAtNotNil", "scheduleCron", "scheduleCronNEQ", "scheduleCronIn", "scheduleCronNotIn", "scheduleCronGT", "scheduleCronGTE", "scheduleCronLT", "scheduleCronLTE", "scheduleCronContains", "scheduleCronHasPrefix", "scheduleCronHasSuffix", "scheduleCronIsNil", "scheduleCronNotNil", "scheduleCronEqualFold", "scheduleCronContainsFold", "scheduleTimezone", "scheduleTimezoneNEQ", "scheduleTimezoneIn", "scheduleTimezoneNotIn", "scheduleTimezoneGT", "scheduleTimezoneGTE", "scheduleTimezoneLT", "scheduleTimezoneLTE", "scheduleTimezoneContains", "scheduleTimezoneHasPrefix", "scheduleTimezoneHasSuffix", "scheduleTimezoneIsNil", "scheduleTimezoneNotNil", "scheduleTimezoneEqualFold", "scheduleTimezoneContainsFold", "nextRunAt", "nextRunAtNEQ", "nextRunAtIn", "nextRunAtNotIn", "nextRunAtGT", "nextRunAtGTE", "nextRunAtLT", "nextRunAtLTE", "nextRunAtIsNil", "nextRunAtNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "hasSegment", "hasSegmentWith", "hasDestination", "hasDestinationWith", "hasSyncs", "hasSyncsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "segmentID", "segmentIDNEQ", "segmentIDIn", "segmentIDNotIn", "destinationID", "destinationIDNEQ", "destinationIDIn", "destinationIDNotIn", "scheduleKind", "scheduleKindNEQ", "scheduleKindIn", "scheduleKindNotIn", "scheduleKindIsNil", "scheduleKindNotNil", "scheduleAt", "scheduleAtNEQ", "scheduleAtIn", "scheduleAtNotIn", "scheduleAtGT", "scheduleAtGTE", "scheduleAtLT", "scheduleAtLTE", "scheduleAtIsNil", "scheduleAtNotNil", "scheduleCron", "scheduleCronNEQ", "scheduleCronIn", "scheduleCronNotIn", "scheduleCronGT", "scheduleCronGTE", "scheduleCronLT", "scheduleCronLTE", "scheduleCronContains", "scheduleCronHasPrefix", "scheduleCronHasSuffix", "scheduleCronIsNil", "scheduleCronNotNil", "scheduleCronEqualFold", "scheduleCronContainsFold", "scheduleTimezone", "scheduleTimezoneNEQ", "scheduleTimezoneIn", "scheduleTimezoneNotIn", "scheduleTimezoneGT", "scheduleTimezoneGTE", "scheduleTimezoneLT", "scheduleTimezoneLTE", "scheduleTimezoneContains", "scheduleTimezoneHasPrefix", "scheduleTimezoneHasSuffix", "scheduleTimezoneIsNil", "scheduleTimezoneNotNil", "scheduleTimezoneEqualFold", "scheduleTimezoneContainsFold", "nextRunAt", "nextRunAtNEQ", "nextRunAtIn", "nextRunAtNotIn", "nextRunAtGT", "nextRunAtGTE", "nextRunAtLT", "nextRunAtLTE", "nextRunAtIsNil", "nextRunAtNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "conversionWindowDays", "conversionWindowDaysNEQ", "conversionWindowDaysIn", "conversionWindowDaysNotIn", "conversionWindowDaysGT", "conversionWindowDaysGTE", "conversionWindowDaysLT", "conversionWindowDaysLTE", "hasSegment", "hasSegmentWith", "hasDestination", "hasDestinationWith", "hasSyncs", "hasSyncsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18068,6 +19864,62 @@ func (ec *executionContext) unmarshalInputCampaignWhereInput(ctx context.Context
 				return it, err
 			}
 			it.StatusNotIn = data
+		case "conversionWindowDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDays = data
+		case "conversionWindowDaysNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysNEQ = data
+		case "conversionWindowDaysIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysIn = data
+		case "conversionWindowDaysNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysNotIn = data
+		case "conversionWindowDaysGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysGT = data
+		case "conversionWindowDaysGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysGTE = data
+		case "conversionWindowDaysLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysLT = data
+		case "conversionWindowDaysLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDaysLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDaysLTE = data
 		case "hasSegment":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasSegment"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -18695,6 +20547,139 @@ func (ec *executionContext) unmarshalInputCountCondition(ctx context.Context, ob
 func UnmarshalCountCondition(ctx context.Context, raw any) (segment.CountCondition, error) {
 	var out segment.CountCondition
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CountCondition", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateCampaignInput(ctx context.Context, obj any) (model.CreateCampaignInput, error) {
+	var it model.CreateCampaignInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "segmentId", "destinationId", "fields", "conversionWindowDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "segmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentID = data
+		case "destinationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("destinationId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DestinationID = data
+		case "fields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fields"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Fields = data
+		case "conversionWindowDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateCampaignInput unmarshals raw into the CreateCampaignInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateCampaignInput(ctx context.Context, raw any) (model.CreateCampaignInput, error) {
+	var out model.CreateCampaignInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateCampaignInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateDestinationInput(ctx context.Context, obj any) (model.CreateDestinationInput, error) {
+	var it model.CreateDestinationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"kind", "name", "config", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNDestinationKind2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋdestinationᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "config":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("config"))
+			data, err := ec.unmarshalNMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Config = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateDestinationInput unmarshals raw into the CreateDestinationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateDestinationInput(ctx context.Context, raw any) (model.CreateDestinationInput, error) {
+	var out model.CreateDestinationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateDestinationInput", raw, &out)
 	return out, err
 }
 
@@ -19564,7 +21549,7 @@ func (ec *executionContext) unmarshalInputDestinationWhereInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "hasCampaigns", "hasCampaignsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "kind", "kindNEQ", "kindIn", "kindNotIn", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "enabled", "enabledNEQ", "hasCampaigns", "hasCampaignsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19879,6 +21864,20 @@ func (ec *executionContext) unmarshalInputDestinationWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.NameContainsFold = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "enabledNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabledNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnabledNEQ = data
 		case "hasCampaigns":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCampaigns"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -24186,6 +26185,132 @@ func UnmarshalTraitCondition(ctx context.Context, raw any) (segment.TraitConditi
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateCampaignInput(ctx context.Context, obj any) (model.UpdateCampaignInput, error) {
+	var it model.UpdateCampaignInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "segmentId", "destinationId", "fields", "conversionWindowDays"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "segmentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segmentId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SegmentID = data
+		case "destinationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("destinationId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DestinationID = data
+		case "fields":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fields"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Fields = data
+		case "conversionWindowDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("conversionWindowDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConversionWindowDays = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateCampaignInput unmarshals raw into the UpdateCampaignInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateCampaignInput(ctx context.Context, raw any) (model.UpdateCampaignInput, error) {
+	var out model.UpdateCampaignInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateCampaignInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateDestinationInput(ctx context.Context, obj any) (model.UpdateDestinationInput, error) {
+	var it model.UpdateDestinationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "config", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "config":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("config"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Config = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateDestinationInput unmarshals raw into the UpdateDestinationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateDestinationInput(ctx context.Context, raw any) (model.UpdateDestinationInput, error) {
+	var out model.UpdateDestinationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateDestinationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateSegmentInput(ctx context.Context, obj any) (model.UpdateSegmentInput, error) {
 	var it model.UpdateSegmentInput
 	if obj == nil {
@@ -24699,6 +26824,17 @@ func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "fields":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Campaign_fields(ctx, field, obj)
+				})
+		case "conversionWindowDays":
+			out.Values[i] = ec._Campaign_conversionWindowDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "segment":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -24851,6 +26987,11 @@ func (ec *executionContext) _CampaignSync(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "updated":
+			out.Values[i] = ec._CampaignSync_updated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "removed":
 			out.Values[i] = ec._CampaignSync_removed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -24861,6 +27002,16 @@ func (ec *executionContext) _CampaignSync(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "skippedNoEmail":
+			out.Values[i] = ec._CampaignSync_skippedNoEmail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "skippedNoConsent":
+			out.Values[i] = ec._CampaignSync_skippedNoConsent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "status":
 			out.Values[i] = ec._CampaignSync_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -24868,6 +27019,11 @@ func (ec *executionContext) _CampaignSync(ctx context.Context, sel ast.Selection
 			}
 		case "error":
 			out.Values[i] = ec._CampaignSync_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "slot":
+			out.Values[i] = ec._CampaignSync_slot(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -25400,11 +27556,34 @@ func (ec *executionContext) _Destination(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "enabled":
+			out.Values[i] = ec._Destination_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "campaigns":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Destination_campaigns(ctx, field, obj)
+				})
+		case "settings":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Destination_settings(ctx, field, obj)
+				})
+		case "secrets":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Destination_secrets(ctx, field, obj)
+				})
+		case "configured":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Destination_configured(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -25485,6 +27664,87 @@ func (ec *executionContext) _DestinationEdge(ctx context.Context, sel ast.Select
 		case "cursor":
 			out.Values[i] = ec._DestinationEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var destinationSecretImplementors = []string{"DestinationSecret"}
+
+func (ec *executionContext) _DestinationSecret(ctx context.Context, sel ast.SelectionSet, obj *model.DestinationSecret) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, destinationSecretImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DestinationSecret")
+		case "key":
+			out.Values[i] = ec._DestinationSecret_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "configured":
+			out.Values[i] = ec._DestinationSecret_configured(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hint":
+			out.Values[i] = ec._DestinationSecret_hint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var destinationTestImplementors = []string{"DestinationTest"}
+
+func (ec *executionContext) _DestinationTest(ctx context.Context, sel ast.SelectionSet, obj *model.DestinationTest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, destinationTestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DestinationTest")
+		case "ok":
+			out.Values[i] = ec._DestinationTest_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._DestinationTest_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -25930,6 +28190,76 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createDestination":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createDestination(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateDestination":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateDestination(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteDestination":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteDestination(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testDestination":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_testDestination(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scheduleCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_scheduleCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pauseCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pauseCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runCampaignSync":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runCampaignSync(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "mergeCustomers":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_mergeCustomers(ctx, field)
@@ -26292,6 +28622,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_job(ctx, field)
+				})
+		case "campaign":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_campaign(ctx, field)
 				})
 		case "rfmSummary":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -27589,6 +29925,11 @@ func (ec *executionContext) marshalNCampaignOrderField2ᚖgithubᚗcomᚋcairn�
 	return v
 }
 
+func (ec *executionContext) unmarshalNCampaignScheduleInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCampaignScheduleInput(ctx context.Context, v any) (model.CampaignScheduleInput, error) {
+	res, err := ec.unmarshalInputCampaignScheduleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCampaignScheduleKind2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋcampaignᚐScheduleKind(ctx context.Context, v any) (campaign.ScheduleKind, error) {
 	var res campaign.ScheduleKind
 	err := res.UnmarshalGQL(v)
@@ -27686,6 +30027,16 @@ func (ec *executionContext) marshalNCreateAPIKeyPayload2ᚖgithubᚗcomᚋcairn�
 	return ec._CreateAPIKeyPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateCampaignInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateCampaignInput(ctx context.Context, v any) (model.CreateCampaignInput, error) {
+	res, err := ec.unmarshalInputCreateCampaignInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateDestinationInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateDestinationInput(ctx context.Context, v any) (model.CreateDestinationInput, error) {
+	res, err := ec.unmarshalInputCreateDestinationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateSegmentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateSegmentInput(ctx context.Context, v any) (model.CreateSegmentInput, error) {
 	res, err := ec.unmarshalInputCreateSegmentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -27774,6 +30125,38 @@ func (ec *executionContext) marshalNDestinationOrderField2ᚖgithubᚗcomᚋcair
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNDestinationSecret2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐDestinationSecretᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DestinationSecret) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDestinationSecret2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐDestinationSecret(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDestinationSecret2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐDestinationSecret(ctx context.Context, sel ast.SelectionSet, v *model.DestinationSecret) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DestinationSecret!")
+		return graphql.Null
+	}
+	return ec._DestinationSecret(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDestinationTest2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐDestinationTest(ctx context.Context, sel ast.SelectionSet, v *model.DestinationTest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DestinationTest!")
+		return graphql.Null
+	}
+	return ec._DestinationTest(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNDestinationWhereInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐDestinationWhereInput(ctx context.Context, v any) (*ent.DestinationWhereInput, error) {
@@ -28302,6 +30685,16 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateCampaignInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateCampaignInput(ctx context.Context, v any) (model.UpdateCampaignInput, error) {
+	res, err := ec.unmarshalInputUpdateCampaignInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateDestinationInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateDestinationInput(ctx context.Context, v any) (model.UpdateDestinationInput, error) {
+	res, err := ec.unmarshalInputUpdateDestinationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNUpdateSegmentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateSegmentInput(ctx context.Context, v any) (model.UpdateSegmentInput, error) {

@@ -6,14 +6,42 @@ import (
 	"time"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/ent/destination"
 	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/google/uuid"
 )
+
+// When a campaign runs: set at (an absolute time ahead), or cron (five fields) with timeZone (an
+// IANA name; default UTC). DST: a slot in a spring-forward gap runs once at the transition, a
+// slot in a repeated hour runs once.
+type CampaignScheduleInput struct {
+	At       *time.Time `json:"at,omitempty"`
+	Cron     *string    `json:"cron,omitempty"`
+	TimeZone *string    `json:"timeZone,omitempty"`
+}
 
 type CreateAPIKeyPayload struct {
 	Key *ent.APIKey `json:"key"`
 	// The key's secret: shown only in this response.
 	Secret string `json:"secret"`
+}
+
+type CreateCampaignInput struct {
+	Name          string    `json:"name"`
+	SegmentID     uuid.UUID `json:"segmentId"`
+	DestinationID uuid.UUID `json:"destinationId"`
+	// Merge fields sent with each contact: name → source, where source is "email", "customer_id"
+	// or "trait:<key>" (the trait as text; empty when absent).
+	Fields map[string]any `json:"fields,omitempty"`
+	// An Order Completed within this many days of a click is a conversion (1 to 365; default 7).
+	ConversionWindowDays *int `json:"conversionWindowDays,omitempty"`
+}
+
+type CreateDestinationInput struct {
+	Kind    destination.Kind `json:"kind"`
+	Name    string           `json:"name"`
+	Config  map[string]any   `json:"config"`
+	Enabled *bool            `json:"enabled,omitempty"`
 }
 
 type CreateSegmentInput struct {
@@ -22,6 +50,21 @@ type CreateSegmentInput struct {
 	Rule        *segment.Rule `json:"rule"`
 	// How often the segment is fully recomputed (60 s to 30 days; default 3600).
 	RefreshEverySeconds *int `json:"refreshEverySeconds,omitempty"`
+}
+
+// A secret of a destination, described without its value.
+type DestinationSecret struct {
+	Key        string `json:"key"`
+	Configured bool   `json:"configured"`
+	// The last four characters of a long secret, e.g. …f3a9; … alone for a short one.
+	Hint string `json:"hint"`
+}
+
+// The answer of testDestination.
+type DestinationTest struct {
+	Ok bool `json:"ok"`
+	// Why the test failed (the provider's answer), when it did.
+	Error *string `json:"error,omitempty"`
 }
 
 // A River job, as enqueued by a mutation such as computeSegment.
@@ -89,6 +132,21 @@ type SegmentHistoryEntry struct {
 	Day     time.Time `json:"day"`
 	Entered int       `json:"entered"`
 	Exited  int       `json:"exited"`
+}
+
+type UpdateCampaignInput struct {
+	Name      *string    `json:"name,omitempty"`
+	SegmentID *uuid.UUID `json:"segmentId,omitempty"`
+	// Allowed only while nothing was synced to the current destination.
+	DestinationID        *uuid.UUID     `json:"destinationId,omitempty"`
+	Fields               map[string]any `json:"fields,omitempty"`
+	ConversionWindowDays *int           `json:"conversionWindowDays,omitempty"`
+}
+
+type UpdateDestinationInput struct {
+	Name    *string        `json:"name,omitempty"`
+	Config  map[string]any `json:"config,omitempty"`
+	Enabled *bool          `json:"enabled,omitempty"`
 }
 
 type UpdateSegmentInput struct {
