@@ -73,5 +73,6 @@ func (Interaction) Indexes() []ent.Index {
 
 // Annotations of the Interaction.
 func (Interaction) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	// QueryField: the root interactions connection (the console's live events page).
+	return []schema.Annotation{entgql.QueryField(), entgql.RelayConnection()}
 }
