@@ -1,4 +1,4 @@
-// Package server is Cairn's HTTP front: it routes /graphql, /playground, the health and metrics
+// Package server is Cairn's HTTP front: it routes /graphql, the console (/) and /playground, the health and metrics
 // endpoints and the tracking API to their handlers, authenticates callers, and adds request ids,
 // structured access logs and Prometheus metrics. Handlers stay thin; the logic is in
 // internal/<domain> and graph.
@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/console"
 )
 
 // Config wires the server's dependencies.
@@ -60,7 +61,7 @@ func New(cfg Config) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("POST /graphql", s.requireKey(s.graphQL()))
 	mux.Handle("GET /graphql", s.requireKey(s.graphQL()))
-	mux.HandleFunc("GET /playground", playgroundHandler)
+	console.New("/graphql").Register(mux) // the web console at / and GraphiQL at /playground
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.handler())
