@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-
-	"github.com/99designs/gqlgen/graphql/playground"
 )
 
 // Console serves the web console and GraphiQL.
@@ -17,7 +15,7 @@ type Console struct {
 	static, graphiql *bundle
 	index            *asset
 	csp              string
-	playground       http.Handler
+	playground       *asset
 }
 
 const (
@@ -25,11 +23,11 @@ const (
 	playgroundPrefix = "/playground/assets/"
 )
 
-// New loads the embedded files. endpoint is the GraphQL path GraphiQL talks to.
-func New(endpoint string) *Console {
+// New loads the embedded files.
+func New() *Console {
 	c := &Console{static: load(staticFS, "static"), graphiql: load(playgroundFS, "playground")}
 	c.buildIndex()
-	c.buildPlayground(endpoint)
+	c.buildPlayground()
 	return c
 }
 
@@ -38,7 +36,7 @@ func New(endpoint string) *Console {
 func (c *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", c.serveIndex)
 	mux.Handle("GET "+assetsPrefix, c.static.assetHandler(assetsPrefix))
-	mux.Handle("GET /playground", c.playground)
+	mux.HandleFunc("GET /playground", c.servePlayground)
 	mux.Handle("GET "+playgroundPrefix, c.graphiql.assetHandler(playgroundPrefix))
 }
 
@@ -92,17 +90,17 @@ func (c *Console) serveIndex(w http.ResponseWriter, r *http.Request) {
 	c.index.serve(w, r, "no-cache")
 }
 
-// buildPlayground is gqlgen's GraphiQL page with its scripts and styles served from the
-// binary; the page checks them against these SRI hashes.
-func (c *Console) buildPlayground(endpoint string) {
+// buildPlayground renders GraphiQL's page with the versioned base of its assets.
+func (c *Console) buildPlayground() {
 	base := playgroundPrefix + c.graphiql.version + "/"
-	sri := func(name string) string {
-		sum := sha256.Sum256(c.graphiql.files[name].body)
-		return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
-	}
-	c.playground = playground.Handler("Cairn GraphQL", endpoint,
-		playground.WithGraphiqlVersion(base+"graphiql.min.js", base+"graphiql.min.css", sri("graphiql.min.js"), sri("graphiql.min.css")),
-		playground.WithGraphiqlReactVersion(base+"react.production.min.js", base+"react-dom.production.min.js",
-			sri("react.production.min.js"), sri("react-dom.production.min.js")),
-	)
+	page := strings.ReplaceAll(string(c.graphiql.files["index.html"].body), "{{BASE}}", base)
+	sum := sha256.Sum256([]byte(page))
+	c.playground = &asset{body: []byte(page), gz: gzipped([]byte(page)), contentType: "text/html; charset=utf-8",
+		etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:9]) + `"`}
+}
+
+func (c *Console) servePlayground(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("X-Frame-Options", "DENY")
+	c.playground.serve(w, r, "no-cache")
 }

@@ -61,7 +61,7 @@ func New(cfg Config) *Server {
 	mux := http.NewServeMux()
 	mux.Handle("POST /graphql", s.requireKey(s.graphQL()))
 	mux.Handle("GET /graphql", s.requireKey(s.graphQL()))
-	console.New("/graphql").Register(mux) // the web console at / and GraphiQL at /playground
+	console.New().Register(mux) // the web console at / and GraphiQL at /playground
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.handler())

@@ -50,6 +50,7 @@ function App() {
   const hash = useHash();
 
   useEffect(() => {
+    performance.mark('cairn-interactive'); // the first screen is rendered and listening
     const out = () => setViewer(null);
     addEventListener('cairn:signout', out);
     if (session.key()) {
