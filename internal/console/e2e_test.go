@@ -91,7 +91,12 @@ func TestBuildPreviewSaveComputeSegment(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.leaf[data-kind="trait"]`)),
 		// Condition 1: traits.plan = pro (typed, as a user would).
 		chromedp.SendKeys(chromedp.CSS(`.leaf[data-kind="trait"] input[list]`), "plan"),
+		// plan > pro: the API refuses it, and the error shows on the trait's node.
+		setValue(`.leaf[data-kind="trait"] select[id$="-op"]`, "GT"),
 		chromedp.SendKeys(chromedp.CSS(`.leaf[data-kind="trait"] input[id$="-value"]`), "pro"),
+		chromedp.WaitVisible(chromedp.CSS(`.leaf[data-kind="trait"].has-error .node-error`)),
+		setValue(`.leaf[data-kind="trait"] select[id$="-op"]`, "EQ"),
+		chromedp.WaitNotPresent(chromedp.CSS(`.leaf[data-kind="trait"].has-error`)),
 		// Condition 2: Order Completed at least 3 times in the last 30 days.
 		setValue(`.add select`, "event"),
 		chromedp.Click(chromedp.CSS(`.add-condition`)),

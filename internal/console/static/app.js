@@ -68,4 +68,6 @@ function App() {
     <main id="main">${route(hash, can)}</main>`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+root.textContent = ''; // the boot message; Preact renders beside existing children otherwise
+render(html`<${App} />`, root);

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { html, fmtTime } from '../html.js';
+import { html } from '../html.js';
 import { gql, isAbort } from '../api.js';
 
 const Q = `query($where: InteractionWhereInput) { interactions(first: 50, where: $where, orderBy: {field: RECEIVED_AT, direction: DESC}) {
@@ -49,7 +49,7 @@ export function LivePage() {
     <table class="list live" id="live-events">
       <thead><tr><th>Received</th><th>Type</th><th>Event</th><th>Profile</th></tr></thead>
       <tbody>${items.map((i) => html`<tr key=${i.id} class=${fresh.includes(i.id) && seen.current.size ? 'fresh' : ''} data-event=${i.event || ''}>
-        <td>${fmtTime(i.receivedAt)}</td><td>${i.kind}</td>
+        <td><time datetime=${i.receivedAt}>${new Date(i.receivedAt).toLocaleTimeString()}</time></td><td>${i.kind}</td>
         <td><details><summary>${i.event || '—'}</summary><pre>${JSON.stringify(i.properties || {}, null, 2)}</pre></details></td>
         <td><a href=${'#/profiles/' + i.customer.id}>${i.customer.email || i.customer.traits?.name || i.customer.id.slice(0, 8)}</a></td></tr>`)}</tbody>
     </table>
