@@ -4052,6 +4052,7 @@ input InteractionOrder {
 Properties by which Interaction connections can be ordered.
 """
 enum InteractionOrderField {
+  ID
   OCCURRED_AT
   RECEIVED_AT
 }
@@ -5341,6 +5342,9 @@ extend type Query {
   """
   segmentExplain(segmentId: ID, rule: SegmentRuleInput, customerId: ID!): SegmentExplanation!
 }
+
+# The root interactions connection is generated (entgql QueryField on Interaction); without
+# orderBy it is newest first (id descending: UUIDv7 ids grow with ingest time).
 
 "The caller of a request."
 type Viewer {

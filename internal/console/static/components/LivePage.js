@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { gql, isAbort } from '../api.js';
 
-const Q = `query($where: InteractionWhereInput) { interactions(first: 50, where: $where, orderBy: {field: RECEIVED_AT, direction: DESC}) {
+const Q = `query($where: InteractionWhereInput) { interactions(first: 50, where: $where) {
   edges { node { id kind event receivedAt occurredAt properties customer { id email traits } } } } }`;
 const KINDS = ['track', 'page', 'screen', 'identify', 'group', 'alias'];
 
