@@ -114,6 +114,13 @@ func TestBuildPreviewSaveComputeSegment(t *testing.T) {
 	require.Equal(t, 2, apiCount) // ada and dee
 	b.waitText(t, `#preview-count[data-state="ready"]`, strconv.Itoa(apiCount), 10*time.Second)
 
+	// Why not, for the rule being built: bob is pro with one order.
+	b.do(t, 20*time.Second,
+		setValue("#why-customer", "bob@example.com"),
+		chromedp.Click(chromedp.CSS(`section[aria-labelledby="why-h"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#explain-result[data-matches="false"] .explain-node.fail[data-path="rule.and[1]"]`)),
+	)
+
 	// Save, compute, see the members.
 	b.do(t, 30*time.Second,
 		chromedp.SendKeys(chromedp.CSS("#segment-name"), "Loyal pros"),

@@ -41,7 +41,7 @@ type ExplainNode struct {
 
 // Explain evaluates every node of r for one live customer. A node's value is the compiled
 // node (the same compiler as Preview and Compute, restricted to the customer with
-// CustomerOptions.CustomerIDs) run as its own query, so it cannot disagree with membership;
+// CompileOptions.CustomerIDs) run as its own query, so it cannot disagree with membership;
 // the observed facts are read beside it, in the same read-only snapshot. customerID must be a
 // live (not merged-away) customer; a merged-away or unknown one matches nothing.
 func (s *Service) Explain(ctx context.Context, r *Rule, customerID uuid.UUID) (*Explanation, error) {
@@ -55,11 +55,7 @@ func (s *Service) Explain(ctx context.Context, r *Rule, customerID uuid.UUID) (*
 			return err
 		}
 		e := explainer{ctx: ctx, tx: tx, now: s.now(), id: customerID, names: names}
-		out.Nodes = out.Nodes[:0]
-		if err := e.node(r, "rule", "", &out.Nodes); err != nil {
-			return err
-		}
-		return nil
+		return e.node(r, "rule", "", &out.Nodes)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error explaining segment rule: %w", err)

@@ -4,6 +4,7 @@ import { gql, isAbort } from '../api.js';
 import { toInput, fromInput, newNode, replaceNode, errorPath, nodeForPath } from '../rule.js';
 import { RuleNode } from './RuleNode.js';
 import { Preview } from './Preview.js';
+import { ExplainPanel } from './ExplainPanel.js';
 
 const PREVIEW = `query($rule: SegmentRuleInput!) { segmentPreview(rule: $rule) { count sample(first: 5) { edges { node { id email traits } } } } }`;
 const LOAD = `query($id: ID!) { segment(id: $id) { id name description rule } }`;
@@ -108,5 +109,6 @@ export function SegmentBuilder({ id, can }) {
         <button type="submit" id="save-segment" disabled=${saving || incomplete || !can('write')}>${id ? 'Save changes' : 'Save segment'}</button>
         <a href=${id ? '#/segments/' + id : '#/segments'}>Cancel</a>
       </div>
-    </form>`;
+    </form>
+    ${!incomplete && preview.state !== 'error' && html`<${ExplainPanel} rule=${input} />`}`;
 }
