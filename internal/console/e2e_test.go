@@ -150,6 +150,17 @@ func TestBuildPreviewSaveComputeSegment(t *testing.T) {
 	overflow := eval[bool](t, b, `document.documentElement.scrollWidth > window.innerWidth + 1`)
 	b.do(t, 10*time.Second, chromedp.EmulateViewport(1280, 800))
 	require.False(t, overflow, "the profile page scrolls sideways at phone width")
+
+	// The builder works from the keyboard: its controls are real buttons and fields.
+	b.do(t, 20*time.Second,
+		chromedp.Navigate(s.url+"/#/segments/new"),
+		chromedp.WaitVisible(chromedp.CSS(`.leaf[data-kind="trait"]`)),
+		chromedp.Focus(chromedp.CSS(`.add-condition`)),
+		chromedp.KeyEvent("\r"),
+		chromedp.WaitVisible(chromedp.CSS(`.children > li:nth-child(2) .leaf`)),
+	)
+	focused := eval[string](t, b, `document.activeElement.className`)
+	require.Contains(t, focused, "add-condition")
 }
 
 func TestLiveEventsShowTrackedEvent(t *testing.T) {
