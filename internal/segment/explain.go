@@ -233,7 +233,11 @@ func segmentNames(ctx context.Context, tx *sql.Tx, ids []uuid.UUID) (map[uuid.UU
 	if len(ids) == 0 {
 		return names, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, name FROM segments WHERE id = ANY($1::uuid[])`, uuidArray(ids))
+	arr := make(pq.StringArray, len(ids))
+	for i, id := range ids {
+		arr[i] = id.String()
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, name FROM segments WHERE id = ANY($1::uuid[])`, arr)
 	if err != nil {
 		return nil, fmt.Errorf("error loading referenced segments: %w", err)
 	}
