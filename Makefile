@@ -8,7 +8,7 @@ BIN := bin/cairn
 ADDR ?= $(or $(CAIRN_ADDR),:8080)
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: all build run test postgres generate check-generate migration vet fmt clean stop-test-db
+.PHONY: all build run test postgres chromium generate check-generate migration vet fmt clean stop-test-db
 
 all: build
 
@@ -29,12 +29,24 @@ postgres:
 		echo "PostgreSQL server binaries (initdb, pg_ctl) not found: install PostgreSQL 15+ (e.g. brew install postgresql@16) or set DATABASE_URL"; exit 1; \
 	fi
 
+## chromium: make sure Debian's chromium is installed for the console's browser tests
+chromium:
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "chromium: found"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "chromium not found: installing Debian's chromium package (the console's browser tests drive it)"; \
+		SUDO=""; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "/usr/bin/chromium not found: install Chromium for the console's browser tests (internal/console)"; exit 1; \
+	fi
+
 ## run: set everything up and start Cairn at http://localhost:8080 (ADDR=:9090 for another port; local Postgres under ./.cairn)
 run: postgres build
 	CAIRN_ADDR='$(ADDR)' ./$(BIN) serve --bootstrap-admin-key
 
 ## test: run every test against a real local PostgreSQL (started and reused under ./.cairn/testpg)
-test: postgres
+test: postgres chromium
 	$(GO) test $(TEST_FLAGS) ./...
 
 ## generate: regenerate ent, entgql and gqlgen code

@@ -2821,6 +2821,20 @@ func (_m *InteractionQuery) Paginate(
 }
 
 var (
+	// InteractionOrderFieldID orders Interaction by id.
+	InteractionOrderFieldID = &InteractionOrderField{
+		Value: func(_m *Interaction) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: interaction.FieldID,
+		toTerm: interaction.ByID,
+		toCursor: func(_m *Interaction) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.ID,
+			}
+		},
+	}
 	// InteractionOrderFieldOccurredAt orders Interaction by occurred_at.
 	InteractionOrderFieldOccurredAt = &InteractionOrderField{
 		Value: func(_m *Interaction) (ent.Value, error) {
@@ -2855,6 +2869,8 @@ var (
 func (f InteractionOrderField) String() string {
 	var str string
 	switch f.column {
+	case InteractionOrderFieldID.column:
+		str = "ID"
 	case InteractionOrderFieldOccurredAt.column:
 		str = "OCCURRED_AT"
 	case InteractionOrderFieldReceivedAt.column:
@@ -2875,6 +2891,8 @@ func (f *InteractionOrderField) UnmarshalGQL(v interface{}) error {
 		return fmt.Errorf("InteractionOrderField %T must be a string", v)
 	}
 	switch str {
+	case "ID":
+		*f = *InteractionOrderFieldID
 	case "OCCURRED_AT":
 		*f = *InteractionOrderFieldOccurredAt
 	case "RECEIVED_AT":

@@ -370,21 +370,18 @@ func init() {
 	identityDescID := identityMixinFields0[0].Descriptor()
 	// identity.DefaultID holds the default value on creation for the id field.
 	identity.DefaultID = identityDescID.Default.(func() uuid.UUID)
-	interactionMixin := schema.Interaction{}.Mixin()
-	interactionMixinFields0 := interactionMixin[0].Fields()
-	_ = interactionMixinFields0
 	interactionFields := schema.Interaction{}.Fields()
 	_ = interactionFields
 	// interactionDescEvent is the schema descriptor for event field.
-	interactionDescEvent := interactionFields[1].Descriptor()
+	interactionDescEvent := interactionFields[2].Descriptor()
 	// interaction.EventValidator is a validator for the "event" field. It is called by the builders before save.
 	interaction.EventValidator = interactionDescEvent.Validators[0].(func(string) error)
 	// interactionDescReceivedAt is the schema descriptor for received_at field.
-	interactionDescReceivedAt := interactionFields[5].Descriptor()
+	interactionDescReceivedAt := interactionFields[6].Descriptor()
 	// interaction.DefaultReceivedAt holds the default value on creation for the received_at field.
 	interaction.DefaultReceivedAt = interactionDescReceivedAt.Default.(func() time.Time)
 	// interactionDescMessageID is the schema descriptor for message_id field.
-	interactionDescMessageID := interactionFields[6].Descriptor()
+	interactionDescMessageID := interactionFields[7].Descriptor()
 	// interaction.MessageIDValidator is a validator for the "message_id" field. It is called by the builders before save.
 	interaction.MessageIDValidator = func() func(string) error {
 		validators := interactionDescMessageID.Validators
@@ -402,7 +399,7 @@ func init() {
 		}
 	}()
 	// interactionDescID is the schema descriptor for id field.
-	interactionDescID := interactionMixinFields0[0].Descriptor()
+	interactionDescID := interactionFields[0].Descriptor()
 	// interaction.DefaultID holds the default value on creation for the id field.
 	interaction.DefaultID = interactionDescID.Default.(func() uuid.UUID)
 	privacyrequestMixin := schema.PrivacyRequest{}.Mixin()

@@ -79,6 +79,15 @@ func (r *queryResolver) Destinations(ctx context.Context, after *entgql.Cursor[u
 		ent.WithDestinationOrder(orderBy), ent.WithDestinationFilter(where.Filter))
 }
 
+// Interactions is the resolver for the interactions field.
+func (r *queryResolver) Interactions(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InteractionOrder, where *ent.InteractionWhereInput) (*ent.InteractionConnection, error) {
+	if orderBy == nil { // newest first unless asked otherwise: UUIDv7 ids grow with ingest time
+		orderBy = &ent.InteractionOrder{Direction: entgql.OrderDirectionDesc, Field: ent.InteractionOrderFieldID}
+	}
+	return r.Client.Interaction.Query().Paginate(ctx, after, first, before, last,
+		ent.WithInteractionOrder(orderBy), ent.WithInteractionFilter(where.Filter))
+}
+
 // PrivacyRequests is the resolver for the privacyRequests field.
 func (r *queryResolver) PrivacyRequests(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.PrivacyRequestOrder, where *ent.PrivacyRequestWhereInput) (*ent.PrivacyRequestConnection, error) {
 	return r.Client.PrivacyRequest.Query().Paginate(countFree(ctx), after, first, before, last,

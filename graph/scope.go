@@ -23,6 +23,8 @@ var RootScopes = map[string]map[string]auth.Scope{
 		"rfmSummary": auth.ScopeRead, "campaigns": auth.ScopeRead, "destinations": auth.ScopeRead,
 		"campaign":          auth.ScopeRead,
 		"job":               auth.ScopeRead,
+		"viewer": auth.ScopeRead, "traitKeys": auth.ScopeRead, "eventNames": auth.ScopeRead,
+		"segmentExplain": auth.ScopeRead, "interactions": auth.ScopeRead,
 		"retentionPolicies": auth.ScopePrivacy, "privacyRequests": auth.ScopePrivacy,
 		"apiKeys": auth.ScopeAdmin, "auditEvents": auth.ScopeAdmin,
 	},

@@ -16,12 +16,13 @@ import (
 // Interaction is one event a customer did (Segment Spec message).
 type Interaction struct{ ent.Schema }
 
-// Mixin of the Interaction.
-func (Interaction) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}} }
-
 // Fields of the Interaction.
 func (Interaction) Fields() []ent.Field {
 	return []ent.Field{
+		// IDMixin's UUIDv7 id, declared here to be orderable: ids grow with the time of ingest,
+		// so "newest first" (the root interactions connection's default) is a backward scan of
+		// the primary key instead of a sort of every interaction.
+		field.UUID("id", uuid.UUID{}).Default(NewID).Immutable().Annotations(entgql.OrderField("ID")),
 		field.Enum("kind").Values("track", "page", "screen", "identify", "group", "alias"),
 		field.String("event").Optional().Nillable().MaxLen(512),
 		field.JSON("properties", map[string]any{}).Optional().Annotations(entgql.Type("Map")),
@@ -73,5 +74,6 @@ func (Interaction) Indexes() []ent.Index {
 
 // Annotations of the Interaction.
 func (Interaction) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.RelayConnection()}
+	// QueryField: the root interactions connection (the console's live events page).
+	return []schema.Annotation{entgql.QueryField(), entgql.RelayConnection()}
 }

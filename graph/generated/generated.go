@@ -249,6 +249,16 @@ type ComplexityRoot struct {
 		Ok    func(childComplexity int) int
 	}
 
+	ExplainNode struct {
+		Fact       func(childComplexity int) int
+		Kind       func(childComplexity int) int
+		Matched    func(childComplexity int) int
+		Observed   func(childComplexity int) int
+		ParentPath func(childComplexity int) int
+		Path       func(childComplexity int) int
+		Text       func(childComplexity int) int
+	}
+
 	Identity struct {
 		Customer    func(childComplexity int) int
 		CustomerID  func(childComplexity int) int
@@ -370,6 +380,8 @@ type ComplexityRoot struct {
 		CustomerByIdentity func(childComplexity int, typeArg string, value string) int
 		Customers          func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) int
 		Destinations       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.DestinationOrder, where *ent.DestinationWhereInput) int
+		EventNames         func(childComplexity int, prefix *string, first *int) int
+		Interactions       func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InteractionOrder, where *ent.InteractionWhereInput) int
 		Job                func(childComplexity int, id uuid.UUID) int
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
@@ -377,8 +389,11 @@ type ComplexityRoot struct {
 		RetentionPolicies  func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RetentionPolicyOrder, where *ent.RetentionPolicyWhereInput) int
 		RfmSummary         func(childComplexity int) int
 		Segment            func(childComplexity int, id uuid.UUID) int
+		SegmentExplain     func(childComplexity int, segmentID *uuid.UUID, rule *segment.Rule, customerID uuid.UUID) int
 		SegmentPreview     func(childComplexity int, rule segment.Rule) int
 		Segments           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.SegmentOrder, where *ent.SegmentWhereInput) int
+		TraitKeys          func(childComplexity int, prefix *string, first *int) int
+		Viewer             func(childComplexity int) int
 	}
 
 	RFM struct {
@@ -464,6 +479,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	SegmentExplanation struct {
+		Customer func(childComplexity int) int
+		Matches  func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+	}
+
 	SegmentHistoryEntry struct {
 		Day     func(childComplexity int) int
 		Entered func(childComplexity int) int
@@ -494,6 +515,11 @@ type ComplexityRoot struct {
 	SegmentPreview struct {
 		Count  func(childComplexity int) int
 		Sample func(childComplexity int, first *int, after *entgql.Cursor[uuid.UUID]) int
+	}
+
+	Viewer struct {
+		Name   func(childComplexity int) int
+		Scopes func(childComplexity int) int
 	}
 }
 
@@ -544,6 +570,7 @@ type QueryResolver interface {
 	Campaigns(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CampaignOrder, where *ent.CampaignWhereInput) (*ent.CampaignConnection, error)
 	Customers(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CustomerOrder, where *ent.CustomerWhereInput) (*ent.CustomerConnection, error)
 	Destinations(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.DestinationOrder, where *ent.DestinationWhereInput) (*ent.DestinationConnection, error)
+	Interactions(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InteractionOrder, where *ent.InteractionWhereInput) (*ent.InteractionConnection, error)
 	PrivacyRequests(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.PrivacyRequestOrder, where *ent.PrivacyRequestWhereInput) (*ent.PrivacyRequestConnection, error)
 	RetentionPolicies(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RetentionPolicyOrder, where *ent.RetentionPolicyWhereInput) (*ent.RetentionPolicyConnection, error)
 	Segments(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.SegmentOrder, where *ent.SegmentWhereInput) (*ent.SegmentConnection, error)
@@ -551,6 +578,10 @@ type QueryResolver interface {
 	CustomerByIdentity(ctx context.Context, typeArg string, value string) (*ent.Customer, error)
 	Job(ctx context.Context, id uuid.UUID) (*model.Job, error)
 	Campaign(ctx context.Context, id uuid.UUID) (*ent.Campaign, error)
+	Viewer(ctx context.Context) (*model.Viewer, error)
+	TraitKeys(ctx context.Context, prefix *string, first *int) ([]string, error)
+	EventNames(ctx context.Context, prefix *string, first *int) ([]string, error)
+	SegmentExplain(ctx context.Context, segmentID *uuid.UUID, rule *segment.Rule, customerID uuid.UUID) (*model.SegmentExplanation, error)
 	RfmSummary(ctx context.Context) (*model.RFMSummary, error)
 	Segment(ctx context.Context, id uuid.UUID) (*ent.Segment, error)
 	SegmentPreview(ctx context.Context, rule segment.Rule) (*model.SegmentPreview, error)
@@ -1356,6 +1387,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DestinationTest.Ok(childComplexity), true
 
+	case "ExplainNode.fact":
+		if e.ComplexityRoot.ExplainNode.Fact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplainNode.Fact(childComplexity), true
+	case "ExplainNode.kind":
+		if e.ComplexityRoot.ExplainNode.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplainNode.Kind(childComplexity), true
+	case "ExplainNode.matched":
+		if e.ComplexityRoot.ExplainNode.Matched == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplainNode.Matched(childComplexity), true
+	case "ExplainNode.observed":
+		if e.ComplexityRoot.ExplainNode.Observed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplainNode.Observed(childComplexity), true
+	case "ExplainNode.parentPath":
+		if e.ComplexityRoot.ExplainNode.ParentPath == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplainNode.ParentPath(childComplexity), true
+	case "ExplainNode.path":
+		if e.ComplexityRoot.ExplainNode.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplainNode.Path(childComplexity), true
+	case "ExplainNode.text":
+		if e.ComplexityRoot.ExplainNode.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExplainNode.Text(childComplexity), true
+
 	case "Identity.customer":
 		if e.ComplexityRoot.Identity.Customer == nil {
 			break
@@ -1997,6 +2071,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Destinations(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.DestinationOrder), args["where"].(*ent.DestinationWhereInput)), true
+	case "Query.eventNames":
+		if e.ComplexityRoot.Query.EventNames == nil {
+			break
+		}
+
+		args, err := ec.field_Query_eventNames_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.EventNames(childComplexity, args["prefix"].(*string), args["first"].(*int)), true
+	case "Query.interactions":
+		if e.ComplexityRoot.Query.Interactions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_interactions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Interactions(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.InteractionOrder), args["where"].(*ent.InteractionWhereInput)), true
 
 	case "Query.job":
 		if e.ComplexityRoot.Query.Job == nil {
@@ -2070,6 +2166,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Segment(childComplexity, args["id"].(uuid.UUID)), true
+	case "Query.segmentExplain":
+		if e.ComplexityRoot.Query.SegmentExplain == nil {
+			break
+		}
+
+		args, err := ec.field_Query_segmentExplain_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SegmentExplain(childComplexity, args["segmentId"].(*uuid.UUID), args["rule"].(*segment.Rule), args["customerId"].(uuid.UUID)), true
 	case "Query.segmentPreview":
 		if e.ComplexityRoot.Query.SegmentPreview == nil {
 			break
@@ -2092,6 +2199,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Segments(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.SegmentOrder), args["where"].(*ent.SegmentWhereInput)), true
+	case "Query.traitKeys":
+		if e.ComplexityRoot.Query.TraitKeys == nil {
+			break
+		}
+
+		args, err := ec.field_Query_traitKeys_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TraitKeys(childComplexity, args["prefix"].(*string), args["first"].(*int)), true
+	case "Query.viewer":
+		if e.ComplexityRoot.Query.Viewer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
 	case "RFM.computedAt":
 		if e.ComplexityRoot.RFM.ComputedAt == nil {
@@ -2431,6 +2555,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SegmentEdge.Node(childComplexity), true
 
+	case "SegmentExplanation.customer":
+		if e.ComplexityRoot.SegmentExplanation.Customer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentExplanation.Customer(childComplexity), true
+	case "SegmentExplanation.matches":
+		if e.ComplexityRoot.SegmentExplanation.Matches == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentExplanation.Matches(childComplexity), true
+	case "SegmentExplanation.nodes":
+		if e.ComplexityRoot.SegmentExplanation.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SegmentExplanation.Nodes(childComplexity), true
+
 	case "SegmentHistoryEntry.day":
 		if e.ComplexityRoot.SegmentHistoryEntry.Day == nil {
 			break
@@ -2542,6 +2685,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SegmentPreview.Sample(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[uuid.UUID])), true
+
+	case "Viewer.name":
+		if e.ComplexityRoot.Viewer.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.Name(childComplexity), true
+	case "Viewer.scopes":
+		if e.ComplexityRoot.Viewer.Scopes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Viewer.Scopes(childComplexity), true
 
 	}
 	return 0, false
@@ -4239,6 +4395,7 @@ input InteractionOrder {
 Properties by which Interaction connections can be ordered.
 """
 enum InteractionOrderField {
+  ID
   OCCURRED_AT
   RECEIVED_AT
 }
@@ -4796,6 +4953,37 @@ type Query {
     """
     where: DestinationWhereInput
   ): DestinationConnection!
+  interactions(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for Interactions returned from the connection.
+    """
+    orderBy: InteractionOrder
+
+    """
+    Filtering options for Interactions returned from the connection.
+    """
+    where: InteractionWhereInput
+  ): InteractionConnection!
   privacyRequests(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5580,6 +5768,67 @@ input CampaignScheduleInput {
   timeZone: String
 }
 `, BuiltIn: false},
+	{Name: "../console.graphqls", Input: `# What the web console (internal/console) needs beyond the rest of the API: who the caller is,
+# suggestions for the segment builder, and why a customer is in or out of a rule.
+
+extend type Query {
+  "The calling API key: its name and scopes (the console offers only what they allow). Requires read."
+  viewer: Viewer!
+  """
+  Trait keys seen on the most recently created customers (up to 5,000 of them; nested objects as
+  dotted paths), starting with prefix, sorted, at most first (default 50, at most 200). For the
+  segment builder's suggestions; not an inventory.
+  """
+  traitKeys(prefix: String = "", first: Int = 50): [String!]!
+  "Distinct event names starting with prefix, sorted, at most first (default 50, at most 200)."
+  eventNames(prefix: String = "", first: Int = 50): [String!]!
+  """
+  Why a customer is in or out of a rule: the saved segment's rule (segmentId) or a rule being
+  built (rule), exactly one of them, evaluated for that customer by the same compiler as
+  segmentPreview and computations. A merged-away id is followed to the profile it was merged into.
+  """
+  segmentExplain(segmentId: ID, rule: SegmentRuleInput, customerId: ID!): SegmentExplanation!
+}
+
+# The root interactions connection is generated (entgql QueryField on Interaction); without
+# orderBy it is newest first (id descending: UUIDv7 ids grow with ingest time).
+
+"The caller of a request."
+type Viewer {
+  "The API key's name."
+  name: String!
+  "ingest, read, write, privacy and/or admin (admin implies every other)."
+  scopes: [String!]!
+}
+
+"A rule evaluated for one customer."
+type SegmentExplanation {
+  "The customer evaluated (the survivor when customerId was merged away)."
+  customer: Customer!
+  "Whether the whole rule holds: the root node's value."
+  matches: Boolean!
+  "Every node of the rule tree in pre-order (a parent before its children), root first."
+  nodes: [ExplainNode!]!
+}
+
+"One rule node's value for the customer, and what was observed."
+type ExplainNode {
+  "Where the node is, as in validation errors: rule, rule.and[0], rule.and[1].not, …"
+  path: String!
+  "The path of the parent node; null for the root."
+  parentPath: String
+  "and, or, not, trait, event, rfm, consent, identity or inSegment."
+  kind: String!
+  "The node in words, as in ruleText."
+  text: String!
+  "Whether the node holds for the customer."
+  matched: Boolean!
+  "What the leaf condition looked at, in words, e.g. traits.plan is 'pro'; 2 matching events."
+  observed: String
+  "The same as JSON: trait value, event count, latest consent, RFM label and scores, …"
+  fact: JSON
+}
+`, BuiltIn: false},
 	{Name: "../identity.graphqls", Input: `extend type Mutation {
   """
   Merge customer ` + "`" + `from` + "`" + ` into customer ` + "`" + `into` + "`" + ` (the survivor): identities, interactions,
@@ -6211,6 +6460,26 @@ func (ec *executionContext) childFields_DestinationTest(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type DestinationTest", field.Name)
 }
 
+func (ec *executionContext) childFields_ExplainNode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "path":
+		return ec.fieldContext_ExplainNode_path(ctx, field)
+	case "parentPath":
+		return ec.fieldContext_ExplainNode_parentPath(ctx, field)
+	case "kind":
+		return ec.fieldContext_ExplainNode_kind(ctx, field)
+	case "text":
+		return ec.fieldContext_ExplainNode_text(ctx, field)
+	case "matched":
+		return ec.fieldContext_ExplainNode_matched(ctx, field)
+	case "observed":
+		return ec.fieldContext_ExplainNode_observed(ctx, field)
+	case "fact":
+		return ec.fieldContext_ExplainNode_fact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExplainNode", field.Name)
+}
+
 func (ec *executionContext) childFields_Identity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6547,6 +6816,18 @@ func (ec *executionContext) childFields_SegmentEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type SegmentEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_SegmentExplanation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "customer":
+		return ec.fieldContext_SegmentExplanation_customer(ctx, field)
+	case "matches":
+		return ec.fieldContext_SegmentExplanation_matches(ctx, field)
+	case "nodes":
+		return ec.fieldContext_SegmentExplanation_nodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SegmentExplanation", field.Name)
+}
+
 func (ec *executionContext) childFields_SegmentHistoryEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "day":
@@ -6597,6 +6878,16 @@ func (ec *executionContext) childFields_SegmentPreview(ctx context.Context, fiel
 		return ec.fieldContext_SegmentPreview_sample(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SegmentPreview", field.Name)
+}
+
+func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Viewer_name(ctx, field)
+	case "scopes":
+		return ec.fieldContext_Viewer_scopes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7443,6 +7734,82 @@ func (ec *executionContext) field_Query_destinations_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_eventNames_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "prefix",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["prefix"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_interactions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.InteractionOrder, error) {
+			return ec.unmarshalOInteractionOrder2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐInteractionOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.InteractionWhereInput, error) {
+			return ec.unmarshalOInteractionWhereInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐInteractionWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_job_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7593,6 +7960,36 @@ func (ec *executionContext) field_Query_retentionPolicies_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_segmentExplain_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "segmentId",
+		func(ctx context.Context, v any) (*uuid.UUID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["segmentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "rule",
+		func(ctx context.Context, v any) (*segment.Rule, error) {
+			return ec.unmarshalOSegmentRuleInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐRule(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["rule"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "customerId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["customerId"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_segmentPreview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7672,6 +8069,28 @@ func (ec *executionContext) field_Query_segments_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_traitKeys_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "prefix",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["prefix"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -11000,6 +11419,167 @@ func (ec *executionContext) fieldContext_DestinationTest_error(_ context.Context
 	return graphql.NewScalarFieldContext("DestinationTest", field, false, false, "String")
 }
 
+func (ec *executionContext) _ExplainNode_path(ctx context.Context, field graphql.CollectedField, obj *model.ExplainNode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplainNode_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplainNode_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplainNode", field, false, false, "String")
+}
+
+func (ec *executionContext) _ExplainNode_parentPath(ctx context.Context, field graphql.CollectedField, obj *model.ExplainNode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplainNode_parentPath(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ParentPath, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExplainNode_parentPath(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplainNode", field, false, false, "String")
+}
+
+func (ec *executionContext) _ExplainNode_kind(ctx context.Context, field graphql.CollectedField, obj *model.ExplainNode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplainNode_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplainNode_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplainNode", field, false, false, "String")
+}
+
+func (ec *executionContext) _ExplainNode_text(ctx context.Context, field graphql.CollectedField, obj *model.ExplainNode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplainNode_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplainNode_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplainNode", field, false, false, "String")
+}
+
+func (ec *executionContext) _ExplainNode_matched(ctx context.Context, field graphql.CollectedField, obj *model.ExplainNode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplainNode_matched(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Matched, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExplainNode_matched(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplainNode", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ExplainNode_observed(ctx context.Context, field graphql.CollectedField, obj *model.ExplainNode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplainNode_observed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Observed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExplainNode_observed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplainNode", field, false, false, "String")
+}
+
+func (ec *executionContext) _ExplainNode_fact(ctx context.Context, field graphql.CollectedField, obj *model.ExplainNode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExplainNode_fact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fact, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ExplainNode_fact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExplainNode", field, false, false, "JSON")
+}
+
 func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.CollectedField, obj *ent.Identity) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13521,6 +14101,50 @@ func (ec *executionContext) fieldContext_Query_destinations(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_interactions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_interactions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Interactions(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.InteractionOrder), fc.Args["where"].(*ent.InteractionWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.InteractionConnection) graphql.Marshaler {
+			return ec.marshalNInteractionConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐInteractionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_interactions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InteractionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_interactions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_privacyRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13823,6 +14447,170 @@ func (ec *executionContext) fieldContext_Query_campaign(ctx context.Context, fie
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_campaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_viewer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Viewer(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
+			return ec.marshalNViewer2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐViewer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Viewer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_traitKeys(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_traitKeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TraitKeys(ctx, fc.Args["prefix"].(*string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_traitKeys(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_traitKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_eventNames(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_eventNames(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().EventNames(ctx, fc.Args["prefix"].(*string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_eventNames(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_eventNames_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_segmentExplain(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_segmentExplain(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SegmentExplain(ctx, fc.Args["segmentId"].(*uuid.UUID), fc.Args["rule"].(*segment.Rule), fc.Args["customerId"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SegmentExplanation) graphql.Marshaler {
+			return ec.marshalNSegmentExplanation2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentExplanation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_segmentExplain(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SegmentExplanation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_segmentExplain_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15367,6 +16155,93 @@ func (ec *executionContext) fieldContext_SegmentEdge_cursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("SegmentEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _SegmentExplanation_customer(ctx context.Context, field graphql.CollectedField, obj *model.SegmentExplanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SegmentExplanation_customer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Customer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Customer) graphql.Marshaler {
+			return ec.marshalNCustomer2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCustomer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SegmentExplanation_customer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SegmentExplanation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SegmentExplanation_matches(ctx context.Context, field graphql.CollectedField, obj *model.SegmentExplanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SegmentExplanation_matches(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Matches, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SegmentExplanation_matches(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SegmentExplanation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SegmentExplanation_nodes(ctx context.Context, field graphql.CollectedField, obj *model.SegmentExplanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SegmentExplanation_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ExplainNode) graphql.Marshaler {
+			return ec.marshalNExplainNode2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐExplainNodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SegmentExplanation_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SegmentExplanation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExplainNode(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SegmentHistoryEntry_day(ctx context.Context, field graphql.CollectedField, obj *model.SegmentHistoryEntry) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15822,6 +16697,52 @@ func (ec *executionContext) fieldContext_SegmentPreview_sample(ctx context.Conte
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Viewer_name(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Viewer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Viewer_scopes(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Viewer_scopes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scopes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Viewer_scopes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Viewer", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -27764,6 +28685,69 @@ func (ec *executionContext) _DestinationTest(ctx context.Context, sel ast.Select
 	return out
 }
 
+var explainNodeImplementors = []string{"ExplainNode"}
+
+func (ec *executionContext) _ExplainNode(ctx context.Context, sel ast.SelectionSet, obj *model.ExplainNode) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, explainNodeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExplainNode")
+		case "path":
+			out.Values[i] = ec._ExplainNode_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "parentPath":
+			out.Values[i] = ec._ExplainNode_parentPath(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._ExplainNode_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._ExplainNode_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "matched":
+			out.Values[i] = ec._ExplainNode_matched(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "observed":
+			out.Values[i] = ec._ExplainNode_observed(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "fact":
+			out.Values[i] = ec._ExplainNode_fact(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var identityImplementors = []string{"Identity", "Node"}
 
 func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet, obj *ent.Identity) graphql.Marshaler {
@@ -28587,6 +29571,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_destinations(ctx, field)
 				})
+		case "interactions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_interactions(ctx, field)
+				})
 		case "privacyRequests":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -28628,6 +29618,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_campaign(ctx, field)
+				})
+		case "viewer":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_viewer(ctx, field)
+				})
+		case "traitKeys":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_traitKeys(ctx, field)
+				})
+		case "eventNames":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_eventNames(ctx, field)
+				})
+		case "segmentExplain":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_segmentExplain(ctx, field)
 				})
 		case "rfmSummary":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -29228,6 +30242,49 @@ func (ec *executionContext) _SegmentEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var segmentExplanationImplementors = []string{"SegmentExplanation"}
+
+func (ec *executionContext) _SegmentExplanation(ctx context.Context, sel ast.SelectionSet, obj *model.SegmentExplanation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, segmentExplanationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SegmentExplanation")
+		case "customer":
+			out.Values[i] = ec._SegmentExplanation_customer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "matches":
+			out.Values[i] = ec._SegmentExplanation_matches(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._SegmentExplanation_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var segmentHistoryEntryImplementors = []string{"SegmentHistoryEntry"}
 
 func (ec *executionContext) _SegmentHistoryEntry(ctx context.Context, sel ast.SelectionSet, obj *model.SegmentHistoryEntry) graphql.Marshaler {
@@ -29440,6 +30497,44 @@ func (ec *executionContext) _SegmentPreview(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SegmentPreview_sample(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var viewerImplementors = []string{"Viewer"}
+
+func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *model.Viewer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, viewerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Viewer")
+		case "name":
+			out.Values[i] = ec._Viewer_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scopes":
+			out.Values[i] = ec._Viewer_scopes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30164,6 +31259,30 @@ func (ec *executionContext) unmarshalNDestinationWhereInput2ᚖgithubᚗcomᚋca
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNExplainNode2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐExplainNodeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ExplainNode) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNExplainNode2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐExplainNode(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNExplainNode2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐExplainNode(ctx context.Context, sel ast.SelectionSet, v *model.ExplainNode) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ExplainNode!")
+		return graphql.Null
+	}
+	return ec._ExplainNode(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -30540,6 +31659,14 @@ func (ec *executionContext) marshalNSegmentConnection2ᚖgithubᚗcomᚋcairnᚑ
 	return ec._SegmentConnection(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNSegmentExplanation2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentExplanation(ctx context.Context, sel ast.SelectionSet, v *model.SegmentExplanation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SegmentExplanation!")
+		return graphql.Null
+	}
+	return ec._SegmentExplanation(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSegmentHistoryEntry2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentHistoryEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SegmentHistoryEntry) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -30700,6 +31827,14 @@ func (ec *executionContext) unmarshalNUpdateDestinationInput2githubᚗcomᚋcair
 func (ec *executionContext) unmarshalNUpdateSegmentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateSegmentInput(ctx context.Context, v any) (model.UpdateSegmentInput, error) {
 	res, err := ec.unmarshalInputUpdateSegmentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐViewer(ctx context.Context, sel ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Viewer!")
+		return graphql.Null
+	}
+	return ec._Viewer(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {

@@ -67,6 +67,24 @@ type DestinationTest struct {
 	Error *string `json:"error,omitempty"`
 }
 
+// One rule node's value for the customer, and what was observed.
+type ExplainNode struct {
+	// Where the node is, as in validation errors: rule, rule.and[0], rule.and[1].not, …
+	Path string `json:"path"`
+	// The path of the parent node; null for the root.
+	ParentPath *string `json:"parentPath,omitempty"`
+	// and, or, not, trait, event, rfm, consent, identity or inSegment.
+	Kind string `json:"kind"`
+	// The node in words, as in ruleText.
+	Text string `json:"text"`
+	// Whether the node holds for the customer.
+	Matched bool `json:"matched"`
+	// What the leaf condition looked at, in words, e.g. traits.plan is 'pro'; 2 matching events.
+	Observed *string `json:"observed,omitempty"`
+	// The same as JSON: trait value, event count, latest consent, RFM label and scores, …
+	Fact any `json:"fact,omitempty"`
+}
+
 // A River job, as enqueued by a mutation such as computeSegment.
 type Job struct {
 	ID   uuid.UUID `json:"id"`
@@ -126,6 +144,16 @@ type RFMSummary struct {
 	ComputedAt *time.Time `json:"computedAt,omitempty"`
 }
 
+// A rule evaluated for one customer.
+type SegmentExplanation struct {
+	// The customer evaluated (the survivor when customerId was merged away).
+	Customer *ent.Customer `json:"customer"`
+	// Whether the whole rule holds: the root node's value.
+	Matches bool `json:"matches"`
+	// Every node of the rule tree in pre-order (a parent before its children), root first.
+	Nodes []*ExplainNode `json:"nodes"`
+}
+
 // Membership changes of one UTC day.
 type SegmentHistoryEntry struct {
 	// Start of the day (UTC).
@@ -154,4 +182,12 @@ type UpdateSegmentInput struct {
 	Description         *string       `json:"description,omitempty"`
 	Rule                *segment.Rule `json:"rule,omitempty"`
 	RefreshEverySeconds *int          `json:"refreshEverySeconds,omitempty"`
+}
+
+// The caller of a request.
+type Viewer struct {
+	// The API key's name.
+	Name string `json:"name"`
+	// ingest, read, write, privacy and/or admin (admin implies every other).
+	Scopes []string `json:"scopes"`
 }

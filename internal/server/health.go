@@ -6,12 +6,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"github.com/cairn-cdp/cairn/internal/migrate"
 )
-
-var playgroundHandler = playground.Handler("Cairn GraphQL", "/graphql")
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})

@@ -1,7 +1,7 @@
 // Package server is Cairn's HTTP layer: it routes /graphql (with graph's scope checks and query
-// limits), /playground, the health and metrics endpoints and, when given one, the tracking API
-// handler under /v1/; it authenticates GraphQL callers by API key and adds request ids,
-// structured access logs and Prometheus metrics. Handlers stay thin: the logic is in
+// limits), the console (/) and /playground, the health and metrics endpoints and, when given one,
+// the tracking API handler under /v1/; it authenticates GraphQL callers by API key and adds
+// request ids, structured access logs and Prometheus metrics. Handlers stay thin: the logic is in
 // internal/<domain>, reached through graph's resolvers or the tracking handler.
 package server
 
@@ -19,6 +19,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/console"
 )
 
 // Config wires the server's dependencies.
@@ -79,7 +80,7 @@ func New(cfg Config) *Server {
 	gql := s.requireKey(s.rateLimitGraphQL(s.withGraphQLTimeout(s.graphQL())))
 	mux.Handle("POST /graphql", gql)
 	mux.Handle("GET /graphql", gql)
-	mux.HandleFunc("GET /playground", playgroundHandler)
+	console.New().Register(mux) // the web console at / and GraphiQL at /playground
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metrics.handler())
