@@ -194,7 +194,7 @@ func registerCampaignWorkers(workers *river.Workers, deps Deps) (int, error) {
 	if dests == nil {
 		dests = &campaign.Destinations{}
 	}
-	syncer := &campaign.Syncer{DB: deps.DB, Destinations: dests}
+	syncer := &campaign.Syncer{DB: deps.DB, Destinations: dests, Tracking: deps.Tracking}
 	if err := river.AddWorkerSafely(workers, &CampaignSyncWorker{Syncer: syncer}); err != nil {
 		return 0, fmt.Errorf("error registering the campaign_sync worker: %w", err)
 	}

@@ -28,6 +28,8 @@ type Deps struct {
 	// Destinations opens campaign destinations (sealer and provider constructor); nil makes
 	// campaign syncs fail with "no provider is configured".
 	Destinations *campaign.Destinations
+	// Tracking, when set, gives each synced contact its open and click tracking merge fields.
+	Tracking *campaign.Tracking
 }
 
 // Options configure the River client.

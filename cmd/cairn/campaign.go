@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -9,6 +12,8 @@ import (
 	"github.com/cairn-cdp/cairn/internal/app"
 	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/campaign/provider"
+	"github.com/cairn-cdp/cairn/internal/ingest"
+	ingestwire "github.com/cairn-cdp/cairn/internal/ingest/wire"
 	"github.com/cairn-cdp/cairn/internal/secret"
 )
 
@@ -74,4 +79,40 @@ func providerConfig(kind string, cfg map[string]any) (provider.Config, error) {
 		pc.AudienceName = "Cairn audience"
 	}
 	return pc, nil
+}
+
+// publicURLEnv is the URL recipients reach cairn serve at; the tracking merge fields (open
+// pixel, click links) are built on it.
+const publicURLEnv = "CAIRN_PUBLIC_URL"
+
+// campaignTracking builds the tracking tokens' signer and base URL: nil (no tracking merge
+// fields, /t/ not served) when CAIRN_PUBLIC_URL is unset or the secret key is unusable.
+func campaignTracking(a *app.App) *campaign.Tracking {
+	base := strings.TrimRight(strings.TrimSpace(os.Getenv(publicURLEnv)), "/")
+	if base == "" {
+		a.Log.Info("email open and click tracking is off", "reason", publicURLEnv+" is not set")
+		return nil
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		a.Log.Warn("email open and click tracking is off", "reason", publicURLEnv+" must be an absolute http(s) URL")
+		return nil
+	}
+	box, err := secret.New(string(a.Config.SecretKey))
+	if err != nil {
+		a.Log.Warn("email open and click tracking is off", "reason", err.Error())
+		return nil
+	}
+	return &campaign.Tracking{Signer: box, BaseURL: base}
+}
+
+// emailTracking serves /t/ through the ingest pipeline, or nil when tracking is off.
+func emailTracking(a *app.App, t *campaign.Tracking, pipe *ingest.Pipeline) http.Handler {
+	if t == nil {
+		return nil
+	}
+	return &campaign.TrackingHandler{DB: a.DB, Tracking: t, Log: a.Log,
+		Record: func(ctx context.Context, m ingestwire.Message) (bool, error) {
+			res, err := pipe.Submit(ctx, []ingestwire.Message{m}, "email-tracking")
+			return err == nil && res.Dropped == 0, err
+		}}
 }

@@ -102,7 +102,8 @@ type wired struct {
 }
 
 func wire(a *app.App, workers int) (*wired, error) {
-	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Destinations: campaignDestinations(a)}
+	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Destinations: campaignDestinations(a),
+		Tracking: campaignTracking(a)}
 	rc, runnable, err := jobs.NewClient(deps, jobs.Options{RunWorkers: workers > 0, MaxWorkers: workers})
 	if err != nil {
 		return nil, err
@@ -187,7 +188,8 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 	}
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: resolver, Log: a.Log,
 		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log}),
-		GraphQLRate: server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout})
+		EmailTracking: emailTracking(a, campaignTracking(a), pipe),
+		GraphQLRate:   server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout})
 	if w.runnable {
 		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.
 		if err := w.river.Start(context.WithoutCancel(ctx)); err != nil {

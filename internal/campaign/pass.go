@@ -116,7 +116,18 @@ func (s *Syncer) upserts(ctx context.Context, c *ent.Campaign, syncID uuid.UUID,
 				return err
 			}
 			u.update = held != ""
-			return json.Unmarshal(payload, &u.contact.Fields)
+			if err := json.Unmarshal(payload, &u.contact.Fields); err != nil {
+				return err
+			}
+			if s.Tracking != nil {
+				if u.contact.Fields == nil {
+					u.contact.Fields = map[string]string{}
+				}
+				for k, v := range s.Tracking.Fields(c.ID, u.customer) {
+					u.contact.Fields[k] = v
+				}
+			}
+			return nil
 		})
 	}
 	return dispatch(ctx, s.concurrency(), read, func(ctx context.Context, page []upsert) error {

@@ -15,7 +15,8 @@ var queriesSQL string
 var queries = func() map[string]string {
 	qs := namedsql.MustParse("campaign: queries.sql", queriesSQL,
 		"has-email", "may-email", "skipped", "upsert-diff", "remove-diff",
-		"confirm-upserts", "fail-contacts", "confirm-removals", "add-counts", "running-sync")
+		"confirm-upserts", "fail-contacts", "confirm-removals", "add-counts", "running-sync",
+		"tracking-person", "count-untracked")
 	r := strings.NewReplacer("{{has-email}}", "("+qs["has-email"]+")", "{{may-email}}", "("+qs["may-email"]+")")
 	for name, q := range qs {
 		qs[name] = r.Replace(q)

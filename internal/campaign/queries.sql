@@ -112,3 +112,25 @@ SELECT s.id, s.job_id,
          AND j.state IN ('available', 'pending', 'running', 'retryable', 'scheduled')) AS alive
 FROM campaign_syncs s
 WHERE s.campaign_id = $1 AND s.status = 'running'
+
+-- name: tracking-person
+-- Who a tracking token's customer is now (the survivor when merged): an identifier the ingest
+-- path resolves back to them (user_id, else anonymous_id; the email rides along), and whether
+-- their latest email_tracking decision allows linking an open or click to them (no decision:
+-- allowed). Plan: primary-key probes, identity_customer_id_type and a backward scan of
+-- consent_customer_id_purpose_recorded_at.
+SELECT c.id, coalesce(c.email, ''),
+       coalesce((SELECT i.value FROM identities i WHERE i.customer_id = c.id AND i.type = 'user_id'
+                 ORDER BY i.last_seen_at DESC LIMIT 1), ''),
+       coalesce((SELECT i.value FROM identities i WHERE i.customer_id = c.id AND i.type = 'anonymous_id'
+                 ORDER BY i.last_seen_at DESC LIMIT 1), ''),
+       coalesce((SELECT k.granted FROM consents k WHERE k.customer_id = c.id AND k.purpose = 'email_tracking'
+                 ORDER BY k.recorded_at DESC LIMIT 1), true)
+FROM customers x JOIN customers c ON c.id = coalesce(x.merged_into_id, x.id)
+WHERE x.id = $1
+
+-- name: count-untracked
+-- One open or click of a person who may not be tracked: an aggregate count, nothing personal.
+INSERT INTO campaign_tracking_counts (campaign_id, kind, machine, day, count)
+VALUES ($1, $2, $3, current_date, 1)
+ON CONFLICT (campaign_id, kind, machine, day) DO UPDATE SET count = campaign_tracking_counts.count + 1

@@ -52,6 +52,10 @@ type Syncer struct {
 	Destinations *Destinations
 	BatchSize    int // contacts per call; 0: DefaultBatchSize
 	Concurrency  int // calls in flight; 0: DefaultConcurrency
+	// Tracking, when set, adds each contact's tracking merge fields (CRN_OPEN, CRN_CLICK,
+	// CRN_TOKEN). They are a function of campaign and customer, so they stay out of the payload
+	// hash: adding tracking to a campaign does not by itself resend its contacts.
+	Tracking *Tracking
 }
 
 // RunOptions describe one run.

@@ -33,6 +33,9 @@ type Config struct {
 	// Tracking, when set, serves the Segment-compatible tracking API under /v1/ (it
 	// authenticates its own callers).
 	Tracking http.Handler
+	// EmailTracking, when set, serves the email open pixel and click redirects under /t/
+	// (tokens carry their own signature; no API key).
+	EmailTracking http.Handler
 	// Limits for GraphQL; zero value means graph.DefaultLimits.
 	Limits graph.Limits
 	// GraphQLRate limits GraphQL requests per API key (429 with Retry-After beyond it); zero
@@ -86,6 +89,9 @@ func New(cfg Config) *Server {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	if cfg.Tracking != nil {
 		mux.Handle("/v1/", cfg.Tracking)
+	}
+	if cfg.EmailTracking != nil {
+		mux.Handle("/t/", cfg.EmailTracking)
 	}
 	s.handler = s.withRequestID(s.withAccessLog(s.metrics.instrument(mux)))
 	return s
