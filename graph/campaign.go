@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/queue"
 )
@@ -62,4 +63,11 @@ func errString(err error) *string {
 	}
 	s := fmt.Sprint(err)
 	return &s
+}
+
+func campaignStats(s campaign.Stats) *model.CampaignStats {
+	return &model.CampaignStats{Audience: s.Audience, Synced: s.Synced, UniqueOpens: s.UniqueOpens,
+		MachineOpens: s.MachineOpens, UniqueClicks: s.UniqueClicks, OpenRate: s.OpenRate(), Ctr: s.CTR(),
+		Conversions: s.Conversions, ConversionRate: s.ConversionRate(), Revenue: s.Revenue,
+		UnlinkedOpens: s.UnlinkedOpens, UnlinkedMachineOpens: s.UnlinkedMachineOpens, UnlinkedClicks: s.UnlinkedClicks}
 }

@@ -17,6 +17,31 @@ import (
 	"github.com/google/uuid"
 )
 
+// Stats is the resolver for the stats field.
+func (r *campaignResolver) Stats(ctx context.Context, obj *ent.Campaign) (*model.CampaignStats, error) {
+	s, err := campaign.CampaignStats(ctx, r.DB, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return campaignStats(s), nil
+}
+
+// TrackedLink is the resolver for the trackedLink field.
+func (r *campaignResolver) TrackedLink(ctx context.Context, obj *ent.Campaign, url string) (*string, error) {
+	if r.Tracking == nil {
+		return nil, nil
+	}
+	d, err := r.Client.Destination.Get(ctx, obj.DestinationID)
+	if err != nil {
+		return nil, err
+	}
+	link, err := r.Tracking.Template(string(d.Kind), obj.ID, url)
+	if err != nil {
+		return nil, err
+	}
+	return &link, nil
+}
+
 // Settings is the resolver for the settings field.
 func (r *destinationResolver) Settings(ctx context.Context, obj *ent.Destination) (map[string]any, error) {
 	return campaign.Settings(obj), nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -15,6 +16,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/campaign/provider"
+	"github.com/cairn-cdp/cairn/internal/secret"
 	"github.com/cairn-cdp/cairn/internal/server"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 	"github.com/cairn-cdp/cairn/internal/txn"
@@ -50,7 +52,8 @@ func TestCampaignAPI(t *testing.T) {
 		return testedDestination{}, nil
 	}}
 	srv := server.New(server.Config{DB: db, Keys: keys, Log: log, Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys,
-		Jobs: jobs.Reader{Client: rc}, SegmentJobs: jobs.SegmentScheduler{Client: rc}, RFMJobs: jobs.RFMScheduler{Client: rc}, Log: log, Destinations: dests, CampaignSyncs: jobs.CampaignJobs{Client: rc, DB: db}}})
+		Jobs: jobs.Reader{Client: rc}, SegmentJobs: jobs.SegmentScheduler{Client: rc}, RFMJobs: jobs.RFMScheduler{Client: rc}, Log: log, Destinations: dests, CampaignSyncs: jobs.CampaignJobs{Client: rc, DB: db},
+		Tracking: &campaign.Tracking{Signer: signer(t), BaseURL: "https://cairn.example"}}})
 	key := func(scopes ...auth.Scope) string {
 		c, err := keys.Create(ctx, "campaign test", scopes)
 		require.NoError(t, err)
@@ -168,6 +171,25 @@ func TestCampaignAPI(t *testing.T) {
 	require.Equal(t, "Weekly", got.Campaign.Name)
 	require.Equal(t, "Hook", got.Campaign.Destination.Name)
 
+	// Stats (computed by internal/campaign's one statement; figures tested there) and tracked
+	// links, with read.
+	var st struct {
+		Campaign struct {
+			Stats struct {
+				Audience, Synced, UniqueOpens, UniqueClicks, Conversions int
+				Ctr, Revenue                                             float64
+			}
+			TrackedLink string
+		}
+	}
+	require.Empty(t, postGraphQL(t, srv, read, `query($id: ID!) { campaign(id: $id) { stats { audience synced uniqueOpens uniqueClicks conversions ctr revenue } trackedLink(url: "https://shop.example/a?b=1") } }`,
+		map[string]any{"id": c.ID}, &st))
+	require.Zero(t, st.Campaign.Stats.Synced)
+	require.Zero(t, st.Campaign.Stats.Ctr)
+	require.True(t, strings.HasPrefix(st.Campaign.TrackedLink, "?u=https%3A%2F%2Fshop.example%2Fa%3Fb%3D1&l="), st.Campaign.TrackedLink) // a webhook destination
+	require.Equal(t, []string{"BAD_USER_INPUT"}, codes(postGraphQL(t, srv, read, `query($id: ID!) { campaign(id: $id) { trackedLink(url: "javascript:alert(1)") } }`,
+		map[string]any{"id": c.ID}, nil)))
+
 	// No response carries a secret.
 	var list any
 	require.Empty(t, postGraphQL(t, srv, read, `{ destinations { edges { node { name settings secrets { key hint } } } } }`, nil, &list))
@@ -176,4 +198,11 @@ func TestCampaignAPI(t *testing.T) {
 	require.Contains(t, string(js), `"key":"secret"`)
 	require.NotContains(t, string(js), "wrong-secret")
 	require.NotContains(t, string(js), "whsec")
+}
+
+func signer(t *testing.T) *secret.Box {
+	t.Helper()
+	box, err := secret.New(strings.Repeat("s", 40))
+	require.NoError(t, err)
+	return box
 }

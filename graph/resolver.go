@@ -41,4 +41,6 @@ type Resolver struct {
 	Destinations *campaign.Destinations
 	// CampaignSyncs enqueues runCampaignSync's job; nil makes runCampaignSync fail.
 	CampaignSyncs CampaignSyncs
+	// Tracking builds tracked links (Campaign.trackedLink); nil when tracking is off.
+	Tracking *campaign.Tracking
 }

@@ -163,6 +163,7 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 	}
 	defer ident.Close()
 	defer pipe.Close() //nolint:errcheck // Close only waits for the writers
+	tracking := campaignTracking(a)
 	resolver := &graph.Resolver{
 		DB: a.DB, Client: a.Client, Keys: w.keys, Log: a.Log,
 		Normalize: ident.Normalize,
@@ -174,6 +175,7 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 		// campaigns
 		Destinations:  campaignDestinations(a),
 		CampaignSyncs: jobs.CampaignJobs{Client: w.river, DB: a.DB},
+		Tracking:      tracking,
 	}
 	if a.Config.DebugAddr != "" {
 		stop, err := serveDebug(a.Config.DebugAddr, a)
@@ -188,7 +190,7 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 	}
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: resolver, Log: a.Log,
 		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log}),
-		EmailTracking: emailTracking(a, campaignTracking(a), pipe),
+		EmailTracking: emailTracking(a, tracking, pipe),
 		GraphQLRate:   server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout})
 	if w.runnable {
 		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.

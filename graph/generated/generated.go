@@ -112,8 +112,10 @@ type ComplexityRoot struct {
 		ScheduleTimezone     func(childComplexity int) int
 		Segment              func(childComplexity int) int
 		SegmentID            func(childComplexity int) int
+		Stats                func(childComplexity int) int
 		Status               func(childComplexity int) int
 		Syncs                func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.CampaignSyncOrder, where *ent.CampaignSyncWhereInput) int
+		TrackedLink          func(childComplexity int, url string) int
 		UpdatedAt            func(childComplexity int) int
 	}
 
@@ -126,6 +128,22 @@ type ComplexityRoot struct {
 	CampaignEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	CampaignStats struct {
+		Audience             func(childComplexity int) int
+		ConversionRate       func(childComplexity int) int
+		Conversions          func(childComplexity int) int
+		Ctr                  func(childComplexity int) int
+		MachineOpens         func(childComplexity int) int
+		OpenRate             func(childComplexity int) int
+		Revenue              func(childComplexity int) int
+		Synced               func(childComplexity int) int
+		UniqueClicks         func(childComplexity int) int
+		UniqueOpens          func(childComplexity int) int
+		UnlinkedClicks       func(childComplexity int) int
+		UnlinkedMachineOpens func(childComplexity int) int
+		UnlinkedOpens        func(childComplexity int) int
 	}
 
 	CampaignSync struct {
@@ -529,6 +547,9 @@ type ComplexityRoot struct {
 
 type CampaignResolver interface {
 	Fields(ctx context.Context, obj *ent.Campaign) (map[string]any, error)
+
+	Stats(ctx context.Context, obj *ent.Campaign) (*model.CampaignStats, error)
+	TrackedLink(ctx context.Context, obj *ent.Campaign, url string) (*string, error)
 }
 type CustomerResolver interface {
 	Identities(ctx context.Context, obj *ent.Customer) ([]*ent.Identity, error)
@@ -855,6 +876,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Campaign.SegmentID(childComplexity), true
+	case "Campaign.stats":
+		if e.ComplexityRoot.Campaign.Stats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Campaign.Stats(childComplexity), true
 	case "Campaign.status":
 		if e.ComplexityRoot.Campaign.Status == nil {
 			break
@@ -872,6 +899,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Campaign.Syncs(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.CampaignSyncOrder), args["where"].(*ent.CampaignSyncWhereInput)), true
+	case "Campaign.trackedLink":
+		if e.ComplexityRoot.Campaign.TrackedLink == nil {
+			break
+		}
+
+		args, err := ec.field_Campaign_trackedLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Campaign.TrackedLink(childComplexity, args["url"].(string)), true
 	case "Campaign.updatedAt":
 		if e.ComplexityRoot.Campaign.UpdatedAt == nil {
 			break
@@ -910,6 +948,85 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CampaignEdge.Node(childComplexity), true
+
+	case "CampaignStats.audience":
+		if e.ComplexityRoot.CampaignStats.Audience == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.Audience(childComplexity), true
+	case "CampaignStats.conversionRate":
+		if e.ComplexityRoot.CampaignStats.ConversionRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.ConversionRate(childComplexity), true
+	case "CampaignStats.conversions":
+		if e.ComplexityRoot.CampaignStats.Conversions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.Conversions(childComplexity), true
+	case "CampaignStats.ctr":
+		if e.ComplexityRoot.CampaignStats.Ctr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.Ctr(childComplexity), true
+	case "CampaignStats.machineOpens":
+		if e.ComplexityRoot.CampaignStats.MachineOpens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.MachineOpens(childComplexity), true
+	case "CampaignStats.openRate":
+		if e.ComplexityRoot.CampaignStats.OpenRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.OpenRate(childComplexity), true
+	case "CampaignStats.revenue":
+		if e.ComplexityRoot.CampaignStats.Revenue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.Revenue(childComplexity), true
+	case "CampaignStats.synced":
+		if e.ComplexityRoot.CampaignStats.Synced == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.Synced(childComplexity), true
+	case "CampaignStats.uniqueClicks":
+		if e.ComplexityRoot.CampaignStats.UniqueClicks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.UniqueClicks(childComplexity), true
+	case "CampaignStats.uniqueOpens":
+		if e.ComplexityRoot.CampaignStats.UniqueOpens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.UniqueOpens(childComplexity), true
+	case "CampaignStats.unlinkedClicks":
+		if e.ComplexityRoot.CampaignStats.UnlinkedClicks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.UnlinkedClicks(childComplexity), true
+	case "CampaignStats.unlinkedMachineOpens":
+		if e.ComplexityRoot.CampaignStats.UnlinkedMachineOpens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.UnlinkedMachineOpens(childComplexity), true
+	case "CampaignStats.unlinkedOpens":
+		if e.ComplexityRoot.CampaignStats.UnlinkedOpens == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CampaignStats.UnlinkedOpens(childComplexity), true
 
 	case "CampaignSync.added":
 		if e.ComplexityRoot.CampaignSync.Added == nil {
@@ -5767,6 +5884,48 @@ input CampaignScheduleInput {
   cron: String
   timeZone: String
 }
+
+extend type Campaign {
+  "Audience, delivery, engagement and conversion figures, computed in one SQL statement."
+  stats: CampaignStats!
+  """
+  The tracked form of a link for this campaign's email template, in the destination's merge
+  syntax (Mailchimp *|CRN_CLICK|*?u=…&l=…, SendGrid {{CRN_CLICK}}?u=…&l=…; the query string
+  alone for a webhook). url must be an absolute http(s) URL. Null when tracking is off
+  (CAIRN_PUBLIC_URL unset).
+  """
+  trackedLink(url: String!): String
+}
+
+"A campaign's figures. Rates are fractions (0.25 is 25%); 0 when the denominator is 0."
+type CampaignStats {
+  "Distinct emails in the audience now (members with an email and email_marketing consent)."
+  audience: Int!
+  "Contacts the destination holds, as confirmed by the provider."
+  synced: Int!
+  "People with at least one open by a person."
+  uniqueOpens: Int!
+  "People with an open by a privacy proxy or scanner (e.g. Apple Mail Privacy Protection)."
+  machineOpens: Int!
+  "People with at least one click by a person."
+  uniqueClicks: Int!
+  "uniqueOpens / synced."
+  openRate: Float!
+  "uniqueClicks / synced."
+  ctr: Float!
+  "Order Completed events within conversionWindowDays after a click by the same person."
+  conversions: Int!
+  "conversions / uniqueClicks."
+  conversionRate: Float!
+  "Revenue of those orders."
+  revenue: Float!
+  "Opens of people who denied email_tracking: counted, never linked to them."
+  unlinkedOpens: Int!
+  "Machine opens of people who denied email_tracking."
+  unlinkedMachineOpens: Int!
+  "Clicks of people who denied email_tracking."
+  unlinkedClicks: Int!
+}
 `, BuiltIn: false},
 	{Name: "../console.graphqls", Input: `# What the web console (internal/console) needs beyond the rest of the API: who the caller is,
 # suggestions for the segment builder, and why a customer is in or out of a rule.
@@ -6204,6 +6363,10 @@ func (ec *executionContext) childFields_Campaign(ctx context.Context, field grap
 		return ec.fieldContext_Campaign_destination(ctx, field)
 	case "syncs":
 		return ec.fieldContext_Campaign_syncs(ctx, field)
+	case "stats":
+		return ec.fieldContext_Campaign_stats(ctx, field)
+	case "trackedLink":
+		return ec.fieldContext_Campaign_trackedLink(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Campaign", field.Name)
 }
@@ -6228,6 +6391,38 @@ func (ec *executionContext) childFields_CampaignEdge(ctx context.Context, field 
 		return ec.fieldContext_CampaignEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CampaignEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CampaignStats(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "audience":
+		return ec.fieldContext_CampaignStats_audience(ctx, field)
+	case "synced":
+		return ec.fieldContext_CampaignStats_synced(ctx, field)
+	case "uniqueOpens":
+		return ec.fieldContext_CampaignStats_uniqueOpens(ctx, field)
+	case "machineOpens":
+		return ec.fieldContext_CampaignStats_machineOpens(ctx, field)
+	case "uniqueClicks":
+		return ec.fieldContext_CampaignStats_uniqueClicks(ctx, field)
+	case "openRate":
+		return ec.fieldContext_CampaignStats_openRate(ctx, field)
+	case "ctr":
+		return ec.fieldContext_CampaignStats_ctr(ctx, field)
+	case "conversions":
+		return ec.fieldContext_CampaignStats_conversions(ctx, field)
+	case "conversionRate":
+		return ec.fieldContext_CampaignStats_conversionRate(ctx, field)
+	case "revenue":
+		return ec.fieldContext_CampaignStats_revenue(ctx, field)
+	case "unlinkedOpens":
+		return ec.fieldContext_CampaignStats_unlinkedOpens(ctx, field)
+	case "unlinkedMachineOpens":
+		return ec.fieldContext_CampaignStats_unlinkedMachineOpens(ctx, field)
+	case "unlinkedClicks":
+		return ec.fieldContext_CampaignStats_unlinkedClicks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CampaignStats", field.Name)
 }
 
 func (ec *executionContext) childFields_CampaignSync(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7057,6 +7252,20 @@ func (ec *executionContext) field_Campaign_syncs_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Campaign_trackedLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "url",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["url"] = arg0
 	return args, nil
 }
 
@@ -9301,6 +9510,82 @@ func (ec *executionContext) fieldContext_Campaign_syncs(ctx context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Campaign_stats(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_stats(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Campaign().Stats(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CampaignStats) graphql.Marshaler {
+			return ec.marshalNCampaignStats2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCampaignStats(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_stats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Campaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CampaignStats(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Campaign_trackedLink(ctx context.Context, field graphql.CollectedField, obj *ent.Campaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Campaign_trackedLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Campaign().TrackedLink(ctx, obj, fc.Args["url"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Campaign_trackedLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Campaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Campaign_trackedLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CampaignConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9441,6 +9726,305 @@ func (ec *executionContext) _CampaignEdge_cursor(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_CampaignEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CampaignEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _CampaignStats_audience(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_audience(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Audience, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_audience(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_synced(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_synced(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Synced, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_synced(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_uniqueOpens(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_uniqueOpens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UniqueOpens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_uniqueOpens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_machineOpens(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_machineOpens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MachineOpens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_machineOpens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_uniqueClicks(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_uniqueClicks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UniqueClicks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_uniqueClicks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_openRate(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_openRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OpenRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_openRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _CampaignStats_ctr(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_ctr(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ctr, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_ctr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _CampaignStats_conversions(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_conversions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_conversions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_conversionRate(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_conversionRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversionRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_conversionRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _CampaignStats_revenue(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_revenue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Revenue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_revenue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Float")
+}
+
+func (ec *executionContext) _CampaignStats_unlinkedOpens(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_unlinkedOpens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnlinkedOpens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_unlinkedOpens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_unlinkedMachineOpens(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_unlinkedMachineOpens(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnlinkedMachineOpens, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_unlinkedMachineOpens(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CampaignStats_unlinkedClicks(ctx context.Context, field graphql.CollectedField, obj *model.CampaignStats) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CampaignStats_unlinkedClicks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnlinkedClicks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CampaignStats_unlinkedClicks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CampaignStats", field, false, false, "Int")
 }
 
 func (ec *executionContext) _CampaignSync_id(ctx context.Context, field graphql.CollectedField, obj *ent.CampaignSync) (ret graphql.Marshaler) {
@@ -27774,6 +28358,18 @@ func (ec *executionContext) _Campaign(ctx context.Context, sel ast.SelectionSet,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Campaign_syncs(ctx, field, obj)
 				})
+		case "stats":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Campaign_stats(ctx, field, obj)
+				})
+		case "trackedLink":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Campaign_trackedLink(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27852,6 +28448,99 @@ func (ec *executionContext) _CampaignEdge(ctx context.Context, sel ast.Selection
 			}
 		case "cursor":
 			out.Values[i] = ec._CampaignEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var campaignStatsImplementors = []string{"CampaignStats"}
+
+func (ec *executionContext) _CampaignStats(ctx context.Context, sel ast.SelectionSet, obj *model.CampaignStats) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, campaignStatsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CampaignStats")
+		case "audience":
+			out.Values[i] = ec._CampaignStats_audience(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "synced":
+			out.Values[i] = ec._CampaignStats_synced(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uniqueOpens":
+			out.Values[i] = ec._CampaignStats_uniqueOpens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "machineOpens":
+			out.Values[i] = ec._CampaignStats_machineOpens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uniqueClicks":
+			out.Values[i] = ec._CampaignStats_uniqueClicks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "openRate":
+			out.Values[i] = ec._CampaignStats_openRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ctr":
+			out.Values[i] = ec._CampaignStats_ctr(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversions":
+			out.Values[i] = ec._CampaignStats_conversions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversionRate":
+			out.Values[i] = ec._CampaignStats_conversionRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revenue":
+			out.Values[i] = ec._CampaignStats_revenue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unlinkedOpens":
+			out.Values[i] = ec._CampaignStats_unlinkedOpens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unlinkedMachineOpens":
+			out.Values[i] = ec._CampaignStats_unlinkedMachineOpens(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unlinkedClicks":
+			out.Values[i] = ec._CampaignStats_unlinkedClicks(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -31033,6 +31722,14 @@ func (ec *executionContext) unmarshalNCampaignScheduleKind2githubᚗcomᚋcairn�
 
 func (ec *executionContext) marshalNCampaignScheduleKind2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋcampaignᚐScheduleKind(ctx context.Context, sel ast.SelectionSet, v campaign.ScheduleKind) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNCampaignStats2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCampaignStats(ctx context.Context, sel ast.SelectionSet, v *model.CampaignStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CampaignStats!")
+		return graphql.Null
+	}
+	return ec._CampaignStats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCampaignStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋcampaignᚐStatus(ctx context.Context, v any) (campaign.Status, error) {

@@ -20,6 +20,36 @@ type CampaignScheduleInput struct {
 	TimeZone *string    `json:"timeZone,omitempty"`
 }
 
+// A campaign's figures. Rates are fractions (0.25 is 25%); 0 when the denominator is 0.
+type CampaignStats struct {
+	// Distinct emails in the audience now (members with an email and email_marketing consent).
+	Audience int `json:"audience"`
+	// Contacts the destination holds, as confirmed by the provider.
+	Synced int `json:"synced"`
+	// People with at least one open by a person.
+	UniqueOpens int `json:"uniqueOpens"`
+	// People with an open by a privacy proxy or scanner (e.g. Apple Mail Privacy Protection).
+	MachineOpens int `json:"machineOpens"`
+	// People with at least one click by a person.
+	UniqueClicks int `json:"uniqueClicks"`
+	// uniqueOpens / synced.
+	OpenRate float64 `json:"openRate"`
+	// uniqueClicks / synced.
+	Ctr float64 `json:"ctr"`
+	// Order Completed events within conversionWindowDays after a click by the same person.
+	Conversions int `json:"conversions"`
+	// conversions / uniqueClicks.
+	ConversionRate float64 `json:"conversionRate"`
+	// Revenue of those orders.
+	Revenue float64 `json:"revenue"`
+	// Opens of people who denied email_tracking: counted, never linked to them.
+	UnlinkedOpens int `json:"unlinkedOpens"`
+	// Machine opens of people who denied email_tracking.
+	UnlinkedMachineOpens int `json:"unlinkedMachineOpens"`
+	// Clicks of people who denied email_tracking.
+	UnlinkedClicks int `json:"unlinkedClicks"`
+}
+
 type CreateAPIKeyPayload struct {
 	Key *ent.APIKey `json:"key"`
 	// The key's secret: shown only in this response.

@@ -16,7 +16,7 @@ var queries = func() map[string]string {
 	qs := namedsql.MustParse("campaign: queries.sql", queriesSQL,
 		"has-email", "may-email", "skipped", "upsert-diff", "remove-diff",
 		"confirm-upserts", "fail-contacts", "confirm-removals", "add-counts", "running-sync",
-		"tracking-person", "count-untracked")
+		"tracking-person", "count-untracked", "stats")
 	r := strings.NewReplacer("{{has-email}}", "("+qs["has-email"]+")", "{{may-email}}", "("+qs["may-email"]+")")
 	for name, q := range qs {
 		qs[name] = r.Replace(q)

@@ -134,3 +134,48 @@ WHERE x.id = $1
 INSERT INTO campaign_tracking_counts (campaign_id, kind, machine, day, count)
 VALUES ($1, $2, $3, current_date, 1)
 ON CONFLICT (campaign_id, kind, machine, day) DO UPDATE SET count = campaign_tracking_counts.count + 1
+
+-- name: stats
+-- A campaign's figures in one statement ($1 the campaign; no row when it does not exist).
+-- Audience: distinct emails of the audience now. Opens and clicks: people with at least one
+-- recorded Email Opened / Email Link Clicked carrying the campaign's id, human and machine
+-- apart (a person may count in both). Conversions: Order Completed interactions of a person
+-- who clicked (as a person, not a scanner) at most conversion_window_days before the order;
+-- revenue is theirs.
+-- Unlinked: events of people who denied email_tracking, from campaign_tracking_counts.
+-- Plan: the audience as in skipped; the campaign's email events through
+-- interaction_event_occurred_at (every campaign's email events, filtered on the campaign id;
+-- an expression index on properties->>'campaign_id' is the next step if that grows);
+-- conversions probe interaction_orders_rfm per clicker.
+WITH cp AS (
+  SELECT segment_id, conversion_window_days FROM campaigns WHERE id = $1
+), ev AS MATERIALIZED (
+  SELECT i.customer_id, i.event, i.occurred_at,
+         coalesce((i.properties ->> 'machine')::boolean, false) AS machine
+  FROM interactions i
+  WHERE i.event IN ('Email Opened', 'Email Link Clicked') AND i.properties ->> 'campaign_id' = $1::text
+), clicks AS MATERIALIZED (
+  SELECT customer_id, occurred_at FROM ev WHERE event = 'Email Link Clicked' AND NOT machine
+), conv AS (
+  SELECT o.revenue FROM interactions o
+  WHERE o.event = 'Order Completed' AND o.customer_id IN (SELECT customer_id FROM clicks)
+    AND EXISTS (SELECT 1 FROM clicks k WHERE k.customer_id = o.customer_id
+                  AND o.occurred_at >= k.occurred_at
+                  AND o.occurred_at < k.occurred_at + make_interval(days => (SELECT conversion_window_days::int FROM cp)))
+), unlinked AS (
+  SELECT coalesce(sum(count) FILTER (WHERE kind = 'open' AND NOT machine), 0) AS opens,
+         coalesce(sum(count) FILTER (WHERE kind = 'open' AND machine), 0) AS machine_opens,
+         coalesce(sum(count) FILTER (WHERE kind = 'click' AND NOT machine), 0) AS clicks
+  FROM campaign_tracking_counts WHERE campaign_id = $1
+)
+SELECT
+  (SELECT count(DISTINCT c.email) FROM segment_memberships m JOIN customers c ON c.id = m.customer_id
+   WHERE m.segment_id = cp.segment_id AND m.exited_at IS NULL AND {{has-email}} AND {{may-email}}),
+  (SELECT count(*) FROM campaign_members s WHERE s.campaign_id = $1 AND s.state = 'synced'),
+  (SELECT count(DISTINCT customer_id) FROM ev WHERE event = 'Email Opened' AND NOT machine),
+  (SELECT count(DISTINCT customer_id) FROM ev WHERE event = 'Email Opened' AND machine),
+  (SELECT count(DISTINCT customer_id) FROM clicks),
+  (SELECT count(*) FROM conv),
+  (SELECT coalesce(sum(revenue), 0) FROM conv)::float8,
+  u.opens, u.machine_opens, u.clicks
+FROM unlinked u, cp

@@ -90,8 +90,7 @@ func (t *Tracking) LinkQuery(campaignID uuid.UUID, target string) (string, error
 	if err := checkTarget(target); err != nil {
 		return "", err
 	}
-	v := url.Values{"u": {target}, "l": {t.linkMAC(campaignID, target)}}
-	return "?" + v.Encode(), nil
+	return "?u=" + url.QueryEscape(target) + "&l=" + t.linkMAC(campaignID, target), nil
 }
 
 // Template returns the tracked link of target in the template syntax of a destination kind:
