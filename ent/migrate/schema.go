@@ -133,6 +133,11 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{CampaignMembersColumns[8], CampaignMembersColumns[1]},
 			},
+			{
+				Name:    "campaignmember_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{CampaignMembersColumns[1]},
+			},
 		},
 	}
 	// CampaignSyncsColumns holds the columns for the "campaign_syncs" table.

@@ -51,7 +51,11 @@ func (CampaignMember) Edges() []ent.Edge {
 
 // Indexes of the CampaignMember.
 func (CampaignMember) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("campaign_id", "customer_id").Unique()}
+	return []ent.Index{
+		index.Fields("campaign_id", "customer_id").Unique(),
+		// The segment drain finds the campaigns holding a drained customer (campaigns-leaving).
+		index.Fields("customer_id"),
+	}
 }
 
 // Annotations of the CampaignMember.

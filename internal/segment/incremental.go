@@ -9,6 +9,8 @@ import (
 	"sort"
 
 	"github.com/google/uuid"
+
+	"github.com/cairn-cdp/cairn/internal/pgarray"
 )
 
 // DrainResult is what one Drain did.
@@ -70,12 +72,33 @@ func (s *Service) Drain(ctx context.Context, batch int) (*DrainResult, error) {
 				return err
 			}
 		}
-		return nil
+		return s.scheduleLeaving(ctx, tx, ids)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// scheduleLeaving schedules a delta sync of every campaign whose destination holds one of ids
+// though the customer may no longer be emailed there (email_marketing withdrawn, email changed,
+// profile merged): consent is written with the customer's mark in ingest's transaction, so the
+// next drain removes them from the provider even when no segment membership changed.
+func (s *Service) scheduleLeaving(ctx context.Context, tx *sql.Tx, ids []uuid.UUID) error {
+	if s.Scheduler == nil {
+		return nil
+	}
+	q := params("campaigns-leaving", map[string]any{"customers": pgarray.UUIDs(ids)})
+	campaigns, err := queryIDs(ctx, tx, q.SQL, q.Args...)
+	if err != nil {
+		return fmt.Errorf("error listing campaigns holding withdrawn customers: %w", err)
+	}
+	for _, c := range campaigns {
+		if err := s.Scheduler.ScheduleSync(ctx, tx, c); err != nil {
+			return fmt.Errorf("error scheduling campaign sync: %w", err)
+		}
+	}
+	return nil
 }
 
 type lockedSegment struct {

@@ -14,7 +14,7 @@ var queriesSQL string
 // panics at init, not in the middle of a job.
 var queries = namedsql.MustParse("segment: queries.sql", queriesSQL, "want-full", "analyze-want", "diff-full", "diff-ids", "take-dirty", "history", "due",
 	"lock-segment", "lock-segments", "mark-computing", "finish-computation", "record-failure",
-	"add-member-count", "campaigns-of", "dependents-of", "set-nestloop", "settings", "customers-estimate")
+	"add-member-count", "campaigns-of", "campaigns-leaving", "dependents-of", "set-nestloop", "settings", "customers-estimate")
 
 // params renders a named query whose placeholders are all parameters, taken from p by name.
 func params(name string, p map[string]any) Query {

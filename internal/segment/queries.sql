@@ -151,3 +151,22 @@ SELECT set_config('work_mem', {{work_mem}}, true), set_config('jit', 'off', true
 -- name: customers-estimate
 -- The planner's estimate of the customers table's rows (no scan).
 SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = 'customers'::regclass;
+
+-- name: campaigns-leaving
+-- Scheduled campaigns whose destination holds one of {{customers}} (snapshot row synced) while
+-- the customer may no longer be emailed at that address: the latest email_marketing decision is
+-- not a grant, the email changed or is gone, or the profile was merged away. Their membership
+-- did not change, so no segment diff schedules them; the delta sync removes the contact. Mirrors
+-- the audience predicates of internal/campaign's queries.sql (has-email, may-email).
+-- Plan: campaignmember_customer_id probed per drained customer, then campaign, customer and
+-- consent probes per snapshot row (a customer is in a few campaigns).
+SELECT DISTINCT s.campaign_id
+FROM campaign_members s
+JOIN campaigns cp ON cp.id = s.campaign_id AND cp.status = 'scheduled'
+JOIN customers c ON c.id = s.customer_id
+WHERE s.customer_id = ANY({{customers}}) AND s.state = 'synced'
+  AND NOT (c.merged_into_id IS NULL AND c.email IS NOT NULL AND c.email = s.email
+           AND coalesce((SELECT k.granted FROM consents k
+                         WHERE k.customer_id = c.id AND k.purpose = 'email_marketing'
+                         ORDER BY k.recorded_at DESC LIMIT 1), false))
+ORDER BY s.campaign_id;
