@@ -56,6 +56,14 @@ type mcReject struct{ code, field, message string }
 
 // NewMailchimp starts a fake Mailchimp, closed when the test ends.
 func NewMailchimp(t testing.TB, opts *MailchimpOpts) *Mailchimp {
+	f := StartMailchimp(opts)
+	t.Cleanup(f.Server.Close)
+	return f
+}
+
+// StartMailchimp starts a fake Mailchimp outside a test (cairn bench sync); the caller closes
+// it.
+func StartMailchimp(opts *MailchimpOpts) *Mailchimp {
 	if opts == nil {
 		opts = &MailchimpOpts{}
 	}
@@ -101,7 +109,6 @@ func NewMailchimp(t testing.TB, opts *MailchimpOpts) *Mailchimp {
 	f.Server = httptest.NewServer(f.wrap(func(w http.ResponseWriter) {
 		mcProblem(w, 429, "Too Many Requests", "You have exceeded the limit of 10 simultaneous connections.")
 	}, auth))
-	t.Cleanup(f.Server.Close)
 	return f
 }
 
