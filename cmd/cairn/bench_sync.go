@@ -54,8 +54,8 @@ workers run any job queued there: use a bench database.`,
 			fmt.Fprintf(w, "change       %d entering: %s from commit to the fake (%d calls)\n", rep.Change,
 				rep.ChangeLatency.Round(time.Millisecond), rep.ChangeCalls)
 			if t := rep.Track; t != nil {
-				fmt.Fprintf(w, "tracking     %d req/s × %d: p50 %s  p99 %s  max %s  errors %d  stored %d (%d opens, %d clicks)\n",
-					t.Rate, t.Requests, fmtLatency(t.P50), fmtLatency(t.P99), fmtLatency(t.Max), t.Errors, t.Stored, t.Opens, t.Clicks)
+				fmt.Fprintf(w, "tracking     %d req/s × %d (%d recording workers): p50 %s  p99 %s  max %s  errors %d  stored %d (%d opens, %d clicks)\n",
+					t.Rate, t.Requests, t.Workers, fmtLatency(t.P50), fmtLatency(t.P99), fmtLatency(t.Max), t.Errors, t.Stored, t.Opens, t.Clicks)
 			}
 			return nil
 		},
@@ -68,6 +68,7 @@ workers run any job queued there: use a bench database.`,
 	f.IntVar(&o.Concurrency, "concurrency", 0, "engine calls in flight (0: the engine's default)")
 	f.IntVar(&o.Change, "change", 1000, "customers entering the segment in the change phase")
 	f.IntVar(&o.TrackRate, "track-rate", 1000, "tracking requests per second")
+	f.IntVar(&o.TrackWorkers, "track-workers", 32, "workers recording tracking events after the answer, as serve runs (-1: record before answering)")
 	f.DurationVar(&o.TrackFor, "track-duration", 5*time.Second, "length of the tracking phase")
 	return cmd
 }

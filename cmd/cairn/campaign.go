@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -105,12 +104,15 @@ func campaignTracking(a *app.App) *campaign.Tracking {
 	return &campaign.Tracking{Signer: box, BaseURL: base}
 }
 
+// trackingWorkers record opens and clicks after the answer (the pipeline group-commits them).
+const trackingWorkers = 32
+
 // emailTracking serves /t/ through the ingest pipeline, or nil when tracking is off.
-func emailTracking(a *app.App, t *campaign.Tracking, pipe *ingest.Pipeline) http.Handler {
+func emailTracking(a *app.App, t *campaign.Tracking, pipe *ingest.Pipeline) *campaign.TrackingHandler {
 	if t == nil {
 		return nil
 	}
-	return &campaign.TrackingHandler{DB: a.DB, Tracking: t, Log: a.Log,
+	return &campaign.TrackingHandler{DB: a.DB, Tracking: t, Log: a.Log, Workers: trackingWorkers,
 		Record: func(ctx context.Context, m ingestwire.Message) (bool, error) {
 			res, err := pipe.Submit(ctx, []ingestwire.Message{m}, "email-tracking")
 			return err == nil && res.Dropped == 0, err

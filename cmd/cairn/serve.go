@@ -164,6 +164,11 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 	defer ident.Close()
 	defer pipe.Close() //nolint:errcheck // Close only waits for the writers
 	tracking := campaignTracking(a)
+	var emailTrack http.Handler
+	if et := emailTracking(a, tracking, pipe); et != nil {
+		defer et.Close() // after HTTP drains, before the pipeline closes
+		emailTrack = et
+	}
 	resolver := &graph.Resolver{
 		DB: a.DB, Client: a.Client, Keys: w.keys, Log: a.Log,
 		Normalize: ident.Normalize,
@@ -190,7 +195,7 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 	}
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: resolver, Log: a.Log,
 		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log}),
-		EmailTracking: emailTracking(a, tracking, pipe),
+		EmailTracking: emailTrack,
 		GraphQLRate:   server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout})
 	if w.runnable {
 		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.

@@ -18,9 +18,11 @@ import (
 const (
 	// DefaultBatchSize is the contacts per provider call (Mailchimp's batch limit).
 	DefaultBatchSize = 500
-	// DefaultConcurrency is the provider calls a run keeps in flight (Mailchimp allows 10
-	// connections per account; the provider clients enforce their own limits too).
-	DefaultConcurrency = 4
+	// DefaultConcurrency is the batches a run keeps in flight: Mailchimp's 10 connections per
+	// account. The provider clients bound their own connections (SendGrid 4, webhook 1), so a
+	// smaller limit just queues batches there. 4 measured 23.0 s for a 100k first sync against
+	// a 50 ms fake (floor 2.0 s), 10 measured 13.4 s (cairn bench sync, loaded machine).
+	DefaultConcurrency = 10
 )
 
 // Trigger says why a sync runs.

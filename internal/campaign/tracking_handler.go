@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -30,11 +31,63 @@ type RecordFunc func(ctx context.Context, m wire.Message) (stored bool, err erro
 // to the signed target), recording Email Opened and Email Link Clicked. A bad token or link
 // signature gets 400 with no Location. Recording errors are logged and do not fail the
 // response: the reader's click still lands.
+//
+// With Workers > 0 the response goes out as soon as the token is checked and the event is
+// recorded by one of Workers goroutines from a queue of QueueSize; when the queue is full the
+// request records it itself (backpressure, nothing dropped). Close drains the queue: call it
+// after the HTTP server stopped and before the ingest pipeline closes. Events queued when the
+// process dies are lost, as a pixel already served cannot be asked again; Workers 0 records
+// before answering.
 type TrackingHandler struct {
-	DB       *sql.DB
-	Tracking *Tracking
-	Record   RecordFunc
-	Log      *slog.Logger
+	DB        *sql.DB
+	Tracking  *Tracking
+	Record    RecordFunc
+	Log       *slog.Logger
+	Workers   int
+	QueueSize int // default 4,096
+
+	start, stop sync.Once
+	queue       chan trackedEvent
+	wg          sync.WaitGroup
+}
+
+// trackedEvent is one open or click to record.
+type trackedEvent struct {
+	ctx                    context.Context
+	event, ua, target      string
+	campaignID, customerID uuid.UUID
+}
+
+// Close stops the workers once every queued event is recorded; later calls do nothing. No
+// request may be served after Close.
+func (h *TrackingHandler) Close() {
+	h.init()
+	h.stop.Do(func() {
+		if h.queue != nil {
+			close(h.queue)
+		}
+	})
+	h.wg.Wait()
+}
+
+func (h *TrackingHandler) init() {
+	h.start.Do(func() {
+		if h.Workers <= 0 {
+			return
+		}
+		n := h.QueueSize
+		if n <= 0 {
+			n = 4096
+		}
+		h.queue = make(chan trackedEvent, n)
+		for range h.Workers {
+			h.wg.Go(func() {
+				for ev := range h.queue {
+					h.recordEvent(ev)
+				}
+			})
+		}
+	})
 }
 
 // gif is a transparent 1×1 GIF.
@@ -45,6 +98,7 @@ var gif = []byte{
 }
 
 func (h *TrackingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.init()
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -96,13 +150,26 @@ func (h *TrackingHandler) click(w http.ResponseWriter, r *http.Request, tok stri
 // record stores the event linked to the customer when their email_tracking consent allows,
 // else counts it in aggregate.
 func (h *TrackingHandler) record(r *http.Request, event string, campaignID, customerID uuid.UUID, target string) {
-	ctx := r.Context()
-	machine := MachineAgent(r.UserAgent())
+	ev := trackedEvent{ctx: r.Context(), event: event, ua: r.UserAgent(), target: target, campaignID: campaignID, customerID: customerID}
+	if h.queue != nil {
+		ev.ctx = context.WithoutCancel(ev.ctx)
+		select {
+		case h.queue <- ev:
+			return
+		default: // full: record in the request
+		}
+	}
+	h.recordEvent(ev)
+}
+
+func (h *TrackingHandler) recordEvent(ev trackedEvent) {
+	ctx, event, campaignID, customerID, target := ev.ctx, ev.event, ev.campaignID, ev.customerID, ev.target
+	machine := MachineAgent(ev.ua)
 	kind := "open"
 	if event == EventClicked {
 		kind = "click"
 	}
-	if err := h.recordLinked(ctx, r, event, campaignID, customerID, target, machine); err != nil {
+	if err := h.recordLinked(ctx, ev.ua, event, campaignID, customerID, target, machine); err != nil {
 		if !errors.Is(err, errUntracked) {
 			h.log().ErrorContext(ctx, "tracking event not recorded", "event", event, "campaign", campaignID, "error", err)
 			return
@@ -117,7 +184,7 @@ func (h *TrackingHandler) record(r *http.Request, event string, campaignID, cust
 // dropped by the ingest path).
 var errUntracked = errors.New("untracked")
 
-func (h *TrackingHandler) recordLinked(ctx context.Context, r *http.Request, event string, campaignID, customerID uuid.UUID, target string, machine bool) error {
+func (h *TrackingHandler) recordLinked(ctx context.Context, ua, event string, campaignID, customerID uuid.UUID, target string, machine bool) error {
 	var (
 		id                    uuid.UUID
 		email, userID, anonID string
@@ -137,7 +204,7 @@ func (h *TrackingHandler) recordLinked(ctx context.Context, r *http.Request, eve
 		props["url"] = target
 	}
 	cx := map[string]any{}
-	if ua := r.UserAgent(); ua != "" {
+	if ua != "" {
 		cx["userAgent"] = ua
 	}
 	m := wire.Message{Type: wire.TypeTrack, Event: event, Channel: "email", UserID: userID, AnonymousID: anonID}

@@ -22,12 +22,16 @@ import (
 type trackingBundle struct {
 	*bundle
 	tracking *Tracking
+	handler  *TrackingHandler
 	srv      *httptest.Server
 	pipe     *ingest.Pipeline
 	client   *http.Client
 }
 
-func setupTracking(t *testing.T) *trackingBundle {
+func setupTracking(t *testing.T) *trackingBundle { return setupTrackingWith(t, 0) }
+
+// setupTrackingWith serves tracking with workers recording asynchronously (0: in the request).
+func setupTrackingWith(t *testing.T, workers int) *trackingBundle {
 	t.Helper()
 	b := setup(t)
 	box, err := secret.New(strings.Repeat("k", 40))
@@ -38,13 +42,15 @@ func setupTracking(t *testing.T) *trackingBundle {
 	pipe, err := ingest.NewPipeline(b.ctx, b.db, res, nil)
 	require.NoError(t, err)
 	tb := &trackingBundle{bundle: b, tracking: &Tracking{Signer: box, BaseURL: "https://cairn.example"}, pipe: pipe}
-	h := &TrackingHandler{DB: b.db, Tracking: tb.tracking, Record: func(ctx context.Context, m wire.Message) (bool, error) {
+	h := &TrackingHandler{DB: b.db, Tracking: tb.tracking, Workers: workers, Record: func(ctx context.Context, m wire.Message) (bool, error) {
 		r, err := pipe.Submit(ctx, []wire.Message{m}, "email-tracking")
 		return err == nil && r.Dropped == 0, err
 	}}
+	tb.handler = h
 	tb.srv = httptest.NewServer(h)
 	t.Cleanup(func() {
 		tb.srv.Close()
+		h.Close()
 		require.NoError(t, pipe.Close())
 	})
 	tb.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -147,6 +153,26 @@ func TestTrackingClick(t *testing.T) {
 	require.Equal(t, "email", got[0]["channel"])
 	require.Equal(t, target, got[0]["url"])
 	require.Equal(t, false, got[0]["machine"])
+}
+
+// With workers, the answer does not wait for the commit; Close records what is queued.
+func TestTrackingAsync(t *testing.T) {
+	t.Parallel()
+	tb := setupTrackingWith(t, 2)
+	cust := tb.person(t, "async-user")
+	camp := uuid.Must(uuid.NewV7())
+	f := tb.tracking.Fields(camp, cust)
+	link, err := tb.tracking.LinkQuery(camp, "https://shop.example/x")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, tb.get(t, local(f[FieldOpen]), browserUA).StatusCode)
+	resp := tb.get(t, local(f[FieldClick])+link, browserUA)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	require.Equal(t, "https://shop.example/x", resp.Header.Get("Location"))
+	require.Equal(t, http.StatusBadRequest, tb.get(t, local(f[FieldClick])+"?u=https%3A%2F%2Fevil.example%2F&l=x", browserUA).StatusCode)
+	tb.srv.Close()
+	tb.handler.Close()
+	require.Len(t, tb.interactions(t, EventOpened, camp), 1)
+	require.Len(t, tb.interactions(t, EventClicked, camp), 1)
 }
 
 func TestTrackingOpen(t *testing.T) {

@@ -38,7 +38,10 @@ type Options struct {
 	Change      int           // customers entering the segment (1,000)
 	TrackRate   int           // tracking requests per second (1,000)
 	TrackFor    time.Duration // (5 s)
-	Log         io.Writer
+	// TrackWorkers record opens and clicks after answering (as cairn serve does, 32); negative:
+	// record before answering.
+	TrackWorkers int
+	Log          io.Writer
 }
 
 func (o *Options) defaults() {
@@ -59,6 +62,12 @@ func (o *Options) defaults() {
 	}
 	if o.TrackFor <= 0 {
 		o.TrackFor = 5 * time.Second
+	}
+	switch {
+	case o.TrackWorkers == 0:
+		o.TrackWorkers = 32
+	case o.TrackWorkers < 0:
+		o.TrackWorkers = 0
 	}
 	if o.Log == nil {
 		o.Log = io.Discard

@@ -20,6 +20,7 @@ import (
 // TrackReport is the tracking endpoints' latency under an open-loop load.
 type TrackReport struct {
 	Rate          int
+	Workers       int // recording workers (0: recorded before answering)
 	Requests      int
 	Errors        int
 	P50, P99, Max time.Duration
@@ -41,12 +42,14 @@ func (e *env) trackingLoad(ctx context.Context) (*TrackReport, error) {
 		return nil, err
 	}
 	defer pipe.Close() //nolint:errcheck // Close only waits for the writers
-	srv := httptest.NewServer(&campaign.TrackingHandler{DB: e.db, Tracking: e.tracking,
+	th := &campaign.TrackingHandler{DB: e.db, Tracking: e.tracking, Workers: e.o.TrackWorkers,
 		Record: func(ctx context.Context, m wire.Message) (bool, error) {
 			r, err := pipe.Submit(ctx, []wire.Message{m}, "email-tracking")
 			return err == nil && r.Dropped == 0, err
-		}})
+		}}
+	srv := httptest.NewServer(th)
 	defer srv.Close()
+	defer th.Close()
 
 	rows, err := e.db.QueryContext(ctx, `SELECT customer_id FROM segment_memberships WHERE segment_id = $1 AND exited_at IS NULL LIMIT 1000`, e.segment)
 	if err != nil {
@@ -105,7 +108,9 @@ func (e *env) trackingLoad(ctx context.Context) (*TrackReport, error) {
 		})
 	}
 	wg.Wait()
-	tr := &TrackReport{Rate: e.o.TrackRate, Requests: n}
+	srv.Close()
+	th.Close() // every queued event recorded
+	tr := &TrackReport{Rate: e.o.TrackRate, Requests: n, Workers: e.o.TrackWorkers}
 	for _, bad := range errs {
 		if bad {
 			tr.Errors++
