@@ -49,13 +49,18 @@ func (s *Syncer) removals(ctx context.Context, c *ent.Campaign, syncID uuid.UUID
 			return rows.Scan(&r.customer, &r.email, &r.held, &r.wanted)
 		})
 	}
-	return dispatch(ctx, s.concurrency(), read, func(ctx context.Context, page []removal) error {
-		return s.removeBatch(ctx, c.ID, syncID, dst, page)
+	rec := s.newRecorder(c.ID, syncID)
+	err := dispatch(ctx, s.concurrency(), read, func(ctx context.Context, page []removal) error {
+		return s.removeBatch(ctx, rec, dst, page)
 	})
+	if cerr := rec.close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // removeBatch removes one batch and records the outcome.
-func (s *Syncer) removeBatch(ctx context.Context, campaignID, syncID uuid.UUID, dst provider.Destination, page []removal) error {
+func (s *Syncer) removeBatch(ctx context.Context, rec *recorder, dst provider.Destination, page []removal) error {
 	var (
 		o      outcome
 		emails []string
@@ -90,7 +95,7 @@ func (s *Syncer) removeBatch(ctx context.Context, campaignID, syncID uuid.UUID, 
 			o.removed++
 		}
 	}
-	return s.recordRemovals(ctx, campaignID, syncID, o)
+	return rec.add(o)
 }
 
 type upsert struct {
@@ -130,13 +135,18 @@ func (s *Syncer) upserts(ctx context.Context, c *ent.Campaign, syncID uuid.UUID,
 			return nil
 		})
 	}
-	return dispatch(ctx, s.concurrency(), read, func(ctx context.Context, page []upsert) error {
-		return s.upsertBatch(ctx, c.ID, syncID, dst, page)
+	rec := s.newRecorder(c.ID, syncID)
+	err := dispatch(ctx, s.concurrency(), read, func(ctx context.Context, page []upsert) error {
+		return s.upsertBatch(ctx, rec, dst, page)
 	})
+	if cerr := rec.close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // upsertBatch sends one batch and records the outcome.
-func (s *Syncer) upsertBatch(ctx context.Context, campaignID, syncID uuid.UUID, dst provider.Destination, page []upsert) error {
+func (s *Syncer) upsertBatch(ctx context.Context, rec *recorder, dst provider.Destination, page []upsert) error {
 	contacts := make([]provider.Contact, len(page))
 	for i, u := range page {
 		contacts[i] = u.contact
@@ -161,7 +171,7 @@ func (s *Syncer) upsertBatch(ctx context.Context, campaignID, syncID uuid.UUID, 
 			o.added++
 		}
 	}
-	return s.recordUpserts(ctx, campaignID, syncID, o)
+	return rec.add(o)
 }
 
 // outcome is what one provider call settled.

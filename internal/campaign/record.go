@@ -16,34 +16,6 @@ import (
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
-// The writes after a provider call run without the job's cancellation: once the provider
-// confirmed contacts, recording that is what lets a resumed run skip them.
-
-// recordUpserts writes one upsert call's outcome: snapshot rows and sync counts.
-func (s *Syncer) recordUpserts(ctx context.Context, campaignID, syncID uuid.UUID, o outcome) error {
-	return txn.Run(context.WithoutCancel(ctx), s.DB, func(ctx context.Context, tx *sql.Tx, _ *ent.Client) error {
-		if len(o.ids) > 0 {
-			if _, err := tx.ExecContext(ctx, queries["confirm-upserts"], campaignID, syncID,
-				pq.Array(o.ids), pq.Array(o.emails), pq.Array(o.hashes)); err != nil {
-				return fmt.Errorf("error recording synced contacts: %w", err)
-			}
-		}
-		return s.recordCommon(ctx, tx, campaignID, syncID, o)
-	})
-}
-
-// recordRemovals writes one removal call's outcome.
-func (s *Syncer) recordRemovals(ctx context.Context, campaignID, syncID uuid.UUID, o outcome) error {
-	return txn.Run(context.WithoutCancel(ctx), s.DB, func(ctx context.Context, tx *sql.Tx, _ *ent.Client) error {
-		if len(o.confirmed) > 0 {
-			if _, err := tx.ExecContext(ctx, queries["confirm-removals"], campaignID, syncID, pq.Array(o.confirmed)); err != nil {
-				return fmt.Errorf("error recording removed contacts: %w", err)
-			}
-		}
-		return s.recordCommon(ctx, tx, campaignID, syncID, o)
-	})
-}
-
 func (s *Syncer) recordCommon(ctx context.Context, tx *sql.Tx, campaignID, syncID uuid.UUID, o outcome) error {
 	if len(o.failedIDs) > 0 {
 		if _, err := tx.ExecContext(ctx, queries["fail-contacts"], campaignID, syncID,
