@@ -52,6 +52,9 @@ func TestKeysCreateListRevoke(t *testing.T) {
 
 	_, err = run(t, "keys", "revoke", p.KeyID.String())
 	require.NoError(t, err)
+	// Another process trusts its cached authentication for up to auth.KeyCacheTTL (tested in
+	// internal/auth); a process that has not seen the key reads the revocation at once.
+	keys = auth.NewKeys(openURL(t, dbURL), nil)
 	_, err = keys.Authenticate(context.Background(), secret)
 	require.ErrorIs(t, err, auth.ErrUnauthenticated)
 }
