@@ -82,11 +82,17 @@ func (r *Resolver) Customer() generated.CustomerResolver { return &customerResol
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// RetentionPolicy returns generated.RetentionPolicyResolver implementation.
+func (r *Resolver) RetentionPolicy() generated.RetentionPolicyResolver {
+	return &retentionPolicyResolver{r}
+}
+
 // Segment returns generated.SegmentResolver implementation.
 func (r *Resolver) Segment() generated.SegmentResolver { return &segmentResolver{r} }
 
 type (
-	customerResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	segmentResolver  struct{ *Resolver }
+	customerResolver        struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	retentionPolicyResolver struct{ *Resolver }
+	segmentResolver         struct{ *Resolver }
 )

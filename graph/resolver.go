@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/profile"
 	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/rfm"
@@ -35,4 +36,10 @@ type Resolver struct {
 	SegmentJobs segment.Scheduler
 	// RFMJobs enqueues computeRFM's job; nil makes computeRFM fail.
 	RFMJobs rfm.Scheduler
+	// RetentionJobs enqueues runRetention's sweep; nil makes runRetention fail.
+	RetentionJobs privacy.RetentionScheduler
+	// Collection is what ingest collects and drops, for privacySettings.
+	Collection privacy.Collection
+	// Suppressions reports the suppression list's size to privacySettings; nil reports null.
+	Suppressions privacy.SuppressionCounter
 }

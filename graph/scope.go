@@ -23,6 +23,7 @@ var RootScopes = map[string]map[string]auth.Scope{
 		"rfmSummary": auth.ScopeRead, "campaigns": auth.ScopeRead, "destinations": auth.ScopeRead,
 		"job":               auth.ScopeRead,
 		"retentionPolicies": auth.ScopePrivacy, "privacyRequests": auth.ScopePrivacy,
+		"privacySettings": auth.ScopePrivacy,
 		"apiKeys": auth.ScopeAdmin, "auditEvents": auth.ScopeAdmin,
 	},
 	"Mutation": {
@@ -30,6 +31,8 @@ var RootScopes = map[string]map[string]auth.Scope{
 		"createSegment": auth.ScopeWrite, "updateSegment": auth.ScopeWrite, "deleteSegment": auth.ScopeWrite,
 		"computeSegment": auth.ScopeWrite, "computeRFM": auth.ScopeWrite,
 		"mergeCustomers": auth.ScopeWrite,
+		"createRetentionPolicy": auth.ScopePrivacy, "updateRetentionPolicy": auth.ScopePrivacy,
+		"deleteRetentionPolicy": auth.ScopePrivacy, "runRetention": auth.ScopePrivacy,
 	},
 }
 

@@ -13,10 +13,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 )
 
 // Deps are what workers need; cmd builds it once.
@@ -24,6 +26,8 @@ type Deps struct {
 	DB     *sql.DB
 	Client *ent.Client
 	Log    *slog.Logger
+	// Registerer receives workers' metrics (retention progress); nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Options configure the River client.
@@ -89,6 +93,14 @@ func register(workers *river.Workers, deps Deps) (int, error) {
 		return 0, fmt.Errorf("error registering the compute_rfm worker: %w", err)
 	}
 	n++
+	rm, err := privacy.NewRetentionMetrics(deps.Registerer)
+	if err != nil {
+		return 0, err
+	}
+	if err := river.AddWorkerSafely(workers, NewApplyRetentionWorker(deps, rm)); err != nil {
+		return 0, fmt.Errorf("error registering the apply_retention worker: %w", err)
+	}
+	n++
 	return n, nil
 }
 
@@ -98,5 +110,6 @@ func periodicJobs(deps Deps) []*river.PeriodicJob {
 	var jobs []*river.PeriodicJob
 	jobs = append(jobs, segmentPeriodicJobs()...)
 	jobs = append(jobs, computeRFMPeriodic())
+	jobs = append(jobs, applyRetentionPeriodic())
 	return jobs
 }
