@@ -85,7 +85,9 @@ func TestRetentionThroughGraphQL(t *testing.T) {
 	var audit struct {
 		AuditEvents struct {
 			TotalCount int
-			Edges      []struct{ Node struct{ Action, Actor string } }
+			Edges      []struct {
+				Node struct{ Action, Actor string }
+			}
 		}
 	}
 	require.Empty(t, b.query(t, admin, auditQuery, nil, &audit))
