@@ -79,12 +79,15 @@ SELECT (SELECT count(*) FROM gone),
 -- $1 the customers a batch took interactions from. Removes those left with no interaction and
 -- no identity, the merged-away profiles pointing to them, and their consents and memberships;
 -- returns how many customers it removed. Rows locked by anyone else are skipped (kept). Probes
--- the customer_id indexes of each table: ~1 ms per 1,000 candidates.
+-- identity_customer_id_type first (nearly every customer has an identity, so the probe of
+-- interactions is usually skipped), then interaction_customer_id_occurred_at: 10,000 candidates
+-- none of which has an identity (the worst case) took 0.28 s on 200k customers / 1M
+-- interactions, on the shared 2-core machine under load.
 WITH empty AS (
   SELECT c.id FROM customers c
   WHERE c.id = ANY($1::uuid[]) AND c.merged_into_id IS NULL
-    AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.customer_id = c.id)
     AND NOT EXISTS (SELECT 1 FROM identities d WHERE d.customer_id = c.id)
+    AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.customer_id = c.id)
   FOR UPDATE SKIP LOCKED
 ), doomed AS (
   SELECT id FROM empty

@@ -25,6 +25,8 @@ type SweepOptions struct {
 	Pause time.Duration
 	// AfterBatch, when set, is called after each committed batch (tests interrupt sweeps here).
 	AfterBatch func(policyID uuid.UUID, rows int)
+	// Policy, when set, restricts the sweep to that one policy (if enabled).
+	Policy *uuid.UUID
 }
 
 // SweepResult reports what a sweep did.
@@ -83,8 +85,11 @@ func (r *Retention) Sweep(ctx context.Context, opts *SweepOptions) (*SweepResult
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), retentionQueries["retention-unlock"], int64(retentionLockKey)) //nolint:errcheck // closing the session releases it too
 
-	policies, err := r.client.RetentionPolicy.Query().
-		Where(retentionpolicy.Enabled(true)).
+	q := r.client.RetentionPolicy.Query().Where(retentionpolicy.Enabled(true))
+	if o.Policy != nil {
+		q = q.Where(retentionpolicy.ID(*o.Policy))
+	}
+	policies, err := q.
 		Order(ent.Asc(retentionpolicy.FieldCreatedAt), ent.Asc(retentionpolicy.FieldID)).
 		All(ctx)
 	if err != nil {
