@@ -138,5 +138,6 @@ func TestComputeRFMIsScheduled(t *testing.T) {
 	require.True(t, runnable)
 	require.NotNil(t, client)
 	require.NotNil(t, computeRFMPeriodic())
-	require.Len(t, periodicJobs(Deps{}), len(segmentPeriodicJobs())+1)
+	// The segments' jobs, ComputeRFM and ApplyRetention.
+	require.Len(t, periodicJobs(Deps{}), len(segmentPeriodicJobs())+2)
 }
