@@ -12,8 +12,8 @@ import (
 	"github.com/cairn-cdp/cairn/internal/queue"
 )
 
-// ApplyRetentionEvery is how often the periodic ApplyRetention runs.
-const ApplyRetentionEvery = 24 * time.Hour
+// ApplyRetentionAt is the time of day (UTC) of the daily ApplyRetention.
+const ApplyRetentionAt = 3 * time.Hour
 
 // ApplyRetentionArgs applies every enabled retention policy (internal/privacy).
 type ApplyRetentionArgs struct{}
@@ -62,13 +62,27 @@ func (w *ApplyRetentionWorker) Work(ctx context.Context, _ *river.Job[ApplyReten
 	return nil
 }
 
-// applyRetentionPeriodic is the daily run.
+// applyRetentionPeriodic is the daily run at ApplyRetentionAt. A wall-clock schedule, not an
+// interval: an interval restarts with the leader, so servers restarted more often than daily
+// would never sweep.
 func applyRetentionPeriodic() *river.PeriodicJob {
 	return river.NewPeriodicJob(
-		river.PeriodicInterval(ApplyRetentionEvery),
+		dailyAt(ApplyRetentionAt),
 		func() (river.JobArgs, *river.InsertOpts) { return ApplyRetentionArgs{}, nil },
 		nil,
 	)
+}
+
+// dailyAt is a river.PeriodicSchedule firing once a day at that offset from UTC midnight.
+type dailyAt time.Duration
+
+// Next is the first firing strictly after current.
+func (d dailyAt) Next(current time.Time) time.Time {
+	t := current.UTC().Truncate(24 * time.Hour).Add(time.Duration(d))
+	if !t.After(current) {
+		t = t.Add(24 * time.Hour)
+	}
+	return t
 }
 
 // RetentionScheduler implements privacy.RetentionScheduler with River's Insert.

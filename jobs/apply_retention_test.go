@@ -55,3 +55,24 @@ func retentionCount(t *testing.T, db *sql.DB, q string) int {
 	require.NoError(t, db.QueryRowContext(t.Context(), q).Scan(&n))
 	return n
 }
+
+func TestDailyAt(t *testing.T) {
+	t.Parallel()
+	at := dailyAt(3 * time.Hour)
+	day := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		now, want time.Time
+	}{
+		{"before the hour", day.Add(time.Hour), day.Add(3 * time.Hour)},
+		{"at the hour: the next day", day.Add(3 * time.Hour), day.Add(27 * time.Hour)},
+		{"after the hour", day.Add(5 * time.Hour), day.Add(27 * time.Hour)},
+		{"another zone", day.Add(time.Hour).In(time.FixedZone("X", -5*3600)), day.Add(3 * time.Hour)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.True(t, tc.want.Equal(at.Next(tc.now)), "got %s", at.Next(tc.now))
+		})
+	}
+}
