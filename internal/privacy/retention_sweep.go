@@ -250,8 +250,9 @@ func (r *Retention) batch(ctx context.Context, policyID uuid.UUID, scan *policyS
 }
 
 // removeEmptyCustomers runs retention-delete-empty-customers under a savepoint: when a row the
-// sweep does not know still refers to a customer (a foreign key violation), the customers stay
-// and the batch commits without removing them.
+// sweep does not know still refers to a customer (a foreign key violation), or a concurrent
+// writer of their memberships deadlocks with it, the customers stay and the batch commits
+// without removing them.
 func removeEmptyCustomers(ctx context.Context, tx *sql.Tx, ids pq.StringArray) (int64, error) {
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT retention_customers`); err != nil {
 		return 0, fmt.Errorf("error setting a savepoint: %w", err)
@@ -259,7 +260,7 @@ func removeEmptyCustomers(ctx context.Context, tx *sql.Tx, ids pq.StringArray) (
 	var n int64
 	err := tx.QueryRowContext(ctx, retentionQueries["retention-delete-empty-customers"], ids).Scan(&n)
 	var pqErr *pq.Error
-	if errors.As(err, &pqErr) && pqErr.Code == "23503" {
+	if errors.As(err, &pqErr) && (pqErr.Code == "23503" || pqErr.Code == "40P01") {
 		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT retention_customers`); err != nil {
 			return 0, fmt.Errorf("error rolling back to the savepoint: %w", err)
 		}
