@@ -118,13 +118,19 @@ func (r *Resolver) Destination() generated.DestinationResolver { return &destina
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
+// RetentionPolicy returns generated.RetentionPolicyResolver implementation.
+func (r *Resolver) RetentionPolicy() generated.RetentionPolicyResolver {
+	return &retentionPolicyResolver{r}
+}
+
 // Segment returns generated.SegmentResolver implementation.
 func (r *Resolver) Segment() generated.SegmentResolver { return &segmentResolver{r} }
 
 type (
-	campaignResolver    struct{ *Resolver }
-	customerResolver    struct{ *Resolver }
-	destinationResolver struct{ *Resolver }
-	queryResolver       struct{ *Resolver }
-	segmentResolver     struct{ *Resolver }
+	campaignResolver        struct{ *Resolver }
+	customerResolver        struct{ *Resolver }
+	destinationResolver     struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	retentionPolicyResolver struct{ *Resolver }
+	segmentResolver         struct{ *Resolver }
 )

@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/profile"
 	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/rfm"
@@ -41,4 +42,10 @@ type Resolver struct {
 	Destinations *campaign.Destinations
 	// CampaignSyncs enqueues runCampaignSync's job; nil makes runCampaignSync fail.
 	CampaignSyncs CampaignSyncs
+	// RetentionJobs enqueues runRetention's sweep; nil makes runRetention fail.
+	RetentionJobs privacy.RetentionScheduler
+	// Collection is what ingest collects and drops, for privacySettings.
+	Collection privacy.Collection
+	// Suppressions reports the suppression list's size to privacySettings; nil reports null.
+	Suppressions privacy.SuppressionCounter
 }

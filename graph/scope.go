@@ -26,7 +26,8 @@ var RootScopes = map[string]map[string]auth.Scope{
 		"viewer": auth.ScopeRead, "traitKeys": auth.ScopeRead, "eventNames": auth.ScopeRead,
 		"segmentExplain": auth.ScopeRead, "interactions": auth.ScopeRead,
 		"retentionPolicies": auth.ScopePrivacy, "privacyRequests": auth.ScopePrivacy,
-		"apiKeys": auth.ScopeAdmin, "auditEvents": auth.ScopeAdmin,
+		"privacySettings": auth.ScopePrivacy,
+		"apiKeys":         auth.ScopeAdmin, "auditEvents": auth.ScopeAdmin,
 	},
 	"Mutation": {
 		"createAPIKey": auth.ScopeAdmin, "revokeAPIKey": auth.ScopeAdmin,
@@ -37,6 +38,8 @@ var RootScopes = map[string]map[string]auth.Scope{
 		"scheduleCampaign": auth.ScopeWrite, "pauseCampaign": auth.ScopeWrite, "resumeCampaign": auth.ScopeWrite,
 		"runCampaignSync": auth.ScopeWrite,
 		"mergeCustomers": auth.ScopeWrite,
+		"createRetentionPolicy": auth.ScopePrivacy, "updateRetentionPolicy": auth.ScopePrivacy,
+		"deleteRetentionPolicy": auth.ScopePrivacy, "runRetention": auth.ScopePrivacy,
 	},
 }
 

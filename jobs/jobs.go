@@ -13,11 +13,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/campaign"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 )
 
 // Deps are what workers need; cmd builds it once.
@@ -28,6 +30,8 @@ type Deps struct {
 	// Destinations opens campaign destinations (sealer and provider constructor); nil makes
 	// campaign syncs fail with "no provider is configured".
 	Destinations *campaign.Destinations
+	// Registerer receives workers' metrics (retention progress); nil registers none.
+	Registerer prometheus.Registerer
 }
 
 // Options configure the River client.
@@ -98,6 +102,14 @@ func register(workers *river.Workers, deps Deps) (int, error) {
 		return 0, err
 	}
 	n += k
+	rm, err := privacy.NewRetentionMetrics(deps.Registerer)
+	if err != nil {
+		return 0, err
+	}
+	if err := river.AddWorkerSafely(workers, NewApplyRetentionWorker(deps, rm)); err != nil {
+		return 0, fmt.Errorf("error registering the apply_retention worker: %w", err)
+	}
+	n++
 	return n, nil
 }
 
@@ -108,5 +120,6 @@ func periodicJobs(deps Deps) []*river.PeriodicJob {
 	jobs = append(jobs, segmentPeriodicJobs()...)
 	jobs = append(jobs, computeRFMPeriodic())
 	jobs = append(jobs, campaignPeriodicJobs()...)
+	jobs = append(jobs, applyRetentionPeriodic())
 	return jobs
 }

@@ -74,7 +74,7 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			defer a.Close(context.Background()) //nolint:errcheck
-			w, err := wire(a, workers)
+			w, err := wire(a, workers, nil)
 			if err != nil {
 				return err
 			}
@@ -101,8 +101,9 @@ type wired struct {
 	keys     *auth.Keys
 }
 
-func wire(a *app.App, workers int) (*wired, error) {
-	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Destinations: campaignDestinations(a)}
+// wire builds the River client; reg receives the workers' metrics (nil: none).
+func wire(a *app.App, workers int, reg prometheus.Registerer) (*wired, error) {
+	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Registerer: reg, Destinations: campaignDestinations(a)}
 	rc, runnable, err := jobs.NewClient(deps, jobs.Options{RunWorkers: workers > 0, MaxWorkers: workers})
 	if err != nil {
 		return nil, err
@@ -149,13 +150,13 @@ func openIngest(ctx context.Context, a *app.App, ic ingestConfig, reg prometheus
 }
 
 func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) error {
-	w, err := wire(a, workers)
+	registry := prometheus.NewRegistry()
+	w, err := wire(a, workers, registry)
 	if err != nil {
 		return err
 	}
 	// The ingest pipeline's writers live as long as the server: closed after the HTTP server has
 	// drained, so every request it accepted is committed and answered.
-	registry := prometheus.NewRegistry()
 	ident, pipe, err := openIngest(ctx, a, ic, registry)
 	if err != nil {
 		return err
@@ -167,9 +168,11 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 		Normalize: ident.Normalize,
 		Identity:  ident,
 		// The job queue, River-free to graph: jobs/ adapts the River client to each interface.
-		Jobs:        jobs.Reader{Client: w.river},
-		SegmentJobs: jobs.SegmentScheduler{Client: w.river},
-		RFMJobs:     jobs.RFMScheduler{Client: w.river},
+		Jobs:          jobs.Reader{Client: w.river},
+		SegmentJobs:   jobs.SegmentScheduler{Client: w.river},
+		RFMJobs:       jobs.RFMScheduler{Client: w.river},
+		RetentionJobs: jobs.RetentionScheduler{Client: w.river},
+		Collection:    collection(ic.pipeline),
 		// campaigns
 		Destinations:  campaignDestinations(a),
 		CampaignSyncs: jobs.CampaignJobs{Client: w.river, DB: a.DB},

@@ -46,6 +46,7 @@ type ResolverRoot interface {
 	Destination() DestinationResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
+	RetentionPolicy() RetentionPolicyResolver
 	Segment() SegmentResolver
 	SegmentPreview() SegmentPreviewResolver
 }
@@ -176,6 +177,11 @@ type ComplexityRoot struct {
 	ConsentEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ConsentPurposeMapping struct {
+		Category func(childComplexity int) int
+		Purpose  func(childComplexity int) int
 	}
 
 	CreateAPIKeyPayload struct {
@@ -320,24 +326,28 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ComputeRfm        func(childComplexity int) int
-		ComputeSegment    func(childComplexity int, id uuid.UUID) int
-		CreateAPIKey      func(childComplexity int, name string, scopes []string) int
-		CreateCampaign    func(childComplexity int, input model.CreateCampaignInput) int
-		CreateDestination func(childComplexity int, input model.CreateDestinationInput) int
-		CreateSegment     func(childComplexity int, input model.CreateSegmentInput) int
-		DeleteDestination func(childComplexity int, id uuid.UUID) int
-		DeleteSegment     func(childComplexity int, id uuid.UUID) int
-		MergeCustomers    func(childComplexity int, from uuid.UUID, into uuid.UUID) int
-		PauseCampaign     func(childComplexity int, id uuid.UUID) int
-		ResumeCampaign    func(childComplexity int, id uuid.UUID) int
-		RevokeAPIKey      func(childComplexity int, id uuid.UUID) int
-		RunCampaignSync   func(childComplexity int, id uuid.UUID) int
-		ScheduleCampaign  func(childComplexity int, id uuid.UUID, schedule model.CampaignScheduleInput) int
-		TestDestination   func(childComplexity int, id uuid.UUID) int
-		UpdateCampaign    func(childComplexity int, id uuid.UUID, input model.UpdateCampaignInput) int
-		UpdateDestination func(childComplexity int, id uuid.UUID, input model.UpdateDestinationInput) int
-		UpdateSegment     func(childComplexity int, id uuid.UUID, input model.UpdateSegmentInput) int
+		ComputeRfm            func(childComplexity int) int
+		ComputeSegment        func(childComplexity int, id uuid.UUID) int
+		CreateAPIKey          func(childComplexity int, name string, scopes []string) int
+		CreateCampaign        func(childComplexity int, input model.CreateCampaignInput) int
+		CreateDestination     func(childComplexity int, input model.CreateDestinationInput) int
+		CreateRetentionPolicy func(childComplexity int, input model.CreateRetentionPolicyInput) int
+		CreateSegment         func(childComplexity int, input model.CreateSegmentInput) int
+		DeleteDestination     func(childComplexity int, id uuid.UUID) int
+		DeleteRetentionPolicy func(childComplexity int, id uuid.UUID) int
+		DeleteSegment         func(childComplexity int, id uuid.UUID) int
+		MergeCustomers        func(childComplexity int, from uuid.UUID, into uuid.UUID) int
+		PauseCampaign         func(childComplexity int, id uuid.UUID) int
+		ResumeCampaign        func(childComplexity int, id uuid.UUID) int
+		RevokeAPIKey          func(childComplexity int, id uuid.UUID) int
+		RunCampaignSync       func(childComplexity int, id uuid.UUID) int
+		RunRetention          func(childComplexity int) int
+		ScheduleCampaign      func(childComplexity int, id uuid.UUID, schedule model.CampaignScheduleInput) int
+		TestDestination       func(childComplexity int, id uuid.UUID) int
+		UpdateCampaign        func(childComplexity int, id uuid.UUID, input model.UpdateCampaignInput) int
+		UpdateDestination     func(childComplexity int, id uuid.UUID, input model.UpdateDestinationInput) int
+		UpdateRetentionPolicy func(childComplexity int, id uuid.UUID, input model.UpdateRetentionPolicyInput) int
+		UpdateSegment         func(childComplexity int, id uuid.UUID, input model.UpdateSegmentInput) int
 	}
 
 	PageInfo struct {
@@ -371,6 +381,17 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PrivacySettings struct {
+		Anonymization        func(childComplexity int) int
+		ConsentPurposes      func(childComplexity int) int
+		DroppedContextFields func(childComplexity int) int
+		IPTruncated          func(childComplexity int) int
+		Ipv4PrefixBits       func(childComplexity int) int
+		Ipv6PrefixBits       func(childComplexity int) int
+		RetentionPolicies    func(childComplexity int) int
+		SuppressionCount     func(childComplexity int) int
+	}
+
 	Query struct {
 		APIKeys            func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
 		AuditEvents        func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
@@ -386,6 +407,7 @@ type ComplexityRoot struct {
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
 		PrivacyRequests    func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.PrivacyRequestOrder, where *ent.PrivacyRequestWhereInput) int
+		PrivacySettings    func(childComplexity int) int
 		RetentionPolicies  func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RetentionPolicyOrder, where *ent.RetentionPolicyWhereInput) int
 		RfmSummary         func(childComplexity int) int
 		Segment            func(childComplexity int, id uuid.UUID) int
@@ -426,17 +448,25 @@ type ComplexityRoot struct {
 		Scored     func(childComplexity int) int
 	}
 
+	RetentionAnonymization struct {
+		Columns    func(childComplexity int) int
+		Context    func(childComplexity int) int
+		Properties func(childComplexity int) int
+	}
+
 	RetentionPolicy struct {
-		Action       func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		Enabled      func(childComplexity int) int
-		EventPattern func(childComplexity int) int
-		ID           func(childComplexity int) int
-		KeepDays     func(childComplexity int) int
-		Kind         func(childComplexity int) int
-		LastRunAt    func(childComplexity int) int
-		Name         func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
+		Action          func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Enabled         func(childComplexity int) int
+		EventPattern    func(childComplexity int) int
+		ID              func(childComplexity int) int
+		KeepDays        func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		LastRunAt       func(childComplexity int) int
+		Name            func(childComplexity int) int
+		RowsAffected    func(childComplexity int) int
+		SweepInProgress func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
 	}
 
 	RetentionPolicyConnection struct {
@@ -556,6 +586,10 @@ type MutationResolver interface {
 	ResumeCampaign(ctx context.Context, id uuid.UUID) (*ent.Campaign, error)
 	RunCampaignSync(ctx context.Context, id uuid.UUID) (*model.Job, error)
 	MergeCustomers(ctx context.Context, from uuid.UUID, into uuid.UUID) (*ent.Customer, error)
+	CreateRetentionPolicy(ctx context.Context, input model.CreateRetentionPolicyInput) (*ent.RetentionPolicy, error)
+	UpdateRetentionPolicy(ctx context.Context, id uuid.UUID, input model.UpdateRetentionPolicyInput) (*ent.RetentionPolicy, error)
+	DeleteRetentionPolicy(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
+	RunRetention(ctx context.Context) (*model.Job, error)
 	ComputeRfm(ctx context.Context) (*model.Job, error)
 	CreateSegment(ctx context.Context, input model.CreateSegmentInput) (*ent.Segment, error)
 	UpdateSegment(ctx context.Context, id uuid.UUID, input model.UpdateSegmentInput) (*ent.Segment, error)
@@ -582,9 +616,13 @@ type QueryResolver interface {
 	TraitKeys(ctx context.Context, prefix *string, first *int) ([]string, error)
 	EventNames(ctx context.Context, prefix *string, first *int) ([]string, error)
 	SegmentExplain(ctx context.Context, segmentID *uuid.UUID, rule *segment.Rule, customerID uuid.UUID) (*model.SegmentExplanation, error)
+	PrivacySettings(ctx context.Context) (*model.PrivacySettings, error)
 	RfmSummary(ctx context.Context) (*model.RFMSummary, error)
 	Segment(ctx context.Context, id uuid.UUID) (*ent.Segment, error)
 	SegmentPreview(ctx context.Context, rule segment.Rule) (*model.SegmentPreview, error)
+}
+type RetentionPolicyResolver interface {
+	SweepInProgress(ctx context.Context, obj *ent.RetentionPolicy) (bool, error)
 }
 type SegmentResolver interface {
 	Rule(ctx context.Context, obj *ent.Segment) (any, error)
@@ -1108,6 +1146,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ConsentEdge.Node(childComplexity), true
+
+	case "ConsentPurposeMapping.category":
+		if e.ComplexityRoot.ConsentPurposeMapping.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentPurposeMapping.Category(childComplexity), true
+	case "ConsentPurposeMapping.purpose":
+		if e.ComplexityRoot.ConsentPurposeMapping.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentPurposeMapping.Purpose(childComplexity), true
 
 	case "CreateAPIKeyPayload.key":
 		if e.ComplexityRoot.CreateAPIKeyPayload.Key == nil {
@@ -1721,6 +1772,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateDestination(childComplexity, args["input"].(model.CreateDestinationInput)), true
+	case "Mutation.createRetentionPolicy":
+		if e.ComplexityRoot.Mutation.CreateRetentionPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createRetentionPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateRetentionPolicy(childComplexity, args["input"].(model.CreateRetentionPolicyInput)), true
 	case "Mutation.createSegment":
 		if e.ComplexityRoot.Mutation.CreateSegment == nil {
 			break
@@ -1743,6 +1805,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteDestination(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.deleteRetentionPolicy":
+		if e.ComplexityRoot.Mutation.DeleteRetentionPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteRetentionPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteRetentionPolicy(childComplexity, args["id"].(uuid.UUID)), true
 	case "Mutation.deleteSegment":
 		if e.ComplexityRoot.Mutation.DeleteSegment == nil {
 			break
@@ -1809,6 +1882,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RunCampaignSync(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.runRetention":
+		if e.ComplexityRoot.Mutation.RunRetention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RunRetention(childComplexity), true
 	case "Mutation.scheduleCampaign":
 		if e.ComplexityRoot.Mutation.ScheduleCampaign == nil {
 			break
@@ -1853,6 +1932,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateDestination(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateDestinationInput)), true
+	case "Mutation.updateRetentionPolicy":
+		if e.ComplexityRoot.Mutation.UpdateRetentionPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateRetentionPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateRetentionPolicy(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateRetentionPolicyInput)), true
 	case "Mutation.updateSegment":
 		if e.ComplexityRoot.Mutation.UpdateSegment == nil {
 			break
@@ -1982,6 +2072,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PrivacyRequestEdge.Node(childComplexity), true
+
+	case "PrivacySettings.anonymization":
+		if e.ComplexityRoot.PrivacySettings.Anonymization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.Anonymization(childComplexity), true
+	case "PrivacySettings.consentPurposes":
+		if e.ComplexityRoot.PrivacySettings.ConsentPurposes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.ConsentPurposes(childComplexity), true
+	case "PrivacySettings.droppedContextFields":
+		if e.ComplexityRoot.PrivacySettings.DroppedContextFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.DroppedContextFields(childComplexity), true
+	case "PrivacySettings.ipTruncated":
+		if e.ComplexityRoot.PrivacySettings.IPTruncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.IPTruncated(childComplexity), true
+	case "PrivacySettings.ipv4PrefixBits":
+		if e.ComplexityRoot.PrivacySettings.Ipv4PrefixBits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.Ipv4PrefixBits(childComplexity), true
+	case "PrivacySettings.ipv6PrefixBits":
+		if e.ComplexityRoot.PrivacySettings.Ipv6PrefixBits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.Ipv6PrefixBits(childComplexity), true
+	case "PrivacySettings.retentionPolicies":
+		if e.ComplexityRoot.PrivacySettings.RetentionPolicies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.RetentionPolicies(childComplexity), true
+	case "PrivacySettings.suppressionCount":
+		if e.ComplexityRoot.PrivacySettings.SuppressionCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.SuppressionCount(childComplexity), true
 
 	case "Query.apiKeys":
 		if e.ComplexityRoot.Query.APIKeys == nil {
@@ -2138,6 +2277,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PrivacyRequests(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.PrivacyRequestOrder), args["where"].(*ent.PrivacyRequestWhereInput)), true
+	case "Query.privacySettings":
+		if e.ComplexityRoot.Query.PrivacySettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PrivacySettings(childComplexity), true
 	case "Query.retentionPolicies":
 		if e.ComplexityRoot.Query.RetentionPolicies == nil {
 			break
@@ -2329,6 +2474,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RFMSummary.Scored(childComplexity), true
 
+	case "RetentionAnonymization.columns":
+		if e.ComplexityRoot.RetentionAnonymization.Columns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionAnonymization.Columns(childComplexity), true
+	case "RetentionAnonymization.context":
+		if e.ComplexityRoot.RetentionAnonymization.Context == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionAnonymization.Context(childComplexity), true
+	case "RetentionAnonymization.properties":
+		if e.ComplexityRoot.RetentionAnonymization.Properties == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionAnonymization.Properties(childComplexity), true
+
 	case "RetentionPolicy.action":
 		if e.ComplexityRoot.RetentionPolicy.Action == nil {
 			break
@@ -2383,6 +2547,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RetentionPolicy.Name(childComplexity), true
+	case "RetentionPolicy.rowsAffected":
+		if e.ComplexityRoot.RetentionPolicy.RowsAffected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionPolicy.RowsAffected(childComplexity), true
+	case "RetentionPolicy.sweepInProgress":
+		if e.ComplexityRoot.RetentionPolicy.SweepInProgress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionPolicy.SweepInProgress(childComplexity), true
 	case "RetentionPolicy.updatedAt":
 		if e.ComplexityRoot.RetentionPolicy.UpdatedAt == nil {
 			break
@@ -2723,6 +2899,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CountCondition", ec.unmarshalInputCountCondition),
 			graphql.NewInputUnmarshaler("CreateCampaignInput", ec.unmarshalInputCreateCampaignInput),
 			graphql.NewInputUnmarshaler("CreateDestinationInput", ec.unmarshalInputCreateDestinationInput),
+			graphql.NewInputUnmarshaler("CreateRetentionPolicyInput", ec.unmarshalInputCreateRetentionPolicyInput),
 			graphql.NewInputUnmarshaler("CreateSegmentInput", ec.unmarshalInputCreateSegmentInput),
 			graphql.NewInputUnmarshaler("CustomerOrder", ec.unmarshalInputCustomerOrder),
 			graphql.NewInputUnmarshaler("CustomerWhereInput", ec.unmarshalInputCustomerWhereInput),
@@ -2748,6 +2925,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TraitCondition", ec.unmarshalInputTraitCondition),
 			graphql.NewInputUnmarshaler("UpdateCampaignInput", ec.unmarshalInputUpdateCampaignInput),
 			graphql.NewInputUnmarshaler("UpdateDestinationInput", ec.unmarshalInputUpdateDestinationInput),
+			graphql.NewInputUnmarshaler("UpdateRetentionPolicyInput", ec.unmarshalInputUpdateRetentionPolicyInput),
 			graphql.NewInputUnmarshaler("UpdateSegmentInput", ec.unmarshalInputUpdateSegmentInput),
 		)
 	}
@@ -5089,6 +5267,7 @@ type RetentionPolicy implements Node {
   action: RetentionPolicyAction!
   enabled: Boolean!
   lastRunAt: Time
+  rowsAffected: Int!
 }
 """
 RetentionPolicyAction is enum for the field action
@@ -5276,6 +5455,17 @@ input RetentionPolicyWhereInput {
   lastRunAtLTE: Time
   lastRunAtIsNil: Boolean
   lastRunAtNotNil: Boolean
+  """
+  rows_affected field predicates
+  """
+  rowsAffected: Int
+  rowsAffectedNEQ: Int
+  rowsAffectedIn: [Int!]
+  rowsAffectedNotIn: [Int!]
+  rowsAffectedGT: Int
+  rowsAffectedGTE: Int
+  rowsAffectedLT: Int
+  rowsAffectedLTE: Int
 }
 type Segment implements Node {
   id: ID!
@@ -5839,6 +6029,106 @@ type ExplainNode {
   mergeCustomers(from: ID!, into: ID!): Customer!
 }
 `, BuiltIn: false},
+	{Name: "../privacy_retention.graphqls", Input: `# Retention (internal/privacy): policies that delete or anonymize old interactions, applied by the
+# daily ApplyRetention job or on demand with runRetention. Scope: privacy.
+
+"""
+A new retention policy. Interactions matching kind and event that occurred more than keepDays
+days ago are deleted or anonymized by every run.
+"""
+input CreateRetentionPolicyInput {
+  name: String!
+  "Only interactions of this kind; null: every kind."
+  kind: InteractionKind
+  """
+  A glob on the event name: * matches any run of characters, ? one character, everything else
+  itself (case-sensitive). Null: every interaction, with or without an event name; a glob never
+  matches an interaction without one (identify, alias, group).
+  """
+  event: String
+  "Days an interaction is kept after it occurred, 1 to 36,500."
+  keepDays: Int!
+  """
+  delete removes the interaction. anonymize moves it to the anonymous event store, detached from
+  the person: see privacySettings.anonymization for exactly what is kept.
+  """
+  action: RetentionPolicyAction!
+  "Default true."
+  enabled: Boolean
+}
+
+"Changes to a retention policy; null fields are left as they are."
+input UpdateRetentionPolicyInput {
+  name: String
+  kind: InteractionKind
+  "Set true to match every kind again (kind must then be null)."
+  clearKind: Boolean
+  event: String
+  "Set true to match every event again (event must then be null)."
+  clearEvent: Boolean
+  keepDays: Int
+  action: RetentionPolicyAction
+  enabled: Boolean
+}
+
+extend type RetentionPolicy {
+  "True while a run has committed part of its batches and not finished (the next run resumes it)."
+  sweepInProgress: Boolean!
+}
+
+"What anonymize keeps of an interaction; everything else is dropped."
+type RetentionAnonymization {
+  "Interaction columns kept. occurred_at is truncated to the hour."
+  columns: [String!]!
+  "Top-level properties members kept, and only when their value is a string, number or boolean."
+  properties: [String!]!
+  "Context members kept (dotted paths), and only when their value is a string, number or boolean."
+  context: [String!]!
+}
+
+"A consent category of the incoming context.consent and the purpose it is recorded as."
+type ConsentPurposeMapping {
+  category: String!
+  purpose: String!
+}
+
+"What Cairn collects and keeps: data an administrator can show the people being tracked."
+type PrivacySettings {
+  "True when context.ip is truncated before storage (IPv4 to /24, IPv6 to /48)."
+  ipTruncated: Boolean!
+  "IPv4 prefix length kept, or null when addresses are stored as sent."
+  ipv4PrefixBits: Int
+  "IPv6 prefix length kept, or null when addresses are stored as sent."
+  ipv6PrefixBits: Int
+  "Top-level context members never stored."
+  droppedContextFields: [String!]!
+  "How consent categories map to purposes, by category."
+  consentPurposes: [ConsentPurposeMapping!]!
+  "Every retention policy, by name."
+  retentionPolicies: [RetentionPolicy!]!
+  "What the anonymize retention action keeps."
+  anonymization: RetentionAnonymization!
+  "Identifiers on the suppression list (erased people); null when this server does not report it."
+  suppressionCount: Int
+}
+
+extend type Query {
+  "What Cairn collects and keeps (privacy scope)."
+  privacySettings: PrivacySettings!
+}
+
+extend type Mutation {
+  createRetentionPolicy(input: CreateRetentionPolicyInput!): RetentionPolicy!
+  updateRetentionPolicy(id: ID!, input: UpdateRetentionPolicyInput!): RetentionPolicy!
+  "Deletes the policy; returns its id. A run in progress stops at its next batch."
+  deleteRetentionPolicy(id: ID!): ID!
+  """
+  Enqueue a run of every enabled policy now (it also runs daily). Returns the job, pollable with
+  job(id); when one is already queued or running, that job is returned instead.
+  """
+  runRetention: Job!
+}
+`, BuiltIn: false},
 	{Name: "../rfm.graphqls", Input: `# RFM: recency, frequency and monetary scores of customers' orders (internal/rfm), computed by the
 # hourly ComputeRFM job or on demand with computeRFM.
 
@@ -6318,6 +6608,16 @@ func (ec *executionContext) childFields_ConsentEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ConsentEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ConsentPurposeMapping(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_ConsentPurposeMapping_category(ctx, field)
+	case "purpose":
+		return ec.fieldContext_ConsentPurposeMapping_purpose(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsentPurposeMapping", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -6650,6 +6950,28 @@ func (ec *executionContext) childFields_PrivacyRequestEdge(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type PrivacyRequestEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_PrivacySettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ipTruncated":
+		return ec.fieldContext_PrivacySettings_ipTruncated(ctx, field)
+	case "ipv4PrefixBits":
+		return ec.fieldContext_PrivacySettings_ipv4PrefixBits(ctx, field)
+	case "ipv6PrefixBits":
+		return ec.fieldContext_PrivacySettings_ipv6PrefixBits(ctx, field)
+	case "droppedContextFields":
+		return ec.fieldContext_PrivacySettings_droppedContextFields(ctx, field)
+	case "consentPurposes":
+		return ec.fieldContext_PrivacySettings_consentPurposes(ctx, field)
+	case "retentionPolicies":
+		return ec.fieldContext_PrivacySettings_retentionPolicies(ctx, field)
+	case "anonymization":
+		return ec.fieldContext_PrivacySettings_anonymization(ctx, field)
+	case "suppressionCount":
+		return ec.fieldContext_PrivacySettings_suppressionCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrivacySettings", field.Name)
+}
+
 func (ec *executionContext) childFields_RFM(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "recency":
@@ -6710,6 +7032,18 @@ func (ec *executionContext) childFields_RFMSummary(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type RFMSummary", field.Name)
 }
 
+func (ec *executionContext) childFields_RetentionAnonymization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "columns":
+		return ec.fieldContext_RetentionAnonymization_columns(ctx, field)
+	case "properties":
+		return ec.fieldContext_RetentionAnonymization_properties(ctx, field)
+	case "context":
+		return ec.fieldContext_RetentionAnonymization_context(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetentionAnonymization", field.Name)
+}
+
 func (ec *executionContext) childFields_RetentionPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6732,6 +7066,10 @@ func (ec *executionContext) childFields_RetentionPolicy(ctx context.Context, fie
 		return ec.fieldContext_RetentionPolicy_enabled(ctx, field)
 	case "lastRunAt":
 		return ec.fieldContext_RetentionPolicy_lastRunAt(ctx, field)
+	case "rowsAffected":
+		return ec.fieldContext_RetentionPolicy_rowsAffected(ctx, field)
+	case "sweepInProgress":
+		return ec.fieldContext_RetentionPolicy_sweepInProgress(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RetentionPolicy", field.Name)
 }
@@ -7178,6 +7516,20 @@ func (ec *executionContext) field_Mutation_createDestination_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createRetentionPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateRetentionPolicyInput, error) {
+			return ec.unmarshalNCreateRetentionPolicyInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateRetentionPolicyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createSegment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7193,6 +7545,20 @@ func (ec *executionContext) field_Mutation_createSegment_args(ctx context.Contex
 }
 
 func (ec *executionContext) field_Mutation_deleteDestination_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteRetentionPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
@@ -7370,6 +7736,28 @@ func (ec *executionContext) field_Mutation_updateDestination_args(ctx context.Co
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateDestinationInput, error) {
 			return ec.unmarshalNUpdateDestinationInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateDestinationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateRetentionPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateRetentionPolicyInput, error) {
+			return ec.unmarshalNUpdateRetentionPolicyInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateRetentionPolicyInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10251,6 +10639,52 @@ func (ec *executionContext) fieldContext_ConsentEdge_cursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("ConsentEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _ConsentPurposeMapping_category(ctx context.Context, field graphql.CollectedField, obj *model.ConsentPurposeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentPurposeMapping_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentPurposeMapping_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentPurposeMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentPurposeMapping_purpose(ctx context.Context, field graphql.CollectedField, obj *model.ConsentPurposeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentPurposeMapping_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentPurposeMapping_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentPurposeMapping", field, false, false, "String")
+}
+
 func (ec *executionContext) _CreateAPIKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13121,6 +13555,170 @@ func (ec *executionContext) fieldContext_Mutation_mergeCustomers(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createRetentionPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createRetentionPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateRetentionPolicy(ctx, fc.Args["input"].(model.CreateRetentionPolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RetentionPolicy) graphql.Marshaler {
+			return ec.marshalNRetentionPolicy2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createRetentionPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionPolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createRetentionPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateRetentionPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateRetentionPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateRetentionPolicy(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(model.UpdateRetentionPolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RetentionPolicy) graphql.Marshaler {
+			return ec.marshalNRetentionPolicy2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateRetentionPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionPolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateRetentionPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteRetentionPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteRetentionPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteRetentionPolicy(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteRetentionPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteRetentionPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runRetention(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runRetention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RunRetention(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Job) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runRetention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_computeRFM(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13791,6 +14389,217 @@ func (ec *executionContext) _PrivacyRequestEdge_cursor(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_PrivacyRequestEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PrivacyRequestEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _PrivacySettings_ipTruncated(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_ipTruncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IPTruncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_ipTruncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PrivacySettings_ipv4PrefixBits(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_ipv4PrefixBits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ipv4PrefixBits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_ipv4PrefixBits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PrivacySettings_ipv6PrefixBits(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_ipv6PrefixBits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ipv6PrefixBits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_ipv6PrefixBits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PrivacySettings_droppedContextFields(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_droppedContextFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DroppedContextFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_droppedContextFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrivacySettings_consentPurposes(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_consentPurposes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConsentPurposes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ConsentPurposeMapping) graphql.Marshaler {
+			return ec.marshalNConsentPurposeMapping2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentPurposeMappingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_consentPurposes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrivacySettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsentPurposeMapping(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrivacySettings_retentionPolicies(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_retentionPolicies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetentionPolicies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.RetentionPolicy) graphql.Marshaler {
+			return ec.marshalNRetentionPolicy2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_retentionPolicies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrivacySettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrivacySettings_anonymization(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_anonymization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Anonymization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RetentionAnonymization) graphql.Marshaler {
+			return ec.marshalNRetentionAnonymization2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRetentionAnonymization(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_anonymization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrivacySettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionAnonymization(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrivacySettings_suppressionCount(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_suppressionCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuppressionCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_suppressionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -14617,6 +15426,38 @@ func (ec *executionContext) fieldContext_Query_segmentExplain(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_privacySettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_privacySettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PrivacySettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
+			return ec.marshalNPrivacySettings2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐPrivacySettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_privacySettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrivacySettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_rfmSummary(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15245,6 +16086,75 @@ func (ec *executionContext) fieldContext_RFMSummary_computedAt(_ context.Context
 	return graphql.NewScalarFieldContext("RFMSummary", field, false, false, "Time")
 }
 
+func (ec *executionContext) _RetentionAnonymization_columns(ctx context.Context, field graphql.CollectedField, obj *model.RetentionAnonymization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionAnonymization_columns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Columns, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionAnonymization_columns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionAnonymization", field, false, false, "String")
+}
+
+func (ec *executionContext) _RetentionAnonymization_properties(ctx context.Context, field graphql.CollectedField, obj *model.RetentionAnonymization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionAnonymization_properties(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Properties, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionAnonymization_properties(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionAnonymization", field, false, false, "String")
+}
+
+func (ec *executionContext) _RetentionAnonymization_context(ctx context.Context, field graphql.CollectedField, obj *model.RetentionAnonymization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionAnonymization_context(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Context, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionAnonymization_context(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionAnonymization", field, false, false, "String")
+}
+
 func (ec *executionContext) _RetentionPolicy_id(ctx context.Context, field graphql.CollectedField, obj *ent.RetentionPolicy) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15473,6 +16383,52 @@ func (ec *executionContext) _RetentionPolicy_lastRunAt(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_RetentionPolicy_lastRunAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RetentionPolicy", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RetentionPolicy_rowsAffected(ctx context.Context, field graphql.CollectedField, obj *ent.RetentionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionPolicy_rowsAffected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsAffected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionPolicy_rowsAffected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RetentionPolicy_sweepInProgress(ctx context.Context, field graphql.CollectedField, obj *ent.RetentionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionPolicy_sweepInProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RetentionPolicy().SweepInProgress(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionPolicy_sweepInProgress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionPolicy", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _RetentionPolicyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RetentionPolicyConnection) (ret graphql.Marshaler) {
@@ -21604,6 +22560,83 @@ func UnmarshalCreateDestinationInput(ctx context.Context, raw any) (model.Create
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateRetentionPolicyInput(ctx context.Context, obj any) (model.CreateRetentionPolicyInput, error) {
+	var it model.CreateRetentionPolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "kind", "event", "keepDays", "action", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOInteractionKind2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋinteractionᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "event":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("event"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Event = data
+		case "keepDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepDays = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalNRetentionPolicyAction2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋretentionpolicyᚐAction(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateRetentionPolicyInput unmarshals raw into the CreateRetentionPolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateRetentionPolicyInput(ctx context.Context, raw any) (model.CreateRetentionPolicyInput, error) {
+	var out model.CreateRetentionPolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateRetentionPolicyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateSegmentInput(ctx context.Context, obj any) (model.CreateSegmentInput, error) {
 	var it model.CreateSegmentInput
 	if obj == nil {
@@ -25093,7 +26126,7 @@ func (ec *executionContext) unmarshalInputRetentionPolicyWhereInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "kindGT", "kindGTE", "kindLT", "kindLTE", "kindContains", "kindHasPrefix", "kindHasSuffix", "kindIsNil", "kindNotNil", "kindEqualFold", "kindContainsFold", "eventPattern", "eventPatternNEQ", "eventPatternIn", "eventPatternNotIn", "eventPatternGT", "eventPatternGTE", "eventPatternLT", "eventPatternLTE", "eventPatternContains", "eventPatternHasPrefix", "eventPatternHasSuffix", "eventPatternIsNil", "eventPatternNotNil", "eventPatternEqualFold", "eventPatternContainsFold", "keepDays", "keepDaysNEQ", "keepDaysIn", "keepDaysNotIn", "keepDaysGT", "keepDaysGTE", "keepDaysLT", "keepDaysLTE", "action", "actionNEQ", "actionIn", "actionNotIn", "enabled", "enabledNEQ", "lastRunAt", "lastRunAtNEQ", "lastRunAtIn", "lastRunAtNotIn", "lastRunAtGT", "lastRunAtGTE", "lastRunAtLT", "lastRunAtLTE", "lastRunAtIsNil", "lastRunAtNotNil"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "kindGT", "kindGTE", "kindLT", "kindLTE", "kindContains", "kindHasPrefix", "kindHasSuffix", "kindIsNil", "kindNotNil", "kindEqualFold", "kindContainsFold", "eventPattern", "eventPatternNEQ", "eventPatternIn", "eventPatternNotIn", "eventPatternGT", "eventPatternGTE", "eventPatternLT", "eventPatternLTE", "eventPatternContains", "eventPatternHasPrefix", "eventPatternHasSuffix", "eventPatternIsNil", "eventPatternNotNil", "eventPatternEqualFold", "eventPatternContainsFold", "keepDays", "keepDaysNEQ", "keepDaysIn", "keepDaysNotIn", "keepDaysGT", "keepDaysGTE", "keepDaysLT", "keepDaysLTE", "action", "actionNEQ", "actionIn", "actionNotIn", "enabled", "enabledNEQ", "lastRunAt", "lastRunAtNEQ", "lastRunAtIn", "lastRunAtNotIn", "lastRunAtGT", "lastRunAtGTE", "lastRunAtLT", "lastRunAtLTE", "lastRunAtIsNil", "lastRunAtNotNil", "rowsAffected", "rowsAffectedNEQ", "rowsAffectedIn", "rowsAffectedNotIn", "rowsAffectedGT", "rowsAffectedGTE", "rowsAffectedLT", "rowsAffectedLTE"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -25758,6 +26791,62 @@ func (ec *executionContext) unmarshalInputRetentionPolicyWhereInput(ctx context.
 				return it, err
 			}
 			it.LastRunAtNotNil = data
+		case "rowsAffected":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffected"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffected = data
+		case "rowsAffectedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedNEQ = data
+		case "rowsAffectedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedIn = data
+		case "rowsAffectedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedNotIn = data
+		case "rowsAffectedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedGT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedGT = data
+		case "rowsAffectedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedGTE = data
+		case "rowsAffectedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedLT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedLT = data
+		case "rowsAffectedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedLTE = data
 		}
 	}
 	return it, nil
@@ -27232,6 +28321,97 @@ func UnmarshalUpdateDestinationInput(ctx context.Context, raw any) (model.Update
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateRetentionPolicyInput(ctx context.Context, obj any) (model.UpdateRetentionPolicyInput, error) {
+	var it model.UpdateRetentionPolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "kind", "clearKind", "event", "clearEvent", "keepDays", "action", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOInteractionKind2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋinteractionᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "clearKind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearKind"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearKind = data
+		case "event":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("event"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Event = data
+		case "clearEvent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearEvent"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearEvent = data
+		case "keepDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepDays = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalORetentionPolicyAction2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋretentionpolicyᚐAction(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateRetentionPolicyInput unmarshals raw into the UpdateRetentionPolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateRetentionPolicyInput(ctx context.Context, raw any) (model.UpdateRetentionPolicyInput, error) {
+	var out model.UpdateRetentionPolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateRetentionPolicyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateSegmentInput(ctx context.Context, obj any) (model.UpdateSegmentInput, error) {
 	var it model.UpdateSegmentInput
 	if obj == nil {
@@ -28182,6 +29362,44 @@ func (ec *executionContext) _ConsentEdge(ctx context.Context, sel ast.SelectionS
 			}
 		case "cursor":
 			out.Values[i] = ec._ConsentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var consentPurposeMappingImplementors = []string{"ConsentPurposeMapping"}
+
+func (ec *executionContext) _ConsentPurposeMapping(ctx context.Context, sel ast.SelectionSet, obj *model.ConsentPurposeMapping) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consentPurposeMappingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsentPurposeMapping")
+		case "category":
+			out.Values[i] = ec._ConsentPurposeMapping_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "purpose":
+			out.Values[i] = ec._ConsentPurposeMapping_purpose(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -29251,6 +30469,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createRetentionPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createRetentionPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateRetentionPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateRetentionPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteRetentionPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteRetentionPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runRetention":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runRetention(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "computeRFM":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_computeRFM(ctx, field)
@@ -29510,6 +30756,74 @@ func (ec *executionContext) _PrivacyRequestEdge(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var privacySettingsImplementors = []string{"PrivacySettings"}
+
+func (ec *executionContext) _PrivacySettings(ctx context.Context, sel ast.SelectionSet, obj *model.PrivacySettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, privacySettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrivacySettings")
+		case "ipTruncated":
+			out.Values[i] = ec._PrivacySettings_ipTruncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ipv4PrefixBits":
+			out.Values[i] = ec._PrivacySettings_ipv4PrefixBits(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ipv6PrefixBits":
+			out.Values[i] = ec._PrivacySettings_ipv6PrefixBits(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "droppedContextFields":
+			out.Values[i] = ec._PrivacySettings_droppedContextFields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "consentPurposes":
+			out.Values[i] = ec._PrivacySettings_consentPurposes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retentionPolicies":
+			out.Values[i] = ec._PrivacySettings_retentionPolicies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "anonymization":
+			out.Values[i] = ec._PrivacySettings_anonymization(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suppressionCount":
+			out.Values[i] = ec._PrivacySettings_suppressionCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -29642,6 +30956,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_segmentExplain(ctx, field)
+				})
+		case "privacySettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_privacySettings(ctx, field)
 				})
 		case "rfmSummary":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -29894,6 +31214,49 @@ func (ec *executionContext) _RFMSummary(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var retentionAnonymizationImplementors = []string{"RetentionAnonymization"}
+
+func (ec *executionContext) _RetentionAnonymization(ctx context.Context, sel ast.SelectionSet, obj *model.RetentionAnonymization) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retentionAnonymizationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RetentionAnonymization")
+		case "columns":
+			out.Values[i] = ec._RetentionAnonymization_columns(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "properties":
+			out.Values[i] = ec._RetentionAnonymization_properties(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "context":
+			out.Values[i] = ec._RetentionAnonymization_context(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var retentionPolicyImplementors = []string{"RetentionPolicy", "Node"}
 
 func (ec *executionContext) _RetentionPolicy(ctx context.Context, sel ast.SelectionSet, obj *ent.RetentionPolicy) graphql.Marshaler {
@@ -29908,53 +31271,64 @@ func (ec *executionContext) _RetentionPolicy(ctx context.Context, sel ast.Select
 		case "id":
 			out.Values[i] = ec._RetentionPolicy_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._RetentionPolicy_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._RetentionPolicy_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._RetentionPolicy_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._RetentionPolicy_kind(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "eventPattern":
 			out.Values[i] = ec._RetentionPolicy_eventPattern(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "keepDays":
 			out.Values[i] = ec._RetentionPolicy_keepDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "action":
 			out.Values[i] = ec._RetentionPolicy_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "enabled":
 			out.Values[i] = ec._RetentionPolicy_enabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastRunAt":
 			out.Values[i] = ec._RetentionPolicy_lastRunAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "rowsAffected":
+			out.Values[i] = ec._RetentionPolicy_rowsAffected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sweepInProgress":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RetentionPolicy_sweepInProgress(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31109,6 +32483,30 @@ func (ec *executionContext) marshalNConsentOrderField2ᚖgithubᚗcomᚋcairnᚑ
 	return v
 }
 
+func (ec *executionContext) marshalNConsentPurposeMapping2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentPurposeMappingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConsentPurposeMapping) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsentPurposeMapping2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentPurposeMapping(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConsentPurposeMapping2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentPurposeMapping(ctx context.Context, sel ast.SelectionSet, v *model.ConsentPurposeMapping) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConsentPurposeMapping!")
+		return graphql.Null
+	}
+	return ec._ConsentPurposeMapping(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNConsentWhereInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐConsentWhereInput(ctx context.Context, v any) (*ent.ConsentWhereInput, error) {
 	res, err := ec.unmarshalInputConsentWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -31129,6 +32527,11 @@ func (ec *executionContext) unmarshalNCreateCampaignInput2githubᚗcomᚋcairn�
 
 func (ec *executionContext) unmarshalNCreateDestinationInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateDestinationInput(ctx context.Context, v any) (model.CreateDestinationInput, error) {
 	res, err := ec.unmarshalInputCreateDestinationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateRetentionPolicyInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateRetentionPolicyInput(ctx context.Context, v any) (model.CreateRetentionPolicyInput, error) {
+	res, err := ec.unmarshalInputCreateRetentionPolicyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -31367,6 +32770,20 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNInteractionConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐInteractionConnection(ctx context.Context, sel ast.SelectionSet, v *ent.InteractionConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "InteractionConnection!")
@@ -31529,6 +32946,14 @@ func (ec *executionContext) unmarshalNPrivacyRequestWhereInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNPrivacySettings2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐPrivacySettings(ctx context.Context, sel ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PrivacySettings!")
+		return graphql.Null
+	}
+	return ec._PrivacySettings(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNPropertyCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐPropertyCondition(ctx context.Context, v any) (*segment.PropertyCondition, error) {
 	res, err := ec.unmarshalInputPropertyCondition(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -31588,6 +33013,38 @@ func (ec *executionContext) marshalNRFMSummary2ᚖgithubᚗcomᚋcairnᚑcdpᚋc
 		return graphql.Null
 	}
 	return ec._RFMSummary(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRetentionAnonymization2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRetentionAnonymization(ctx context.Context, sel ast.SelectionSet, v *model.RetentionAnonymization) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RetentionAnonymization!")
+		return graphql.Null
+	}
+	return ec._RetentionAnonymization(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRetentionPolicy2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicyᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.RetentionPolicy) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRetentionPolicy2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicy(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRetentionPolicy2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicy(ctx context.Context, sel ast.SelectionSet, v *ent.RetentionPolicy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RetentionPolicy!")
+		return graphql.Null
+	}
+	return ec._RetentionPolicy(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRetentionPolicyAction2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋretentionpolicyᚐAction(ctx context.Context, v any) (retentionpolicy.Action, error) {
@@ -31821,6 +33278,11 @@ func (ec *executionContext) unmarshalNUpdateCampaignInput2githubᚗcomᚋcairn�
 
 func (ec *executionContext) unmarshalNUpdateDestinationInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateDestinationInput(ctx context.Context, v any) (model.UpdateDestinationInput, error) {
 	res, err := ec.unmarshalInputUpdateDestinationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateRetentionPolicyInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateRetentionPolicyInput(ctx context.Context, v any) (model.UpdateRetentionPolicyInput, error) {
+	res, err := ec.unmarshalInputUpdateRetentionPolicyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -32910,6 +34372,41 @@ func (ec *executionContext) unmarshalOIdentityWhereInput2ᚖgithubᚗcomᚋcairn
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOInt2ᚕint64ᚄ(ctx context.Context, v any) ([]int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕint64ᚄ(ctx context.Context, sel ast.SelectionSet, v []int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
 	if v == nil {
 		return nil, nil
@@ -32960,6 +34457,24 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalInt(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOInt2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalInt64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt64(*v)
 	return res
 }
 

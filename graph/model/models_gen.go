@@ -7,6 +7,8 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/ent/destination"
+	"github.com/cairn-cdp/cairn/ent/interaction"
+	"github.com/cairn-cdp/cairn/ent/retentionpolicy"
 	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/google/uuid"
 )
@@ -18,6 +20,12 @@ type CampaignScheduleInput struct {
 	At       *time.Time `json:"at,omitempty"`
 	Cron     *string    `json:"cron,omitempty"`
 	TimeZone *string    `json:"timeZone,omitempty"`
+}
+
+// A consent category of the incoming context.consent and the purpose it is recorded as.
+type ConsentPurposeMapping struct {
+	Category string `json:"category"`
+	Purpose  string `json:"purpose"`
 }
 
 type CreateAPIKeyPayload struct {
@@ -42,6 +50,25 @@ type CreateDestinationInput struct {
 	Name    string           `json:"name"`
 	Config  map[string]any   `json:"config"`
 	Enabled *bool            `json:"enabled,omitempty"`
+}
+
+// A new retention policy. Interactions matching kind and event that occurred more than keepDays
+// days ago are deleted or anonymized by every run.
+type CreateRetentionPolicyInput struct {
+	Name string `json:"name"`
+	// Only interactions of this kind; null: every kind.
+	Kind *interaction.Kind `json:"kind,omitempty"`
+	// A glob on the event name: * matches any run of characters, ? one character, everything else
+	// itself (case-sensitive). Null: every interaction, with or without an event name; a glob never
+	// matches an interaction without one (identify, alias, group).
+	Event *string `json:"event,omitempty"`
+	// Days an interaction is kept after it occurred, 1 to 36,500.
+	KeepDays int `json:"keepDays"`
+	// delete removes the interaction. anonymize moves it to the anonymous event store, detached from
+	// the person: see privacySettings.anonymization for exactly what is kept.
+	Action retentionpolicy.Action `json:"action"`
+	// Default true.
+	Enabled *bool `json:"enabled,omitempty"`
 }
 
 type CreateSegmentInput struct {
@@ -99,6 +126,26 @@ type Job struct {
 	FinalizedAt *time.Time `json:"finalizedAt,omitempty"`
 }
 
+// What Cairn collects and keeps: data an administrator can show the people being tracked.
+type PrivacySettings struct {
+	// True when context.ip is truncated before storage (IPv4 to /24, IPv6 to /48).
+	IPTruncated bool `json:"ipTruncated"`
+	// IPv4 prefix length kept, or null when addresses are stored as sent.
+	Ipv4PrefixBits *int `json:"ipv4PrefixBits,omitempty"`
+	// IPv6 prefix length kept, or null when addresses are stored as sent.
+	Ipv6PrefixBits *int `json:"ipv6PrefixBits,omitempty"`
+	// Top-level context members never stored.
+	DroppedContextFields []string `json:"droppedContextFields"`
+	// How consent categories map to purposes, by category.
+	ConsentPurposes []*ConsentPurposeMapping `json:"consentPurposes"`
+	// Every retention policy, by name.
+	RetentionPolicies []*ent.RetentionPolicy `json:"retentionPolicies"`
+	// What the anonymize retention action keeps.
+	Anonymization *RetentionAnonymization `json:"anonymization"`
+	// Identifiers on the suppression list (erased people); null when this server does not report it.
+	SuppressionCount *int `json:"suppressionCount,omitempty"`
+}
+
 // A customer's RFM over orders ('Order Completed' interactions) in the window (default 365 days).
 // Each score is 1..5 (5 best), by rank among the customers with an order in the window; ties share
 // a score.
@@ -144,6 +191,16 @@ type RFMSummary struct {
 	ComputedAt *time.Time `json:"computedAt,omitempty"`
 }
 
+// What anonymize keeps of an interaction; everything else is dropped.
+type RetentionAnonymization struct {
+	// Interaction columns kept. occurred_at is truncated to the hour.
+	Columns []string `json:"columns"`
+	// Top-level properties members kept, and only when their value is a string, number or boolean.
+	Properties []string `json:"properties"`
+	// Context members kept (dotted paths), and only when their value is a string, number or boolean.
+	Context []string `json:"context"`
+}
+
 // A rule evaluated for one customer.
 type SegmentExplanation struct {
 	// The customer evaluated (the survivor when customerId was merged away).
@@ -175,6 +232,20 @@ type UpdateDestinationInput struct {
 	Name    *string        `json:"name,omitempty"`
 	Config  map[string]any `json:"config,omitempty"`
 	Enabled *bool          `json:"enabled,omitempty"`
+}
+
+// Changes to a retention policy; null fields are left as they are.
+type UpdateRetentionPolicyInput struct {
+	Name *string           `json:"name,omitempty"`
+	Kind *interaction.Kind `json:"kind,omitempty"`
+	// Set true to match every kind again (kind must then be null).
+	ClearKind *bool   `json:"clearKind,omitempty"`
+	Event     *string `json:"event,omitempty"`
+	// Set true to match every event again (event must then be null).
+	ClearEvent *bool                   `json:"clearEvent,omitempty"`
+	KeepDays   *int                    `json:"keepDays,omitempty"`
+	Action     *retentionpolicy.Action `json:"action,omitempty"`
+	Enabled    *bool                   `json:"enabled,omitempty"`
 }
 
 type UpdateSegmentInput struct {
