@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +40,9 @@ var endpoints = map[string]string{
 // NewHandler serves the Segment-compatible tracking API on p: POST /v1/identify, /v1/track,
 // /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch and /v1/import. The write key comes
 // as the HTTP Basic username or as writeKey in the body and needs the ingest (or admin) scope.
-// The 200 {"success":true} is sent only after the request's messages are committed.
+// The 200 {"success":true} is sent only after the request's messages are committed. A batch's
+// invalid messages are left out alone and listed in its 200 ("dropped"); a single message
+// that is invalid gets a 400.
 func NewHandler(p *Pipeline, keys Authenticator, opts *HandlerOptions) http.Handler {
 	h := &handler{p: p, keys: keys, log: slog.Default(), known: map[[32]byte]knownKey{}}
 	if opts != nil && opts.Log != nil {
@@ -102,21 +105,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var msgs []wire.Message
+	var b wire.Batch
 	var writeKey string
 	if typ == "batch" {
-		var b wire.Batch
-		b, err = wire.DecodeBatch(body)
-		msgs, writeKey = b.Messages, b.WriteKey
+		b, err = wire.DecodeBatchItems(body)
+		writeKey = b.WriteKey
 	} else {
 		var m wire.Message
 		m, writeKey, err = wire.DecodeAs(body, typ)
-		msgs = []wire.Message{m}
+		b.Messages = []wire.Message{m}
 	}
 	if principal == nil {
 		if principal, status = h.authenticate(r.Context(), writeKey); principal == nil {
 			writeAuthError(w, status, "a write key is required (HTTP Basic username or writeKey in the body), with the ingest scope")
 			return
+		}
+	}
+	for i := 0; err == nil && i < len(b.Dropped); i++ {
+		if errors.Is(b.Dropped[i].Err, wire.ErrEventTooLarge) {
+			err = b.Dropped[i].Err // the request is over a limit: 413, as Segment answers
 		}
 	}
 	if err != nil {
@@ -125,12 +132,48 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := auth.WithPrincipal(r.Context(), principal)
-	if _, err := h.p.Submit(ctx, msgs, principal.Actor()); err != nil {
+	if typ != "batch" {
+		if _, err := h.p.Submit(ctx, b.Messages, principal.Actor()); err != nil {
+			h.fail(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"success":true}`)
+		return
+	}
+	res, err := h.p.SubmitValid(ctx, b.Messages, principal.Actor())
+	if err != nil {
 		h.fail(w, err)
 		return
 	}
+	writeBatchResult(w, h.p, &b, res.Invalid)
+}
+
+// writeBatchResult answers a stored batch: {"success":true}, with the items left out listed
+// under "dropped" in the body's order (those the decoder dropped, then those the pipeline did,
+// merged) and counted.
+func writeBatchResult(w http.ResponseWriter, p *Pipeline, b *wire.Batch, invalid []InvalidMessage) {
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, `{"success":true}`)
+	if len(b.Dropped) == 0 && len(invalid) == 0 {
+		_, _ = io.WriteString(w, `{"success":true}`)
+		return
+	}
+	dropped := make([]droppedItem, 0, len(b.Dropped)+len(invalid))
+	for _, d := range b.Dropped {
+		p.countDropped(d.Err)
+		dropped = append(dropped, droppedOf(d.Index, d.Err))
+	}
+	for _, inv := range invalid {
+		pos := b.Position(inv.Index)
+		err := wire.Prefixed(fmt.Sprintf("batch[%d]", pos), inv.Err)
+		p.countDropped(err)
+		dropped = append(dropped, droppedOf(pos, err))
+	}
+	slices.SortStableFunc(dropped, func(a, b droppedItem) int { return a.Index - b.Index })
+	_ = json.NewEncoder(w).Encode(struct {
+		Success bool          `json:"success"`
+		Dropped []droppedItem `json:"dropped"`
+	}{true, dropped})
 }
 
 // authenticate returns the principal of key if it may ingest, else nil and the status to send.

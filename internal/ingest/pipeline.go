@@ -58,6 +58,14 @@ type Result struct {
 	Stored     int // newly stored
 	Duplicates int // already stored (same messageId), or repeated within the submission
 	Dropped    int // not stored because the customer denied analytics consent
+	// Invalid lists the messages SubmitValid left out, in order.
+	Invalid []InvalidMessage
+}
+
+// InvalidMessage is a message SubmitValid left out.
+type InvalidMessage struct {
+	Index int   // in the submitted slice
+	Err   error // a *wire.ValidationError naming the field of the message
 }
 
 // Pipeline is the group-commit writer of the ingestion path.
@@ -176,27 +184,48 @@ func (p *Pipeline) Close() error {
 // transaction (shared with other submissions), so a submission is all stored or none.
 // Submissions should hold at most wire.MaxBatchSize messages.
 func (p *Pipeline) Submit(ctx context.Context, msgs []wire.Message, source string) (Result, error) {
+	return p.submit(ctx, msgs, source, false)
+}
+
+// SubmitValid is Submit, except that a message that fails validation or normalisation is left
+// out alone instead of rejecting the submission: Result.Invalid lists those, and the others are
+// stored (all or none, as with Submit).
+func (p *Pipeline) SubmitValid(ctx context.Context, msgs []wire.Message, source string) (Result, error) {
+	return p.submit(ctx, msgs, source, true)
+}
+
+func (p *Pipeline) submit(ctx context.Context, msgs []wire.Message, source string, dropInvalid bool) (Result, error) {
 	receivedAt := time.Now().UTC()
-	req := &request{ctx: ctx, msgs: make([]*prepared, len(msgs)), source: source, done: make(chan reply, 1)}
+	req := &request{ctx: ctx, msgs: make([]*prepared, 0, len(msgs)), source: source, done: make(chan reply, 1)}
+	var invalid []InvalidMessage
 	for i := range msgs {
 		pm, err := p.prepare(&msgs[i], receivedAt)
 		if err != nil {
+			var ve *wire.ValidationError
+			if dropInvalid && errors.As(err, &ve) {
+				invalid = append(invalid, InvalidMessage{Index: i, Err: err})
+				continue
+			}
 			if len(msgs) > 1 {
 				err = wire.Prefixed(fmt.Sprintf("batch[%d]", i), err)
 			}
 			return Result{}, err
 		}
-		req.msgs[i] = pm
+		req.msgs = append(req.msgs, pm)
 	}
-	if len(msgs) == 0 {
-		return Result{}, nil
+	if len(req.msgs) == 0 {
+		return Result{Invalid: invalid}, nil
 	}
 	if err := p.enqueue(ctx, req); err != nil {
 		return Result{}, err
 	}
 	select {
 	case r := <-req.done:
-		return r.res, r.err
+		if r.err != nil {
+			return r.res, r.err
+		}
+		r.res.Invalid = invalid
+		return r.res, nil
 	case <-ctx.Done():
 		// The group may still commit; the caller's retry is deduplicated by messageId.
 		return Result{}, fmt.Errorf("error waiting for commit: %w", ctx.Err())
