@@ -259,19 +259,36 @@ func readBody(r *http.Request) ([]byte, int, error) {
 	return body, 0, nil
 }
 
+// corsHeaders are the request headers browser SDKs send, allowed when a preflight does not say
+// which it wants: analytics.js's Content-Type, Authorization and X-Retry-Count (on every resent
+// event), and Content-Encoding for gzip.
+const corsHeaders = "Content-Type, Authorization, Content-Encoding, X-Retry-Count"
+
+// maxEchoedHeaders bounds the Access-Control-Request-Headers value echoed to a preflight.
+const maxEchoedHeaders = 1024
+
 // cors lets browsers post from any origin (analytics.js sends text/plain bodies with the key
-// inside, or a Basic header).
+// inside, or a Basic header). A preflight is allowed whatever headers it asks for, echoed back,
+// so a header an SDK adds later is not silently blocked. Auth is by key, never by cookie: no
+// Access-Control-Allow-Credentials.
 func cors(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	if origin := r.Header.Get("Origin"); origin != "" {
 		hdr.Set("Access-Control-Allow-Origin", origin)
-		hdr.Set("Access-Control-Allow-Credentials", "true")
 		hdr.Add("Vary", "Origin")
 	} else {
 		hdr.Set("Access-Control-Allow-Origin", "*")
 	}
-	hdr.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	hdr.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding")
+	if r.Method != http.MethodOptions {
+		return
+	}
+	hdr.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+	allowed := corsHeaders
+	if asked := strings.TrimSpace(r.Header.Get("Access-Control-Request-Headers")); asked != "" && len(asked) <= maxEchoedHeaders {
+		allowed = asked
+	}
+	hdr.Add("Vary", "Access-Control-Request-Headers")
+	hdr.Set("Access-Control-Allow-Headers", allowed)
 	hdr.Set("Access-Control-Max-Age", "86400")
 }
 
