@@ -75,6 +75,12 @@ func (p *Pipeline) prepare(m *wire.Message, receivedAt time.Time) (*prepared, er
 	if out.context, err = p.storeContext(ctxText, ctx); err != nil {
 		return nil, err
 	}
+	if client := clientTime(m); !client.IsZero() && !m.SentAt.IsZero() {
+		// The event time was corrected for clock skew: the client's own is kept beside it.
+		var ts [len(time.RFC3339Nano) + 2]byte
+		v := append(client.UTC().AppendFormat(append(ts[:0], '"'), time.RFC3339Nano), '"')
+		out.context = string(withMember([]byte(out.context), "originalTimestamp", v))
+	}
 
 	var props []byte         // the properties to store, as JSON text
 	var built map[string]any // or as a map, for those built here
@@ -133,25 +139,32 @@ func (p *Pipeline) prepare(m *wire.Message, receivedAt time.Time) (*prepared, er
 	return out, nil
 }
 
-// EventTime is when m happened: its timestamp; or, without one, the receipt time corrected by
-// the client's clock skew, receivedAt − (sentAt − originalTimestamp), as Segment computes it;
-// or originalTimestamp; or receivedAt. A time more than a day after receipt is replaced by the
-// receipt time.
+// EventTime is when m happened. Its client's time t is originalTimestamp, else timestamp (both
+// read the client's clock). With sentAt (the client's clock when it sent the message), t is
+// corrected for the client's clock skew as Segment does: receivedAt − (sentAt − t), which
+// keeps a deliberate historical t historical. Without sentAt it is t; without t, receivedAt. A
+// time more than a day after receipt is replaced by the receipt time.
 func EventTime(m *wire.Message, receivedAt time.Time) time.Time {
-	t := m.Timestamp
+	t := clientTime(m)
 	switch {
-	case !t.IsZero():
-	case !m.OriginalTimestamp.IsZero() && !m.SentAt.IsZero():
-		t = receivedAt.Add(-m.SentAt.Sub(m.OriginalTimestamp))
-	case !m.OriginalTimestamp.IsZero():
-		t = m.OriginalTimestamp
-	default:
+	case t.IsZero():
 		t = receivedAt
+	case !m.SentAt.IsZero():
+		t = receivedAt.Add(-m.SentAt.Sub(t))
 	}
 	if t.Sub(receivedAt) > maxFuture {
 		t = receivedAt
 	}
 	return t.UTC()
+}
+
+// clientTime is when m happened by its client's clock: originalTimestamp, else timestamp (zero
+// for neither).
+func clientTime(m *wire.Message) time.Time {
+	if !m.OriginalTimestamp.IsZero() {
+		return m.OriginalTimestamp
+	}
+	return m.Timestamp
 }
 
 // channelOf classifies where m came from: web, app, email or server.

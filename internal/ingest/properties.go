@@ -101,6 +101,24 @@ func withMembers(obj []byte, add map[string]any) []byte {
 	return append(out, '}')
 }
 
+// withMember returns the JSON object obj (nil for none) with the member key: value (JSON
+// text) appended. A key obj already has then appears twice: jsonb keeps the last, as
+// EachMember and encoding/json do, so this one wins.
+func withMember(obj []byte, key string, value []byte) []byte {
+	obj = bytes.TrimSpace(obj)
+	out := make([]byte, 0, len(obj)+len(key)+len(value)+4)
+	if wire.EmptyObject(obj) {
+		out = append(out, '{')
+	} else {
+		out = append(out, obj[:len(obj)-1]...)
+		out = append(out, ',')
+	}
+	out = appendJSONString(out, key)
+	out = append(out, ':')
+	out = append(out, value...)
+	return append(out, '}')
+}
+
 // appendJSONString appends s as a JSON string in its minimal form (RFC 8785). Unlike
 // json.Marshal it leaves <, > and & as they are: escaped as \u003c and so on, the object would
 // no longer be storable as is, and a page named "Terms & Conditions" would be decoded and
