@@ -113,6 +113,7 @@ func wire(a *app.App, workers int) (*wired, error) {
 type ingestConfig struct {
 	identity identity.Config
 	pipeline ingest.Options
+	handler  ingest.HandlerOptions
 }
 
 func loadIngestConfig() (ingestConfig, error) {
@@ -125,7 +126,11 @@ func loadIngestConfig() (ingestConfig, error) {
 	if err != nil {
 		return ingestConfig{}, err
 	}
-	return ingestConfig{identity: idCfg, pipeline: pipeOpts}, nil
+	handlerOpts, err := cfg.TrackingOptions()
+	if err != nil {
+		return ingestConfig{}, err
+	}
+	return ingestConfig{identity: idCfg, pipeline: pipeOpts, handler: handlerOpts}, nil
 }
 
 // openIngest builds the identity resolver and the ingest pipeline from ic (serve and import);
@@ -175,8 +180,10 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 		}
 		defer stop()
 	}
+	trackingOpts := ic.handler
+	trackingOpts.Log = a.Log
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: resolver, Log: a.Log,
-		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log})})
+		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &trackingOpts)})
 	if w.runnable {
 		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.
 		if err := w.river.Start(context.WithoutCancel(ctx)); err != nil {

@@ -48,6 +48,7 @@ type Config struct {
 	PhoneRegion       string // CAIRN_PHONE_REGION
 	ConsentPurposes   string // CAIRN_CONSENT_PURPOSES
 	DropContext       string // CAIRN_DROP_CONTEXT
+	TrustedProxies    string // CAIRN_TRUSTED_PROXIES
 	// DebugAddr is CAIRN_DEBUG_ADDR: when set, serve exposes Go's pprof profiles there (a
 	// loopback address such as 127.0.0.1:6060; it has no authentication). Off by default.
 	DebugAddr string
@@ -71,6 +72,7 @@ func FromEnv() Config {
 		PhoneRegion:       os.Getenv("CAIRN_PHONE_REGION"),
 		ConsentPurposes:   os.Getenv("CAIRN_CONSENT_PURPOSES"),
 		DropContext:       os.Getenv("CAIRN_DROP_CONTEXT"),
+		TrustedProxies:    os.Getenv("CAIRN_TRUSTED_PROXIES"),
 	}
 }
 

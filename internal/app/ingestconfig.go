@@ -111,6 +111,19 @@ func (c Config) IngestOptions() (ingest.Options, error) {
 	return o, nil
 }
 
+// TrackingOptions are the tracking API's HTTP options from the environment:
+//
+//   - CAIRN_TRUSTED_PROXIES: the reverse proxies in front of Cairn, as CIDR prefixes or
+//     addresses ("10.0.0.0/8,192.168.1.7"). X-Forwarded-For is believed only from them; a
+//     message without context.ip gets the request's address (truncated as a sent one is).
+func (c Config) TrackingOptions() (ingest.HandlerOptions, error) {
+	trusted, err := ingest.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return ingest.HandlerOptions{}, fmt.Errorf("invalid CAIRN_TRUSTED_PROXIES %q: want CIDR prefixes or addresses, comma-separated (e.g. 10.0.0.0/8,192.168.1.7): %w", c.TrustedProxies, err)
+	}
+	return ingest.HandlerOptions{TrustedProxies: trusted}, nil
+}
+
 var (
 	identifierType = regexp.MustCompile(`^(anonymous_id|email|phone|device_id|external:[a-z0-9_.-]+)$`)
 	consentPurpose = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)

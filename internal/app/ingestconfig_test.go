@@ -95,3 +95,20 @@ func TestIngestOptionsFromEnv(t *testing.T) {
 		})
 	}
 }
+
+func TestTrackingOptionsFromEnv(t *testing.T) {
+	t.Parallel()
+	o, err := Config{}.TrackingOptions()
+	require.NoError(t, err)
+	require.Empty(t, o.TrustedProxies, "no proxy trusted by default")
+
+	o, err = Config{TrustedProxies: " 10.0.0.0/8, 192.168.1.7 ,fd00::/8,"}.TrackingOptions()
+	require.NoError(t, err)
+	require.Len(t, o.TrustedProxies, 3)
+	require.Equal(t, "192.168.1.7/32", o.TrustedProxies[1].String())
+
+	for _, bad := range []string{"10.0.0.0/40", "proxy.internal", "10.0.0.1-10.0.0.9"} {
+		_, err := Config{TrustedProxies: bad}.TrackingOptions()
+		require.ErrorContains(t, err, "CAIRN_TRUSTED_PROXIES", bad)
+	}
+}

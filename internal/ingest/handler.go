@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +28,10 @@ type Authenticator interface {
 // HandlerOptions tune the HTTP handler.
 type HandlerOptions struct {
 	Log *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed
+	// (CAIRN_TRUSTED_PROXIES); a message without context.ip gets the client's address from it,
+	// else from the connection's peer.
+	TrustedProxies []netip.Prefix
 }
 
 // endpoints maps the path after /v1/ to the message type it accepts ("batch" for batches).
@@ -48,13 +53,17 @@ func NewHandler(p *Pipeline, keys Authenticator, opts *HandlerOptions) http.Hand
 	if opts != nil && opts.Log != nil {
 		h.log = opts.Log
 	}
+	if opts != nil {
+		h.trusted = opts.TrustedProxies
+	}
 	return h
 }
 
 type handler struct {
-	p    *Pipeline
-	keys Authenticator
-	log  *slog.Logger
+	p       *Pipeline
+	keys    Authenticator
+	log     *slog.Logger
+	trusted []netip.Prefix
 
 	// known remembers accepted write keys (by SHA-256) for keyTTL, so a busy client costs one
 	// key lookup per interval rather than one per request; a revoked key stops working within
@@ -131,7 +140,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx := auth.WithPrincipal(r.Context(), principal)
+	ctx := withClientIP(auth.WithPrincipal(r.Context(), principal), clientIP(r, h.trusted))
 	if typ != "batch" {
 		if _, err := h.p.Submit(ctx, b.Messages, principal.Actor()); err != nil {
 			h.fail(w, err)

@@ -195,11 +195,11 @@ func (p *Pipeline) SubmitValid(ctx context.Context, msgs []wire.Message, source 
 }
 
 func (p *Pipeline) submit(ctx context.Context, msgs []wire.Message, source string, dropInvalid bool) (Result, error) {
-	receivedAt := time.Now().UTC()
+	a := arrival{receivedAt: time.Now().UTC(), ip: clientIPFrom(ctx)}
 	req := &request{ctx: ctx, msgs: make([]*prepared, 0, len(msgs)), source: source, done: make(chan reply, 1)}
 	var invalid []InvalidMessage
 	for i := range msgs {
-		pm, err := p.prepare(&msgs[i], receivedAt)
+		pm, err := p.prepareArrived(&msgs[i], a)
 		if err != nil {
 			var ve *wire.ValidationError
 			if dropInvalid && errors.As(err, &ve) {

@@ -39,11 +39,23 @@ type prepared struct {
 	consents   []consentDecision
 }
 
+// arrival is what a message's request says about it.
+type arrival struct {
+	receivedAt time.Time
+	ip         string // the client's address ("" when unknown), for a message without context.ip
+}
+
 // prepare validates and normalises m (received at receivedAt).
 func (p *Pipeline) prepare(m *wire.Message, receivedAt time.Time) (*prepared, error) {
+	return p.prepareArrived(m, arrival{receivedAt: receivedAt})
+}
+
+// prepareArrived validates and normalises m, which arrived as a says.
+func (p *Pipeline) prepareArrived(m *wire.Message, a arrival) (*prepared, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	receivedAt := a.receivedAt
 	out := &prepared{kind: m.Type, receivedAt: receivedAt}
 	out.messageID = clean(m.MessageID)
 	if out.messageID == "" {
@@ -75,11 +87,24 @@ func (p *Pipeline) prepare(m *wire.Message, receivedAt time.Time) (*prepared, er
 	if out.context, err = p.storeContext(ctxText, ctx); err != nil {
 		return nil, err
 	}
+	var added []byte // members added to the stored context
 	if client := clientTime(m); !client.IsZero() && !m.SentAt.IsZero() {
 		// The event time was corrected for clock skew: the client's own is kept beside it.
 		var ts [len(time.RFC3339Nano) + 2]byte
-		v := append(client.UTC().AppendFormat(append(ts[:0], '"'), time.RFC3339Nano), '"')
-		out.context = string(withMember([]byte(out.context), "originalTimestamp", v))
+		added = appendMember(added, "originalTimestamp", append(client.UTC().AppendFormat(append(ts[:0], '"'), time.RFC3339Nano), '"'))
+	}
+	if _, drop := p.dropContext["ip"]; !ctx.hasIP && a.ip != "" && !drop {
+		// As Segment does for browser sources: the request's address, truncated as a sent one.
+		ip := a.ip
+		if !p.opts.KeepIP {
+			ip = TruncateIP(ip)
+		}
+		if ip != "" {
+			added = appendMember(added, "ip", appendJSONString(nil, ip))
+		}
+	}
+	if added != nil {
+		out.context = withRawMembers(out.context, added)
 	}
 
 	var props []byte         // the properties to store, as JSON text

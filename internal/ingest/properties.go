@@ -101,22 +101,32 @@ func withMembers(obj []byte, add map[string]any) []byte {
 	return append(out, '}')
 }
 
-// withMember returns the JSON object obj (nil for none) with the member key: value (JSON
-// text) appended. A key obj already has then appears twice: jsonb keeps the last, as
-// EachMember and encoding/json do, so this one wins.
-func withMember(obj []byte, key string, value []byte) []byte {
-	obj = bytes.TrimSpace(obj)
-	out := make([]byte, 0, len(obj)+len(key)+len(value)+4)
-	if wire.EmptyObject(obj) {
-		out = append(out, '{')
+// withRawMembers returns the JSON object obj (nil for none) with members, the text of
+// members ("k":v pairs joined by commas), appended. A key obj already has then appears twice:
+// jsonb keeps the last, as EachMember and encoding/json do, so the appended one wins.
+func withRawMembers(obj string, members []byte) string {
+	obj = strings.TrimSpace(obj)
+	var out strings.Builder
+	out.Grow(len(obj) + len(members) + 2)
+	if wire.EmptyObject([]byte(obj)) {
+		out.WriteByte('{')
 	} else {
-		out = append(out, obj[:len(obj)-1]...)
-		out = append(out, ',')
+		out.WriteString(obj[:len(obj)-1])
+		out.WriteByte(',')
 	}
-	out = appendJSONString(out, key)
-	out = append(out, ':')
-	out = append(out, value...)
-	return append(out, '}')
+	out.Write(members)
+	out.WriteByte('}')
+	return out.String()
+}
+
+// appendMember appends the member key: value (JSON text) to members (see withRawMembers).
+func appendMember(members []byte, key string, value []byte) []byte {
+	if len(members) > 0 {
+		members = append(members, ',')
+	}
+	members = appendJSONString(members, key)
+	members = append(members, ':')
+	return append(members, value...)
 }
 
 // appendJSONString appends s as a JSON string in its minimal form (RFC 8785). Unlike
