@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cairn-cdp/cairn/internal/geoip"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 	"github.com/cairn-cdp/cairn/internal/namedsql"
@@ -48,9 +50,18 @@ type Options struct {
 	Writers int
 	// QueueRequests bounds requests waiting for a writer (default 4,096); Submit blocks beyond.
 	QueueRequests int
+	// Geo locates the address of each event (context.ip, else the request's) before it is
+	// truncated: the event gets context.location (unless it sent one) and its profile the trait
+	// geoCountry. Nil disables geolocation (CAIRN_GEOIP=off, or no database).
+	Geo Locator
 	// Registerer receives the pipeline's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
+}
+
+// Locator finds where an address is (*geoip.DB implements it).
+type Locator interface {
+	Lookup(netip.Addr) (geoip.Location, bool)
 }
 
 // Result counts what happened to the messages of one Submit.
@@ -88,6 +99,9 @@ type Pipeline struct {
 	// claims serialises, between this pipeline's writers, groups that may claim the same new
 	// identifiers (see lockClaims).
 	claims claimTable
+	// countries remembers the geoCountry each customer's profile was last given, so an event
+	// adds the trait only when it changes (see geo.go).
+	countries countryCache
 	// lastDuplicate is when (unix ns) a group last met an already stored messageId.
 	lastDuplicate atomic.Int64
 	queue         chan *request

@@ -37,6 +37,7 @@ type prepared struct {
 	previous   string         // alias: normalised previousId ("" when junk)
 	traits     map[string]any // profile traits this message sets
 	consents   []consentDecision
+	country    string // ISO code of where the event came from ("" when unknown)
 }
 
 // arrival is what a message's request says about it.
@@ -92,6 +93,9 @@ func (p *Pipeline) prepareArrived(m *wire.Message, a arrival) (*prepared, error)
 		// The event time was corrected for clock skew: the client's own is kept beside it.
 		var ts [len(time.RFC3339Nano) + 2]byte
 		added = appendMember(added, "originalTimestamp", append(client.UTC().AppendFormat(append(ts[:0], '"'), time.RFC3339Nano), '"'))
+	}
+	if p.opts.Geo != nil {
+		added = p.locate(added, out, ctx, a)
 	}
 	if _, drop := p.dropContext["ip"]; !ctx.hasIP && a.ip != "" && !drop {
 		// As Segment does for browser sources: the request's address, truncated as a sent one.
