@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/app"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/geoip"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
 	"github.com/cairn-cdp/cairn/internal/server"
@@ -114,6 +115,10 @@ type ingestConfig struct {
 	identity identity.Config
 	pipeline ingest.Options
 	handler  ingest.HandlerOptions
+	// geo is the geolocation database (nil: off, geoStatus says why); open for the process's
+	// life.
+	geo       *geoip.DB
+	geoStatus string
 }
 
 func loadIngestConfig() (ingestConfig, error) {
@@ -130,7 +135,11 @@ func loadIngestConfig() (ingestConfig, error) {
 	if err != nil {
 		return ingestConfig{}, err
 	}
-	return ingestConfig{identity: idCfg, pipeline: pipeOpts, handler: handlerOpts}, nil
+	geo, geoStatus, err := cfg.OpenGeoIP()
+	if err != nil {
+		return ingestConfig{}, err
+	}
+	return ingestConfig{identity: idCfg, pipeline: pipeOpts, handler: handlerOpts, geo: geo, geoStatus: geoStatus}, nil
 }
 
 // openIngest builds the identity resolver and the ingest pipeline from ic (serve and import);
@@ -142,6 +151,10 @@ func openIngest(ctx context.Context, a *app.App, ic ingestConfig, reg prometheus
 		return nil, nil, err
 	}
 	pipeOpts.Registerer, pipeOpts.Log = reg, a.Log
+	if ic.geo != nil {
+		pipeOpts.Geo = ic.geo
+	}
+	a.Log.Info(ic.geoStatus)
 	pipe, err := ingest.NewPipeline(ctx, a.DB, res, &pipeOpts)
 	if err != nil {
 		res.Close()

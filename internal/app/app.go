@@ -49,6 +49,8 @@ type Config struct {
 	ConsentPurposes   string // CAIRN_CONSENT_PURPOSES
 	DropContext       string // CAIRN_DROP_CONTEXT
 	TrustedProxies    string // CAIRN_TRUSTED_PROXIES
+	GeoIP             string // CAIRN_GEOIP: "off" disables geolocation
+	GeoIPDB           string // CAIRN_GEOIP_DB
 	// DebugAddr is CAIRN_DEBUG_ADDR: when set, serve exposes Go's pprof profiles there (a
 	// loopback address such as 127.0.0.1:6060; it has no authentication). Off by default.
 	DebugAddr string
@@ -73,6 +75,8 @@ func FromEnv() Config {
 		ConsentPurposes:   os.Getenv("CAIRN_CONSENT_PURPOSES"),
 		DropContext:       os.Getenv("CAIRN_DROP_CONTEXT"),
 		TrustedProxies:    os.Getenv("CAIRN_TRUSTED_PROXIES"),
+		GeoIP:             os.Getenv("CAIRN_GEOIP"),
+		GeoIPDB:           os.Getenv("CAIRN_GEOIP_DB"),
 	}
 }
 

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/cairn-cdp/cairn/internal/geoip"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
 )
@@ -122,6 +125,42 @@ func (c Config) TrackingOptions() (ingest.HandlerOptions, error) {
 		return ingest.HandlerOptions{}, fmt.Errorf("invalid CAIRN_TRUSTED_PROXIES %q: want CIDR prefixes or addresses, comma-separated (e.g. 10.0.0.0/8,192.168.1.7): %w", c.TrustedProxies, err)
 	}
 	return ingest.HandlerOptions{TrustedProxies: trusted}, nil
+}
+
+// GeoIPFile is where `make geoip` installs the openly licensed IP→country database
+// (geo-whois-asn-country, from the npm package @ip-location-db/geo-whois-asn-country-mmdb),
+// under CAIRN_DATA_DIR; CAIRN_GEOIP_DB defaults to it when it is there.
+const GeoIPFile = "geoip/geo-whois-asn-country.mmdb"
+
+// OpenGeoIP opens the geolocation database from the environment, returning nil when
+// geolocation is off, with a line saying which database is used or why none is:
+//
+//   - CAIRN_GEOIP: "off" disables geolocation; "on" or unset enables it when a database is
+//     found.
+//   - CAIRN_GEOIP_DB: a MaxMind-format database (a country database, or a city database for
+//     regions and cities too). Unset: $CAIRN_DATA_DIR/geoip/geo-whois-asn-country.mmdb when
+//     present (installed by `make geoip`); none there means geolocation is off. A path that is
+//     set must open.
+func (c Config) OpenGeoIP() (*geoip.DB, string, error) {
+	switch strings.ToLower(strings.TrimSpace(c.GeoIP)) {
+	case "off", "false", "0":
+		return nil, "geolocation off (CAIRN_GEOIP=off)", nil
+	case "", "on", "true", "1":
+	default:
+		return nil, "", fmt.Errorf("invalid CAIRN_GEOIP %q: want on or off", c.GeoIP)
+	}
+	path := strings.TrimSpace(c.GeoIPDB)
+	if path == "" {
+		path = filepath.Join(c.DataDir, GeoIPFile)
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Sprintf("geolocation off: no database at %s (run `make geoip`, or set CAIRN_GEOIP_DB to a MaxMind-format file)", path), nil
+		}
+	}
+	db, err := geoip.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("invalid CAIRN_GEOIP_DB: %w", err)
+	}
+	return db, fmt.Sprintf("geolocation on: %s from %s", db, path), nil
 }
 
 var (

@@ -2,11 +2,15 @@ package app
 
 import (
 	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-cdp/cairn/internal/geoip/geoiptest"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
 )
@@ -111,4 +115,36 @@ func TestTrackingOptionsFromEnv(t *testing.T) {
 		_, err := Config{TrustedProxies: bad}.TrackingOptions()
 		require.ErrorContains(t, err, "CAIRN_TRUSTED_PROXIES", bad)
 	}
+}
+
+func TestOpenGeoIP(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db, status, err := Config{DataDir: dir}.OpenGeoIP()
+	require.NoError(t, err)
+	require.Nil(t, db, "no database installed: off")
+	require.Contains(t, status, "geolocation off: no database at "+filepath.Join(dir, GeoIPFile))
+
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "geoip"), 0o700))
+	require.NoError(t, geoiptest.Write(filepath.Join(dir, GeoIPFile), "geo-whois-asn-country", []geoiptest.Network{
+		{Prefix: netip.MustParsePrefix("81.2.69.0/24"), Record: map[string]any{"country_code": "GB"}},
+	}))
+	db, status, err = Config{DataDir: dir}.OpenGeoIP()
+	require.NoError(t, err)
+	require.NotNil(t, db, "the installed database is the default")
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	require.Contains(t, status, "geolocation on: geo-whois-asn-country")
+	loc, ok := db.Lookup(netip.MustParseAddr("81.2.69.1"))
+	require.True(t, ok)
+	require.Equal(t, "GB", loc.Country)
+
+	off, status, err := Config{DataDir: dir, GeoIP: "off"}.OpenGeoIP()
+	require.NoError(t, err)
+	require.Nil(t, off)
+	require.Contains(t, status, "CAIRN_GEOIP=off")
+
+	_, _, err = Config{DataDir: dir, GeoIPDB: filepath.Join(dir, "missing.mmdb")}.OpenGeoIP()
+	require.ErrorContains(t, err, "CAIRN_GEOIP_DB", "a path that is set must open")
+	_, _, err = Config{DataDir: dir, GeoIP: "maybe"}.OpenGeoIP()
+	require.ErrorContains(t, err, "CAIRN_GEOIP")
 }
