@@ -43,7 +43,8 @@ var endpoints = map[string]string{
 }
 
 // NewHandler serves the Segment-compatible tracking API on p: POST /v1/identify, /v1/track,
-// /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch and /v1/import. The write key comes
+// /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch and /v1/import, and GET
+// /v1/pixel/<type> (pixel.go). The write key comes
 // as the HTTP Basic username or as writeKey in the body and needs the ingest (or admin) scope.
 // The 200 {"success":true} is sent only after the request's messages are committed. A batch's
 // invalid messages are left out alone and listed in its 200 ("dropped"); a single message
@@ -82,9 +83,15 @@ const keyTTL = 10 * time.Second
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
 	name, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	if pixel, isPixel := strings.CutPrefix(name, "pixel/"); ok && isPixel {
+		if typ, known := pixelTypes[strings.TrimSuffix(pixel, "/")]; known {
+			h.servePixel(w, r, typ)
+			return
+		}
+	}
 	typ, known := endpoints[strings.TrimSuffix(name, "/")]
 	if !ok || !known {
-		writeError(w, http.StatusNotFound, "", "no such endpoint; use /v1/identify, track, page, screen, group, alias, batch or import")
+		writeError(w, http.StatusNotFound, "", "no such endpoint; use /v1/identify, track, page, screen, group, alias, batch or import, or GET /v1/pixel/<type>")
 		return
 	}
 	switch r.Method {
