@@ -46,6 +46,7 @@ type Config struct {
 	IdentityLimits    string // CAIRN_IDENTITY_LIMITS
 	IdentityBlocklist string // CAIRN_IDENTITY_BLOCKLIST
 	PhoneRegion       string // CAIRN_PHONE_REGION
+	SeenGranularity   string // CAIRN_SEEN_GRANULARITY
 	ConsentPurposes   string // CAIRN_CONSENT_PURPOSES
 	DropContext       string // CAIRN_DROP_CONTEXT
 	TrustedProxies    string // CAIRN_TRUSTED_PROXIES
@@ -72,6 +73,7 @@ func FromEnv() Config {
 		IdentityLimits:    os.Getenv("CAIRN_IDENTITY_LIMITS"),
 		IdentityBlocklist: os.Getenv("CAIRN_IDENTITY_BLOCKLIST"),
 		PhoneRegion:       os.Getenv("CAIRN_PHONE_REGION"),
+		SeenGranularity:   os.Getenv("CAIRN_SEEN_GRANULARITY"),
 		ConsentPurposes:   os.Getenv("CAIRN_CONSENT_PURPOSES"),
 		DropContext:       os.Getenv("CAIRN_DROP_CONTEXT"),
 		TrustedProxies:    os.Getenv("CAIRN_TRUSTED_PROXIES"),

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nyaruka/phonenumbers"
 
@@ -24,6 +25,9 @@ import (
 //   - CAIRN_IDENTITY_BLOCKLIST: more junk values that never identify anyone, comma-separated,
 //     added to identity.DefaultBlocklist (compared trimmed and lower-cased).
 //   - CAIRN_PHONE_REGION: the ISO region assumed for phone numbers without a country code ("US").
+//   - CAIRN_SEEN_GRANULARITY: how far a profile's (and identifier's) lastSeenAt may lag its
+//     newest event (a Go duration, default 1m, at most 1h); 0 makes it exact as of each commit,
+//     at the price of a profile row update (and a segment re-evaluation) per event.
 func (c Config) IdentityConfig() (identity.Config, error) {
 	cfg := identity.DefaultConfig()
 	for _, kv := range splitList(c.IdentityLimits) {
@@ -59,8 +63,21 @@ func (c Config) IdentityConfig() (identity.Config, error) {
 		}
 		cfg.PhoneRegion = r
 	}
+	if g := strings.TrimSpace(c.SeenGranularity); g != "" {
+		d, err := time.ParseDuration(g)
+		if g == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < 0 || d > maxSeenGranularity {
+			return cfg, fmt.Errorf("invalid CAIRN_SEEN_GRANULARITY %q: want a duration from 0 (exact) to 1h, such as 1m or 10s", c.SeenGranularity)
+		}
+		cfg.SeenGranularity = d
+	}
 	return cfg, nil
 }
+
+// maxSeenGranularity bounds CAIRN_SEEN_GRANULARITY: lastSeenAt is meant to be recent.
+const maxSeenGranularity = time.Hour
 
 // maxIngestWriters bounds CAIRN_INGEST_WRITERS: each writer holds a database connection and a
 // transaction, and past a few per core they only contend (see ingest.Options.Writers).

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -147,4 +148,17 @@ func TestOpenGeoIP(t *testing.T) {
 	require.ErrorContains(t, err, "CAIRN_GEOIP_DB", "a path that is set must open")
 	_, _, err = Config{DataDir: dir, GeoIP: "maybe"}.OpenGeoIP()
 	require.ErrorContains(t, err, "CAIRN_GEOIP")
+}
+
+func TestSeenGranularityFromEnv(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Duration{"": time.Minute, "0": 0, "0s": 0, "10s": 10 * time.Second, " 1h ": time.Hour} {
+		cfg, err := Config{SeenGranularity: in}.IdentityConfig()
+		require.NoError(t, err, in)
+		require.Equal(t, want, cfg.SeenGranularity, in)
+	}
+	for _, bad := range []string{"-1s", "2h", "soon", "10"} {
+		_, err := Config{SeenGranularity: bad}.IdentityConfig()
+		require.ErrorContains(t, err, "CAIRN_SEEN_GRANULARITY", bad)
+	}
 }
