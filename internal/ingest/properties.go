@@ -108,7 +108,7 @@ func withRawMembers(obj string, members []byte) string {
 	obj = strings.TrimSpace(obj)
 	var out strings.Builder
 	out.Grow(len(obj) + len(members) + 2)
-	if wire.EmptyObject([]byte(obj)) {
+	if len(obj) < 2 || strings.TrimSpace(obj[1:len(obj)-1]) == "" {
 		out.WriteByte('{')
 	} else {
 		out.WriteString(obj[:len(obj)-1])
