@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/app"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/geoip"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
 	"github.com/cairn-cdp/cairn/internal/server"
@@ -117,6 +118,11 @@ func wire(a *app.App, workers int, reg prometheus.Registerer) (*wired, error) {
 type ingestConfig struct {
 	identity identity.Config
 	pipeline ingest.Options
+	handler  ingest.HandlerOptions
+	// geo is the geolocation database (nil: off, geoStatus says why); open for the process's
+	// life.
+	geo       *geoip.DB
+	geoStatus string
 }
 
 func loadIngestConfig() (ingestConfig, error) {
@@ -129,7 +135,15 @@ func loadIngestConfig() (ingestConfig, error) {
 	if err != nil {
 		return ingestConfig{}, err
 	}
-	return ingestConfig{identity: idCfg, pipeline: pipeOpts}, nil
+	handlerOpts, err := cfg.TrackingOptions()
+	if err != nil {
+		return ingestConfig{}, err
+	}
+	geo, geoStatus, err := cfg.OpenGeoIP()
+	if err != nil {
+		return ingestConfig{}, err
+	}
+	return ingestConfig{identity: idCfg, pipeline: pipeOpts, handler: handlerOpts, geo: geo, geoStatus: geoStatus}, nil
 }
 
 // openIngest builds the identity resolver and the ingest pipeline from ic (serve and import);
@@ -141,6 +155,10 @@ func openIngest(ctx context.Context, a *app.App, ic ingestConfig, reg prometheus
 		return nil, nil, err
 	}
 	pipeOpts.Registerer, pipeOpts.Log = reg, a.Log
+	if ic.geo != nil {
+		pipeOpts.Geo = ic.geo
+	}
+	a.Log.Info(ic.geoStatus)
 	pipe, err := ingest.NewPipeline(ctx, a.DB, res, &pipeOpts)
 	if err != nil {
 		res.Close()
@@ -188,8 +206,10 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 	if err != nil {
 		return err
 	}
+	trackingOpts := ic.handler
+	trackingOpts.Log = a.Log
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: resolver, Log: a.Log,
-		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log}),
+		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &trackingOpts),
 		GraphQLRate: server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout})
 	if w.runnable {
 		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.

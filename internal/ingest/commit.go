@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,6 +83,7 @@ func (p *Pipeline) commit(group []*request, check bool) ([]Result, error) {
 
 	var rows interactionRows
 	var consents consentRows
+	var geo geoGroup
 	for i, rf := range todo {
 		if p.failHook != nil {
 			if err := p.failHook(rf.m); err != nil {
@@ -99,7 +101,15 @@ func (p *Pipeline) commit(group []*request, check bool) ([]Result, error) {
 			results[rf.req].Dropped++
 			continue
 		}
-		batch.Observe(cust, rf.m.occurredAt, rf.m.traits)
+		traits := rf.m.traits
+		if rf.m.country != "" && geo.changes(cust, rf.m, &p.countries) {
+			traits = maps.Clone(traits)
+			if traits == nil {
+				traits = map[string]any{}
+			}
+			traits[GeoCountryTrait] = rf.m.country
+		}
+		batch.Observe(cust, rf.m.occurredAt, traits)
 		rows.add(rf.m, cust, group[rf.req].source)
 		results[rf.req].Stored++
 	}
@@ -117,6 +127,7 @@ func (p *Pipeline) commit(group []*request, check bool) ([]Result, error) {
 		return nil, fmt.Errorf("error committing ingest transaction: %w", err)
 	}
 	batch.Committed()
+	geo.committed(&p.countries)
 
 	merges, conflicts := len(batch.Merges()), len(batch.Conflicts())
 	p.m.merges.Add(float64(merges))
