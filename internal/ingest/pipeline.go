@@ -48,6 +48,10 @@ type Options struct {
 	Writers int
 	// QueueRequests bounds requests waiting for a writer (default 4,096); Submit blocks beyond.
 	QueueRequests int
+	// Suppressor drops messages carrying an erased person's identifier (counted as
+	// Result.Suppressed and in cairn_ingest_dropped_events_total{reason="suppressed"}); nil
+	// drops none.
+	Suppressor Suppressor
 	// Registerer receives the pipeline's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
@@ -58,6 +62,7 @@ type Result struct {
 	Stored     int // newly stored
 	Duplicates int // already stored (same messageId), or repeated within the submission
 	Dropped    int // not stored because the customer denied analytics consent
+	Suppressed int // not stored because an identifier is on the suppression list (erased)
 }
 
 // Pipeline is the group-commit writer of the ingestion path.
