@@ -74,14 +74,14 @@ type Config struct {
 
 // Service runs privacy requests and consent changes.
 type Service struct {
-	db        *sql.DB
-	box       *secret.Box
-	sup       *Suppressions
-	dest      Destinations
-	sched     Scheduler
-	norm      Normalizer
-	cfg       Config
-	m         *metrics
+	db    *sql.DB
+	box   *secret.Box
+	sup   *Suppressions
+	dest  Destinations
+	sched Scheduler
+	norm  Normalizer
+	cfg   Config
+	m     *metrics
 }
 
 // New returns the service; it registers its metrics on cfg.Registerer.
