@@ -125,3 +125,6 @@ func (s *Service) normalize(typ, value string) (string, error) {
 	}
 	return v, nil
 }
+
+// invalid is an ErrInvalidInput with a message.
+func invalid(msg string) error { return fmt.Errorf("%w: %s", ErrInvalidInput, msg) }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
 	"github.com/cairn-cdp/cairn/internal/ingest/wire"
@@ -19,6 +20,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/secret"
 	"github.com/cairn-cdp/cairn/internal/testdb"
+	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
 const testKey = "0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -161,3 +163,5 @@ func (f *fakeDestinations) WithdrawEverywhere(_ context.Context, tx *sql.Tx, cus
 }
 
 func pqArray(v []string) pq.StringArray { return pq.StringArray(v) }
+
+func clientOf(b *testBundle) *ent.Client { return txn.NewClient(b.db) }
