@@ -12,8 +12,18 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/ent/customer"
 	"github.com/cairn-cdp/cairn/graph/generated"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/google/uuid"
 )
+
+// Consents is the resolver for the consents field.
+func (r *customerResolver) Consents(ctx context.Context, obj *ent.Customer) ([]*ent.Consent, error) {
+	cs, err := obj.Consents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return privacy.NewestFirst(cs), nil
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
@@ -79,6 +89,11 @@ func (r *queryResolver) Segments(ctx context.Context, after *entgql.Cursor[uuid.
 // Customer returns generated.CustomerResolver implementation.
 func (r *Resolver) Customer() generated.CustomerResolver { return &customerResolver{r} }
 
+// PrivacyRequest returns generated.PrivacyRequestResolver implementation.
+func (r *Resolver) PrivacyRequest() generated.PrivacyRequestResolver {
+	return &privacyRequestResolver{r}
+}
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 
@@ -86,7 +101,8 @@ func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Segment() generated.SegmentResolver { return &segmentResolver{r} }
 
 type (
-	customerResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	segmentResolver  struct{ *Resolver }
+	customerResolver       struct{ *Resolver }
+	privacyRequestResolver struct{ *Resolver }
+	queryResolver          struct{ *Resolver }
+	segmentResolver        struct{ *Resolver }
 )

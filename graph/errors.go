@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/profile"
 	"github.com/cairn-cdp/cairn/internal/rfm"
 	"github.com/cairn-cdp/cairn/internal/segment"
@@ -47,8 +48,8 @@ func badInput(format string, args ...any) error {
 
 // notFoundErrors and badInputErrors list the domain sentinels; add a domain's errors here.
 var (
-	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound, identity.ErrNotFound, segment.ErrNotFound}
-	badInputErrors = []error{auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput, rfm.ErrInvalidInput}
+	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound, identity.ErrNotFound, segment.ErrNotFound, privacy.ErrNotFound}
+	badInputErrors = []error{auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput, rfm.ErrInvalidInput, privacy.ErrInvalidInput}
 	conflictErrors = []error{identity.ErrConflict, segment.ErrInUse}
 )
 

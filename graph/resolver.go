@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/profile"
 	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/rfm"
@@ -35,4 +36,7 @@ type Resolver struct {
 	SegmentJobs segment.Scheduler
 	// RFMJobs enqueues computeRFM's job; nil makes computeRFM fail.
 	RFMJobs rfm.Scheduler
+	// Privacy runs consents, erasures, exports and the suppression list; nil makes those
+	// fields fail.
+	Privacy *privacy.Service
 }

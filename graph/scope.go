@@ -24,12 +24,15 @@ var RootScopes = map[string]map[string]auth.Scope{
 		"job":               auth.ScopeRead,
 		"retentionPolicies": auth.ScopePrivacy, "privacyRequests": auth.ScopePrivacy,
 		"apiKeys": auth.ScopeAdmin, "auditEvents": auth.ScopeAdmin,
+		"suppressions": auth.ScopePrivacy, "preferenceLink": auth.ScopePrivacy,
 	},
 	"Mutation": {
 		"createAPIKey": auth.ScopeAdmin, "revokeAPIKey": auth.ScopeAdmin,
 		"createSegment": auth.ScopeWrite, "updateSegment": auth.ScopeWrite, "deleteSegment": auth.ScopeWrite,
 		"computeSegment": auth.ScopeWrite, "computeRFM": auth.ScopeWrite,
 		"mergeCustomers": auth.ScopeWrite,
+		"requestErasure": auth.ScopePrivacy, "requestExport": auth.ScopePrivacy,
+		"liftSuppression": auth.ScopeAdmin, "recordConsent": auth.ScopeWrite,
 	},
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 )
 
 // Deps are what workers need; cmd builds it once.
@@ -24,6 +25,8 @@ type Deps struct {
 	DB     *sql.DB
 	Client *ent.Client
 	Log    *slog.Logger
+	// Privacy runs erasures and exports; nil registers no privacy workers.
+	Privacy *privacy.Service
 }
 
 // Options configure the River client.
@@ -89,14 +92,19 @@ func register(workers *river.Workers, deps Deps) (int, error) {
 		return 0, fmt.Errorf("error registering the compute_rfm worker: %w", err)
 	}
 	n++
+	k, err = registerPrivacyWorkers(workers, deps)
+	if err != nil {
+		return 0, err
+	}
+	n += k
 	return n, nil
 }
 
 // periodicJobs is the schedule of recurring jobs.
 func periodicJobs(deps Deps) []*river.PeriodicJob {
-	_ = deps
 	var jobs []*river.PeriodicJob
 	jobs = append(jobs, segmentPeriodicJobs()...)
 	jobs = append(jobs, computeRFMPeriodic())
+	jobs = append(jobs, privacyPeriodicJobs(deps)...)
 	return jobs
 }

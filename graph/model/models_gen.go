@@ -6,9 +6,18 @@ import (
 	"time"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/google/uuid"
 )
+
+// The current decision for one purpose; granted is null when none was recorded.
+type ConsentState struct {
+	Purpose    string     `json:"purpose"`
+	Granted    *bool      `json:"granted,omitempty"`
+	Source     *string    `json:"source,omitempty"`
+	RecordedAt *time.Time `json:"recordedAt,omitempty"`
+}
 
 type CreateAPIKeyPayload struct {
 	Key *ent.APIKey `json:"key"`
@@ -22,6 +31,11 @@ type CreateSegmentInput struct {
 	Rule        *segment.Rule `json:"rule"`
 	// How often the segment is fully recomputed (60 s to 30 days; default 3600).
 	RefreshEverySeconds *int `json:"refreshEverySeconds,omitempty"`
+}
+
+type IdentityInput struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
 }
 
 // A River job, as enqueued by a mutation such as computeSegment.
@@ -83,12 +97,33 @@ type RFMSummary struct {
 	ComputedAt *time.Time `json:"computedAt,omitempty"`
 }
 
+type RecordConsentInput struct {
+	// The customer; or give identity instead.
+	CustomerID *uuid.UUID     `json:"customerId,omitempty"`
+	Identity   *IdentityInput `json:"identity,omitempty"`
+	// email_marketing, sms_marketing, analytics or personalization.
+	Purpose string `json:"purpose"`
+	Granted bool   `json:"granted"`
+	// Where the decision was made, e.g. signup_form, support_call.
+	Source *string `json:"source,omitempty"`
+	// Evidence of the decision (form id, wording shown, request id); at most 4 KB of JSON.
+	Proof map[string]any `json:"proof,omitempty"`
+}
+
 // Membership changes of one UTC day.
 type SegmentHistoryEntry struct {
 	// Start of the day (UTC).
 	Day     time.Time `json:"day"`
 	Entered int       `json:"entered"`
 	Exited  int       `json:"exited"`
+}
+
+type SuppressionConnection struct {
+	Nodes []*privacy.Suppression `json:"nodes"`
+	// Pass as after for the next page; null on the last page.
+	EndCursor   *string `json:"endCursor,omitempty"`
+	HasNextPage bool    `json:"hasNextPage"`
+	TotalCount  int     `json:"totalCount"`
 }
 
 type UpdateSegmentInput struct {

@@ -188,3 +188,30 @@ func latestPerPurpose(history []*ent.Consent) []ConsentState {
 	}
 	return out
 }
+
+// NewestFirst sorts decisions newest first (ties by id, which is time-ordered) in place and
+// returns them.
+func NewestFirst(cs []*ent.Consent) []*ent.Consent {
+	slices.SortStableFunc(cs, func(a, b *ent.Consent) int {
+		if c := b.RecordedAt.Compare(a.RecordedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID.String(), a.ID.String())
+	})
+	return cs
+}
+
+// LatestPerPurpose is the current state per purpose of a customer's decisions (any order).
+func LatestPerPurpose(cs []*ent.Consent) []ConsentState {
+	return latestPerPurpose(NewestFirst(slices.Clone(cs)))
+}
+
+// PreferenceLink returns the preference page path for a live customer (a merged-away id gives
+// its survivor's link).
+func (s *Service) PreferenceLink(ctx context.Context, client *ent.Client, customerID uuid.UUID) (string, error) {
+	id, err := liveCustomer(ctx, client, customerID)
+	if err != nil {
+		return "", err
+	}
+	return "/preferences/" + s.PreferenceToken(id), nil
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/audit"
 	"github.com/cairn-cdp/cairn/internal/txn"
@@ -16,7 +18,7 @@ import (
 type Suppression struct {
 	Hash         string // hex keyed hash
 	IdentityType string
-	RequestID    string // the erasure that added it; "" when unknown
+	RequestID    *uuid.UUID // the erasure that added it; nil when unknown
 	CreatedAt    time.Time
 }
 
@@ -71,7 +73,7 @@ func (s *Service) ListSuppressions(ctx context.Context, first int, after string)
 		}
 		afterBytes = b
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT hash, identity_type, coalesce(request_id::text, ''), created_at
+	rows, err := s.db.QueryContext(ctx, `SELECT hash, identity_type, request_id, created_at
 		FROM suppressions WHERE $1::bytea IS NULL OR hash > $1 ORDER BY hash LIMIT $2`, afterBytes, first)
 	if err != nil {
 		return nil, 0, fmt.Errorf("error listing suppressions: %w", err)
@@ -81,8 +83,12 @@ func (s *Service) ListSuppressions(ctx context.Context, first int, after string)
 	for rows.Next() {
 		var e Suppression
 		var h []byte
-		if err := rows.Scan(&h, &e.IdentityType, &e.RequestID, &e.CreatedAt); err != nil {
+		var req uuid.NullUUID
+		if err := rows.Scan(&h, &e.IdentityType, &req, &e.CreatedAt); err != nil {
 			return nil, 0, fmt.Errorf("error listing suppressions: %w", err)
+		}
+		if req.Valid {
+			e.RequestID = &req.UUID
 		}
 		e.Hash = hex.EncodeToString(h)
 		out = append(out, e)
