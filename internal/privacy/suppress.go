@@ -50,21 +50,27 @@ type suppressionSig struct {
 // NewSuppressions returns the list on db, keyed by box. Call Refresh (or Run) to load it.
 func NewSuppressions(db *sql.DB, box *secret.Box) *Suppressions {
 	s := &Suppressions{db: db, key: box.MAC(suppressionPurpose, nil)}
-	s.macs.New = func() any { return hmac.New(sha256.New, s.key) }
+	s.macs.New = func() any { return &macState{h: hmac.New(sha256.New, s.key)} }
 	return s
 }
 
 // Hash returns the keyed hash of one normalised identifier.
 func (s *Suppressions) Hash(typ, value string) [sha256.Size]byte {
-	m := s.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte(typ))
-	m.Write([]byte{0})
-	m.Write([]byte(value))
+	m := s.macs.Get().(*macState)
+	m.h.Reset()
+	m.buf = append(append(append(m.buf[:0], typ...), 0), value...)
+	m.h.Write(m.buf)
+	m.sum = m.h.Sum(m.sum[:0])
 	var out [sha256.Size]byte
-	m.Sum(out[:0])
+	copy(out[:], m.sum)
 	s.macs.Put(m)
 	return out
+}
+
+// macState is one pooled HMAC with its buffers, so hashing allocates nothing.
+type macState struct {
+	h        hash.Hash
+	buf, sum []byte
 }
 
 // HashHex is Hash as lower-case hex, the form the API shows.
