@@ -61,6 +61,12 @@ func (s *Service) RecordConsent(ctx context.Context, actor string, in ConsentInp
 }
 
 func (s *Service) recordConsentTx(ctx context.Context, tx *sql.Tx, client *ent.Client, actor string, id uuid.UUID, in ConsentInput) (*ent.Consent, error) {
+	// Consent rules change with the decision: the customer is queued for incremental segment
+	// re-evaluation under the queue barrier (migration segment_queue_barrier), taken before the
+	// insert's row lock on the customer.
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared(7395118264530126722)`); err != nil {
+		return nil, fmt.Errorf("error holding the segment queue barrier: %w", err)
+	}
 	c, err := client.Consent.Create().SetCustomerID(id).SetPurpose(in.Purpose).SetGranted(in.Granted).
 		SetSource(in.Source).SetProof(in.Proof).SetRecordedAt(s.cfg.Now()).Save(ctx)
 	if err != nil {
@@ -71,9 +77,15 @@ func (s *Service) recordConsentTx(ctx context.Context, tx *sql.Tx, client *ent.C
 			return nil, fmt.Errorf("error enqueueing removal from destinations: %w", err)
 		}
 	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO segment_dirty_customers (customer_id)
+		SELECT $1 WHERE EXISTS (SELECT 1 FROM segments)`, id); err != nil {
+		return nil, fmt.Errorf("error queueing the customer for segments: %w", err)
+	}
+	// source and proof are free text from the caller and stay out of the audit row, which must
+	// never hold an identifier.
 	if err := audit.Record(ctx, client, audit.Event{
 		Actor: actor, Action: "consent.record", TargetType: "Customer", TargetID: id.String(),
-		Details: map[string]any{"consent": c.ID.String(), "purpose": in.Purpose, "granted": in.Granted, "source": in.Source},
+		Details: map[string]any{"consent": c.ID.String(), "purpose": in.Purpose, "granted": in.Granted},
 	}); err != nil {
 		return nil, err
 	}
