@@ -23,7 +23,7 @@ func TestPrivacyJobsRunRequests(t *testing.T) {
 	box, err := secret.New("0123456789abcdef0123456789abcdef0123456789abcdef")
 	require.NoError(t, err)
 	sched := &PrivacyScheduler{}
-	priv, err := privacy.New(privacy.Config{DB: db, Box: box, Scheduler: sched})
+	priv, err := privacy.New(privacy.Config{DB: db, Box: box, Scheduler: sched, SweepAfter: 50 * time.Millisecond})
 	require.NoError(t, err)
 	client, runnable, err := NewClient(Deps{DB: db, Log: slog.New(slog.DiscardHandler), Privacy: priv},
 		Options{RunWorkers: true, MaxWorkers: 2, FetchPollInterval: 50 * time.Millisecond})

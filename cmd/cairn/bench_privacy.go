@@ -101,7 +101,8 @@ func runBenchPrivacy(ctx context.Context, w io.Writer, db *sql.DB, o benchPrivac
 		return err
 	}
 	sched := &benchScheduler{}
-	svc, err := privacy.New(privacy.Config{DB: db, Box: box, Scheduler: sched, Destinations: &benchDestinations{}})
+	svc, err := privacy.New(privacy.Config{DB: db, Box: box, Scheduler: sched, Destinations: &benchDestinations{},
+		SweepAfter: time.Millisecond}) // the sweep runs after completion, outside the figure
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
@@ -24,7 +25,7 @@ var eraseSQL string
 var eraseQueries = namedsql.MustParse("erase.sql", eraseSQL,
 	"find-subject", "profile-tree", "lock-customers", "subject-identifiers", "delete-consents",
 	"delete-memberships", "delete-interactions", "delete-identities", "delete-dirty",
-	"delete-exports", "delete-customers", "clear-requests", "delete-jobs")
+	"delete-exports", "delete-customers", "clear-requests", "delete-jobs", "find-subjects")
 
 // RequestErasure records an erasure request for the person holding the identifier and enqueues
 // the job that carries it out (Erase), in one transaction. The identifier is kept on the
@@ -97,6 +98,7 @@ func (s *Service) Erase(ctx context.Context, id uuid.UUID, job int64) (EraseCoun
 	var counts EraseCounts
 	var req *ent.PrivacyRequest
 	var hashes [][32]byte
+	var ids []identity.Identifier
 	err := txn.Run(ctx, s.db, func(ctx context.Context, tx *sql.Tx, client *ent.Client) error {
 		var err error
 		req, err = client.PrivacyRequest.Query().
@@ -116,8 +118,7 @@ func (s *Service) Erase(ctx context.Context, id uuid.UUID, job int64) (EraseCoun
 		if err != nil {
 			return err
 		}
-		ids, err := subjectIdentifiers(ctx, tx, profiles, subject)
-		if err != nil {
+		if ids, err = subjectIdentifiers(ctx, tx, profiles, subject); err != nil {
 			return err
 		}
 		if counts, err = s.deleteAll(ctx, tx, req.ID, job, profiles, ids); err != nil {
@@ -149,9 +150,84 @@ func (s *Service) Erase(ctx context.Context, id uuid.UUID, job int64) (EraseCoun
 		s.m.requests.WithLabelValues("erase", "failed").Inc()
 		return EraseCounts{}, err
 	}
-	if req != nil && req.CompletedAt != nil && hashes != nil {
-		s.m.requests.WithLabelValues("erase", "completed").Inc()
-		s.m.seconds.WithLabelValues("erase").Observe(req.CompletedAt.Sub(req.RequestedAt).Seconds())
+	if req == nil || req.CompletedAt == nil || hashes == nil {
+		return counts, nil
+	}
+	s.m.requests.WithLabelValues("erase", "completed").Inc()
+	s.m.seconds.WithLabelValues("erase").Observe(req.CompletedAt.Sub(req.RequestedAt).Seconds())
+	if s.cfg.SweepAfter < 0 {
+		return counts, nil
+	}
+	if s.beforeSweep != nil {
+		s.beforeSweep()
+	}
+	select {
+	case <-ctx.Done():
+		return counts, fmt.Errorf("error waiting to sweep: %w", ctx.Err())
+	case <-time.After(s.cfg.SweepAfter):
+	}
+	late, err := s.sweep(ctx, req, job, ids)
+	if err != nil {
+		return counts, err
+	}
+	counts.Profiles += late.Profiles
+	counts.Identities += late.Identities
+	counts.Interactions += late.Interactions
+	counts.Consents += late.Consents
+	counts.Memberships += late.Memberships
+	counts.Suppressed += late.Suppressed
+	return counts, nil
+}
+
+// sweep erases, once more, whatever reached the database carrying one of ids after the erasure
+// committed: events accepted by another process in the moments before its suppression mirror
+// refreshed (Config.SweepAfter covers that delay). Identifiers such an event brought along are
+// suppressed too. ids stay in this process's memory only, never in a table or job.
+func (s *Service) sweep(ctx context.Context, req *ent.PrivacyRequest, job int64, ids []identity.Identifier) (EraseCounts, error) {
+	var counts EraseCounts
+	var hashes [][32]byte
+	types, values := make(pq.StringArray, len(ids)), make(pq.StringArray, len(ids))
+	for i, id := range ids {
+		types[i], values[i] = id.Type, id.Value
+	}
+	err := txn.Run(ctx, s.db, func(ctx context.Context, tx *sql.Tx, client *ent.Client) error {
+		start, err := queryIDs(ctx, tx, eraseQueries["find-subjects"], types, values)
+		if err != nil {
+			return fmt.Errorf("error finding late profiles: %w", err)
+		}
+		if len(start) == 0 {
+			return nil
+		}
+		profiles, err := lockTree(ctx, tx, start)
+		if err != nil {
+			return err
+		}
+		all, err := subjectIdentifiers(ctx, tx, profiles, ids[0])
+		if err != nil {
+			return err
+		}
+		if counts, err = s.deleteAll(ctx, tx, req.ID, job, profiles, all); err != nil {
+			return err
+		}
+		if counts.Suppressed, hashes, err = s.sup.insert(ctx, tx, req.ID.String(), all); err != nil {
+			return err
+		}
+		merged := map[string]any{}
+		for k, v := range req.Counts {
+			merged[k] = v
+		}
+		merged["late"] = counts.asMap()
+		if _, err := client.PrivacyRequest.UpdateOneID(req.ID).SetCounts(merged).Save(ctx); err != nil {
+			return fmt.Errorf("error recording the sweep: %w", err)
+		}
+		s.sup.add(hashes)
+		return audit.Record(ctx, client, audit.Event{
+			Action: "privacy.erase_sweep", TargetType: "PrivacyRequest", TargetID: req.ID.String(),
+			Details: map[string]any{"subjectHash": req.SubjectHash, "counts": counts.asMap()},
+		})
+	})
+	if err != nil {
+		return EraseCounts{}, fmt.Errorf("error sweeping after erasure: %w", err)
 	}
 	return counts, nil
 }
@@ -163,6 +239,11 @@ func (s *Service) lockProfiles(ctx context.Context, tx *sql.Tx, subject identity
 	if err != nil {
 		return nil, fmt.Errorf("error finding the subject: %w", err)
 	}
+	return lockTree(ctx, tx, start)
+}
+
+// lockTree locks every profile of the people start belongs to.
+func lockTree(ctx context.Context, tx *sql.Tx, start []uuid.UUID) ([]uuid.UUID, error) {
 	var locked []uuid.UUID
 	for range 5 {
 		if len(start) == 0 {

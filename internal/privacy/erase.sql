@@ -78,3 +78,14 @@ WHERE id <> $2 AND state <> 'running'
   AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS n(v)
               WHERE strpos(args::text, n.v) > 0 OR strpos(metadata::text, n.v) > 0
                  OR strpos(coalesce(errors::text, ''), n.v) > 0);
+
+-- name: find-subjects
+-- find-subject for many identifiers at once ($1 types, $2 values): the sweep after an erasure.
+SELECT i.customer_id FROM identities i
+JOIN unnest($1::text[], $2::text[]) AS x(t, v) ON i.type = x.t AND i.value = x.v
+UNION
+SELECT c.id FROM customers c JOIN unnest($1::text[], $2::text[]) AS x(t, v)
+  ON x.t = 'email' AND c.email = x.v
+UNION
+SELECT c.id FROM customers c JOIN unnest($1::text[], $2::text[]) AS x(t, v)
+  ON x.t = 'phone' AND c.phone = x.v;

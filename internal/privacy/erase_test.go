@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent/privacyrequest"
+	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/ingest"
 	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 	"github.com/cairn-cdp/cairn/internal/pgdev"
 	"github.com/cairn-cdp/cairn/internal/privacy"
@@ -97,10 +99,19 @@ func TestErasureLeavesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, privacyrequest.StatusPending, req.Status)
 	require.Equal(t, []any{req.ID}, anySlice(b.sched.erasure))
+	// Another process whose suppression mirror has not refreshed yet accepts an event about
+	// the person (with a new anonymous id) just after the erasure commits: the sweep erases it.
+	stale := stalePipeline(t, b)
+	privacy.SetBeforeSweep(b.svc, func() {
+		res, err := stale.Submit(ctx, []wire.Message{{Type: "track", UserID: gone.userID, AnonymousID: "late-anon-7f3a", Event: "Late"}}, "test")
+		require.NoError(t, err)
+		require.Equal(t, 1, res.Stored)
+	})
+	gone.anons = append(gone.anons, "late-anon-7f3a")
 	counts, err := b.svc.Erase(ctx, req.ID, 0)
 	require.NoError(t, err)
-	require.Equal(t, 3, counts.Profiles)
-	require.Equal(t, 7, counts.Interactions, "3 views, 3 identifies, 1 order")
+	require.Equal(t, 4, counts.Profiles, "three, then the late one")
+	require.Equal(t, 8, counts.Interactions, "3 views, 3 identifies, 1 order, then the late event")
 	require.Equal(t, 1, counts.Jobs)
 	require.GreaterOrEqual(t, counts.Suppressed, 7)
 
@@ -128,6 +139,7 @@ func TestErasureLeavesNothing(t *testing.T) {
 		require.Nil(t, got.IdentityValue)
 		require.NotNil(t, got.CompletedAt)
 		require.EqualValues(t, 7, got.Counts["interactions"])
+		require.EqualValues(t, 1, got.Counts["late"].(map[string]any)["interactions"])
 		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM audit_events WHERE action = 'privacy.erase_complete' AND target_id = $1`, req.ID.String()))
 	})
 	t.Run("later events are dropped and counted", func(t *testing.T) {
@@ -161,10 +173,23 @@ func TestErasureLeavesNothing(t *testing.T) {
 		require.False(t, lifted)
 	})
 	t.Run("erasing again is a no-op", func(t *testing.T) {
+		privacy.SetBeforeSweep(b.svc, nil)
 		again, err := b.svc.Erase(ctx, req.ID, 0)
 		require.NoError(t, err)
 		require.Zero(t, again)
 	})
+}
+
+// stalePipeline is another process's ingest: its own resolver, and no suppression list yet.
+func stalePipeline(t *testing.T, b *testBundle) *ingest.Pipeline {
+	t.Helper()
+	res, err := identity.New(context.Background(), b.db, identity.DefaultConfig(), nil)
+	require.NoError(t, err)
+	t.Cleanup(res.Close)
+	p, err := ingest.NewPipeline(context.Background(), b.db, res, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	return p
 }
 
 func pgDump(t *testing.T, url string) string {

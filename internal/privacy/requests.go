@@ -67,6 +67,10 @@ type Config struct {
 	// long a preference link works (default 30 days).
 	ExportTTL     time.Duration
 	PreferenceTTL time.Duration
+	// SweepAfter is how long after an erasure commits it looks once more for the person (events
+	// another process accepted before its suppression mirror refreshed) and erases what it
+	// finds; default 2 × DefaultRefreshEvery, negative for no sweep.
+	SweepAfter time.Duration
 	// Registerer receives the privacy metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -82,6 +86,8 @@ type Service struct {
 	norm  Normalizer
 	cfg   Config
 	m     *metrics
+	// beforeSweep, set by tests, runs when an erasure has committed, before its sweep.
+	beforeSweep func()
 }
 
 // New returns the service; it registers its metrics on cfg.Registerer.
@@ -100,6 +106,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.PreferenceTTL <= 0 {
 		cfg.PreferenceTTL = 30 * 24 * time.Hour
+	}
+	if cfg.SweepAfter == 0 {
+		cfg.SweepAfter = 2 * DefaultRefreshEvery
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

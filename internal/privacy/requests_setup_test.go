@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/google/uuid"
@@ -51,7 +52,7 @@ func setup(t testing.TB) *testBundle {
 	b := &testBundle{url: url, db: db, box: box, reg: prometheus.NewRegistry(),
 		sched: &fakeScheduler{}, dest: &fakeDestinations{held: map[string]bool{}}}
 	b.svc, err = privacy.New(privacy.Config{DB: db, Box: box, Scheduler: b.sched, Destinations: b.dest,
-		Normalize: res.Normalize, Registerer: b.reg})
+		Normalize: res.Normalize, Registerer: b.reg, SweepAfter: 10 * time.Millisecond})
 	require.NoError(t, err)
 	require.NoError(t, b.svc.Suppressions().Refresh(ctx))
 	b.pipe, err = ingest.NewPipeline(ctx, db, res, &ingest.Options{Suppressor: b.svc.Suppressions(), Registerer: b.reg})
