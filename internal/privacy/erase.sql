@@ -5,13 +5,12 @@
 -- segmentmembership_customer_id for open rows and a scan of the person's rows otherwise.
 
 -- name: find-subject
--- The profiles that hold the identifier: its identity row, and for emails and phones also any
--- profile whose column holds it (merged-away profiles keep their columns).
+-- The profiles that hold the identifier: its identity row (identity_type_value), and for an
+-- email also any profile whose email column holds it (customer_email; merged-away profiles keep
+-- their columns). customers.phone has no index, so phones are found through identities only.
 SELECT customer_id FROM identities WHERE type = $1 AND value = $2
 UNION
-SELECT id FROM customers WHERE $1 = 'email' AND email = $2
-UNION
-SELECT id FROM customers WHERE $1 = 'phone' AND phone = $2;
+SELECT id FROM customers WHERE $1 = 'email' AND email = $2;
 
 -- name: profile-tree
 -- Every profile of the person: up the merged_into chain to the live root, then every profile
@@ -63,7 +62,8 @@ DELETE FROM customers WHERE id = ANY($1::uuid[]);
 
 -- name: clear-requests
 -- Other requests naming the person lose the identifier; unfinished ones fail (their subject is
--- gone). $1 text[] of identifier values, $2 the erasure's own request.
+-- gone). $1 text[] of identifier values, $2 the erasure's own request. Only unfinished requests
+-- hold a value: privacy_requests_identity_value (partial) keeps this off completed history.
 UPDATE privacy_requests SET identity_value = NULL,
   status = CASE WHEN status IN ('pending', 'running') THEN 'failed' ELSE status END,
   error = CASE WHEN status IN ('pending', 'running') THEN 'subject erased' ELSE error END
@@ -85,7 +85,4 @@ SELECT i.customer_id FROM identities i
 JOIN unnest($1::text[], $2::text[]) AS x(t, v) ON i.type = x.t AND i.value = x.v
 UNION
 SELECT c.id FROM customers c JOIN unnest($1::text[], $2::text[]) AS x(t, v)
-  ON x.t = 'email' AND c.email = x.v
-UNION
-SELECT c.id FROM customers c JOIN unnest($1::text[], $2::text[]) AS x(t, v)
-  ON x.t = 'phone' AND c.phone = x.v;
+  ON x.t = 'email' AND c.email = x.v;

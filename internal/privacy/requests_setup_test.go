@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
