@@ -68,7 +68,7 @@ const benchSeedPerson = `
 WITH c AS (
   INSERT INTO customers (id, created_at, updated_at, traits, trait_times, email, phone, first_seen_at, last_seen_at, merged_into_id, merged_at)
   SELECT id, now(), now(), jsonb_build_object('email', 'bench-' || $4 || '@example.org', 'name', 'Bench Person'), '{}',
-         'bench-' || $4 || '@example.org', '+1415555' || right($4, 4), now(), now(),
+         'bench-' || $4 || '@example.org', '+14' || right($4, 9), now(), now(),
          CASE WHEN id = $1 THEN NULL ELSE $1 END, CASE WHEN id = $1 THEN NULL ELSE now() END
   FROM unnest(ARRAY[$1, $2, $3]::uuid[]) AS id
   RETURNING id
