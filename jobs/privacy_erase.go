@@ -46,7 +46,7 @@ func (w *PrivacyEraseWorker) Work(ctx context.Context, job *river.Job[PrivacyEra
 		return river.JobCancel(err)
 	}
 	if err != nil {
-		return fmt.Errorf("error erasing: %w", err)
+		return giveUp(ctx, w.deps.Privacy, job.JobRow, job.Args.RequestID, "erase", fmt.Errorf("error erasing: %w", err))
 	}
 	w.deps.Log.InfoContext(ctx, "erasure completed", "request", job.Args.RequestID,
 		"profiles", counts.Profiles, "interactions", counts.Interactions, "suppressed", counts.Suppressed)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/cairn-cdp/cairn/internal/privacy"
 )
@@ -41,7 +43,7 @@ func (w *PrivacyExportWorker) Work(ctx context.Context, job *river.Job[PrivacyEx
 		return river.JobCancel(err)
 	}
 	if err != nil {
-		return fmt.Errorf("error building export: %w", err)
+		return giveUp(ctx, w.deps.Privacy, job.JobRow, job.Args.RequestID, "export", fmt.Errorf("error building export: %w", err))
 	}
 	return nil
 }
@@ -97,4 +99,17 @@ func privacyPeriodicJobs(deps Deps) []*river.PeriodicJob {
 		func() (river.JobArgs, *river.InsertOpts) { return ExpireExportsArgs{}, nil },
 		&river.PeriodicJobOpts{RunOnStart: true},
 	)}
+}
+
+// giveUp returns err for River to retry, and on the last attempt first marks the request
+// failed, so it does not stay pending forever. The stored reason is generic: err may quote
+// database errors, which can hold values.
+func giveUp(ctx context.Context, p *privacy.Service, job *rivertype.JobRow, request uuid.UUID, kind string, err error) error {
+	if job.Attempt < job.MaxAttempts {
+		return err
+	}
+	if ferr := p.FailRequest(ctx, request, kind, "the job failed after "+strconv.Itoa(job.Attempt)+" attempts; see the job's errors"); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return err
 }

@@ -137,3 +137,16 @@ func (s *Service) normalize(typ, value string) (string, error) {
 
 // invalid is an ErrInvalidInput with a message.
 func invalid(msg string) error { return fmt.Errorf("%w: %s", ErrInvalidInput, msg) }
+
+// FailRequest marks an unfinished request failed with a short reason (the job gave up). The
+// reason must not hold an identifier; the request keeps its identifier so it can be retried by
+// a new request, until an erasure of the person clears it.
+func (s *Service) FailRequest(ctx context.Context, id uuid.UUID, kind, reason string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE privacy_requests SET status = 'failed', error = $2
+		WHERE id = $1 AND status IN ('pending', 'running')`, id, reason)
+	if err != nil {
+		return fmt.Errorf("error marking the request failed: %w", err)
+	}
+	s.m.requests.WithLabelValues(kind, "failed").Inc()
+	return nil
+}
