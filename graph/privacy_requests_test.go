@@ -3,6 +3,8 @@ package graph_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -34,7 +36,8 @@ func TestPrivacyRequestsAPI(t *testing.T) {
 	require.NoError(t, err)
 	sched.Client = rc
 	keys := auth.NewKeys(db, log)
-	srv := server.New(server.Config{DB: db, Keys: keys, Log: log, People: priv.Handler(log),
+	tracking := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusUnauthorized) })
+	srv := server.New(server.Config{DB: db, Keys: keys, Log: log, People: priv.Handler(log), Tracking: tracking,
 		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Log: log, Jobs: jobs.Reader{Client: rc}, Privacy: priv}})
 	key := func(scopes ...auth.Scope) string {
 		k, err := keys.Create(ctx, "k", scopes)
@@ -137,5 +140,19 @@ func TestPrivacyRequestsAPI(t *testing.T) {
 		forbidden(t, postGraphQL(t, srv, writeKey, `query($id: ID!) { preferenceLink(customerId: $id) }`, map[string]any{"id": cust}, nil))
 		require.Empty(t, postGraphQL(t, srv, privacyKey, `query($id: ID!) { preferenceLink(customerId: $id) }`, map[string]any{"id": cust}, &out))
 		require.True(t, strings.HasPrefix(out.PreferenceLink, "/preferences/"))
+
+		// The people's endpoints are served beside the tracking API's /v1/, without an API key.
+		tok := strings.TrimPrefix(out.PreferenceLink, "/preferences/")
+		for path, want := range map[string]int{
+			out.PreferenceLink:             http.StatusOK,
+			"/v1/preferences/" + tok:       http.StatusOK,
+			"/v1/preferences/" + tok + "x": http.StatusNotFound,
+			"/v1/exports/" + tok:           http.StatusNotFound, // a preference token is no export token
+			"/v1/track":                    http.StatusUnauthorized,
+		} {
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			require.Equal(t, want, rec.Code, path)
+		}
 	})
 }
