@@ -53,8 +53,8 @@ func badInput(format string, args ...any) error {
 
 // notFoundErrors and badInputErrors list the domain sentinels; add a domain's errors here.
 var (
-	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound, identity.ErrNotFound, segment.ErrNotFound, campaign.ErrNotFound, privacy.ErrPolicyNotFound}
-	badInputErrors = []error{scalar.ErrInvalidID, auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput, rfm.ErrInvalidInput, campaign.ErrInvalidInput, privacy.ErrInvalidPolicy}
+	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound, identity.ErrNotFound, segment.ErrNotFound, campaign.ErrNotFound, privacy.ErrPolicyNotFound, privacy.ErrNotFound}
+	badInputErrors = []error{scalar.ErrInvalidID, auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput, rfm.ErrInvalidInput, campaign.ErrInvalidInput, privacy.ErrInvalidPolicy, privacy.ErrInvalidInput}
 	conflictErrors = []error{identity.ErrConflict, segment.ErrInUse, campaign.ErrConflict, privacy.ErrSweepRunning}
 )
 

@@ -51,7 +51,7 @@ func (r *mutationResolver) RunRetention(ctx context.Context) (*model.Job, error)
 
 // PrivacySettings is the resolver for the privacySettings field.
 func (r *queryResolver) PrivacySettings(ctx context.Context) (*model.PrivacySettings, error) {
-	s, err := r.retention().Settings(ctx, r.Collection, r.Suppressions)
+	s, err := r.retention().Settings(ctx, r.Collection, r.suppressionCounter())
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,7 @@ type Resolver struct {
 	RetentionJobs privacy.RetentionScheduler
 	// Collection is what ingest collects and drops, for privacySettings.
 	Collection privacy.Collection
-	// Suppressions reports the suppression list's size to privacySettings; nil reports null.
-	Suppressions privacy.SuppressionCounter
+	// Privacy runs consents, erasures, exports and the suppression list; nil makes those
+	// fields fail.
+	Privacy *privacy.Service
 }

@@ -28,6 +28,7 @@ var RootScopes = map[string]map[string]auth.Scope{
 		"retentionPolicies": auth.ScopePrivacy, "privacyRequests": auth.ScopePrivacy,
 		"privacySettings": auth.ScopePrivacy,
 		"apiKeys":         auth.ScopeAdmin, "auditEvents": auth.ScopeAdmin,
+		"suppressions": auth.ScopePrivacy, "preferenceLink": auth.ScopePrivacy,
 	},
 	"Mutation": {
 		"createAPIKey": auth.ScopeAdmin, "revokeAPIKey": auth.ScopeAdmin,
@@ -40,6 +41,8 @@ var RootScopes = map[string]map[string]auth.Scope{
 		"mergeCustomers": auth.ScopeWrite,
 		"createRetentionPolicy": auth.ScopePrivacy, "updateRetentionPolicy": auth.ScopePrivacy,
 		"deleteRetentionPolicy": auth.ScopePrivacy, "runRetention": auth.ScopePrivacy,
+		"requestErasure": auth.ScopePrivacy, "requestExport": auth.ScopePrivacy,
+		"liftSuppression": auth.ScopeAdmin, "recordConsent": auth.ScopeWrite,
 	},
 }
 

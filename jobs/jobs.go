@@ -32,6 +32,8 @@ type Deps struct {
 	Destinations *campaign.Destinations
 	// Registerer receives workers' metrics (retention progress); nil registers none.
 	Registerer prometheus.Registerer
+	// Privacy runs erasures and exports; nil registers no privacy workers.
+	Privacy *privacy.Service
 }
 
 // Options configure the River client.
@@ -102,6 +104,11 @@ func register(workers *river.Workers, deps Deps) (int, error) {
 		return 0, err
 	}
 	n += k
+	k, err = registerPrivacyWorkers(workers, deps)
+	if err != nil {
+		return 0, err
+	}
+	n += k
 	rm, err := privacy.NewRetentionMetrics(deps.Registerer)
 	if err != nil {
 		return 0, err
@@ -115,11 +122,11 @@ func register(workers *river.Workers, deps Deps) (int, error) {
 
 // periodicJobs is the schedule of recurring jobs.
 func periodicJobs(deps Deps) []*river.PeriodicJob {
-	_ = deps
 	var jobs []*river.PeriodicJob
 	jobs = append(jobs, segmentPeriodicJobs()...)
 	jobs = append(jobs, computeRFMPeriodic())
 	jobs = append(jobs, campaignPeriodicJobs()...)
 	jobs = append(jobs, applyRetentionPeriodic())
+	jobs = append(jobs, privacyPeriodicJobs(deps)...)
 	return jobs
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/geoip"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/server"
 	"github.com/cairn-cdp/cairn/jobs"
 )
@@ -100,16 +101,26 @@ type wired struct {
 	river    *jobs.Client
 	runnable bool // river has workers to run
 	keys     *auth.Keys
+	privacy  *privacy.Service
 }
 
-// wire builds the River client; reg receives the workers' metrics (nil: none).
+// wire builds the River client and the services its workers call; reg receives their metrics
+// (nil: none).
 func wire(a *app.App, workers int, reg prometheus.Registerer) (*wired, error) {
-	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Registerer: reg, Destinations: campaignDestinations(a)}
+	// The privacy service enqueues through River and River's workers call it: the scheduler
+	// gets its client once that exists.
+	sched := &jobs.PrivacyScheduler{}
+	priv, err := openPrivacy(a, sched, reg)
+	if err != nil {
+		return nil, err
+	}
+	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Registerer: reg, Privacy: priv, Destinations: campaignDestinations(a)}
 	rc, runnable, err := jobs.NewClient(deps, jobs.Options{RunWorkers: workers > 0, MaxWorkers: workers})
 	if err != nil {
 		return nil, err
 	}
-	return &wired{river: rc, runnable: runnable, keys: auth.NewKeys(a.DB, a.Log)}, nil
+	sched.Client = rc
+	return &wired{river: rc, runnable: runnable, keys: auth.NewKeys(a.DB, a.Log), privacy: priv}, nil
 }
 
 // ingestConfig is the identity and ingest configuration from the environment. serve and import
@@ -148,8 +159,12 @@ func loadIngestConfig() (ingestConfig, error) {
 
 // openIngest builds the identity resolver and the ingest pipeline from ic (serve and import);
 // reg receives the pipeline's metrics (nil: none). Close the pipeline, then the resolver.
-func openIngest(ctx context.Context, a *app.App, ic ingestConfig, reg prometheus.Registerer) (*identity.Resolver, *ingest.Pipeline, error) {
+// sup, when set, drops messages carrying suppressed identifiers.
+func openIngest(ctx context.Context, a *app.App, ic ingestConfig, reg prometheus.Registerer, sup *privacy.Suppressions) (*identity.Resolver, *ingest.Pipeline, error) {
 	idCfg, pipeOpts := ic.identity, ic.pipeline
+	if sup != nil {
+		pipeOpts.Suppressor = sup
+	}
 	res, err := identity.New(ctx, a.DB, idCfg, a.Log)
 	if err != nil {
 		return nil, nil, err
@@ -173,9 +188,12 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 	if err != nil {
 		return err
 	}
+	if err := runSuppressions(ctx, w.privacy.Suppressions(), a.Log); err != nil {
+		return err
+	}
 	// The ingest pipeline's writers live as long as the server: closed after the HTTP server has
 	// drained, so every request it accepted is committed and answered.
-	ident, pipe, err := openIngest(ctx, a, ic, registry)
+	ident, pipe, err := openIngest(ctx, a, ic, registry, w.privacy.Suppressions())
 	if err != nil {
 		return err
 	}
@@ -194,6 +212,7 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 		// campaigns
 		Destinations:  campaignDestinations(a),
 		CampaignSyncs: jobs.CampaignJobs{Client: w.river, DB: a.DB},
+		Privacy:       w.privacy,
 	}
 	if a.Config.DebugAddr != "" {
 		stop, err := serveDebug(a.Config.DebugAddr, a)
@@ -210,7 +229,8 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 	trackingOpts.Log = a.Log
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: resolver, Log: a.Log,
 		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &trackingOpts),
-		GraphQLRate: server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout})
+		GraphQLRate: server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout,
+		People: w.privacy.Handler(a.Log)})
 	if w.runnable {
 		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.
 		if err := w.river.Start(context.WithoutCancel(ctx)); err != nil {

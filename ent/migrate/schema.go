@@ -420,6 +420,14 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{PrivacyRequestsColumns[5], PrivacyRequestsColumns[6]},
 			},
+			{
+				Name:    "privacy_requests_identity_value",
+				Unique:  false,
+				Columns: []*schema.Column{PrivacyRequestsColumns[3]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "identity_value IS NOT NULL",
+				},
+			},
 		},
 	}
 	// RetentionPoliciesColumns holds the columns for the "retention_policies" table.

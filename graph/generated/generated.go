@@ -25,6 +25,7 @@ import (
 	segment1 "github.com/cairn-cdp/cairn/ent/segment"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/graph/scalar"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/google/uuid"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -45,6 +46,7 @@ type ResolverRoot interface {
 	Customer() CustomerResolver
 	Destination() DestinationResolver
 	Mutation() MutationResolver
+	PrivacyRequest() PrivacyRequestResolver
 	Query() QueryResolver
 	RetentionPolicy() RetentionPolicyResolver
 	Segment() SegmentResolver
@@ -184,12 +186,20 @@ type ComplexityRoot struct {
 		Purpose  func(childComplexity int) int
 	}
 
+	ConsentState struct {
+		Granted    func(childComplexity int) int
+		Purpose    func(childComplexity int) int
+		RecordedAt func(childComplexity int) int
+		Source     func(childComplexity int) int
+	}
+
 	CreateAPIKeyPayload struct {
 		Key    func(childComplexity int) int
 		Secret func(childComplexity int) int
 	}
 
 	Customer struct {
+		ConsentState func(childComplexity int) int
 		Consents     func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
 		Email        func(childComplexity int) int
@@ -336,8 +346,12 @@ type ComplexityRoot struct {
 		DeleteDestination     func(childComplexity int, id uuid.UUID) int
 		DeleteRetentionPolicy func(childComplexity int, id uuid.UUID) int
 		DeleteSegment         func(childComplexity int, id uuid.UUID) int
+		LiftSuppression       func(childComplexity int, identityType string, identityValue string) int
 		MergeCustomers        func(childComplexity int, from uuid.UUID, into uuid.UUID) int
 		PauseCampaign         func(childComplexity int, id uuid.UUID) int
+		RecordConsent         func(childComplexity int, input model.RecordConsentInput) int
+		RequestErasure        func(childComplexity int, identityType string, identityValue string) int
+		RequestExport         func(childComplexity int, identityType string, identityValue string) int
 		ResumeCampaign        func(childComplexity int, id uuid.UUID) int
 		RevokeAPIKey          func(childComplexity int, id uuid.UUID) int
 		RunCampaignSync       func(childComplexity int, id uuid.UUID) int
@@ -360,6 +374,7 @@ type ComplexityRoot struct {
 	PrivacyRequest struct {
 		CompletedAt  func(childComplexity int) int
 		Counts       func(childComplexity int) int
+		DownloadPath func(childComplexity int) int
 		Error        func(childComplexity int) int
 		Export       func(childComplexity int) int
 		ID           func(childComplexity int) int
@@ -406,6 +421,7 @@ type ComplexityRoot struct {
 		Job                func(childComplexity int, id uuid.UUID) int
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
+		PreferenceLink     func(childComplexity int, customerID uuid.UUID) int
 		PrivacyRequests    func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.PrivacyRequestOrder, where *ent.PrivacyRequestWhereInput) int
 		PrivacySettings    func(childComplexity int) int
 		RetentionPolicies  func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RetentionPolicyOrder, where *ent.RetentionPolicyWhereInput) int
@@ -414,6 +430,7 @@ type ComplexityRoot struct {
 		SegmentExplain     func(childComplexity int, segmentID *uuid.UUID, rule *segment.Rule, customerID uuid.UUID) int
 		SegmentPreview     func(childComplexity int, rule segment.Rule) int
 		Segments           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.SegmentOrder, where *ent.SegmentWhereInput) int
+		Suppressions       func(childComplexity int, first *int, after *string) int
 		TraitKeys          func(childComplexity int, prefix *string, first *int) int
 		Viewer             func(childComplexity int) int
 	}
@@ -547,6 +564,20 @@ type ComplexityRoot struct {
 		Sample func(childComplexity int, first *int, after *entgql.Cursor[uuid.UUID]) int
 	}
 
+	Suppression struct {
+		CreatedAt    func(childComplexity int) int
+		Hash         func(childComplexity int) int
+		IdentityType func(childComplexity int) int
+		RequestID    func(childComplexity int) int
+	}
+
+	SuppressionConnection struct {
+		EndCursor   func(childComplexity int) int
+		HasNextPage func(childComplexity int) int
+		Nodes       func(childComplexity int) int
+		TotalCount  func(childComplexity int) int
+	}
+
 	Viewer struct {
 		Name   func(childComplexity int) int
 		Scopes func(childComplexity int) int
@@ -563,7 +594,9 @@ type CampaignResolver interface {
 type CustomerResolver interface {
 	Identities(ctx context.Context, obj *ent.Customer) ([]*ent.Identity, error)
 	Interactions(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InteractionOrder, where *ent.InteractionWhereInput) (*ent.InteractionConnection, error)
+	Consents(ctx context.Context, obj *ent.Customer) ([]*ent.Consent, error)
 
+	ConsentState(ctx context.Context, obj *ent.Customer) ([]*model.ConsentState, error)
 	Rfm(ctx context.Context, obj *ent.Customer) (*model.Rfm, error)
 	Segments(ctx context.Context, obj *ent.Customer) ([]*ent.Segment, error)
 }
@@ -586,6 +619,10 @@ type MutationResolver interface {
 	ResumeCampaign(ctx context.Context, id uuid.UUID) (*ent.Campaign, error)
 	RunCampaignSync(ctx context.Context, id uuid.UUID) (*model.Job, error)
 	MergeCustomers(ctx context.Context, from uuid.UUID, into uuid.UUID) (*ent.Customer, error)
+	RequestErasure(ctx context.Context, identityType string, identityValue string) (*ent.PrivacyRequest, error)
+	RequestExport(ctx context.Context, identityType string, identityValue string) (*ent.PrivacyRequest, error)
+	LiftSuppression(ctx context.Context, identityType string, identityValue string) (bool, error)
+	RecordConsent(ctx context.Context, input model.RecordConsentInput) (*ent.Consent, error)
 	CreateRetentionPolicy(ctx context.Context, input model.CreateRetentionPolicyInput) (*ent.RetentionPolicy, error)
 	UpdateRetentionPolicy(ctx context.Context, id uuid.UUID, input model.UpdateRetentionPolicyInput) (*ent.RetentionPolicy, error)
 	DeleteRetentionPolicy(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
@@ -595,6 +632,9 @@ type MutationResolver interface {
 	UpdateSegment(ctx context.Context, id uuid.UUID, input model.UpdateSegmentInput) (*ent.Segment, error)
 	DeleteSegment(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
 	ComputeSegment(ctx context.Context, id uuid.UUID) (*model.Job, error)
+}
+type PrivacyRequestResolver interface {
+	DownloadPath(ctx context.Context, obj *ent.PrivacyRequest) (*string, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
@@ -616,6 +656,8 @@ type QueryResolver interface {
 	TraitKeys(ctx context.Context, prefix *string, first *int) ([]string, error)
 	EventNames(ctx context.Context, prefix *string, first *int) ([]string, error)
 	SegmentExplain(ctx context.Context, segmentID *uuid.UUID, rule *segment.Rule, customerID uuid.UUID) (*model.SegmentExplanation, error)
+	Suppressions(ctx context.Context, first *int, after *string) (*model.SuppressionConnection, error)
+	PreferenceLink(ctx context.Context, customerID uuid.UUID) (string, error)
 	PrivacySettings(ctx context.Context) (*model.PrivacySettings, error)
 	RfmSummary(ctx context.Context) (*model.RFMSummary, error)
 	Segment(ctx context.Context, id uuid.UUID) (*ent.Segment, error)
@@ -1160,6 +1202,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ConsentPurposeMapping.Purpose(childComplexity), true
 
+	case "ConsentState.granted":
+		if e.ComplexityRoot.ConsentState.Granted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.Granted(childComplexity), true
+	case "ConsentState.purpose":
+		if e.ComplexityRoot.ConsentState.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.Purpose(childComplexity), true
+	case "ConsentState.recordedAt":
+		if e.ComplexityRoot.ConsentState.RecordedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.RecordedAt(childComplexity), true
+	case "ConsentState.source":
+		if e.ComplexityRoot.ConsentState.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.Source(childComplexity), true
+
 	case "CreateAPIKeyPayload.key":
 		if e.ComplexityRoot.CreateAPIKeyPayload.Key == nil {
 			break
@@ -1173,6 +1240,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateAPIKeyPayload.Secret(childComplexity), true
 
+	case "Customer.consentState":
+		if e.ComplexityRoot.Customer.ConsentState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.ConsentState(childComplexity), true
 	case "Customer.consents":
 		if e.ComplexityRoot.Customer.Consents == nil {
 			break
@@ -1827,6 +1900,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteSegment(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.liftSuppression":
+		if e.ComplexityRoot.Mutation.LiftSuppression == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_liftSuppression_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LiftSuppression(childComplexity, args["identityType"].(string), args["identityValue"].(string)), true
 	case "Mutation.mergeCustomers":
 		if e.ComplexityRoot.Mutation.MergeCustomers == nil {
 			break
@@ -1849,6 +1933,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PauseCampaign(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.recordConsent":
+		if e.ComplexityRoot.Mutation.RecordConsent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordConsent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordConsent(childComplexity, args["input"].(model.RecordConsentInput)), true
+	case "Mutation.requestErasure":
+		if e.ComplexityRoot.Mutation.RequestErasure == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestErasure_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestErasure(childComplexity, args["identityType"].(string), args["identityValue"].(string)), true
+	case "Mutation.requestExport":
+		if e.ComplexityRoot.Mutation.RequestExport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestExport(childComplexity, args["identityType"].(string), args["identityValue"].(string)), true
 	case "Mutation.resumeCampaign":
 		if e.ComplexityRoot.Mutation.ResumeCampaign == nil {
 			break
@@ -1992,6 +2109,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PrivacyRequest.Counts(childComplexity), true
+	case "PrivacyRequest.downloadPath":
+		if e.ComplexityRoot.PrivacyRequest.DownloadPath == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacyRequest.DownloadPath(childComplexity), true
 	case "PrivacyRequest.error":
 		if e.ComplexityRoot.PrivacyRequest.Error == nil {
 			break
@@ -2266,6 +2389,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]uuid.UUID)), true
+	case "Query.preferenceLink":
+		if e.ComplexityRoot.Query.PreferenceLink == nil {
+			break
+		}
+
+		args, err := ec.field_Query_preferenceLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreferenceLink(childComplexity, args["customerId"].(uuid.UUID)), true
 	case "Query.privacyRequests":
 		if e.ComplexityRoot.Query.PrivacyRequests == nil {
 			break
@@ -2344,6 +2478,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Segments(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.SegmentOrder), args["where"].(*ent.SegmentWhereInput)), true
+	case "Query.suppressions":
+		if e.ComplexityRoot.Query.Suppressions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_suppressions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Suppressions(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.traitKeys":
 		if e.ComplexityRoot.Query.TraitKeys == nil {
 			break
@@ -2862,6 +3007,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SegmentPreview.Sample(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[uuid.UUID])), true
 
+	case "Suppression.createdAt":
+		if e.ComplexityRoot.Suppression.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Suppression.CreatedAt(childComplexity), true
+	case "Suppression.hash":
+		if e.ComplexityRoot.Suppression.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Suppression.Hash(childComplexity), true
+	case "Suppression.identityType":
+		if e.ComplexityRoot.Suppression.IdentityType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Suppression.IdentityType(childComplexity), true
+	case "Suppression.requestId":
+		if e.ComplexityRoot.Suppression.RequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Suppression.RequestID(childComplexity), true
+
+	case "SuppressionConnection.endCursor":
+		if e.ComplexityRoot.SuppressionConnection.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuppressionConnection.EndCursor(childComplexity), true
+	case "SuppressionConnection.hasNextPage":
+		if e.ComplexityRoot.SuppressionConnection.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuppressionConnection.HasNextPage(childComplexity), true
+	case "SuppressionConnection.nodes":
+		if e.ComplexityRoot.SuppressionConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuppressionConnection.Nodes(childComplexity), true
+	case "SuppressionConnection.totalCount":
+		if e.ComplexityRoot.SuppressionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuppressionConnection.TotalCount(childComplexity), true
+
 	case "Viewer.name":
 		if e.ComplexityRoot.Viewer.Name == nil {
 			break
@@ -2907,6 +3102,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DestinationWhereInput", ec.unmarshalInputDestinationWhereInput),
 			graphql.NewInputUnmarshaler("EventCondition", ec.unmarshalInputEventCondition),
 			graphql.NewInputUnmarshaler("IdentityCondition", ec.unmarshalInputIdentityCondition),
+			graphql.NewInputUnmarshaler("IdentityInput", ec.unmarshalInputIdentityInput),
 			graphql.NewInputUnmarshaler("IdentityWhereInput", ec.unmarshalInputIdentityWhereInput),
 			graphql.NewInputUnmarshaler("IntRange", ec.unmarshalInputIntRange),
 			graphql.NewInputUnmarshaler("InteractionOrder", ec.unmarshalInputInteractionOrder),
@@ -2915,6 +3111,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PrivacyRequestWhereInput", ec.unmarshalInputPrivacyRequestWhereInput),
 			graphql.NewInputUnmarshaler("PropertyCondition", ec.unmarshalInputPropertyCondition),
 			graphql.NewInputUnmarshaler("RFMCondition", ec.unmarshalInputRFMCondition),
+			graphql.NewInputUnmarshaler("RecordConsentInput", ec.unmarshalInputRecordConsentInput),
 			graphql.NewInputUnmarshaler("RetentionPolicyOrder", ec.unmarshalInputRetentionPolicyOrder),
 			graphql.NewInputUnmarshaler("RetentionPolicyWhereInput", ec.unmarshalInputRetentionPolicyWhereInput),
 			graphql.NewInputUnmarshaler("SegmentMembershipOrder", ec.unmarshalInputSegmentMembershipOrder),
@@ -6029,6 +6226,105 @@ type ExplainNode {
   mergeCustomers(from: ID!, into: ID!): Customer!
 }
 `, BuiltIn: false},
+	{Name: "../privacy_requests.graphqls", Input: `# Privacy requests (internal/privacy): consent, erasure with its suppression list, and export.
+# The people themselves use the preference page (/preferences/{token}), not this API.
+
+extend type Query {
+  """
+  The suppression list: keyed hashes (HMAC with CAIRN_SECRET_KEY) of erased people's
+  identifiers; events carrying one are dropped at ingest. Never the identifiers. Ordered by
+  hash. Requires privacy.
+  """
+  suppressions(first: Int, after: String): SuppressionConnection!
+  """
+  A signed, expiring link path (/preferences/{token}) to the customer's own preference page,
+  for campaign emails. Anyone holding it can change that person's consents and download their
+  data until it expires. Requires privacy.
+  """
+  preferenceLink(customerId: ID!): String!
+}
+
+extend type Mutation {
+  """
+  Erase the person holding this identifier: every profile (merged-away ones too), their
+  identities, interactions, consents, memberships, export documents and jobs naming them, and
+  their contacts at every destination; their identifiers go on the suppression list. Returns
+  the request; a job carries it out. Requires privacy.
+  """
+  requestErasure(identityType: String!, identityValue: String!): PrivacyRequest!
+  """
+  Build one JSON document of everything held on the person holding this identifier; once
+  built, PrivacyRequest.downloadPath is a one-time, expiring link. Requires privacy.
+  """
+  requestExport(identityType: String!, identityValue: String!): PrivacyRequest!
+  """
+  Remove one identifier from the suppression list so its events are accepted again. Returns
+  whether it was on the list. Requires admin.
+  """
+  liftSuppression(identityType: String!, identityValue: String!): Boolean!
+  """
+  Record a consent decision (history is kept; the latest per purpose wins). Withdrawing
+  email_marketing removes the person from every destination. Requires write.
+  """
+  recordConsent(input: RecordConsentInput!): Consent!
+}
+
+input RecordConsentInput {
+  "The customer; or give identity instead."
+  customerId: ID
+  identity: IdentityInput
+  "email_marketing, sms_marketing, analytics or personalization."
+  purpose: String!
+  granted: Boolean!
+  "Where the decision was made, e.g. signup_form, support_call."
+  source: String
+  "Evidence of the decision (form id, wording shown, request id); at most 4 KB of JSON."
+  proof: Map
+}
+
+input IdentityInput {
+  type: String!
+  value: String!
+}
+
+"The current decision for one purpose; granted is null when none was recorded."
+type ConsentState {
+  purpose: String!
+  granted: Boolean
+  source: String
+  recordedAt: Time
+}
+
+extend type Customer {
+  "The latest decision per purpose (every known purpose listed)."
+  consentState: [ConsentState!]!
+}
+
+extend type PrivacyRequest {
+  """
+  For a completed export whose document waits: the one-time download path
+  (/v1/exports/{token}), valid until the document expires. Null otherwise.
+  """
+  downloadPath: String
+}
+
+"One suppression list entry: a keyed hash, never the identifier."
+type Suppression {
+  hash: String!
+  identityType: String!
+  "The erasure request that added it."
+  requestId: ID
+  createdAt: Time!
+}
+
+type SuppressionConnection {
+  nodes: [Suppression!]!
+  "Pass as after for the next page; null on the last page."
+  endCursor: String
+  hasNextPage: Boolean!
+  totalCount: Int!
+}
+`, BuiltIn: false},
 	{Name: "../privacy_retention.graphqls", Input: `# Retention (internal/privacy): policies that delete or anonymize old interactions, applied by the
 # daily ApplyRetention job or on demand with runRetention. Scope: privacy.
 
@@ -6618,6 +6914,20 @@ func (ec *executionContext) childFields_ConsentPurposeMapping(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type ConsentPurposeMapping", field.Name)
 }
 
+func (ec *executionContext) childFields_ConsentState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "purpose":
+		return ec.fieldContext_ConsentState_purpose(ctx, field)
+	case "granted":
+		return ec.fieldContext_ConsentState_granted(ctx, field)
+	case "source":
+		return ec.fieldContext_ConsentState_source(ctx, field)
+	case "recordedAt":
+		return ec.fieldContext_ConsentState_recordedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsentState", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -6660,6 +6970,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_mergedInto(ctx, field)
 	case "mergedFrom":
 		return ec.fieldContext_Customer_mergedFrom(ctx, field)
+	case "consentState":
+		return ec.fieldContext_Customer_consentState(ctx, field)
 	case "rfm":
 		return ec.fieldContext_Customer_rfm(ctx, field)
 	case "segments":
@@ -6924,6 +7236,8 @@ func (ec *executionContext) childFields_PrivacyRequest(ctx context.Context, fiel
 		return ec.fieldContext_PrivacyRequest_export(ctx, field)
 	case "error":
 		return ec.fieldContext_PrivacyRequest_error(ctx, field)
+	case "downloadPath":
+		return ec.fieldContext_PrivacyRequest_downloadPath(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PrivacyRequest", field.Name)
 }
@@ -7216,6 +7530,34 @@ func (ec *executionContext) childFields_SegmentPreview(ctx context.Context, fiel
 		return ec.fieldContext_SegmentPreview_sample(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SegmentPreview", field.Name)
+}
+
+func (ec *executionContext) childFields_Suppression(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hash":
+		return ec.fieldContext_Suppression_hash(ctx, field)
+	case "identityType":
+		return ec.fieldContext_Suppression_identityType(ctx, field)
+	case "requestId":
+		return ec.fieldContext_Suppression_requestId(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Suppression_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Suppression", field.Name)
+}
+
+func (ec *executionContext) childFields_SuppressionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nodes":
+		return ec.fieldContext_SuppressionConnection_nodes(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_SuppressionConnection_endCursor(ctx, field)
+	case "hasNextPage":
+		return ec.fieldContext_SuppressionConnection_hasNextPage(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SuppressionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SuppressionConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7586,6 +7928,28 @@ func (ec *executionContext) field_Mutation_deleteSegment_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_liftSuppression_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "identityType",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityType"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "identityValue",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityValue"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_mergeCustomers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7619,6 +7983,64 @@ func (ec *executionContext) field_Mutation_pauseCampaign_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordConsent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RecordConsentInput, error) {
+			return ec.unmarshalNRecordConsentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRecordConsentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestErasure_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "identityType",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityType"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "identityValue",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityValue"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "identityType",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityType"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "identityValue",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityValue"] = arg1
 	return args, nil
 }
 
@@ -8240,6 +8662,20 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_preferenceLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "customerId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["customerId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_privacyRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8457,6 +8893,28 @@ func (ec *executionContext) field_Query_segments_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_suppressions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -10685,6 +11143,98 @@ func (ec *executionContext) fieldContext_ConsentPurposeMapping_purpose(_ context
 	return graphql.NewScalarFieldContext("ConsentPurposeMapping", field, false, false, "String")
 }
 
+func (ec *executionContext) _ConsentState_purpose(ctx context.Context, field graphql.CollectedField, obj *model.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentState_granted(ctx context.Context, field graphql.CollectedField, obj *model.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_granted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Granted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_granted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ConsentState_source(ctx context.Context, field graphql.CollectedField, obj *model.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentState_recordedAt(ctx context.Context, field graphql.CollectedField, obj *model.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_recordedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_recordedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, false, false, "Time")
+}
+
 func (ec *executionContext) _CreateAPIKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11055,7 +11605,7 @@ func (ec *executionContext) _Customer_consents(ctx context.Context, field graphq
 			return ec.fieldContext_Customer_consents(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Consents(ctx)
+			return ec.Resolvers.Customer().Consents(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Consent) graphql.Marshaler {
@@ -11070,7 +11620,7 @@ func (ec *executionContext) fieldContext_Customer_consents(_ context.Context, fi
 		Object:     "Customer",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Consent(ctx, field)
 		},
@@ -11137,6 +11687,38 @@ func (ec *executionContext) fieldContext_Customer_mergedFrom(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Customer_consentState(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_consentState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().ConsentState(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ConsentState) graphql.Marshaler {
+			return ec.marshalNConsentState2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentStateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_consentState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsentState(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13555,6 +14137,182 @@ func (ec *executionContext) fieldContext_Mutation_mergeCustomers(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_requestErasure(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestErasure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestErasure(ctx, fc.Args["identityType"].(string), fc.Args["identityValue"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PrivacyRequest) graphql.Marshaler {
+			return ec.marshalNPrivacyRequest2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐPrivacyRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestErasure(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrivacyRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestErasure_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestExport(ctx, fc.Args["identityType"].(string), fc.Args["identityValue"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PrivacyRequest) graphql.Marshaler {
+			return ec.marshalNPrivacyRequest2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐPrivacyRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrivacyRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_liftSuppression(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_liftSuppression(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LiftSuppression(ctx, fc.Args["identityType"].(string), fc.Args["identityValue"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_liftSuppression(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_liftSuppression_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordConsent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordConsent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordConsent(ctx, fc.Args["input"].(model.RecordConsentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Consent) graphql.Marshaler {
+			return ec.marshalNConsent2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐConsent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordConsent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Consent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordConsent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createRetentionPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14247,6 +15005,29 @@ func (ec *executionContext) _PrivacyRequest_error(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_PrivacyRequest_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PrivacyRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrivacyRequest_downloadPath(ctx context.Context, field graphql.CollectedField, obj *ent.PrivacyRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacyRequest_downloadPath(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PrivacyRequest().DownloadPath(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacyRequest_downloadPath(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacyRequest", field, true, true, "String")
 }
 
 func (ec *executionContext) _PrivacyRequestConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PrivacyRequestConnection) (ret graphql.Marshaler) {
@@ -15420,6 +16201,94 @@ func (ec *executionContext) fieldContext_Query_segmentExplain(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_segmentExplain_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_suppressions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_suppressions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Suppressions(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SuppressionConnection) graphql.Marshaler {
+			return ec.marshalNSuppressionConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSuppressionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_suppressions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SuppressionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_suppressions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_preferenceLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_preferenceLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PreferenceLink(ctx, fc.Args["customerId"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_preferenceLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_preferenceLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17653,6 +18522,199 @@ func (ec *executionContext) fieldContext_SegmentPreview_sample(ctx context.Conte
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Suppression_hash(ctx context.Context, field graphql.CollectedField, obj *privacy.Suppression) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Suppression_hash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Suppression_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Suppression", field, false, false, "String")
+}
+
+func (ec *executionContext) _Suppression_identityType(ctx context.Context, field graphql.CollectedField, obj *privacy.Suppression) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Suppression_identityType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdentityType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Suppression_identityType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Suppression", field, false, false, "String")
+}
+
+func (ec *executionContext) _Suppression_requestId(ctx context.Context, field graphql.CollectedField, obj *privacy.Suppression) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Suppression_requestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uuid.UUID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Suppression_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Suppression", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Suppression_createdAt(ctx context.Context, field graphql.CollectedField, obj *privacy.Suppression) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Suppression_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Suppression_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Suppression", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SuppressionConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.SuppressionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SuppressionConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*privacy.Suppression) graphql.Marshaler {
+			return ec.marshalNSuppression2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋprivacyᚐSuppressionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SuppressionConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SuppressionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Suppression(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SuppressionConnection_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.SuppressionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SuppressionConnection_endCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SuppressionConnection_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SuppressionConnection", field, false, false, "String")
+}
+
+func (ec *executionContext) _SuppressionConnection_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.SuppressionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SuppressionConnection_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SuppressionConnection_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SuppressionConnection", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SuppressionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.SuppressionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SuppressionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SuppressionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SuppressionConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Viewer_name(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
@@ -23975,6 +25037,55 @@ func UnmarshalIdentityCondition(ctx context.Context, raw any) (segment.IdentityC
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputIdentityInput(ctx context.Context, obj any) (model.IdentityInput, error) {
+	var it model.IdentityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"type", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIdentityInput unmarshals raw into the IdentityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIdentityInput(ctx context.Context, raw any) (model.IdentityInput, error) {
+	var out model.IdentityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IdentityInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputIdentityWhereInput(ctx context.Context, obj any) (ent.IdentityWhereInput, error) {
 	var it ent.IdentityWhereInput
 	if obj == nil {
@@ -26059,6 +27170,83 @@ func (ec *executionContext) unmarshalInputRFMCondition(ctx context.Context, obj 
 func UnmarshalRFMCondition(ctx context.Context, raw any) (segment.RFMCondition, error) {
 	var out segment.RFMCondition
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RFMCondition", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRecordConsentInput(ctx context.Context, obj any) (model.RecordConsentInput, error) {
+	var it model.RecordConsentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"customerId", "identity", "purpose", "granted", "source", "proof"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "identity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identity"))
+			data, err := ec.unmarshalOIdentityInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐIdentityInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identity = data
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		case "granted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("granted"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Granted = data
+		case "source":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Source = data
+		case "proof":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("proof"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Proof = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordConsentInput unmarshals raw into the RecordConsentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordConsentInput(ctx context.Context, raw any) (model.RecordConsentInput, error) {
+	var out model.RecordConsentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordConsentInput", raw, &out)
 	return out, err
 }
 
@@ -29420,6 +30608,54 @@ func (ec *executionContext) _ConsentPurposeMapping(ctx context.Context, sel ast.
 	return out
 }
 
+var consentStateImplementors = []string{"ConsentState"}
+
+func (ec *executionContext) _ConsentState(ctx context.Context, sel ast.SelectionSet, obj *model.ConsentState) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consentStateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsentState")
+		case "purpose":
+			out.Values[i] = ec._ConsentState_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "granted":
+			out.Values[i] = ec._ConsentState_granted(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._ConsentState_source(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recordedAt":
+			out.Values[i] = ec._ConsentState_recordedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createAPIKeyPayloadImplementors = []string{"CreateAPIKeyPayload"}
 
 func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateAPIKeyPayload) graphql.Marshaler {
@@ -29548,6 +30784,12 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Customer_mergedFrom(ctx, field, obj)
+				})
+		case "consentState":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_consentState(ctx, field, obj)
 				})
 		case "rfm":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -30469,6 +31711,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "requestErasure":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestErasure(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestExport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestExport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "liftSuppression":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_liftSuppression(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordConsent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordConsent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createRetentionPolicy":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createRetentionPolicy(ctx, field)
@@ -30611,53 +31881,59 @@ func (ec *executionContext) _PrivacyRequest(ctx context.Context, sel ast.Selecti
 		case "id":
 			out.Values[i] = ec._PrivacyRequest_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._PrivacyRequest_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "identityType":
 			out.Values[i] = ec._PrivacyRequest_identityType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subjectHash":
 			out.Values[i] = ec._PrivacyRequest_subjectHash(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._PrivacyRequest_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requestedAt":
 			out.Values[i] = ec._PrivacyRequest_requestedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "completedAt":
 			out.Values[i] = ec._PrivacyRequest_completedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "counts":
 			out.Values[i] = ec._PrivacyRequest_counts(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "export":
 			out.Values[i] = ec._PrivacyRequest_export(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "error":
 			out.Values[i] = ec._PrivacyRequest_error(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "downloadPath":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PrivacyRequest_downloadPath(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30956,6 +32232,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_segmentExplain(ctx, field)
+				})
+		case "suppressions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_suppressions(ctx, field)
+				})
+		case "preferenceLink":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_preferenceLink(ctx, field)
 				})
 		case "privacySettings":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -31888,6 +33176,102 @@ func (ec *executionContext) _SegmentPreview(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var suppressionImplementors = []string{"Suppression"}
+
+func (ec *executionContext) _Suppression(ctx context.Context, sel ast.SelectionSet, obj *privacy.Suppression) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, suppressionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Suppression")
+		case "hash":
+			out.Values[i] = ec._Suppression_hash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "identityType":
+			out.Values[i] = ec._Suppression_identityType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestId":
+			out.Values[i] = ec._Suppression_requestId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Suppression_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var suppressionConnectionImplementors = []string{"SuppressionConnection"}
+
+func (ec *executionContext) _SuppressionConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SuppressionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, suppressionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SuppressionConnection")
+		case "nodes":
+			out.Values[i] = ec._SuppressionConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endCursor":
+			out.Values[i] = ec._SuppressionConnection_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hasNextPage":
+			out.Values[i] = ec._SuppressionConnection_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SuppressionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var viewerImplementors = []string{"Viewer"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *model.Viewer) graphql.Marshaler {
@@ -32507,6 +33891,30 @@ func (ec *executionContext) marshalNConsentPurposeMapping2ᚖgithubᚗcomᚋcair
 	return ec._ConsentPurposeMapping(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNConsentState2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentStateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConsentState) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsentState2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentState(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConsentState2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentState(ctx context.Context, sel ast.SelectionSet, v *model.ConsentState) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConsentState!")
+		return graphql.Null
+	}
+	return ec._ConsentState(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNConsentWhereInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐConsentWhereInput(ctx context.Context, v any) (*ent.ConsentWhereInput, error) {
 	res, err := ec.unmarshalInputConsentWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -32899,6 +34307,14 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNPrivacyRequest2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐPrivacyRequest(ctx context.Context, sel ast.SelectionSet, v *ent.PrivacyRequest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PrivacyRequest!")
+		return graphql.Null
+	}
+	return ec._PrivacyRequest(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPrivacyRequestConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐPrivacyRequestConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PrivacyRequestConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PrivacyRequestConnection!")
@@ -33013,6 +34429,11 @@ func (ec *executionContext) marshalNRFMSummary2ᚖgithubᚗcomᚋcairnᚑcdpᚋc
 		return graphql.Null
 	}
 	return ec._RFMSummary(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRecordConsentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRecordConsentInput(ctx context.Context, v any) (model.RecordConsentInput, error) {
+	res, err := ec.unmarshalInputRecordConsentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRetentionAnonymization2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRetentionAnonymization(ctx context.Context, sel ast.SelectionSet, v *model.RetentionAnonymization) graphql.Marshaler {
@@ -33255,6 +34676,38 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNSuppression2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋprivacyᚐSuppressionᚄ(ctx context.Context, sel ast.SelectionSet, v []*privacy.Suppression) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSuppression2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋprivacyᚐSuppression(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSuppression2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋprivacyᚐSuppression(ctx context.Context, sel ast.SelectionSet, v *privacy.Suppression) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Suppression!")
+		return graphql.Null
+	}
+	return ec._Suppression(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSuppressionConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSuppressionConnection(ctx context.Context, sel ast.SelectionSet, v *model.SuppressionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SuppressionConnection!")
+		return graphql.Null
+	}
+	return ec._SuppressionConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -34345,6 +35798,14 @@ func (ec *executionContext) marshalOIdentityEdge2ᚖgithubᚗcomᚋcairnᚑcdp�
 		return graphql.Null
 	}
 	return ec._IdentityEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOIdentityInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐIdentityInput(ctx context.Context, v any) (*model.IdentityInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIdentityInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOIdentityWhereInput2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐIdentityWhereInputᚄ(ctx context.Context, v any) ([]*ent.IdentityWhereInput, error) {

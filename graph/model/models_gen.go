@@ -9,6 +9,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent/destination"
 	"github.com/cairn-cdp/cairn/ent/interaction"
 	"github.com/cairn-cdp/cairn/ent/retentionpolicy"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/google/uuid"
 )
@@ -26,6 +27,14 @@ type CampaignScheduleInput struct {
 type ConsentPurposeMapping struct {
 	Category string `json:"category"`
 	Purpose  string `json:"purpose"`
+}
+
+// The current decision for one purpose; granted is null when none was recorded.
+type ConsentState struct {
+	Purpose    string     `json:"purpose"`
+	Granted    *bool      `json:"granted,omitempty"`
+	Source     *string    `json:"source,omitempty"`
+	RecordedAt *time.Time `json:"recordedAt,omitempty"`
 }
 
 type CreateAPIKeyPayload struct {
@@ -112,6 +121,11 @@ type ExplainNode struct {
 	Fact any `json:"fact,omitempty"`
 }
 
+type IdentityInput struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
 // A River job, as enqueued by a mutation such as computeSegment.
 type Job struct {
 	ID   uuid.UUID `json:"id"`
@@ -191,6 +205,19 @@ type RFMSummary struct {
 	ComputedAt *time.Time `json:"computedAt,omitempty"`
 }
 
+type RecordConsentInput struct {
+	// The customer; or give identity instead.
+	CustomerID *uuid.UUID     `json:"customerId,omitempty"`
+	Identity   *IdentityInput `json:"identity,omitempty"`
+	// email_marketing, sms_marketing, analytics or personalization.
+	Purpose string `json:"purpose"`
+	Granted bool   `json:"granted"`
+	// Where the decision was made, e.g. signup_form, support_call.
+	Source *string `json:"source,omitempty"`
+	// Evidence of the decision (form id, wording shown, request id); at most 4 KB of JSON.
+	Proof map[string]any `json:"proof,omitempty"`
+}
+
 // What anonymize keeps of an interaction; everything else is dropped.
 type RetentionAnonymization struct {
 	// Interaction columns kept. occurred_at is truncated to the hour.
@@ -217,6 +244,14 @@ type SegmentHistoryEntry struct {
 	Day     time.Time `json:"day"`
 	Entered int       `json:"entered"`
 	Exited  int       `json:"exited"`
+}
+
+type SuppressionConnection struct {
+	Nodes []*privacy.Suppression `json:"nodes"`
+	// Pass as after for the next page; null on the last page.
+	EndCursor   *string `json:"endCursor,omitempty"`
+	HasNextPage bool    `json:"hasNextPage"`
+	TotalCount  int     `json:"totalCount"`
 }
 
 type UpdateCampaignInput struct {

@@ -65,6 +65,12 @@ func (p *Pipeline) commit(group []*request, check bool) ([]Result, error) {
 			results[rf.req].Duplicates++
 			continue
 		}
+		// Checked in the transaction, so a retry after an erasure took this group's customers
+		// sees the identifiers the erasure suppressed.
+		if p.opts.Suppressor != nil && p.opts.Suppressor.Suppressed(rf.m.ids, rf.m.previous) {
+			results[rf.req].Suppressed++
+			continue
+		}
 		todo = append(todo, rf)
 	}
 
@@ -138,6 +144,7 @@ func (p *Pipeline) commit(group []*request, check bool) ([]Result, error) {
 		p.m.events.WithLabelValues("stored").Add(float64(r.Stored))
 		p.m.events.WithLabelValues("duplicate").Add(float64(r.Duplicates))
 		p.m.dropped.WithLabelValues("consent").Add(float64(r.Dropped))
+		p.m.dropped.WithLabelValues("suppressed").Add(float64(r.Suppressed))
 	}
 	return results, nil
 }

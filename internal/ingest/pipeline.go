@@ -54,6 +54,10 @@ type Options struct {
 	// truncated: the event gets context.location (unless it sent one) and its profile the trait
 	// geoCountry. Nil disables geolocation (CAIRN_GEOIP=off, or no database).
 	Geo Locator
+	// Suppressor drops messages carrying an erased person's identifier (counted as
+	// Result.Suppressed and in cairn_ingest_dropped_events_total{reason="suppressed"}); nil
+	// drops none.
+	Suppressor Suppressor
 	// Registerer receives the pipeline's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
@@ -69,6 +73,7 @@ type Result struct {
 	Stored     int // newly stored
 	Duplicates int // already stored (same messageId), or repeated within the submission
 	Dropped    int // not stored because the customer denied analytics consent
+	Suppressed int // not stored because an identifier is on the suppression list (erased)
 	// Invalid lists the messages SubmitValid left out, in order.
 	Invalid []InvalidMessage
 }

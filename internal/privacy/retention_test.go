@@ -19,7 +19,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
-type testBundle struct {
+type retentionBundle struct {
 	ctx    context.Context
 	db     *sql.DB
 	client *ent.Client
@@ -27,16 +27,16 @@ type testBundle struct {
 	now    time.Time
 }
 
-func setup(t *testing.T) *testBundle {
+func retentionSetup(t *testing.T) *retentionBundle {
 	t.Helper()
 	db := testdb.New(t)
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
-	return &testBundle{ctx: t.Context(), db: db, client: txn.NewClient(db), now: now,
+	return &retentionBundle{ctx: t.Context(), db: db, client: txn.NewClient(db), now: now,
 		ret: privacy.NewRetention(db, &privacy.RetentionOptions{Now: func() time.Time { return now }})}
 }
 
 // customer inserts a customer, with an identity unless identified is false.
-func (b *testBundle) customer(t *testing.T, identified bool) uuid.UUID {
+func (b *retentionBundle) customer(t *testing.T, identified bool) uuid.UUID {
 	t.Helper()
 	id := uuid.Must(uuid.NewV7())
 	_, err := b.db.ExecContext(b.ctx, `INSERT INTO customers (id, created_at, updated_at, traits, trait_times,
@@ -60,7 +60,7 @@ type event struct {
 }
 
 // interactions inserts evs for customer and returns their ids in order.
-func (b *testBundle) interactions(t *testing.T, customer uuid.UUID, evs ...event) []uuid.UUID {
+func (b *retentionBundle) interactions(t *testing.T, customer uuid.UUID, evs ...event) []uuid.UUID {
 	t.Helper()
 	ids := make([]uuid.UUID, len(evs))
 	for i, e := range evs {
@@ -75,7 +75,7 @@ func (b *testBundle) interactions(t *testing.T, customer uuid.UUID, evs ...event
 	return ids
 }
 
-func (b *testBundle) count(t *testing.T, q string, args ...any) int {
+func (b *retentionBundle) count(t *testing.T, q string, args ...any) int {
 	t.Helper()
 	var n int
 	require.NoError(t, b.db.QueryRowContext(b.ctx, q, args...).Scan(&n))
@@ -145,7 +145,7 @@ func TestSweepMatchesKindAndEventGlob(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t)
+			b := retentionSetup(t)
 			c := b.customer(t, true)
 			b.interactions(t, c, seed...)
 			tc.policy.Name, tc.policy.Action = "p", retentionpolicy.ActionDelete
@@ -175,7 +175,7 @@ func without(list []string, idx ...int) []string {
 }
 
 // remaining lists the interactions left as kind/event.
-func (b *testBundle) remaining(t *testing.T) []string {
+func (b *retentionBundle) remaining(t *testing.T) []string {
 	t.Helper()
 	rows, err := b.db.QueryContext(b.ctx, `SELECT kind || '/' || coalesce(event, '') FROM interactions`)
 	require.NoError(t, err)
@@ -192,7 +192,7 @@ func (b *testBundle) remaining(t *testing.T) []string {
 
 func TestAnonymizeKeepsWhatItDocuments(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := retentionSetup(t)
 	c := b.customer(t, true)
 	long := fmt.Sprintf("%0101d", 0) // one byte over the longest string kept
 	b.interactions(t, c, event{
@@ -246,7 +246,7 @@ func TestAnonymizeKeepsWhatItDocuments(t *testing.T) {
 
 func TestSweepInterruptedResumes(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := retentionSetup(t)
 	c := b.customer(t, true)
 	var evs []event
 	for i := range 40 {
@@ -304,7 +304,7 @@ func TestSweepInterruptedResumes(t *testing.T) {
 
 func TestSweepStopsWhenPolicyChanges(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := retentionSetup(t)
 	c := b.customer(t, true)
 	evs := make([]event, 30)
 	for i := range evs {
@@ -327,7 +327,7 @@ func TestSweepStopsWhenPolicyChanges(t *testing.T) {
 
 func TestSweepRemovesCustomersLeftEmpty(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := retentionSetup(t)
 	// empty: no identity, only old events, a consent and a merged-away profile pointing to it.
 	empty := b.customer(t, false)
 	b.interactions(t, empty, event{kind: "track", name: "Viewed", ageDays: 100})
@@ -367,7 +367,7 @@ func TestSweepRemovesCustomersLeftEmpty(t *testing.T) {
 
 func TestPolicyValidationAndAudit(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := retentionSetup(t)
 	bad := []struct {
 		name string
 		in   privacy.PolicyInput
@@ -418,7 +418,7 @@ func TestPolicyValidationAndAudit(t *testing.T) {
 
 func TestSweepRefusesASecondAtOnce(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	b := retentionSetup(t)
 	c := b.customer(t, true)
 	b.interactions(t, c, event{kind: "track", name: "Viewed", ageDays: 100}, event{kind: "track", name: "Viewed", ageDays: 100})
 	_, err := b.ret.CreatePolicy(b.ctx, privacy.PolicyInput{Name: "all", KeepDays: 30, Action: retentionpolicy.ActionDelete})
