@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/auth"
@@ -44,8 +45,9 @@ subqueries) behind a bare net/http handler in this process. It prints requests/s
 the ratio GraphQL / baseline per read.
 
 With --url and --key it measures that running server (loopback only unless --allow-remote),
-which must use the database at --database-url. Without --url it starts a server in this process
-on that database, with a temporary read key revoked at the end. Seed the database first
+which must use the database at --database-url and must not rate-limit the key: start it with
+CAIRN_GRAPHQL_RATE=off (the bench stops on HTTP 429). Without --url it starts a server in this
+process on that database, without a rate limit, with a temporary read key revoked at the end. Seed the database first
 (cairn seed --customers 100000 --events 1000000). Without --segment, the members read uses a
 temporary segment of about a fifth of the customers, deleted at the end.`,
 		Args: cobra.NoArgs,
@@ -109,7 +111,8 @@ func startBenchServer(ctx context.Context, db *sql.DB) (stop func(), url, key st
 	if err != nil {
 		return nil, "", "", err
 	}
-	srv := server.New(server.Config{DB: db, Keys: keys, Log: log,
+	// No per-key rate limit: the bench's clients send as fast as the server answers.
+	srv := server.New(server.Config{DB: db, Keys: keys, Log: log, GraphQLRate: server.RateLimit{Rate: rate.Inf},
 		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Log: log}})
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	addr := make(chan net.Addr, 1)

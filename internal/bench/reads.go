@@ -145,7 +145,10 @@ func RunReads(ctx context.Context, opts ReadsOptions) ([]ReadResult, error) {
 		res := ReadResult{Name: name}
 		// A warm-up of each side fills the caches and pools, then the sides alternate (which
 		// goes first alternates too), so both see the same machine load.
-		RunClosedLoop(ctx, name+" warm-up", opts.Clients, opts.Phase/2, opts.Seed, gql)
+		warm := RunClosedLoop(ctx, name+" warm-up", opts.Clients, opts.Phase/2, opts.Seed, gql)
+		if strings.HasPrefix(warm.FirstError, rateLimitedPrefix) {
+			return out, errors.New("the server rate-limits the bench's API key (HTTP 429): start it with CAIRN_GRAPHQL_RATE=off to measure reads")
+		}
 		RunClosedLoop(ctx, name+" warm-up", opts.Clients, opts.Phase/2, opts.Seed, baseline)
 		for round := range opts.Rounds {
 			seed := opts.Seed + uint64(round+1)*7919
@@ -305,6 +308,10 @@ func Cursor(id uuid.UUID) string {
 	return strings.Trim(b.String(), `"`)
 }
 
+// rateLimitedPrefix starts the error of a request the server refused with 429: a bench of a
+// rate-limited key measures the limit, not the reads, so RunReads stops on it.
+const rateLimitedPrefix = "HTTP 429"
+
 // readClient sends the reads and checks that each answer is data, not an error.
 type readClient struct {
 	http      *http.Client
@@ -343,6 +350,9 @@ func (c *readClient) do(req *http.Request) error {
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return errors.New(rateLimitedPrefix)
 	}
 	if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(body, []byte(`{"data":{`)) {
 		return fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
