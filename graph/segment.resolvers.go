@@ -10,9 +10,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairn-cdp/cairn/ent"
-	"github.com/cairn-cdp/cairn/ent/customer"
 	"github.com/cairn-cdp/cairn/ent/predicate"
-	"github.com/cairn-cdp/cairn/ent/segmentmembership"
 	"github.com/cairn-cdp/cairn/graph/generated"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/internal/segment"
@@ -84,9 +82,7 @@ func (r *segmentResolver) RuleText(ctx context.Context, obj *ent.Segment) (strin
 
 // Members is the resolver for the members field.
 func (r *segmentResolver) Members(ctx context.Context, obj *ent.Segment, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*ent.CustomerConnection, error) {
-	return r.Client.Customer.Query().
-		Where(customer.HasMembershipsWith(segmentmembership.SegmentID(obj.ID), segmentmembership.ExitedAtIsNil())).
-		Paginate(countFree(ctx), after, first, before, last)
+	return r.segmentMembers(ctx, obj.ID, after, first, before, last)
 }
 
 // History is the resolver for the history field.
