@@ -42,7 +42,9 @@ func newBenchReadsCmd() *cobra.Command {
 Each is timed over the server's GraphQL API and, alternating in the same run, against its
 hand-written baseline: one SQL statement building the same JSON (json_build_object and
 subqueries) behind a bare net/http handler in this process. It prints requests/s, p50/p99 and
-the ratio GraphQL / baseline per read.
+the ratio GraphQL / baseline per read, and the CPU time per request of the PostgreSQL backends
+(when PostgreSQL runs on this machine) and of the --url server (given --server-pid): on a
+shared machine these vary far less from run to run than requests/s.
 
 With --url and --key it measures that running server (loopback only unless --allow-remote),
 which must use the database at --database-url and must not rate-limit the key: start it with
@@ -98,6 +100,7 @@ temporary segment of about a fifth of the customers, deleted at the end.`,
 	f.StringSliceVar(&opts.Cases, "reads", bench.ReadCases, "reads to time")
 	f.StringVar(&segment, "segment", "", "segment id for the members read (default: a temporary segment)")
 	f.Uint64Var(&opts.Seed, "seed", 1, "randomness of the ids asked for")
+	f.IntVar(&opts.ServerPID, "server-pid", 0, "process id of the --url server, to report its CPU time per request")
 	return cmd
 }
 
@@ -135,14 +138,15 @@ func startBenchServer(ctx context.Context, db *sql.DB) (stop func(), url, key st
 
 func printReadsReport(w io.Writer, opts bench.ReadsOptions, res []bench.ReadResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "read (%d clients)\tside\trequests\terrors\treq/s\tp50\tp99\tmax\t\n", opts.Clients)
+	fmt.Fprintf(tw, "read (%d clients)\tside\trequests\terrors\treq/s\tp50\tp99\tmax\tserver CPU/req\tPostgreSQL CPU/req\t\n", opts.Clients)
 	for _, r := range res {
 		for _, side := range []struct {
 			name string
 			p    bench.ClosedLoop
 		}{{"GraphQL", r.GraphQL}, {"baseline", r.Baseline}} {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t\n", r.Name, side.name, side.p.Requests, side.p.Errors,
-				side.p.PerSec(), fmtLatency(side.p.Latency.P50), fmtLatency(side.p.Latency.P99), fmtLatency(side.p.Latency.Max))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, side.name, side.p.Requests, side.p.Errors,
+				side.p.PerSec(), fmtLatency(side.p.Latency.P50), fmtLatency(side.p.Latency.P99), fmtLatency(side.p.Latency.Max),
+				fmtCPU(side.p.ServerCPUPerRequest()), fmtCPU(side.p.DBCPUPerRequest()))
 		}
 	}
 	tw.Flush()

@@ -57,6 +57,9 @@ type ReadsOptions struct {
 	// a fifth of the customers, deleted at the end.
 	SegmentID uuid.UUID
 	Seed      uint64
+	// ServerPID is the server's process on this machine, whose CPU time per request is then
+	// reported (0: not reported).
+	ServerPID int
 	Log       io.Writer // progress (nil: none)
 }
 
@@ -152,10 +155,15 @@ func RunReads(ctx context.Context, opts ReadsOptions) ([]ReadResult, error) {
 		RunClosedLoop(ctx, name+" warm-up", opts.Clients, opts.Phase/2, opts.Seed, baseline)
 		for round := range opts.Rounds {
 			seed := opts.Seed + uint64(round+1)*7919
-			sides := []func(){
-				func() { res.GraphQL.Merge(RunClosedLoop(ctx, name, opts.Clients, opts.Phase, seed, gql)) },
-				func() { res.Baseline.Merge(RunClosedLoop(ctx, name, opts.Clients, opts.Phase, seed, baseline)) },
+			phase := func(into *ClosedLoop, pid int, req Request) func() {
+				return func() {
+					cpu := startPhaseCPU(ctx, opts.DB, pid)
+					p := RunClosedLoop(ctx, name, opts.Clients, opts.Phase, seed, req)
+					cpu.stop(ctx, &p)
+					into.Merge(p)
+				}
 			}
+			sides := []func(){phase(&res.GraphQL, opts.ServerPID, gql), phase(&res.Baseline, 0, baseline)}
 			if round%2 == 1 {
 				sides[0], sides[1] = sides[1], sides[0]
 			}
