@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-cdp/cairn/graph/generated"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/internal/segment"
+	"github.com/cairn-cdp/cairn/internal/stmtcache"
 	"github.com/google/uuid"
 )
 
@@ -55,7 +56,7 @@ func (r *mutationResolver) ComputeSegment(ctx context.Context, id uuid.UUID) (*m
 
 // Segment is the resolver for the segment field.
 func (r *queryResolver) Segment(ctx context.Context, id uuid.UUID) (*ent.Segment, error) {
-	seg, err := r.Client.Segment.Get(ctx, id)
+	seg, err := r.Client.Segment.Get(stmtcache.Use(ctx), id) // one fixed text: prepared
 	if ent.IsNotFound(err) {
 		return nil, nil
 	}
