@@ -50,7 +50,7 @@ run: postgres build
 # Cairn reads it from $(CAIRN_DATA_DIR)/geoip/ (.cairn/geoip/) unless CAIRN_GEOIP_DB says otherwise.
 GEOIP_VERSION := 2.3.2026061719
 GEOIP_SHA256 := 91757a1b06cdcd1955f292e4c4cfc54e091204f998e159a3187f7a2ef3724be0
-GEOIP_URL := https://registry.npmjs.org/@ip-location-db/geo-whois-asn-country-mmdb/-/geo-whois-asn-country-mmdb-$(GEOIP_VERSION).tgz
+GEOIP_PACKAGE := @ip-location-db/geo-whois-asn-country-mmdb@$(GEOIP_VERSION)
 GEOIP_DIR := $(or $(CAIRN_DATA_DIR),.cairn)/geoip
 
 ## geoip: install the IP→country database for geolocation into .cairn/geoip (kept when present;
@@ -59,14 +59,15 @@ geoip:
 	@if [ "$(CAIRN_GEOIP)" = off ]; then echo "GeoIP database: skipped (CAIRN_GEOIP=off)"; \
 	elif [ -f "$(GEOIP_DIR)/geo-whois-asn-country.mmdb" ]; then echo "GeoIP database: found in $(GEOIP_DIR)"; \
 	else \
-		mkdir -p "$(GEOIP_DIR)" && tmp=$$(mktemp "$(GEOIP_DIR)/download.XXXXXX") && \
-		if ! curl -fsSL --retry 2 -o "$$tmp" "$(GEOIP_URL)"; then \
-			rm -f "$$tmp"; echo "GeoIP database: download failed; Cairn runs without geolocation (retry with make geoip)"; exit 0; \
+		mkdir -p "$(GEOIP_DIR)" && pack=$$(mktemp -d "$(GEOIP_DIR)/download.XXXXXX") && \
+		if ! command -v npm >/dev/null 2>&1 || ! (cd "$$pack" && npm pack --silent "$(GEOIP_PACKAGE)" >/dev/null 2>&1); then \
+			rm -rf "$$pack"; echo "GeoIP database: npm could not fetch $(GEOIP_PACKAGE); Cairn runs without geolocation (retry with make geoip)"; exit 0; \
 		fi; \
+		tmp=$$(ls "$$pack"/*.tgz); \
 		sum=$$( (sha256sum "$$tmp" 2>/dev/null || shasum -a 256 "$$tmp") | cut -d' ' -f1); \
-		if [ "$$sum" != "$(GEOIP_SHA256)" ]; then rm -f "$$tmp"; echo "GeoIP database: checksum mismatch, not installed"; exit 1; fi; \
+		if [ "$$sum" != "$(GEOIP_SHA256)" ]; then rm -rf "$$pack"; echo "GeoIP database: checksum mismatch, not installed"; exit 1; fi; \
 		tar -xzf "$$tmp" -C "$(GEOIP_DIR)" --strip-components=1 package/geo-whois-asn-country.mmdb package/NRO_LICENSE && \
-		rm -f "$$tmp" && echo "GeoIP database: installed $(GEOIP_DIR)/geo-whois-asn-country.mmdb ($(GEOIP_VERSION))"; \
+		rm -rf "$$pack" && echo "GeoIP database: installed $(GEOIP_DIR)/geo-whois-asn-country.mmdb ($(GEOIP_VERSION))"; \
 	fi
 
 # make run installs the GeoIP database first (a prerequisite added to the rule above).
