@@ -25,7 +25,7 @@ export function AuditLog() {
         <tbody>${events.map((a) => html`<tr data-action=${a.action}>
           <td>${fmtTime(a.occurredAt)}</td><td>${a.actor}</td><td><code>${a.action}</code></td>
           <td>${a.targetType || ''} <span class="muted small">${a.targetID || ''}</span></td>
-          <td><code class="small">${a.details ? JSON.stringify(a.details) : ''}</code></td>
+          <td>${a.details && html`<pre class="details small">${JSON.stringify(a.details)}</pre>`}</td>
         </tr>`)}</tbody>
       </table>`}
     ${page?.hasNextPage && html`<button type="button" class="secondary" onClick=${() => fetchPage(page.endCursor)}>Older events</button>`}`;
