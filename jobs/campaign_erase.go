@@ -10,6 +10,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/cairn-cdp/cairn/internal/campaign"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 )
 
 // Destination work of privacy requests: CampaignErase (permanent delete of an erased person at
@@ -112,3 +113,5 @@ func registerCampaignPrivacyWorkers(workers *river.Workers, deps Deps) (int, err
 	}
 	return 2, nil
 }
+
+var _ privacy.Destinations = (*campaign.Privacy)(nil)
