@@ -115,3 +115,4 @@ func registerCampaignPrivacyWorkers(workers *river.Workers, deps Deps) (int, err
 }
 
 var _ privacy.Destinations = (*campaign.Privacy)(nil)
+var _ privacy.DestinationExporter = (*campaign.Privacy)(nil)

@@ -25,7 +25,7 @@ var privacySQL string
 var privacyQueries = func() map[string]string {
 	qs := namedsql.MustParse("campaign: privacy.sql", privacySQL,
 		"erase-targets", "erase-rows", "erase-late-rows", "sync-in-flight",
-		"withdraw-targets", "withdraw-held", "withdraw-confirm")
+		"withdraw-targets", "withdraw-held", "withdraw-confirm", "export-person")
 	r := strings.NewReplacer("{{may-email}}", "("+queries["may-email"]+")")
 	for name, q := range qs {
 		qs[name] = r.Replace(q)

@@ -60,3 +60,14 @@ SET state = 'removed', payload_hash = '', last_error = NULL, updated_at = now()
 FROM campaigns k
 WHERE k.id = s.campaign_id AND k.destination_id = $1 AND s.customer_id = ANY($2::uuid[])
   AND s.email = ANY($3::text[]) AND s.state <> 'removed'
+
+-- name: export-person
+-- What the campaign side holds on profiles $1 or emails $2, for a data subject's export: each
+-- campaign's snapshot row with its destination's kind and the run that last touched it.
+SELECT k.id, k.name, d.kind::text, s.email, s.state, coalesce(s.last_error, ''), s.updated_at, ls.started_at
+FROM campaign_members s
+JOIN campaigns k ON k.id = s.campaign_id
+JOIN destinations d ON d.id = k.destination_id
+LEFT JOIN campaign_syncs ls ON ls.id = s.last_sync_id
+WHERE s.customer_id = ANY($1::uuid[]) OR s.email = ANY($2::text[])
+ORDER BY k.name, k.id, s.email
