@@ -28,6 +28,12 @@ type CampaignEraseArgs struct {
 // Kind is the job's stable name.
 func (CampaignEraseArgs) Kind() string { return "campaign_erase" }
 
+// InsertOpts tag the job privacy_sealed: an erasure's cleanup of river_job (which drops jobs
+// whose text holds any identifier of the person) spares it.
+func (CampaignEraseArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Tags: []string{"privacy_sealed"}}
+}
+
 // CampaignWithdrawArgs removes a person from one destination (campaign.Withdrawal). It names
 // profiles by id only.
 type CampaignWithdrawArgs campaign.Withdrawal
