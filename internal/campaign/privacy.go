@@ -160,7 +160,7 @@ func (p *Privacy) WithdrawEverywhere(ctx context.Context, tx *sql.Tx, customer u
 // sync running at erasure time wrote for them. It returns ErrNotFound (wrapped) when the
 // destination no longer exists, ErrSyncInFlight while a sync attempt begun before since (the
 // erasure) runs on the destination, and an error naming counts only when the provider refused
-// some contacts (retry). A disabled destination is still erased at.
+// some contacts (retry). A disabled destination is erased at all the same: erasure is owed.
 func (p *Privacy) Erase(ctx context.Context, destination uuid.UUID, sealedEmails string, since time.Time) error {
 	dst, err := txn.NewClient(p.DB).Destination.Get(ctx, destination)
 	if err != nil {
