@@ -104,6 +104,11 @@ func register(workers *river.Workers, deps Deps) (int, error) {
 		return 0, err
 	}
 	n += k
+	k, err = registerCampaignPrivacyWorkers(workers, deps)
+	if err != nil {
+		return 0, err
+	}
+	n += k
 	k, err = registerPrivacyWorkers(workers, deps)
 	if err != nil {
 		return 0, err

@@ -14,8 +14,9 @@ import (
 )
 
 // openPrivacy builds the privacy service (consents, erasure, export, suppression list) keyed by
-// CAIRN_SECRET_KEY; sched enqueues its jobs (nil: none), reg receives its metrics (nil: none).
-func openPrivacy(a *app.App, sched privacy.Scheduler, reg prometheus.Registerer) (*privacy.Service, error) {
+// CAIRN_SECRET_KEY; sched enqueues its jobs (nil: none), dest reaches the campaign destinations
+// (campaign.Privacy; nil: none), reg receives its metrics (nil: none).
+func openPrivacy(a *app.App, sched privacy.Scheduler, dest privacy.Destinations, reg prometheus.Registerer) (*privacy.Service, error) {
 	box, err := secret.New(string(a.Config.SecretKey))
 	if err != nil {
 		return nil, err
@@ -24,7 +25,7 @@ func openPrivacy(a *app.App, sched privacy.Scheduler, reg prometheus.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	svc, err := privacy.New(privacy.Config{DB: a.DB, Box: box, Scheduler: sched,
+	svc, err := privacy.New(privacy.Config{DB: a.DB, Box: box, Scheduler: sched, Destinations: dest,
 		Normalize: identity.NewNormalizer(idCfg).Normalize, Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("error setting up privacy: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/app"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/geoip"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
@@ -107,19 +108,23 @@ type wired struct {
 // wire builds the River client and the services its workers call; reg receives their metrics
 // (nil: none).
 func wire(a *app.App, workers int, reg prometheus.Registerer) (*wired, error) {
-	// The privacy service enqueues through River and River's workers call it: the scheduler
-	// gets its client once that exists.
+	// The privacy service enqueues through River (its own jobs, and the campaign destinations'
+	// erase and withdraw jobs) and River's workers call it: the schedulers get their client
+	// once that exists.
 	sched := &jobs.PrivacyScheduler{}
-	priv, err := openPrivacy(a, sched, reg)
+	dests := campaignDestinations(a)
+	destQueue := &jobs.CampaignPrivacyQueue{}
+	priv, err := openPrivacy(a, sched, &campaign.Privacy{DB: a.DB, Destinations: dests, Queue: destQueue}, reg)
 	if err != nil {
 		return nil, err
 	}
-	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Registerer: reg, Privacy: priv, Destinations: campaignDestinations(a)}
+	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Registerer: reg, Privacy: priv, Destinations: dests}
 	rc, runnable, err := jobs.NewClient(deps, jobs.Options{RunWorkers: workers > 0, MaxWorkers: workers})
 	if err != nil {
 		return nil, err
 	}
 	sched.Client = rc
+	destQueue.Client = rc
 	return &wired{river: rc, runnable: runnable, keys: auth.NewKeys(a.DB, a.Log), privacy: priv}, nil
 }
 

@@ -72,9 +72,12 @@ WHERE id <> $2 AND identity_value = ANY($1::text[]);
 -- name: delete-jobs
 -- Queued and finished jobs whose args, metadata or errors name the person ($1: identifier values
 -- and profile ids as text). river_job is small (finished jobs are kept an hour), so the scan is
--- cheap; a job running now is left to finish ($2 is the erasure's own job).
+-- cheap; a job running now is left to finish ($2 is the erasure's own job). Jobs tagged
+-- privacy_sealed hold identifiers only sealed and finish this erasure (the destinations' erase
+-- jobs, enqueued by Destinations.EraseEverywhere): a short identifier that happens to occur in
+-- their ciphertext or ids must not drop them.
 DELETE FROM river_job
-WHERE id <> $2 AND state <> 'running'
+WHERE id <> $2 AND state <> 'running' AND NOT ('privacy_sealed' = ANY(tags))
   AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS n(v)
               WHERE strpos(args::text, n.v) > 0 OR strpos(metadata::text, n.v) > 0
                  OR strpos(coalesce(errors::text, ''), n.v) > 0);

@@ -76,8 +76,14 @@ func TestErasureLeavesNothing(t *testing.T) {
 		device: "erase-device-7f3a", anons: []string{"erase-anon-7f3a-1", "erase-anon-7f3a-2", "erase-anon-7f3a-3"}}
 	kept := person{userID: "kept-user-91bc", email: "kept.91bc@example.org", phone: "+14155550142",
 		device: "kept-device-91bc", anons: []string{"kept-anon-91bc-1", "kept-anon-91bc-2", "kept-anon-91bc-3"}}
+	mc := syncedCampaign(t, b)
 	seedPerson(t, b, gone)
 	seedPerson(t, b, kept)
+	mc.sync(t)
+	for _, e := range []string{gone.email, kept.email} {
+		_, held := mc.fake.Member(e)
+		require.True(t, held, "the campaign sync sent %s", e)
+	}
 	// A queued job naming the person must not outlive the erasure.
 	_, err = b.db.Exec(`INSERT INTO river_job (args, kind, max_attempts, queue, state, scheduled_at, priority)
 		VALUES (jsonb_build_object('email', $1::text), 'test_job', 1, 'default', 'available', now(), 1)`, gone.email)
@@ -114,6 +120,7 @@ func TestErasureLeavesNothing(t *testing.T) {
 	require.Equal(t, 8, counts.Interactions, "3 views, 3 identifies, 1 order, then the late event")
 	require.Equal(t, 1, counts.Jobs)
 	require.GreaterOrEqual(t, counts.Suppressed, 7)
+	mc.runErasures(t)
 
 	t.Run("pg_dump holds none of the identifiers", func(t *testing.T) {
 		dump := pgDump(t, b.url)
@@ -131,6 +138,13 @@ func TestErasureLeavesNothing(t *testing.T) {
 		require.Contains(t, b.dest.erased, gone.email)
 		require.False(t, b.dest.held[gone.email])
 		require.True(t, b.dest.held[kept.email])
+		_, held := mc.fake.Member(gone.email)
+		require.False(t, held, "the fake Mailchimp no longer holds the person")
+		require.Equal(t, []string{gone.email}, mc.fake.Deleted(), "deleted permanently")
+		_, held = mc.fake.Member(kept.email)
+		require.True(t, held)
+		require.Equal(t, 0, b.count(t, `SELECT count(*) FROM campaign_members WHERE email = $1`, gone.email))
+		require.Equal(t, 1, b.count(t, `SELECT count(*) FROM campaign_members WHERE email = $1`, kept.email))
 	})
 	t.Run("request completed without the identifier", func(t *testing.T) {
 		got, err := txn.NewClient(b.db).PrivacyRequest.Get(ctx, req.ID)

@@ -38,7 +38,8 @@ type Destinations interface {
 	// EraseEverywhere deletes every campaign snapshot row and sync trace naming customers or
 	// emails, and enqueues a permanent delete of emails at every destination that held them.
 	// Whatever it enqueues must not hold the emails in clear (seal them with secret.Box),
-	// because erasure leaves no identifier in any table, river_job included.
+	// because erasure leaves no identifier in any table, river_job included. Such jobs carry
+	// the River tag privacy_sealed, which the erasure's cleanup of river_job spares.
 	EraseEverywhere(ctx context.Context, tx *sql.Tx, customers []uuid.UUID, emails []string) error
 	// WithdrawEverywhere enqueues the removal of customer from every destination it was synced
 	// to (an email_marketing withdrawal); the next sync leaves it out as well.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
 	"github.com/cairn-cdp/cairn/internal/ingest/wire"
@@ -132,17 +134,24 @@ func (f *fakeScheduler) ScheduleExport(_ context.Context, _ *sql.Tx, id uuid.UUI
 }
 
 // fakeDestinations stands for the campaign engine and its providers: held is the set of emails
-// the destinations hold, and a call records what it was asked to remove.
+// the destinations hold, and a call records what it was asked to remove. When campaigns is set
+// (the real campaign engine), erasures go to it as well.
 type fakeDestinations struct {
 	mu        sync.Mutex
 	held      map[string]bool
 	erased    []string
 	withdrawn []uuid.UUID
+	campaigns privacy.Destinations
 }
 
-func (f *fakeDestinations) EraseEverywhere(_ context.Context, tx *sql.Tx, _ []uuid.UUID, emails []string) error {
+func (f *fakeDestinations) EraseEverywhere(ctx context.Context, tx *sql.Tx, customers []uuid.UUID, emails []string) error {
 	if _, err := tx.Exec(`SELECT 1`); err != nil {
 		return err
+	}
+	if f.campaigns != nil {
+		if err := f.campaigns.EraseEverywhere(ctx, tx, customers, emails); err != nil {
+			return err
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -166,3 +175,26 @@ func (f *fakeDestinations) WithdrawEverywhere(_ context.Context, tx *sql.Tx, cus
 func pqArray(v []string) pq.StringArray { return pq.StringArray(v) }
 
 func clientOf(b *testBundle) *ent.Client { return txn.NewClient(b.db) }
+
+// eraseQueue captures the campaign engine's erase jobs (campaign.PrivacyQueue) so a test runs
+// them itself; jobs/ runs them on River.
+type eraseQueue struct {
+	mu    sync.Mutex
+	erase []erasure
+}
+
+type erasure struct {
+	destination uuid.UUID
+	sealed      string
+}
+
+func (q *eraseQueue) EnqueueErase(_ context.Context, _ *sql.Tx, destination uuid.UUID, sealed string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.erase = append(q.erase, erasure{destination, sealed})
+	return nil
+}
+
+func (q *eraseQueue) EnqueueWithdraw(context.Context, *sql.Tx, campaign.Withdrawal) error {
+	return errors.New("not expected in this test")
+}
