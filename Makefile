@@ -8,7 +8,7 @@ BIN := bin/cairn
 ADDR ?= $(or $(CAIRN_ADDR),:8080)
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: all build run test postgres chromium generate check-generate migration vet fmt clean stop-test-db
+.PHONY: all build run test postgres chromium geoip generate check-generate migration vet fmt clean stop-test-db
 
 all: build
 
@@ -44,6 +44,34 @@ chromium:
 ## run: set everything up and start Cairn at http://localhost:8080 (ADDR=:9090 for another port; local Postgres under ./.cairn)
 run: postgres build
 	CAIRN_ADDR='$(ADDR)' ./$(BIN) serve --bootstrap-admin-key
+
+# The openly licensed IP→country database (geo-whois-asn-country by sapics/ip-location-db,
+# data CC BY 4.0 by the NRO, package CC0) from the npm registry, pinned by version and SHA-256.
+# Cairn reads it from $(CAIRN_DATA_DIR)/geoip/ (.cairn/geoip/) unless CAIRN_GEOIP_DB says otherwise.
+GEOIP_VERSION := 2.3.2026061719
+GEOIP_SHA256 := 91757a1b06cdcd1955f292e4c4cfc54e091204f998e159a3187f7a2ef3724be0
+GEOIP_PACKAGE := @ip-location-db/geo-whois-asn-country-mmdb@$(GEOIP_VERSION)
+GEOIP_DIR := $(or $(CAIRN_DATA_DIR),.cairn)/geoip
+
+## geoip: install the IP→country database for geolocation into .cairn/geoip (kept when present;
+## offline, Cairn runs without geolocation and says so at start-up)
+geoip:
+	@if [ "$(CAIRN_GEOIP)" = off ]; then echo "GeoIP database: skipped (CAIRN_GEOIP=off)"; \
+	elif [ -f "$(GEOIP_DIR)/geo-whois-asn-country.mmdb" ]; then echo "GeoIP database: found in $(GEOIP_DIR)"; \
+	else \
+		mkdir -p "$(GEOIP_DIR)" && pack=$$(mktemp -d "$(GEOIP_DIR)/download.XXXXXX") && \
+		if ! command -v npm >/dev/null 2>&1 || ! (cd "$$pack" && npm pack --silent "$(GEOIP_PACKAGE)" >/dev/null 2>&1); then \
+			rm -rf "$$pack"; echo "GeoIP database: npm could not fetch $(GEOIP_PACKAGE); Cairn runs without geolocation (retry with make geoip)"; exit 0; \
+		fi; \
+		tmp=$$(ls "$$pack"/*.tgz); \
+		sum=$$( (sha256sum "$$tmp" 2>/dev/null || shasum -a 256 "$$tmp") | cut -d' ' -f1); \
+		if [ "$$sum" != "$(GEOIP_SHA256)" ]; then rm -rf "$$pack"; echo "GeoIP database: checksum mismatch, not installed"; exit 1; fi; \
+		tar -xzf "$$tmp" -C "$(GEOIP_DIR)" --strip-components=1 package/geo-whois-asn-country.mmdb package/NRO_LICENSE && \
+		rm -rf "$$pack" && echo "GeoIP database: installed $(GEOIP_DIR)/geo-whois-asn-country.mmdb ($(GEOIP_VERSION))"; \
+	fi
+
+# make run installs the GeoIP database first (a prerequisite added to the rule above).
+run: geoip
 
 ## test: run every test against a real local PostgreSQL (started and reused under ./.cairn/testpg)
 test: postgres chromium

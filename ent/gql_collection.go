@@ -1660,6 +1660,11 @@ func (_q *RetentionPolicyQuery) collectField(ctx context.Context, oneNode bool, 
 				selectedFields = append(selectedFields, retentionpolicy.FieldLastRunAt)
 				fieldSeen[retentionpolicy.FieldLastRunAt] = struct{}{}
 			}
+		case "rowsAffected":
+			if _, ok := fieldSeen[retentionpolicy.FieldRowsAffected]; !ok {
+				selectedFields = append(selectedFields, retentionpolicy.FieldRowsAffected)
+				fieldSeen[retentionpolicy.FieldRowsAffected] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

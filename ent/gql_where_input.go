@@ -4619,6 +4619,16 @@ type RetentionPolicyWhereInput struct {
 	LastRunAtLTE    *time.Time  `json:"lastRunAtLTE,omitempty"`
 	LastRunAtIsNil  bool        `json:"lastRunAtIsNil,omitempty"`
 	LastRunAtNotNil bool        `json:"lastRunAtNotNil,omitempty"`
+
+	// "rows_affected" field predicates.
+	RowsAffected      *int64  `json:"rowsAffected,omitempty"`
+	RowsAffectedNEQ   *int64  `json:"rowsAffectedNEQ,omitempty"`
+	RowsAffectedIn    []int64 `json:"rowsAffectedIn,omitempty"`
+	RowsAffectedNotIn []int64 `json:"rowsAffectedNotIn,omitempty"`
+	RowsAffectedGT    *int64  `json:"rowsAffectedGT,omitempty"`
+	RowsAffectedGTE   *int64  `json:"rowsAffectedGTE,omitempty"`
+	RowsAffectedLT    *int64  `json:"rowsAffectedLT,omitempty"`
+	RowsAffectedLTE   *int64  `json:"rowsAffectedLTE,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -4964,6 +4974,30 @@ func (i *RetentionPolicyWhereInput) P() (predicate.RetentionPolicy, error) {
 	}
 	if i.LastRunAtNotNil {
 		predicates = append(predicates, retentionpolicy.LastRunAtNotNil())
+	}
+	if i.RowsAffected != nil {
+		predicates = append(predicates, retentionpolicy.RowsAffectedEQ(*i.RowsAffected))
+	}
+	if i.RowsAffectedNEQ != nil {
+		predicates = append(predicates, retentionpolicy.RowsAffectedNEQ(*i.RowsAffectedNEQ))
+	}
+	if len(i.RowsAffectedIn) > 0 {
+		predicates = append(predicates, retentionpolicy.RowsAffectedIn(i.RowsAffectedIn...))
+	}
+	if len(i.RowsAffectedNotIn) > 0 {
+		predicates = append(predicates, retentionpolicy.RowsAffectedNotIn(i.RowsAffectedNotIn...))
+	}
+	if i.RowsAffectedGT != nil {
+		predicates = append(predicates, retentionpolicy.RowsAffectedGT(*i.RowsAffectedGT))
+	}
+	if i.RowsAffectedGTE != nil {
+		predicates = append(predicates, retentionpolicy.RowsAffectedGTE(*i.RowsAffectedGTE))
+	}
+	if i.RowsAffectedLT != nil {
+		predicates = append(predicates, retentionpolicy.RowsAffectedLT(*i.RowsAffectedLT))
+	}
+	if i.RowsAffectedLTE != nil {
+		predicates = append(predicates, retentionpolicy.RowsAffectedLTE(*i.RowsAffectedLTE))
 	}
 
 	switch len(predicates) {

@@ -11281,23 +11281,27 @@ func (m *PrivacyRequestMutation) ResetEdge(name string) error {
 // RetentionPolicyMutation represents an operation that mutates the RetentionPolicy nodes in the graph.
 type RetentionPolicyMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *uuid.UUID
-	created_at    *time.Time
-	updated_at    *time.Time
-	name          *string
-	kind          *string
-	event_pattern *string
-	keep_days     *int
-	addkeep_days  *int
-	action        *retentionpolicy.Action
-	enabled       *bool
-	last_run_at   *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*RetentionPolicy, error)
-	predicates    []predicate.RetentionPolicy
+	op               Op
+	typ              string
+	id               *uuid.UUID
+	created_at       *time.Time
+	updated_at       *time.Time
+	name             *string
+	kind             *string
+	event_pattern    *string
+	keep_days        *int
+	addkeep_days     *int
+	action           *retentionpolicy.Action
+	enabled          *bool
+	last_run_at      *time.Time
+	rows_affected    *int64
+	addrows_affected *int64
+	sweep_cursor     *uuid.UUID
+	sweep_cutoff     *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*RetentionPolicy, error)
+	predicates       []predicate.RetentionPolicy
 }
 
 var _ ent.Mutation = (*RetentionPolicyMutation)(nil)
@@ -11787,6 +11791,160 @@ func (m *RetentionPolicyMutation) ResetLastRunAt() {
 	delete(m.clearedFields, retentionpolicy.FieldLastRunAt)
 }
 
+// SetRowsAffected sets the "rows_affected" field.
+func (m *RetentionPolicyMutation) SetRowsAffected(i int64) {
+	m.rows_affected = &i
+	m.addrows_affected = nil
+}
+
+// RowsAffected returns the value of the "rows_affected" field in the mutation.
+func (m *RetentionPolicyMutation) RowsAffected() (r int64, exists bool) {
+	v := m.rows_affected
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRowsAffected returns the old "rows_affected" field's value of the RetentionPolicy entity.
+// If the RetentionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RetentionPolicyMutation) OldRowsAffected(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRowsAffected is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRowsAffected requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRowsAffected: %w", err)
+	}
+	return oldValue.RowsAffected, nil
+}
+
+// AddRowsAffected adds i to the "rows_affected" field.
+func (m *RetentionPolicyMutation) AddRowsAffected(i int64) {
+	if m.addrows_affected != nil {
+		*m.addrows_affected += i
+	} else {
+		m.addrows_affected = &i
+	}
+}
+
+// AddedRowsAffected returns the value that was added to the "rows_affected" field in this mutation.
+func (m *RetentionPolicyMutation) AddedRowsAffected() (r int64, exists bool) {
+	v := m.addrows_affected
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRowsAffected resets all changes to the "rows_affected" field.
+func (m *RetentionPolicyMutation) ResetRowsAffected() {
+	m.rows_affected = nil
+	m.addrows_affected = nil
+}
+
+// SetSweepCursor sets the "sweep_cursor" field.
+func (m *RetentionPolicyMutation) SetSweepCursor(u uuid.UUID) {
+	m.sweep_cursor = &u
+}
+
+// SweepCursor returns the value of the "sweep_cursor" field in the mutation.
+func (m *RetentionPolicyMutation) SweepCursor() (r uuid.UUID, exists bool) {
+	v := m.sweep_cursor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSweepCursor returns the old "sweep_cursor" field's value of the RetentionPolicy entity.
+// If the RetentionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RetentionPolicyMutation) OldSweepCursor(ctx context.Context) (v *uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSweepCursor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSweepCursor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSweepCursor: %w", err)
+	}
+	return oldValue.SweepCursor, nil
+}
+
+// ClearSweepCursor clears the value of the "sweep_cursor" field.
+func (m *RetentionPolicyMutation) ClearSweepCursor() {
+	m.sweep_cursor = nil
+	m.clearedFields[retentionpolicy.FieldSweepCursor] = struct{}{}
+}
+
+// SweepCursorCleared returns if the "sweep_cursor" field was cleared in this mutation.
+func (m *RetentionPolicyMutation) SweepCursorCleared() bool {
+	_, ok := m.clearedFields[retentionpolicy.FieldSweepCursor]
+	return ok
+}
+
+// ResetSweepCursor resets all changes to the "sweep_cursor" field.
+func (m *RetentionPolicyMutation) ResetSweepCursor() {
+	m.sweep_cursor = nil
+	delete(m.clearedFields, retentionpolicy.FieldSweepCursor)
+}
+
+// SetSweepCutoff sets the "sweep_cutoff" field.
+func (m *RetentionPolicyMutation) SetSweepCutoff(t time.Time) {
+	m.sweep_cutoff = &t
+}
+
+// SweepCutoff returns the value of the "sweep_cutoff" field in the mutation.
+func (m *RetentionPolicyMutation) SweepCutoff() (r time.Time, exists bool) {
+	v := m.sweep_cutoff
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSweepCutoff returns the old "sweep_cutoff" field's value of the RetentionPolicy entity.
+// If the RetentionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RetentionPolicyMutation) OldSweepCutoff(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSweepCutoff is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSweepCutoff requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSweepCutoff: %w", err)
+	}
+	return oldValue.SweepCutoff, nil
+}
+
+// ClearSweepCutoff clears the value of the "sweep_cutoff" field.
+func (m *RetentionPolicyMutation) ClearSweepCutoff() {
+	m.sweep_cutoff = nil
+	m.clearedFields[retentionpolicy.FieldSweepCutoff] = struct{}{}
+}
+
+// SweepCutoffCleared returns if the "sweep_cutoff" field was cleared in this mutation.
+func (m *RetentionPolicyMutation) SweepCutoffCleared() bool {
+	_, ok := m.clearedFields[retentionpolicy.FieldSweepCutoff]
+	return ok
+}
+
+// ResetSweepCutoff resets all changes to the "sweep_cutoff" field.
+func (m *RetentionPolicyMutation) ResetSweepCutoff() {
+	m.sweep_cutoff = nil
+	delete(m.clearedFields, retentionpolicy.FieldSweepCutoff)
+}
+
 // Where appends a list predicates to the RetentionPolicyMutation builder.
 func (m *RetentionPolicyMutation) Where(ps ...predicate.RetentionPolicy) {
 	m.predicates = append(m.predicates, ps...)
@@ -11821,7 +11979,7 @@ func (m *RetentionPolicyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RetentionPolicyMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 12)
 	if m.created_at != nil {
 		fields = append(fields, retentionpolicy.FieldCreatedAt)
 	}
@@ -11849,6 +12007,15 @@ func (m *RetentionPolicyMutation) Fields() []string {
 	if m.last_run_at != nil {
 		fields = append(fields, retentionpolicy.FieldLastRunAt)
 	}
+	if m.rows_affected != nil {
+		fields = append(fields, retentionpolicy.FieldRowsAffected)
+	}
+	if m.sweep_cursor != nil {
+		fields = append(fields, retentionpolicy.FieldSweepCursor)
+	}
+	if m.sweep_cutoff != nil {
+		fields = append(fields, retentionpolicy.FieldSweepCutoff)
+	}
 	return fields
 }
 
@@ -11875,6 +12042,12 @@ func (m *RetentionPolicyMutation) Field(name string) (ent.Value, bool) {
 		return m.Enabled()
 	case retentionpolicy.FieldLastRunAt:
 		return m.LastRunAt()
+	case retentionpolicy.FieldRowsAffected:
+		return m.RowsAffected()
+	case retentionpolicy.FieldSweepCursor:
+		return m.SweepCursor()
+	case retentionpolicy.FieldSweepCutoff:
+		return m.SweepCutoff()
 	}
 	return nil, false
 }
@@ -11902,6 +12075,12 @@ func (m *RetentionPolicyMutation) OldField(ctx context.Context, name string) (en
 		return m.OldEnabled(ctx)
 	case retentionpolicy.FieldLastRunAt:
 		return m.OldLastRunAt(ctx)
+	case retentionpolicy.FieldRowsAffected:
+		return m.OldRowsAffected(ctx)
+	case retentionpolicy.FieldSweepCursor:
+		return m.OldSweepCursor(ctx)
+	case retentionpolicy.FieldSweepCutoff:
+		return m.OldSweepCutoff(ctx)
 	}
 	return nil, fmt.Errorf("unknown RetentionPolicy field %s", name)
 }
@@ -11974,6 +12153,27 @@ func (m *RetentionPolicyMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastRunAt(v)
 		return nil
+	case retentionpolicy.FieldRowsAffected:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRowsAffected(v)
+		return nil
+	case retentionpolicy.FieldSweepCursor:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSweepCursor(v)
+		return nil
+	case retentionpolicy.FieldSweepCutoff:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSweepCutoff(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RetentionPolicy field %s", name)
 }
@@ -11985,6 +12185,9 @@ func (m *RetentionPolicyMutation) AddedFields() []string {
 	if m.addkeep_days != nil {
 		fields = append(fields, retentionpolicy.FieldKeepDays)
 	}
+	if m.addrows_affected != nil {
+		fields = append(fields, retentionpolicy.FieldRowsAffected)
+	}
 	return fields
 }
 
@@ -11995,6 +12198,8 @@ func (m *RetentionPolicyMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case retentionpolicy.FieldKeepDays:
 		return m.AddedKeepDays()
+	case retentionpolicy.FieldRowsAffected:
+		return m.AddedRowsAffected()
 	}
 	return nil, false
 }
@@ -12010,6 +12215,13 @@ func (m *RetentionPolicyMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddKeepDays(v)
+		return nil
+	case retentionpolicy.FieldRowsAffected:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRowsAffected(v)
 		return nil
 	}
 	return fmt.Errorf("unknown RetentionPolicy numeric field %s", name)
@@ -12027,6 +12239,12 @@ func (m *RetentionPolicyMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(retentionpolicy.FieldLastRunAt) {
 		fields = append(fields, retentionpolicy.FieldLastRunAt)
+	}
+	if m.FieldCleared(retentionpolicy.FieldSweepCursor) {
+		fields = append(fields, retentionpolicy.FieldSweepCursor)
+	}
+	if m.FieldCleared(retentionpolicy.FieldSweepCutoff) {
+		fields = append(fields, retentionpolicy.FieldSweepCutoff)
 	}
 	return fields
 }
@@ -12050,6 +12268,12 @@ func (m *RetentionPolicyMutation) ClearField(name string) error {
 		return nil
 	case retentionpolicy.FieldLastRunAt:
 		m.ClearLastRunAt()
+		return nil
+	case retentionpolicy.FieldSweepCursor:
+		m.ClearSweepCursor()
+		return nil
+	case retentionpolicy.FieldSweepCutoff:
+		m.ClearSweepCutoff()
 		return nil
 	}
 	return fmt.Errorf("unknown RetentionPolicy nullable field %s", name)
@@ -12085,6 +12309,15 @@ func (m *RetentionPolicyMutation) ResetField(name string) error {
 		return nil
 	case retentionpolicy.FieldLastRunAt:
 		m.ResetLastRunAt()
+		return nil
+	case retentionpolicy.FieldRowsAffected:
+		m.ResetRowsAffected()
+		return nil
+	case retentionpolicy.FieldSweepCursor:
+		m.ResetSweepCursor()
+		return nil
+	case retentionpolicy.FieldSweepCutoff:
+		m.ResetSweepCutoff()
 		return nil
 	}
 	return fmt.Errorf("unknown RetentionPolicy field %s", name)

@@ -35,7 +35,13 @@ type RetentionPolicy struct {
 	// Enabled holds the value of the "enabled" field.
 	Enabled bool `json:"enabled,omitempty"`
 	// LastRunAt holds the value of the "last_run_at" field.
-	LastRunAt    *time.Time `json:"last_run_at,omitempty"`
+	LastRunAt *time.Time `json:"last_run_at,omitempty"`
+	// RowsAffected holds the value of the "rows_affected" field.
+	RowsAffected int64 `json:"rows_affected,omitempty"`
+	// SweepCursor holds the value of the "sweep_cursor" field.
+	SweepCursor *uuid.UUID `json:"sweep_cursor,omitempty"`
+	// SweepCutoff holds the value of the "sweep_cutoff" field.
+	SweepCutoff  *time.Time `json:"sweep_cutoff,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -44,13 +50,15 @@ func (*RetentionPolicy) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case retentionpolicy.FieldSweepCursor:
+			values[i] = &sql.NullScanner{S: new(uuid.UUID)}
 		case retentionpolicy.FieldEnabled:
 			values[i] = new(sql.NullBool)
-		case retentionpolicy.FieldKeepDays:
+		case retentionpolicy.FieldKeepDays, retentionpolicy.FieldRowsAffected:
 			values[i] = new(sql.NullInt64)
 		case retentionpolicy.FieldName, retentionpolicy.FieldKind, retentionpolicy.FieldEventPattern, retentionpolicy.FieldAction:
 			values[i] = new(sql.NullString)
-		case retentionpolicy.FieldCreatedAt, retentionpolicy.FieldUpdatedAt, retentionpolicy.FieldLastRunAt:
+		case retentionpolicy.FieldCreatedAt, retentionpolicy.FieldUpdatedAt, retentionpolicy.FieldLastRunAt, retentionpolicy.FieldSweepCutoff:
 			values[i] = new(sql.NullTime)
 		case retentionpolicy.FieldID:
 			values[i] = new(uuid.UUID)
@@ -130,6 +138,26 @@ func (_m *RetentionPolicy) assignValues(columns []string, values []any) error {
 				_m.LastRunAt = new(time.Time)
 				*_m.LastRunAt = value.Time
 			}
+		case retentionpolicy.FieldRowsAffected:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rows_affected", values[i])
+			} else if value.Valid {
+				_m.RowsAffected = value.Int64
+			}
+		case retentionpolicy.FieldSweepCursor:
+			if value, ok := values[i].(*sql.NullScanner); !ok {
+				return fmt.Errorf("unexpected type %T for field sweep_cursor", values[i])
+			} else if value.Valid {
+				_m.SweepCursor = new(uuid.UUID)
+				*_m.SweepCursor = *value.S.(*uuid.UUID)
+			}
+		case retentionpolicy.FieldSweepCutoff:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field sweep_cutoff", values[i])
+			} else if value.Valid {
+				_m.SweepCutoff = new(time.Time)
+				*_m.SweepCutoff = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -192,6 +220,19 @@ func (_m *RetentionPolicy) String() string {
 	builder.WriteString(", ")
 	if v := _m.LastRunAt; v != nil {
 		builder.WriteString("last_run_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("rows_affected=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RowsAffected))
+	builder.WriteString(", ")
+	if v := _m.SweepCursor; v != nil {
+		builder.WriteString("sweep_cursor=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.SweepCutoff; v != nil {
+		builder.WriteString("sweep_cutoff=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

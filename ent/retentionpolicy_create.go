@@ -126,6 +126,48 @@ func (_c *RetentionPolicyCreate) SetNillableLastRunAt(v *time.Time) *RetentionPo
 	return _c
 }
 
+// SetRowsAffected sets the "rows_affected" field.
+func (_c *RetentionPolicyCreate) SetRowsAffected(v int64) *RetentionPolicyCreate {
+	_c.mutation.SetRowsAffected(v)
+	return _c
+}
+
+// SetNillableRowsAffected sets the "rows_affected" field if the given value is not nil.
+func (_c *RetentionPolicyCreate) SetNillableRowsAffected(v *int64) *RetentionPolicyCreate {
+	if v != nil {
+		_c.SetRowsAffected(*v)
+	}
+	return _c
+}
+
+// SetSweepCursor sets the "sweep_cursor" field.
+func (_c *RetentionPolicyCreate) SetSweepCursor(v uuid.UUID) *RetentionPolicyCreate {
+	_c.mutation.SetSweepCursor(v)
+	return _c
+}
+
+// SetNillableSweepCursor sets the "sweep_cursor" field if the given value is not nil.
+func (_c *RetentionPolicyCreate) SetNillableSweepCursor(v *uuid.UUID) *RetentionPolicyCreate {
+	if v != nil {
+		_c.SetSweepCursor(*v)
+	}
+	return _c
+}
+
+// SetSweepCutoff sets the "sweep_cutoff" field.
+func (_c *RetentionPolicyCreate) SetSweepCutoff(v time.Time) *RetentionPolicyCreate {
+	_c.mutation.SetSweepCutoff(v)
+	return _c
+}
+
+// SetNillableSweepCutoff sets the "sweep_cutoff" field if the given value is not nil.
+func (_c *RetentionPolicyCreate) SetNillableSweepCutoff(v *time.Time) *RetentionPolicyCreate {
+	if v != nil {
+		_c.SetSweepCutoff(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RetentionPolicyCreate) SetID(v uuid.UUID) *RetentionPolicyCreate {
 	_c.mutation.SetID(v)
@@ -187,6 +229,10 @@ func (_c *RetentionPolicyCreate) defaults() {
 		v := retentionpolicy.DefaultEnabled
 		_c.mutation.SetEnabled(v)
 	}
+	if _, ok := _c.mutation.RowsAffected(); !ok {
+		v := retentionpolicy.DefaultRowsAffected
+		_c.mutation.SetRowsAffected(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := retentionpolicy.DefaultID()
 		_c.mutation.SetID(v)
@@ -209,6 +255,11 @@ func (_c *RetentionPolicyCreate) check() error {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "RetentionPolicy.name": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.EventPattern(); ok {
+		if err := retentionpolicy.EventPatternValidator(v); err != nil {
+			return &ValidationError{Name: "event_pattern", err: fmt.Errorf(`ent: validator failed for field "RetentionPolicy.event_pattern": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.KeepDays(); !ok {
 		return &ValidationError{Name: "keep_days", err: errors.New(`ent: missing required field "RetentionPolicy.keep_days"`)}
 	}
@@ -227,6 +278,9 @@ func (_c *RetentionPolicyCreate) check() error {
 	}
 	if _, ok := _c.mutation.Enabled(); !ok {
 		return &ValidationError{Name: "enabled", err: errors.New(`ent: missing required field "RetentionPolicy.enabled"`)}
+	}
+	if _, ok := _c.mutation.RowsAffected(); !ok {
+		return &ValidationError{Name: "rows_affected", err: errors.New(`ent: missing required field "RetentionPolicy.rows_affected"`)}
 	}
 	return nil
 }
@@ -299,6 +353,18 @@ func (_c *RetentionPolicyCreate) createSpec() (*RetentionPolicy, *sqlgraph.Creat
 	if value, ok := _c.mutation.LastRunAt(); ok {
 		_spec.SetField(retentionpolicy.FieldLastRunAt, field.TypeTime, value)
 		_node.LastRunAt = &value
+	}
+	if value, ok := _c.mutation.RowsAffected(); ok {
+		_spec.SetField(retentionpolicy.FieldRowsAffected, field.TypeInt64, value)
+		_node.RowsAffected = value
+	}
+	if value, ok := _c.mutation.SweepCursor(); ok {
+		_spec.SetField(retentionpolicy.FieldSweepCursor, field.TypeUUID, value)
+		_node.SweepCursor = &value
+	}
+	if value, ok := _c.mutation.SweepCutoff(); ok {
+		_spec.SetField(retentionpolicy.FieldSweepCutoff, field.TypeTime, value)
+		_node.SweepCutoff = &value
 	}
 	return _node, _spec
 }
@@ -469,6 +535,60 @@ func (u *RetentionPolicyUpsert) UpdateLastRunAt() *RetentionPolicyUpsert {
 // ClearLastRunAt clears the value of the "last_run_at" field.
 func (u *RetentionPolicyUpsert) ClearLastRunAt() *RetentionPolicyUpsert {
 	u.SetNull(retentionpolicy.FieldLastRunAt)
+	return u
+}
+
+// SetRowsAffected sets the "rows_affected" field.
+func (u *RetentionPolicyUpsert) SetRowsAffected(v int64) *RetentionPolicyUpsert {
+	u.Set(retentionpolicy.FieldRowsAffected, v)
+	return u
+}
+
+// UpdateRowsAffected sets the "rows_affected" field to the value that was provided on create.
+func (u *RetentionPolicyUpsert) UpdateRowsAffected() *RetentionPolicyUpsert {
+	u.SetExcluded(retentionpolicy.FieldRowsAffected)
+	return u
+}
+
+// AddRowsAffected adds v to the "rows_affected" field.
+func (u *RetentionPolicyUpsert) AddRowsAffected(v int64) *RetentionPolicyUpsert {
+	u.Add(retentionpolicy.FieldRowsAffected, v)
+	return u
+}
+
+// SetSweepCursor sets the "sweep_cursor" field.
+func (u *RetentionPolicyUpsert) SetSweepCursor(v uuid.UUID) *RetentionPolicyUpsert {
+	u.Set(retentionpolicy.FieldSweepCursor, v)
+	return u
+}
+
+// UpdateSweepCursor sets the "sweep_cursor" field to the value that was provided on create.
+func (u *RetentionPolicyUpsert) UpdateSweepCursor() *RetentionPolicyUpsert {
+	u.SetExcluded(retentionpolicy.FieldSweepCursor)
+	return u
+}
+
+// ClearSweepCursor clears the value of the "sweep_cursor" field.
+func (u *RetentionPolicyUpsert) ClearSweepCursor() *RetentionPolicyUpsert {
+	u.SetNull(retentionpolicy.FieldSweepCursor)
+	return u
+}
+
+// SetSweepCutoff sets the "sweep_cutoff" field.
+func (u *RetentionPolicyUpsert) SetSweepCutoff(v time.Time) *RetentionPolicyUpsert {
+	u.Set(retentionpolicy.FieldSweepCutoff, v)
+	return u
+}
+
+// UpdateSweepCutoff sets the "sweep_cutoff" field to the value that was provided on create.
+func (u *RetentionPolicyUpsert) UpdateSweepCutoff() *RetentionPolicyUpsert {
+	u.SetExcluded(retentionpolicy.FieldSweepCutoff)
+	return u
+}
+
+// ClearSweepCutoff clears the value of the "sweep_cutoff" field.
+func (u *RetentionPolicyUpsert) ClearSweepCutoff() *RetentionPolicyUpsert {
+	u.SetNull(retentionpolicy.FieldSweepCutoff)
 	return u
 }
 
@@ -660,6 +780,69 @@ func (u *RetentionPolicyUpsertOne) UpdateLastRunAt() *RetentionPolicyUpsertOne {
 func (u *RetentionPolicyUpsertOne) ClearLastRunAt() *RetentionPolicyUpsertOne {
 	return u.Update(func(s *RetentionPolicyUpsert) {
 		s.ClearLastRunAt()
+	})
+}
+
+// SetRowsAffected sets the "rows_affected" field.
+func (u *RetentionPolicyUpsertOne) SetRowsAffected(v int64) *RetentionPolicyUpsertOne {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.SetRowsAffected(v)
+	})
+}
+
+// AddRowsAffected adds v to the "rows_affected" field.
+func (u *RetentionPolicyUpsertOne) AddRowsAffected(v int64) *RetentionPolicyUpsertOne {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.AddRowsAffected(v)
+	})
+}
+
+// UpdateRowsAffected sets the "rows_affected" field to the value that was provided on create.
+func (u *RetentionPolicyUpsertOne) UpdateRowsAffected() *RetentionPolicyUpsertOne {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.UpdateRowsAffected()
+	})
+}
+
+// SetSweepCursor sets the "sweep_cursor" field.
+func (u *RetentionPolicyUpsertOne) SetSweepCursor(v uuid.UUID) *RetentionPolicyUpsertOne {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.SetSweepCursor(v)
+	})
+}
+
+// UpdateSweepCursor sets the "sweep_cursor" field to the value that was provided on create.
+func (u *RetentionPolicyUpsertOne) UpdateSweepCursor() *RetentionPolicyUpsertOne {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.UpdateSweepCursor()
+	})
+}
+
+// ClearSweepCursor clears the value of the "sweep_cursor" field.
+func (u *RetentionPolicyUpsertOne) ClearSweepCursor() *RetentionPolicyUpsertOne {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.ClearSweepCursor()
+	})
+}
+
+// SetSweepCutoff sets the "sweep_cutoff" field.
+func (u *RetentionPolicyUpsertOne) SetSweepCutoff(v time.Time) *RetentionPolicyUpsertOne {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.SetSweepCutoff(v)
+	})
+}
+
+// UpdateSweepCutoff sets the "sweep_cutoff" field to the value that was provided on create.
+func (u *RetentionPolicyUpsertOne) UpdateSweepCutoff() *RetentionPolicyUpsertOne {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.UpdateSweepCutoff()
+	})
+}
+
+// ClearSweepCutoff clears the value of the "sweep_cutoff" field.
+func (u *RetentionPolicyUpsertOne) ClearSweepCutoff() *RetentionPolicyUpsertOne {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.ClearSweepCutoff()
 	})
 }
 
@@ -1018,6 +1201,69 @@ func (u *RetentionPolicyUpsertBulk) UpdateLastRunAt() *RetentionPolicyUpsertBulk
 func (u *RetentionPolicyUpsertBulk) ClearLastRunAt() *RetentionPolicyUpsertBulk {
 	return u.Update(func(s *RetentionPolicyUpsert) {
 		s.ClearLastRunAt()
+	})
+}
+
+// SetRowsAffected sets the "rows_affected" field.
+func (u *RetentionPolicyUpsertBulk) SetRowsAffected(v int64) *RetentionPolicyUpsertBulk {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.SetRowsAffected(v)
+	})
+}
+
+// AddRowsAffected adds v to the "rows_affected" field.
+func (u *RetentionPolicyUpsertBulk) AddRowsAffected(v int64) *RetentionPolicyUpsertBulk {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.AddRowsAffected(v)
+	})
+}
+
+// UpdateRowsAffected sets the "rows_affected" field to the value that was provided on create.
+func (u *RetentionPolicyUpsertBulk) UpdateRowsAffected() *RetentionPolicyUpsertBulk {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.UpdateRowsAffected()
+	})
+}
+
+// SetSweepCursor sets the "sweep_cursor" field.
+func (u *RetentionPolicyUpsertBulk) SetSweepCursor(v uuid.UUID) *RetentionPolicyUpsertBulk {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.SetSweepCursor(v)
+	})
+}
+
+// UpdateSweepCursor sets the "sweep_cursor" field to the value that was provided on create.
+func (u *RetentionPolicyUpsertBulk) UpdateSweepCursor() *RetentionPolicyUpsertBulk {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.UpdateSweepCursor()
+	})
+}
+
+// ClearSweepCursor clears the value of the "sweep_cursor" field.
+func (u *RetentionPolicyUpsertBulk) ClearSweepCursor() *RetentionPolicyUpsertBulk {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.ClearSweepCursor()
+	})
+}
+
+// SetSweepCutoff sets the "sweep_cutoff" field.
+func (u *RetentionPolicyUpsertBulk) SetSweepCutoff(v time.Time) *RetentionPolicyUpsertBulk {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.SetSweepCutoff(v)
+	})
+}
+
+// UpdateSweepCutoff sets the "sweep_cutoff" field to the value that was provided on create.
+func (u *RetentionPolicyUpsertBulk) UpdateSweepCutoff() *RetentionPolicyUpsertBulk {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.UpdateSweepCutoff()
+	})
+}
+
+// ClearSweepCutoff clears the value of the "sweep_cutoff" field.
+func (u *RetentionPolicyUpsertBulk) ClearSweepCutoff() *RetentionPolicyUpsertBulk {
+	return u.Update(func(s *RetentionPolicyUpsert) {
+		s.ClearSweepCutoff()
 	})
 }
 

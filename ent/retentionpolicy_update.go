@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/cairn-cdp/cairn/ent/predicate"
 	"github.com/cairn-cdp/cairn/ent/retentionpolicy"
+	"github.com/google/uuid"
 )
 
 // RetentionPolicyUpdate is the builder for updating RetentionPolicy entities.
@@ -158,6 +159,67 @@ func (_u *RetentionPolicyUpdate) ClearLastRunAt() *RetentionPolicyUpdate {
 	return _u
 }
 
+// SetRowsAffected sets the "rows_affected" field.
+func (_u *RetentionPolicyUpdate) SetRowsAffected(v int64) *RetentionPolicyUpdate {
+	_u.mutation.ResetRowsAffected()
+	_u.mutation.SetRowsAffected(v)
+	return _u
+}
+
+// SetNillableRowsAffected sets the "rows_affected" field if the given value is not nil.
+func (_u *RetentionPolicyUpdate) SetNillableRowsAffected(v *int64) *RetentionPolicyUpdate {
+	if v != nil {
+		_u.SetRowsAffected(*v)
+	}
+	return _u
+}
+
+// AddRowsAffected adds value to the "rows_affected" field.
+func (_u *RetentionPolicyUpdate) AddRowsAffected(v int64) *RetentionPolicyUpdate {
+	_u.mutation.AddRowsAffected(v)
+	return _u
+}
+
+// SetSweepCursor sets the "sweep_cursor" field.
+func (_u *RetentionPolicyUpdate) SetSweepCursor(v uuid.UUID) *RetentionPolicyUpdate {
+	_u.mutation.SetSweepCursor(v)
+	return _u
+}
+
+// SetNillableSweepCursor sets the "sweep_cursor" field if the given value is not nil.
+func (_u *RetentionPolicyUpdate) SetNillableSweepCursor(v *uuid.UUID) *RetentionPolicyUpdate {
+	if v != nil {
+		_u.SetSweepCursor(*v)
+	}
+	return _u
+}
+
+// ClearSweepCursor clears the value of the "sweep_cursor" field.
+func (_u *RetentionPolicyUpdate) ClearSweepCursor() *RetentionPolicyUpdate {
+	_u.mutation.ClearSweepCursor()
+	return _u
+}
+
+// SetSweepCutoff sets the "sweep_cutoff" field.
+func (_u *RetentionPolicyUpdate) SetSweepCutoff(v time.Time) *RetentionPolicyUpdate {
+	_u.mutation.SetSweepCutoff(v)
+	return _u
+}
+
+// SetNillableSweepCutoff sets the "sweep_cutoff" field if the given value is not nil.
+func (_u *RetentionPolicyUpdate) SetNillableSweepCutoff(v *time.Time) *RetentionPolicyUpdate {
+	if v != nil {
+		_u.SetSweepCutoff(*v)
+	}
+	return _u
+}
+
+// ClearSweepCutoff clears the value of the "sweep_cutoff" field.
+func (_u *RetentionPolicyUpdate) ClearSweepCutoff() *RetentionPolicyUpdate {
+	_u.mutation.ClearSweepCutoff()
+	return _u
+}
+
 // Mutation returns the RetentionPolicyMutation object of the builder.
 func (_u *RetentionPolicyUpdate) Mutation() *RetentionPolicyMutation {
 	return _u.mutation
@@ -204,6 +266,11 @@ func (_u *RetentionPolicyUpdate) check() error {
 	if v, ok := _u.mutation.Name(); ok {
 		if err := retentionpolicy.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "RetentionPolicy.name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.EventPattern(); ok {
+		if err := retentionpolicy.EventPatternValidator(v); err != nil {
+			return &ValidationError{Name: "event_pattern", err: fmt.Errorf(`ent: validator failed for field "RetentionPolicy.event_pattern": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.KeepDays(); ok {
@@ -272,6 +339,24 @@ func (_u *RetentionPolicyUpdate) sqlSave(ctx context.Context) (_node int, err er
 	}
 	if _u.mutation.LastRunAtCleared() {
 		_spec.ClearField(retentionpolicy.FieldLastRunAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.RowsAffected(); ok {
+		_spec.SetField(retentionpolicy.FieldRowsAffected, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedRowsAffected(); ok {
+		_spec.AddField(retentionpolicy.FieldRowsAffected, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.SweepCursor(); ok {
+		_spec.SetField(retentionpolicy.FieldSweepCursor, field.TypeUUID, value)
+	}
+	if _u.mutation.SweepCursorCleared() {
+		_spec.ClearField(retentionpolicy.FieldSweepCursor, field.TypeUUID)
+	}
+	if value, ok := _u.mutation.SweepCutoff(); ok {
+		_spec.SetField(retentionpolicy.FieldSweepCutoff, field.TypeTime, value)
+	}
+	if _u.mutation.SweepCutoffCleared() {
+		_spec.ClearField(retentionpolicy.FieldSweepCutoff, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -424,6 +509,67 @@ func (_u *RetentionPolicyUpdateOne) ClearLastRunAt() *RetentionPolicyUpdateOne {
 	return _u
 }
 
+// SetRowsAffected sets the "rows_affected" field.
+func (_u *RetentionPolicyUpdateOne) SetRowsAffected(v int64) *RetentionPolicyUpdateOne {
+	_u.mutation.ResetRowsAffected()
+	_u.mutation.SetRowsAffected(v)
+	return _u
+}
+
+// SetNillableRowsAffected sets the "rows_affected" field if the given value is not nil.
+func (_u *RetentionPolicyUpdateOne) SetNillableRowsAffected(v *int64) *RetentionPolicyUpdateOne {
+	if v != nil {
+		_u.SetRowsAffected(*v)
+	}
+	return _u
+}
+
+// AddRowsAffected adds value to the "rows_affected" field.
+func (_u *RetentionPolicyUpdateOne) AddRowsAffected(v int64) *RetentionPolicyUpdateOne {
+	_u.mutation.AddRowsAffected(v)
+	return _u
+}
+
+// SetSweepCursor sets the "sweep_cursor" field.
+func (_u *RetentionPolicyUpdateOne) SetSweepCursor(v uuid.UUID) *RetentionPolicyUpdateOne {
+	_u.mutation.SetSweepCursor(v)
+	return _u
+}
+
+// SetNillableSweepCursor sets the "sweep_cursor" field if the given value is not nil.
+func (_u *RetentionPolicyUpdateOne) SetNillableSweepCursor(v *uuid.UUID) *RetentionPolicyUpdateOne {
+	if v != nil {
+		_u.SetSweepCursor(*v)
+	}
+	return _u
+}
+
+// ClearSweepCursor clears the value of the "sweep_cursor" field.
+func (_u *RetentionPolicyUpdateOne) ClearSweepCursor() *RetentionPolicyUpdateOne {
+	_u.mutation.ClearSweepCursor()
+	return _u
+}
+
+// SetSweepCutoff sets the "sweep_cutoff" field.
+func (_u *RetentionPolicyUpdateOne) SetSweepCutoff(v time.Time) *RetentionPolicyUpdateOne {
+	_u.mutation.SetSweepCutoff(v)
+	return _u
+}
+
+// SetNillableSweepCutoff sets the "sweep_cutoff" field if the given value is not nil.
+func (_u *RetentionPolicyUpdateOne) SetNillableSweepCutoff(v *time.Time) *RetentionPolicyUpdateOne {
+	if v != nil {
+		_u.SetSweepCutoff(*v)
+	}
+	return _u
+}
+
+// ClearSweepCutoff clears the value of the "sweep_cutoff" field.
+func (_u *RetentionPolicyUpdateOne) ClearSweepCutoff() *RetentionPolicyUpdateOne {
+	_u.mutation.ClearSweepCutoff()
+	return _u
+}
+
 // Mutation returns the RetentionPolicyMutation object of the builder.
 func (_u *RetentionPolicyUpdateOne) Mutation() *RetentionPolicyMutation {
 	return _u.mutation
@@ -483,6 +629,11 @@ func (_u *RetentionPolicyUpdateOne) check() error {
 	if v, ok := _u.mutation.Name(); ok {
 		if err := retentionpolicy.NameValidator(v); err != nil {
 			return &ValidationError{Name: "name", err: fmt.Errorf(`ent: validator failed for field "RetentionPolicy.name": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.EventPattern(); ok {
+		if err := retentionpolicy.EventPatternValidator(v); err != nil {
+			return &ValidationError{Name: "event_pattern", err: fmt.Errorf(`ent: validator failed for field "RetentionPolicy.event_pattern": %w`, err)}
 		}
 	}
 	if v, ok := _u.mutation.KeepDays(); ok {
@@ -568,6 +719,24 @@ func (_u *RetentionPolicyUpdateOne) sqlSave(ctx context.Context) (_node *Retenti
 	}
 	if _u.mutation.LastRunAtCleared() {
 		_spec.ClearField(retentionpolicy.FieldLastRunAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.RowsAffected(); ok {
+		_spec.SetField(retentionpolicy.FieldRowsAffected, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedRowsAffected(); ok {
+		_spec.AddField(retentionpolicy.FieldRowsAffected, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.SweepCursor(); ok {
+		_spec.SetField(retentionpolicy.FieldSweepCursor, field.TypeUUID, value)
+	}
+	if _u.mutation.SweepCursorCleared() {
+		_spec.ClearField(retentionpolicy.FieldSweepCursor, field.TypeUUID)
+	}
+	if value, ok := _u.mutation.SweepCutoff(); ok {
+		_spec.SetField(retentionpolicy.FieldSweepCutoff, field.TypeTime, value)
+	}
+	if _u.mutation.SweepCutoffCleared() {
+		_spec.ClearField(retentionpolicy.FieldSweepCutoff, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &RetentionPolicy{config: _u.config}

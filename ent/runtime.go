@@ -454,6 +454,10 @@ func init() {
 			return nil
 		}
 	}()
+	// retentionpolicyDescEventPattern is the schema descriptor for event_pattern field.
+	retentionpolicyDescEventPattern := retentionpolicyFields[2].Descriptor()
+	// retentionpolicy.EventPatternValidator is a validator for the "event_pattern" field. It is called by the builders before save.
+	retentionpolicy.EventPatternValidator = retentionpolicyDescEventPattern.Validators[0].(func(string) error)
 	// retentionpolicyDescKeepDays is the schema descriptor for keep_days field.
 	retentionpolicyDescKeepDays := retentionpolicyFields[3].Descriptor()
 	// retentionpolicy.KeepDaysValidator is a validator for the "keep_days" field. It is called by the builders before save.
@@ -462,6 +466,10 @@ func init() {
 	retentionpolicyDescEnabled := retentionpolicyFields[5].Descriptor()
 	// retentionpolicy.DefaultEnabled holds the default value on creation for the enabled field.
 	retentionpolicy.DefaultEnabled = retentionpolicyDescEnabled.Default.(bool)
+	// retentionpolicyDescRowsAffected is the schema descriptor for rows_affected field.
+	retentionpolicyDescRowsAffected := retentionpolicyFields[7].Descriptor()
+	// retentionpolicy.DefaultRowsAffected holds the default value on creation for the rows_affected field.
+	retentionpolicy.DefaultRowsAffected = retentionpolicyDescRowsAffected.Default.(int64)
 	// retentionpolicyDescID is the schema descriptor for id field.
 	retentionpolicyDescID := retentionpolicyMixinFields0[0].Descriptor()
 	// retentionpolicy.DefaultID holds the default value on creation for the id field.

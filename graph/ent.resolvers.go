@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/ent/customer"
 	"github.com/cairn-cdp/cairn/graph/generated"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/google/uuid"
 )
 
@@ -34,6 +35,15 @@ func (r *customerResolver) Interactions(ctx context.Context, obj *ent.Customer, 
 		return pre.connection(first), nil
 	}
 	return obj.Interactions(ctx, after, first, before, last, orderBy, where)
+}
+
+// Consents is the resolver for the consents field.
+func (r *customerResolver) Consents(ctx context.Context, obj *ent.Customer) ([]*ent.Consent, error) {
+	cs, err := obj.Consents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return privacy.NewestFirst(cs), nil
 }
 
 // Node is the resolver for the node field.
@@ -115,16 +125,28 @@ func (r *Resolver) Customer() generated.CustomerResolver { return &customerResol
 // Destination returns generated.DestinationResolver implementation.
 func (r *Resolver) Destination() generated.DestinationResolver { return &destinationResolver{r} }
 
+// PrivacyRequest returns generated.PrivacyRequestResolver implementation.
+func (r *Resolver) PrivacyRequest() generated.PrivacyRequestResolver {
+	return &privacyRequestResolver{r}
+}
+
 // Query returns generated.QueryResolver implementation.
 func (r *Resolver) Query() generated.QueryResolver { return &queryResolver{r} }
+
+// RetentionPolicy returns generated.RetentionPolicyResolver implementation.
+func (r *Resolver) RetentionPolicy() generated.RetentionPolicyResolver {
+	return &retentionPolicyResolver{r}
+}
 
 // Segment returns generated.SegmentResolver implementation.
 func (r *Resolver) Segment() generated.SegmentResolver { return &segmentResolver{r} }
 
 type (
-	campaignResolver    struct{ *Resolver }
-	customerResolver    struct{ *Resolver }
-	destinationResolver struct{ *Resolver }
-	queryResolver       struct{ *Resolver }
-	segmentResolver     struct{ *Resolver }
+	campaignResolver        struct{ *Resolver }
+	customerResolver        struct{ *Resolver }
+	destinationResolver     struct{ *Resolver }
+	privacyRequestResolver  struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	retentionPolicyResolver struct{ *Resolver }
+	segmentResolver         struct{ *Resolver }
 )

@@ -17,6 +17,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/profile"
 	"github.com/cairn-cdp/cairn/internal/rfm"
 	"github.com/cairn-cdp/cairn/internal/segment"
@@ -52,9 +53,9 @@ func badInput(format string, args ...any) error {
 
 // notFoundErrors and badInputErrors list the domain sentinels; add a domain's errors here.
 var (
-	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound, identity.ErrNotFound, segment.ErrNotFound, campaign.ErrNotFound}
-	badInputErrors = []error{scalar.ErrInvalidID, auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput, rfm.ErrInvalidInput, campaign.ErrInvalidInput}
-	conflictErrors = []error{identity.ErrConflict, segment.ErrInUse, campaign.ErrConflict}
+	notFoundErrors = []error{errNotFound, auth.ErrNotFound, profile.ErrNotFound, identity.ErrNotFound, segment.ErrNotFound, campaign.ErrNotFound, privacy.ErrPolicyNotFound, privacy.ErrNotFound}
+	badInputErrors = []error{scalar.ErrInvalidID, auth.ErrInvalidInput, identity.ErrInvalidInput, segment.ErrInvalidRule, segment.ErrInvalidInput, rfm.ErrInvalidInput, campaign.ErrInvalidInput, privacy.ErrInvalidPolicy, privacy.ErrInvalidInput}
+	conflictErrors = []error{identity.ErrConflict, segment.ErrInUse, campaign.ErrConflict, privacy.ErrSweepRunning}
 )
 
 // Code returns the GraphQL error code for err.

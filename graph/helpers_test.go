@@ -33,7 +33,8 @@ func newServerLog(t *testing.T, db *sql.DB, client *ent.Client, log *slog.Logger
 	keys := auth.NewKeys(db, log)
 	srv := server.New(server.Config{DB: db, Keys: keys, Log: log,
 		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Log: log,
-			Jobs: jobs.Reader{Client: rc}, SegmentJobs: jobs.SegmentScheduler{Client: rc}, RFMJobs: jobs.RFMScheduler{Client: rc}}})
+			Jobs: jobs.Reader{Client: rc}, SegmentJobs: jobs.SegmentScheduler{Client: rc}, RFMJobs: jobs.RFMScheduler{Client: rc},
+			RetentionJobs: jobs.RetentionScheduler{Client: rc}}})
 	return srv, keys
 }
 

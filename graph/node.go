@@ -38,6 +38,8 @@ var nodeScopes = map[string]auth.Scope{
 	apikey.Table:         auth.ScopeAdmin,
 	auditevent.Table:     auth.ScopeAdmin,
 	privacyrequest.Table: auth.ScopePrivacy,
+	// Retention policies are read with the privacy scope, as retentionPolicies is.
+	retentionpolicy.Table: auth.ScopePrivacy,
 }
 
 var nodeTypeQuery = func() string {

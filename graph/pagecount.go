@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -32,9 +33,40 @@ func countFree(ctx context.Context) context.Context {
 	if !hasPageInfo {
 		return ctx
 	}
+	return withoutFields(ctx, fc, fields, "pageInfo")
+}
+
+// pageOnly returns the context to hand ent's Paginate for a connection whose totalCount the
+// caller counts itself: totalCount and pageInfo hidden, so Paginate runs no COUNT (pageInfo is
+// still filled, see countFree). ok is false when the selection has no edges: Paginate then
+// answers from its COUNT alone, and the caller must let it.
+func pageOnly(ctx context.Context) (_ context.Context, totalCount, ok bool) {
+	fc := graphql.GetFieldContext(ctx)
+	oc := graphql.GetOperationContext(ctx)
+	if fc == nil || oc == nil {
+		return ctx, false, false
+	}
+	fields := graphql.CollectFields(oc, fc.Field.Selections, nil)
+	for _, f := range fields {
+		switch f.Name {
+		case "totalCount":
+			totalCount = true
+		case "edges":
+			ok = true
+		}
+	}
+	if !ok {
+		return ctx, totalCount, false
+	}
+	return withoutFields(ctx, fc, fields, "totalCount", "pageInfo"), totalCount, true
+}
+
+// withoutFields returns ctx whose field context selects fields (fc's collected selection)
+// except those named.
+func withoutFields(ctx context.Context, fc *graphql.FieldContext, fields []graphql.CollectedField, names ...string) context.Context {
 	kept := make(ast.SelectionSet, 0, len(fields))
 	for _, f := range fields {
-		if f.Name == "pageInfo" {
+		if slices.Contains(names, f.Name) {
 			continue
 		}
 		field := *f.Field

@@ -13,6 +13,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/identity"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/profile"
 	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/rfm"
@@ -43,4 +44,11 @@ type Resolver struct {
 	CampaignSyncs CampaignSyncs
 	// Tracking builds tracked links (Campaign.trackedLink); nil when tracking is off.
 	Tracking *campaign.Tracking
+	// RetentionJobs enqueues runRetention's sweep; nil makes runRetention fail.
+	RetentionJobs privacy.RetentionScheduler
+	// Collection is what ingest collects and drops, for privacySettings.
+	Collection privacy.Collection
+	// Privacy runs consents, erasures, exports and the suppression list; nil makes those
+	// fields fail.
+	Privacy *privacy.Service
 }

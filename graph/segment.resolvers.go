@@ -10,12 +10,11 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/cairn-cdp/cairn/ent"
-	"github.com/cairn-cdp/cairn/ent/customer"
 	"github.com/cairn-cdp/cairn/ent/predicate"
-	"github.com/cairn-cdp/cairn/ent/segmentmembership"
 	"github.com/cairn-cdp/cairn/graph/generated"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/internal/segment"
+	"github.com/cairn-cdp/cairn/internal/stmtcache"
 	"github.com/google/uuid"
 )
 
@@ -57,7 +56,7 @@ func (r *mutationResolver) ComputeSegment(ctx context.Context, id uuid.UUID) (*m
 
 // Segment is the resolver for the segment field.
 func (r *queryResolver) Segment(ctx context.Context, id uuid.UUID) (*ent.Segment, error) {
-	seg, err := r.Client.Segment.Get(ctx, id)
+	seg, err := r.Client.Segment.Get(stmtcache.Use(ctx), id) // one fixed text: prepared
 	if ent.IsNotFound(err) {
 		return nil, nil
 	}
@@ -84,9 +83,7 @@ func (r *segmentResolver) RuleText(ctx context.Context, obj *ent.Segment) (strin
 
 // Members is the resolver for the members field.
 func (r *segmentResolver) Members(ctx context.Context, obj *ent.Segment, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*ent.CustomerConnection, error) {
-	return r.Client.Customer.Query().
-		Where(customer.HasMembershipsWith(segmentmembership.SegmentID(obj.ID), segmentmembership.ExitedAtIsNil())).
-		Paginate(countFree(ctx), after, first, before, last)
+	return r.segmentMembers(ctx, obj.ID, after, first, before, last)
 }
 
 // History is the resolver for the history field.

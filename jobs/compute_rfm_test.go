@@ -138,5 +138,6 @@ func TestComputeRFMIsScheduled(t *testing.T) {
 	require.True(t, runnable)
 	require.NotNil(t, client)
 	require.NotNil(t, computeRFMPeriodic())
-	require.Len(t, periodicJobs(Deps{}), len(segmentPeriodicJobs())+1+len(campaignPeriodicJobs()))
+	// The segments' jobs, ComputeRFM, ApplyRetention and the campaigns' jobs.
+	require.Len(t, periodicJobs(Deps{}), len(segmentPeriodicJobs())+2+len(campaignPeriodicJobs()))
 }

@@ -13,11 +13,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/campaign"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 )
 
 // Deps are what workers need; cmd builds it once.
@@ -30,6 +32,10 @@ type Deps struct {
 	Destinations *campaign.Destinations
 	// Tracking, when set, gives each synced contact its open and click tracking merge fields.
 	Tracking *campaign.Tracking
+	// Registerer receives workers' metrics (retention progress); nil registers none.
+	Registerer prometheus.Registerer
+	// Privacy runs erasures and exports; nil registers no privacy workers.
+	Privacy *privacy.Service
 }
 
 // Options configure the River client.
@@ -100,15 +106,34 @@ func register(workers *river.Workers, deps Deps) (int, error) {
 		return 0, err
 	}
 	n += k
+	k, err = registerCampaignPrivacyWorkers(workers, deps)
+	if err != nil {
+		return 0, err
+	}
+	n += k
+	k, err = registerPrivacyWorkers(workers, deps)
+	if err != nil {
+		return 0, err
+	}
+	n += k
+	rm, err := privacy.NewRetentionMetrics(deps.Registerer)
+	if err != nil {
+		return 0, err
+	}
+	if err := river.AddWorkerSafely(workers, NewApplyRetentionWorker(deps, rm)); err != nil {
+		return 0, fmt.Errorf("error registering the apply_retention worker: %w", err)
+	}
+	n++
 	return n, nil
 }
 
 // periodicJobs is the schedule of recurring jobs.
 func periodicJobs(deps Deps) []*river.PeriodicJob {
-	_ = deps
 	var jobs []*river.PeriodicJob
 	jobs = append(jobs, segmentPeriodicJobs()...)
 	jobs = append(jobs, computeRFMPeriodic())
 	jobs = append(jobs, campaignPeriodicJobs()...)
+	jobs = append(jobs, applyRetentionPeriodic())
+	jobs = append(jobs, privacyPeriodicJobs(deps)...)
 	return jobs
 }

@@ -38,7 +38,7 @@ func allTrue(tables ...string) map[string]bool {
 // TestBulkLoadsLeaveDatabaseReady: seed and import end with VACUUM (ANALYZE) of what they
 // filled, and seed queues every segment's and RFM's computation.
 func TestBulkLoadsLeaveDatabaseReady(t *testing.T) {
-	t.Setenv("CAIRN_SECRET_KEY", "x")
+	t.Setenv("CAIRN_SECRET_KEY", testSecretKey)
 	t.Setenv("CAIRN_LOG_LEVEL", "error")
 	ctx := context.Background()
 

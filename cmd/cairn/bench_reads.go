@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/auth"
@@ -41,11 +42,14 @@ func newBenchReadsCmd() *cobra.Command {
 Each is timed over the server's GraphQL API and, alternating in the same run, against its
 hand-written baseline: one SQL statement building the same JSON (json_build_object and
 subqueries) behind a bare net/http handler in this process. It prints requests/s, p50/p99 and
-the ratio GraphQL / baseline per read.
+the ratio GraphQL / baseline per read, and the CPU time per request of the PostgreSQL backends
+(when PostgreSQL runs on this machine) and of the --url server (given --server-pid): on a
+shared machine these vary far less from run to run than requests/s.
 
 With --url and --key it measures that running server (loopback only unless --allow-remote),
-which must use the database at --database-url. Without --url it starts a server in this process
-on that database, with a temporary read key revoked at the end. Seed the database first
+which must use the database at --database-url and must not rate-limit the key: start it with
+CAIRN_GRAPHQL_RATE=off (the bench stops on HTTP 429). Without --url it starts a server in this
+process on that database, without a rate limit, with a temporary read key revoked at the end. Seed the database first
 (cairn seed --customers 100000 --events 1000000). Without --segment, the members read uses a
 temporary segment of about a fifth of the customers, deleted at the end.`,
 		Args: cobra.NoArgs,
@@ -96,6 +100,7 @@ temporary segment of about a fifth of the customers, deleted at the end.`,
 	f.StringSliceVar(&opts.Cases, "reads", bench.ReadCases, "reads to time")
 	f.StringVar(&segment, "segment", "", "segment id for the members read (default: a temporary segment)")
 	f.Uint64Var(&opts.Seed, "seed", 1, "randomness of the ids asked for")
+	f.IntVar(&opts.ServerPID, "server-pid", 0, "process id of the --url server, to report its CPU time per request")
 	return cmd
 }
 
@@ -109,7 +114,8 @@ func startBenchServer(ctx context.Context, db *sql.DB) (stop func(), url, key st
 	if err != nil {
 		return nil, "", "", err
 	}
-	srv := server.New(server.Config{DB: db, Keys: keys, Log: log,
+	// No per-key rate limit: the bench's clients send as fast as the server answers.
+	srv := server.New(server.Config{DB: db, Keys: keys, Log: log, GraphQLRate: server.RateLimit{Rate: rate.Inf},
 		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Log: log}})
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	addr := make(chan net.Addr, 1)
@@ -132,14 +138,15 @@ func startBenchServer(ctx context.Context, db *sql.DB) (stop func(), url, key st
 
 func printReadsReport(w io.Writer, opts bench.ReadsOptions, res []bench.ReadResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "read (%d clients)\tside\trequests\terrors\treq/s\tp50\tp99\tmax\t\n", opts.Clients)
+	fmt.Fprintf(tw, "read (%d clients)\tside\trequests\terrors\treq/s\tp50\tp99\tmax\tserver CPU/req\tPostgreSQL CPU/req\t\n", opts.Clients)
 	for _, r := range res {
 		for _, side := range []struct {
 			name string
 			p    bench.ClosedLoop
 		}{{"GraphQL", r.GraphQL}, {"baseline", r.Baseline}} {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t\n", r.Name, side.name, side.p.Requests, side.p.Errors,
-				side.p.PerSec(), fmtLatency(side.p.Latency.P50), fmtLatency(side.p.Latency.P99), fmtLatency(side.p.Latency.Max))
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t\n", r.Name, side.name, side.p.Requests, side.p.Errors,
+				side.p.PerSec(), fmtLatency(side.p.Latency.P50), fmtLatency(side.p.Latency.P99), fmtLatency(side.p.Latency.Max),
+				fmtCPU(side.p.ServerCPUPerRequest()), fmtCPU(side.p.DBCPUPerRequest()))
 		}
 	}
 	tw.Flush()

@@ -29,7 +29,7 @@ func run(t *testing.T, args ...string) (string, error) {
 func TestKeysCreateListRevoke(t *testing.T) {
 	dbURL := testdb.URL(t)
 	t.Setenv("DATABASE_URL", dbURL)
-	t.Setenv("CAIRN_SECRET_KEY", "test-secret")
+	t.Setenv("CAIRN_SECRET_KEY", testSecretKey)
 	t.Setenv("CAIRN_LOG_LEVEL", "error")
 
 	out, err := run(t, "keys", "create", "--name", "ci", "--scopes", "read,write")
@@ -52,13 +52,16 @@ func TestKeysCreateListRevoke(t *testing.T) {
 
 	_, err = run(t, "keys", "revoke", p.KeyID.String())
 	require.NoError(t, err)
+	// Another process trusts its cached authentication for up to auth.KeyCacheTTL (tested in
+	// internal/auth); a process that has not seen the key reads the revocation at once.
+	keys = auth.NewKeys(openURL(t, dbURL), nil)
 	_, err = keys.Authenticate(context.Background(), secret)
 	require.ErrorIs(t, err, auth.ErrUnauthenticated)
 }
 
 func TestKeysCreateRejectsBadInput(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://127.0.0.1:1/never-reached?sslmode=disable")
-	t.Setenv("CAIRN_SECRET_KEY", "x")
+	t.Setenv("CAIRN_SECRET_KEY", testSecretKey)
 	_, err := run(t, "keys", "create", "--name", "x", "--scopes", "read,superuser")
 	require.ErrorContains(t, err, `unknown scope "superuser"`)
 	_, err = run(t, "keys", "create", "--scopes", "read")
@@ -69,7 +72,7 @@ func TestKeysCreateRejectsBadInput(t *testing.T) {
 
 func TestBadDatabaseURLIsAClearError(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://cairn:hunter2@127.0.0.1:1/cairn?sslmode=disable&connect_timeout=2")
-	t.Setenv("CAIRN_SECRET_KEY", "x")
+	t.Setenv("CAIRN_SECRET_KEY", testSecretKey)
 	_, err := run(t, "migrate")
 	require.ErrorContains(t, err, "cannot connect to PostgreSQL at postgres://cairn:xxxxx@127.0.0.1:1/cairn")
 	require.NotContains(t, err.Error(), "hunter2")
@@ -77,7 +80,7 @@ func TestBadDatabaseURLIsAClearError(t *testing.T) {
 
 func TestMigrateTwiceIsNoOp(t *testing.T) {
 	t.Setenv("DATABASE_URL", testdb.URL(t)) // already migrated from the template
-	t.Setenv("CAIRN_SECRET_KEY", "x")
+	t.Setenv("CAIRN_SECRET_KEY", testSecretKey)
 	out, err := run(t, "migrate")
 	require.NoError(t, err)
 	require.Contains(t, out, "database is up to date")
@@ -85,7 +88,7 @@ func TestMigrateTwiceIsNoOp(t *testing.T) {
 
 func TestImportRejectsBadFlagsBeforeOpening(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://127.0.0.1:1/never-reached?sslmode=disable&connect_timeout=1")
-	t.Setenv("CAIRN_SECRET_KEY", "x")
+	t.Setenv("CAIRN_SECRET_KEY", testSecretKey)
 	_, err := run(t, "import", "--skip", "-1", "events.ndjson")
 	require.ErrorContains(t, err, "skip must not be negative")
 	_, err = run(t, "import", "--format", "xml", "-")
@@ -96,7 +99,7 @@ func TestImportRejectsBadFlagsBeforeOpening(t *testing.T) {
 // setting before they start or migrate the database (or create serve's bootstrap key).
 func TestBadIngestSettingRefusedBeforeOpening(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://127.0.0.1:1/never-reached?sslmode=disable&connect_timeout=1")
-	t.Setenv("CAIRN_SECRET_KEY", "x")
+	t.Setenv("CAIRN_SECRET_KEY", testSecretKey)
 	t.Setenv("CAIRN_INGEST_WRITERS", "many")
 	_, err := run(t, "serve", "--bootstrap-admin-key")
 	require.ErrorContains(t, err, "CAIRN_INGEST_WRITERS")

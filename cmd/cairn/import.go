@@ -81,7 +81,12 @@ An interrupted import prints how to resume it with --skip.`,
 			}
 			defer a.Close(context.WithoutCancel(cmd.Context())) //nolint:errcheck
 			ctx := cmd.Context()
-			res, pipe, err := openIngest(ctx, a, ic, nil)
+			// Imports honour the suppression list too: an erased person's events stay out.
+			sup, err := importSuppressions(ctx, a)
+			if err != nil {
+				return err
+			}
+			res, pipe, err := openIngest(ctx, a, ic, nil, sup)
 			if err != nil {
 				return err
 			}

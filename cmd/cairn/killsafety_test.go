@@ -28,7 +28,7 @@ import (
 func TestKillSafety(t *testing.T) {
 	t.Parallel()
 	bin := buildCairn(t)
-	env := append(os.Environ(), "DATABASE_URL="+testdb.URL(t), "CAIRN_SECRET_KEY=x", "CAIRN_LOG_LEVEL=error")
+	env := append(os.Environ(), "DATABASE_URL="+testdb.URL(t), "CAIRN_SECRET_KEY="+testSecretKey, "CAIRN_LOG_LEVEL=error")
 
 	keyCmd := exec.Command(bin, "keys", "create", "--name", "t", "--scopes", "ingest")
 	keyCmd.Env = env

@@ -16,8 +16,11 @@ import (
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/app"
 	"github.com/cairn-cdp/cairn/internal/auth"
+	"github.com/cairn-cdp/cairn/internal/campaign"
+	"github.com/cairn-cdp/cairn/internal/geoip"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/server"
 	"github.com/cairn-cdp/cairn/jobs"
 )
@@ -74,7 +77,7 @@ func newWorkerCmd() *cobra.Command {
 				return err
 			}
 			defer a.Close(context.Background()) //nolint:errcheck
-			w, err := wire(a, workers)
+			w, err := wire(a, workers, nil)
 			if err != nil {
 				return err
 			}
@@ -99,16 +102,31 @@ type wired struct {
 	river    *jobs.Client
 	runnable bool // river has workers to run
 	keys     *auth.Keys
+	privacy  *privacy.Service
 }
 
-func wire(a *app.App, workers int) (*wired, error) {
-	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Destinations: campaignDestinations(a),
+// wire builds the River client and the services its workers call; reg receives their metrics
+// (nil: none).
+func wire(a *app.App, workers int, reg prometheus.Registerer) (*wired, error) {
+	// The privacy service enqueues through River (its own jobs, and the campaign destinations'
+	// erase and withdraw jobs) and River's workers call it: the schedulers get their client
+	// once that exists.
+	sched := &jobs.PrivacyScheduler{}
+	dests := campaignDestinations(a)
+	destQueue := &jobs.CampaignPrivacyQueue{}
+	priv, err := openPrivacy(a, sched, &campaign.Privacy{DB: a.DB, Destinations: dests, Queue: destQueue}, reg)
+	if err != nil {
+		return nil, err
+	}
+	deps := jobs.Deps{DB: a.DB, Client: a.Client, Log: a.Log, Registerer: reg, Privacy: priv, Destinations: dests,
 		Tracking: campaignTracking(a)}
 	rc, runnable, err := jobs.NewClient(deps, jobs.Options{RunWorkers: workers > 0, MaxWorkers: workers})
 	if err != nil {
 		return nil, err
 	}
-	return &wired{river: rc, runnable: runnable, keys: auth.NewKeys(a.DB, a.Log)}, nil
+	sched.Client = rc
+	destQueue.Client = rc
+	return &wired{river: rc, runnable: runnable, keys: auth.NewKeys(a.DB, a.Log), privacy: priv}, nil
 }
 
 // ingestConfig is the identity and ingest configuration from the environment. serve and import
@@ -117,6 +135,11 @@ func wire(a *app.App, workers int) (*wired, error) {
 type ingestConfig struct {
 	identity identity.Config
 	pipeline ingest.Options
+	handler  ingest.HandlerOptions
+	// geo is the geolocation database (nil: off, geoStatus says why); open for the process's
+	// life.
+	geo       *geoip.DB
+	geoStatus string
 }
 
 func loadIngestConfig() (ingestConfig, error) {
@@ -129,18 +152,34 @@ func loadIngestConfig() (ingestConfig, error) {
 	if err != nil {
 		return ingestConfig{}, err
 	}
-	return ingestConfig{identity: idCfg, pipeline: pipeOpts}, nil
+	handlerOpts, err := cfg.TrackingOptions()
+	if err != nil {
+		return ingestConfig{}, err
+	}
+	geo, geoStatus, err := cfg.OpenGeoIP()
+	if err != nil {
+		return ingestConfig{}, err
+	}
+	return ingestConfig{identity: idCfg, pipeline: pipeOpts, handler: handlerOpts, geo: geo, geoStatus: geoStatus}, nil
 }
 
 // openIngest builds the identity resolver and the ingest pipeline from ic (serve and import);
 // reg receives the pipeline's metrics (nil: none). Close the pipeline, then the resolver.
-func openIngest(ctx context.Context, a *app.App, ic ingestConfig, reg prometheus.Registerer) (*identity.Resolver, *ingest.Pipeline, error) {
+// sup, when set, drops messages carrying suppressed identifiers.
+func openIngest(ctx context.Context, a *app.App, ic ingestConfig, reg prometheus.Registerer, sup *privacy.Suppressions) (*identity.Resolver, *ingest.Pipeline, error) {
 	idCfg, pipeOpts := ic.identity, ic.pipeline
+	if sup != nil {
+		pipeOpts.Suppressor = sup
+	}
 	res, err := identity.New(ctx, a.DB, idCfg, a.Log)
 	if err != nil {
 		return nil, nil, err
 	}
 	pipeOpts.Registerer, pipeOpts.Log = reg, a.Log
+	if ic.geo != nil {
+		pipeOpts.Geo = ic.geo
+	}
+	a.Log.Info(ic.geoStatus)
 	pipe, err := ingest.NewPipeline(ctx, a.DB, res, &pipeOpts)
 	if err != nil {
 		res.Close()
@@ -150,14 +189,17 @@ func openIngest(ctx context.Context, a *app.App, ic ingestConfig, reg prometheus
 }
 
 func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) error {
-	w, err := wire(a, workers)
+	registry := prometheus.NewRegistry()
+	w, err := wire(a, workers, registry)
 	if err != nil {
+		return err
+	}
+	if err := runSuppressions(ctx, w.privacy.Suppressions(), a.Log); err != nil {
 		return err
 	}
 	// The ingest pipeline's writers live as long as the server: closed after the HTTP server has
 	// drained, so every request it accepted is committed and answered.
-	registry := prometheus.NewRegistry()
-	ident, pipe, err := openIngest(ctx, a, ic, registry)
+	ident, pipe, err := openIngest(ctx, a, ic, registry, w.privacy.Suppressions())
 	if err != nil {
 		return err
 	}
@@ -174,13 +216,16 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 		Normalize: ident.Normalize,
 		Identity:  ident,
 		// The job queue, River-free to graph: jobs/ adapts the River client to each interface.
-		Jobs:        jobs.Reader{Client: w.river},
-		SegmentJobs: jobs.SegmentScheduler{Client: w.river},
-		RFMJobs:     jobs.RFMScheduler{Client: w.river},
+		Jobs:          jobs.Reader{Client: w.river},
+		SegmentJobs:   jobs.SegmentScheduler{Client: w.river},
+		RFMJobs:       jobs.RFMScheduler{Client: w.river},
+		RetentionJobs: jobs.RetentionScheduler{Client: w.river},
+		Collection:    collection(ic.pipeline),
 		// campaigns
 		Destinations:  campaignDestinations(a),
 		CampaignSyncs: jobs.CampaignJobs{Client: w.river, DB: a.DB},
 		Tracking:      tracking,
+		Privacy:       w.privacy,
 	}
 	if a.Config.DebugAddr != "" {
 		stop, err := serveDebug(a.Config.DebugAddr, a)
@@ -193,10 +238,12 @@ func runServe(ctx context.Context, a *app.App, ic ingestConfig, workers int) err
 	if err != nil {
 		return err
 	}
+	trackingOpts := ic.handler
+	trackingOpts.Log = a.Log
 	srv := server.New(server.Config{DB: a.DB, Keys: w.keys, Resolver: resolver, Log: a.Log,
-		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &ingest.HandlerOptions{Log: a.Log}),
-		EmailTracking: emailTrack,
-		GraphQLRate:   server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout})
+		Registry: registry, Tracking: ingest.NewHandler(pipe, w.keys, &trackingOpts),
+		GraphQLRate: server.RateLimit{Rate: gq.Rate, Burst: gq.Burst}, GraphQLTimeout: gq.Timeout,
+		People: w.privacy.Handler(a.Log), EmailTracking: emailTrack})
 	if w.runnable {
 		// Not cancelled with ctx: stopRiver stops it after HTTP drains, so running jobs can finish.
 		if err := w.river.Start(context.WithoutCancel(ctx)); err != nil {

@@ -425,6 +425,14 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{PrivacyRequestsColumns[5], PrivacyRequestsColumns[6]},
 			},
+			{
+				Name:    "privacy_requests_identity_value",
+				Unique:  false,
+				Columns: []*schema.Column{PrivacyRequestsColumns[3]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "identity_value IS NOT NULL",
+				},
+			},
 		},
 	}
 	// RetentionPoliciesColumns holds the columns for the "retention_policies" table.
@@ -434,11 +442,14 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString, Size: 200},
 		{Name: "kind", Type: field.TypeString, Nullable: true},
-		{Name: "event_pattern", Type: field.TypeString, Nullable: true},
+		{Name: "event_pattern", Type: field.TypeString, Nullable: true, Size: 512},
 		{Name: "keep_days", Type: field.TypeInt},
 		{Name: "action", Type: field.TypeEnum, Enums: []string{"delete", "anonymize"}},
 		{Name: "enabled", Type: field.TypeBool, Default: true},
 		{Name: "last_run_at", Type: field.TypeTime, Nullable: true},
+		{Name: "rows_affected", Type: field.TypeInt64, Default: 0},
+		{Name: "sweep_cursor", Type: field.TypeUUID, Nullable: true},
+		{Name: "sweep_cutoff", Type: field.TypeTime, Nullable: true},
 	}
 	// RetentionPoliciesTable holds the schema information for the "retention_policies" table.
 	RetentionPoliciesTable = &schema.Table{

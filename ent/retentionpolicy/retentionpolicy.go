@@ -35,6 +35,12 @@ const (
 	FieldEnabled = "enabled"
 	// FieldLastRunAt holds the string denoting the last_run_at field in the database.
 	FieldLastRunAt = "last_run_at"
+	// FieldRowsAffected holds the string denoting the rows_affected field in the database.
+	FieldRowsAffected = "rows_affected"
+	// FieldSweepCursor holds the string denoting the sweep_cursor field in the database.
+	FieldSweepCursor = "sweep_cursor"
+	// FieldSweepCutoff holds the string denoting the sweep_cutoff field in the database.
+	FieldSweepCutoff = "sweep_cutoff"
 	// Table holds the table name of the retentionpolicy in the database.
 	Table = "retention_policies"
 )
@@ -51,6 +57,9 @@ var Columns = []string{
 	FieldAction,
 	FieldEnabled,
 	FieldLastRunAt,
+	FieldRowsAffected,
+	FieldSweepCursor,
+	FieldSweepCutoff,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -72,10 +81,14 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// NameValidator is a validator for the "name" field. It is called by the builders before save.
 	NameValidator func(string) error
+	// EventPatternValidator is a validator for the "event_pattern" field. It is called by the builders before save.
+	EventPatternValidator func(string) error
 	// KeepDaysValidator is a validator for the "keep_days" field. It is called by the builders before save.
 	KeepDaysValidator func(int) error
 	// DefaultEnabled holds the default value on creation for the "enabled" field.
 	DefaultEnabled bool
+	// DefaultRowsAffected holds the default value on creation for the "rows_affected" field.
+	DefaultRowsAffected int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -154,6 +167,21 @@ func ByEnabled(opts ...sql.OrderTermOption) OrderOption {
 // ByLastRunAt orders the results by the last_run_at field.
 func ByLastRunAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastRunAt, opts...).ToFunc()
+}
+
+// ByRowsAffected orders the results by the rows_affected field.
+func ByRowsAffected(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRowsAffected, opts...).ToFunc()
+}
+
+// BySweepCursor orders the results by the sweep_cursor field.
+func BySweepCursor(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSweepCursor, opts...).ToFunc()
+}
+
+// BySweepCutoff orders the results by the sweep_cutoff field.
+func BySweepCutoff(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSweepCutoff, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

@@ -95,6 +95,21 @@ func LastRunAt(v time.Time) predicate.RetentionPolicy {
 	return predicate.RetentionPolicy(sql.FieldEQ(FieldLastRunAt, v))
 }
 
+// RowsAffected applies equality check predicate on the "rows_affected" field. It's identical to RowsAffectedEQ.
+func RowsAffected(v int64) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldEQ(FieldRowsAffected, v))
+}
+
+// SweepCursor applies equality check predicate on the "sweep_cursor" field. It's identical to SweepCursorEQ.
+func SweepCursor(v uuid.UUID) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldEQ(FieldSweepCursor, v))
+}
+
+// SweepCutoff applies equality check predicate on the "sweep_cutoff" field. It's identical to SweepCutoffEQ.
+func SweepCutoff(v time.Time) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldEQ(FieldSweepCutoff, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.RetentionPolicy {
 	return predicate.RetentionPolicy(sql.FieldEQ(FieldCreatedAt, v))
@@ -508,6 +523,146 @@ func LastRunAtIsNil() predicate.RetentionPolicy {
 // LastRunAtNotNil applies the NotNil predicate on the "last_run_at" field.
 func LastRunAtNotNil() predicate.RetentionPolicy {
 	return predicate.RetentionPolicy(sql.FieldNotNull(FieldLastRunAt))
+}
+
+// RowsAffectedEQ applies the EQ predicate on the "rows_affected" field.
+func RowsAffectedEQ(v int64) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldEQ(FieldRowsAffected, v))
+}
+
+// RowsAffectedNEQ applies the NEQ predicate on the "rows_affected" field.
+func RowsAffectedNEQ(v int64) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldNEQ(FieldRowsAffected, v))
+}
+
+// RowsAffectedIn applies the In predicate on the "rows_affected" field.
+func RowsAffectedIn(vs ...int64) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldIn(FieldRowsAffected, vs...))
+}
+
+// RowsAffectedNotIn applies the NotIn predicate on the "rows_affected" field.
+func RowsAffectedNotIn(vs ...int64) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldNotIn(FieldRowsAffected, vs...))
+}
+
+// RowsAffectedGT applies the GT predicate on the "rows_affected" field.
+func RowsAffectedGT(v int64) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldGT(FieldRowsAffected, v))
+}
+
+// RowsAffectedGTE applies the GTE predicate on the "rows_affected" field.
+func RowsAffectedGTE(v int64) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldGTE(FieldRowsAffected, v))
+}
+
+// RowsAffectedLT applies the LT predicate on the "rows_affected" field.
+func RowsAffectedLT(v int64) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldLT(FieldRowsAffected, v))
+}
+
+// RowsAffectedLTE applies the LTE predicate on the "rows_affected" field.
+func RowsAffectedLTE(v int64) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldLTE(FieldRowsAffected, v))
+}
+
+// SweepCursorEQ applies the EQ predicate on the "sweep_cursor" field.
+func SweepCursorEQ(v uuid.UUID) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldEQ(FieldSweepCursor, v))
+}
+
+// SweepCursorNEQ applies the NEQ predicate on the "sweep_cursor" field.
+func SweepCursorNEQ(v uuid.UUID) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldNEQ(FieldSweepCursor, v))
+}
+
+// SweepCursorIn applies the In predicate on the "sweep_cursor" field.
+func SweepCursorIn(vs ...uuid.UUID) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldIn(FieldSweepCursor, vs...))
+}
+
+// SweepCursorNotIn applies the NotIn predicate on the "sweep_cursor" field.
+func SweepCursorNotIn(vs ...uuid.UUID) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldNotIn(FieldSweepCursor, vs...))
+}
+
+// SweepCursorGT applies the GT predicate on the "sweep_cursor" field.
+func SweepCursorGT(v uuid.UUID) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldGT(FieldSweepCursor, v))
+}
+
+// SweepCursorGTE applies the GTE predicate on the "sweep_cursor" field.
+func SweepCursorGTE(v uuid.UUID) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldGTE(FieldSweepCursor, v))
+}
+
+// SweepCursorLT applies the LT predicate on the "sweep_cursor" field.
+func SweepCursorLT(v uuid.UUID) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldLT(FieldSweepCursor, v))
+}
+
+// SweepCursorLTE applies the LTE predicate on the "sweep_cursor" field.
+func SweepCursorLTE(v uuid.UUID) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldLTE(FieldSweepCursor, v))
+}
+
+// SweepCursorIsNil applies the IsNil predicate on the "sweep_cursor" field.
+func SweepCursorIsNil() predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldIsNull(FieldSweepCursor))
+}
+
+// SweepCursorNotNil applies the NotNil predicate on the "sweep_cursor" field.
+func SweepCursorNotNil() predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldNotNull(FieldSweepCursor))
+}
+
+// SweepCutoffEQ applies the EQ predicate on the "sweep_cutoff" field.
+func SweepCutoffEQ(v time.Time) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldEQ(FieldSweepCutoff, v))
+}
+
+// SweepCutoffNEQ applies the NEQ predicate on the "sweep_cutoff" field.
+func SweepCutoffNEQ(v time.Time) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldNEQ(FieldSweepCutoff, v))
+}
+
+// SweepCutoffIn applies the In predicate on the "sweep_cutoff" field.
+func SweepCutoffIn(vs ...time.Time) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldIn(FieldSweepCutoff, vs...))
+}
+
+// SweepCutoffNotIn applies the NotIn predicate on the "sweep_cutoff" field.
+func SweepCutoffNotIn(vs ...time.Time) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldNotIn(FieldSweepCutoff, vs...))
+}
+
+// SweepCutoffGT applies the GT predicate on the "sweep_cutoff" field.
+func SweepCutoffGT(v time.Time) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldGT(FieldSweepCutoff, v))
+}
+
+// SweepCutoffGTE applies the GTE predicate on the "sweep_cutoff" field.
+func SweepCutoffGTE(v time.Time) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldGTE(FieldSweepCutoff, v))
+}
+
+// SweepCutoffLT applies the LT predicate on the "sweep_cutoff" field.
+func SweepCutoffLT(v time.Time) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldLT(FieldSweepCutoff, v))
+}
+
+// SweepCutoffLTE applies the LTE predicate on the "sweep_cutoff" field.
+func SweepCutoffLTE(v time.Time) predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldLTE(FieldSweepCutoff, v))
+}
+
+// SweepCutoffIsNil applies the IsNil predicate on the "sweep_cutoff" field.
+func SweepCutoffIsNil() predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldIsNull(FieldSweepCutoff))
+}
+
+// SweepCutoffNotNil applies the NotNil predicate on the "sweep_cutoff" field.
+func SweepCutoffNotNil() predicate.RetentionPolicy {
+	return predicate.RetentionPolicy(sql.FieldNotNull(FieldSweepCutoff))
 }
 
 // And groups predicates with the AND operator between them.

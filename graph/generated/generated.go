@@ -25,6 +25,7 @@ import (
 	segment1 "github.com/cairn-cdp/cairn/ent/segment"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/graph/scalar"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/google/uuid"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -45,7 +46,9 @@ type ResolverRoot interface {
 	Customer() CustomerResolver
 	Destination() DestinationResolver
 	Mutation() MutationResolver
+	PrivacyRequest() PrivacyRequestResolver
 	Query() QueryResolver
+	RetentionPolicy() RetentionPolicyResolver
 	Segment() SegmentResolver
 	SegmentPreview() SegmentPreviewResolver
 }
@@ -196,12 +199,25 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ConsentPurposeMapping struct {
+		Category func(childComplexity int) int
+		Purpose  func(childComplexity int) int
+	}
+
+	ConsentState struct {
+		Granted    func(childComplexity int) int
+		Purpose    func(childComplexity int) int
+		RecordedAt func(childComplexity int) int
+		Source     func(childComplexity int) int
+	}
+
 	CreateAPIKeyPayload struct {
 		Key    func(childComplexity int) int
 		Secret func(childComplexity int) int
 	}
 
 	Customer struct {
+		ConsentState func(childComplexity int) int
 		Consents     func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
 		Email        func(childComplexity int) int
@@ -338,24 +354,32 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ComputeRfm        func(childComplexity int) int
-		ComputeSegment    func(childComplexity int, id uuid.UUID) int
-		CreateAPIKey      func(childComplexity int, name string, scopes []string) int
-		CreateCampaign    func(childComplexity int, input model.CreateCampaignInput) int
-		CreateDestination func(childComplexity int, input model.CreateDestinationInput) int
-		CreateSegment     func(childComplexity int, input model.CreateSegmentInput) int
-		DeleteDestination func(childComplexity int, id uuid.UUID) int
-		DeleteSegment     func(childComplexity int, id uuid.UUID) int
-		MergeCustomers    func(childComplexity int, from uuid.UUID, into uuid.UUID) int
-		PauseCampaign     func(childComplexity int, id uuid.UUID) int
-		ResumeCampaign    func(childComplexity int, id uuid.UUID) int
-		RevokeAPIKey      func(childComplexity int, id uuid.UUID) int
-		RunCampaignSync   func(childComplexity int, id uuid.UUID) int
-		ScheduleCampaign  func(childComplexity int, id uuid.UUID, schedule model.CampaignScheduleInput) int
-		TestDestination   func(childComplexity int, id uuid.UUID) int
-		UpdateCampaign    func(childComplexity int, id uuid.UUID, input model.UpdateCampaignInput) int
-		UpdateDestination func(childComplexity int, id uuid.UUID, input model.UpdateDestinationInput) int
-		UpdateSegment     func(childComplexity int, id uuid.UUID, input model.UpdateSegmentInput) int
+		ComputeRfm            func(childComplexity int) int
+		ComputeSegment        func(childComplexity int, id uuid.UUID) int
+		CreateAPIKey          func(childComplexity int, name string, scopes []string) int
+		CreateCampaign        func(childComplexity int, input model.CreateCampaignInput) int
+		CreateDestination     func(childComplexity int, input model.CreateDestinationInput) int
+		CreateRetentionPolicy func(childComplexity int, input model.CreateRetentionPolicyInput) int
+		CreateSegment         func(childComplexity int, input model.CreateSegmentInput) int
+		DeleteDestination     func(childComplexity int, id uuid.UUID) int
+		DeleteRetentionPolicy func(childComplexity int, id uuid.UUID) int
+		DeleteSegment         func(childComplexity int, id uuid.UUID) int
+		LiftSuppression       func(childComplexity int, identityType string, identityValue string) int
+		MergeCustomers        func(childComplexity int, from uuid.UUID, into uuid.UUID) int
+		PauseCampaign         func(childComplexity int, id uuid.UUID) int
+		RecordConsent         func(childComplexity int, input model.RecordConsentInput) int
+		RequestErasure        func(childComplexity int, identityType string, identityValue string) int
+		RequestExport         func(childComplexity int, identityType string, identityValue string) int
+		ResumeCampaign        func(childComplexity int, id uuid.UUID) int
+		RevokeAPIKey          func(childComplexity int, id uuid.UUID) int
+		RunCampaignSync       func(childComplexity int, id uuid.UUID) int
+		RunRetention          func(childComplexity int) int
+		ScheduleCampaign      func(childComplexity int, id uuid.UUID, schedule model.CampaignScheduleInput) int
+		TestDestination       func(childComplexity int, id uuid.UUID) int
+		UpdateCampaign        func(childComplexity int, id uuid.UUID, input model.UpdateCampaignInput) int
+		UpdateDestination     func(childComplexity int, id uuid.UUID, input model.UpdateDestinationInput) int
+		UpdateRetentionPolicy func(childComplexity int, id uuid.UUID, input model.UpdateRetentionPolicyInput) int
+		UpdateSegment         func(childComplexity int, id uuid.UUID, input model.UpdateSegmentInput) int
 	}
 
 	PageInfo struct {
@@ -368,6 +392,7 @@ type ComplexityRoot struct {
 	PrivacyRequest struct {
 		CompletedAt  func(childComplexity int) int
 		Counts       func(childComplexity int) int
+		DownloadPath func(childComplexity int) int
 		Error        func(childComplexity int) int
 		Export       func(childComplexity int) int
 		ID           func(childComplexity int) int
@@ -389,6 +414,17 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	PrivacySettings struct {
+		Anonymization        func(childComplexity int) int
+		ConsentPurposes      func(childComplexity int) int
+		DroppedContextFields func(childComplexity int) int
+		IPTruncated          func(childComplexity int) int
+		Ipv4PrefixBits       func(childComplexity int) int
+		Ipv6PrefixBits       func(childComplexity int) int
+		RetentionPolicies    func(childComplexity int) int
+		SuppressionCount     func(childComplexity int) int
+	}
+
 	Query struct {
 		APIKeys            func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
 		AuditEvents        func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
@@ -403,13 +439,16 @@ type ComplexityRoot struct {
 		Job                func(childComplexity int, id uuid.UUID) int
 		Node               func(childComplexity int, id uuid.UUID) int
 		Nodes              func(childComplexity int, ids []uuid.UUID) int
+		PreferenceLink     func(childComplexity int, customerID uuid.UUID) int
 		PrivacyRequests    func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.PrivacyRequestOrder, where *ent.PrivacyRequestWhereInput) int
+		PrivacySettings    func(childComplexity int) int
 		RetentionPolicies  func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.RetentionPolicyOrder, where *ent.RetentionPolicyWhereInput) int
 		RfmSummary         func(childComplexity int) int
 		Segment            func(childComplexity int, id uuid.UUID) int
 		SegmentExplain     func(childComplexity int, segmentID *uuid.UUID, rule *segment.Rule, customerID uuid.UUID) int
 		SegmentPreview     func(childComplexity int, rule segment.Rule) int
 		Segments           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.SegmentOrder, where *ent.SegmentWhereInput) int
+		Suppressions       func(childComplexity int, first *int, after *string) int
 		TraitKeys          func(childComplexity int, prefix *string, first *int) int
 		Viewer             func(childComplexity int) int
 	}
@@ -444,17 +483,25 @@ type ComplexityRoot struct {
 		Scored     func(childComplexity int) int
 	}
 
+	RetentionAnonymization struct {
+		Columns    func(childComplexity int) int
+		Context    func(childComplexity int) int
+		Properties func(childComplexity int) int
+	}
+
 	RetentionPolicy struct {
-		Action       func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		Enabled      func(childComplexity int) int
-		EventPattern func(childComplexity int) int
-		ID           func(childComplexity int) int
-		KeepDays     func(childComplexity int) int
-		Kind         func(childComplexity int) int
-		LastRunAt    func(childComplexity int) int
-		Name         func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
+		Action          func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Enabled         func(childComplexity int) int
+		EventPattern    func(childComplexity int) int
+		ID              func(childComplexity int) int
+		KeepDays        func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		LastRunAt       func(childComplexity int) int
+		Name            func(childComplexity int) int
+		RowsAffected    func(childComplexity int) int
+		SweepInProgress func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
 	}
 
 	RetentionPolicyConnection struct {
@@ -535,6 +582,20 @@ type ComplexityRoot struct {
 		Sample func(childComplexity int, first *int, after *entgql.Cursor[uuid.UUID]) int
 	}
 
+	Suppression struct {
+		CreatedAt    func(childComplexity int) int
+		Hash         func(childComplexity int) int
+		IdentityType func(childComplexity int) int
+		RequestID    func(childComplexity int) int
+	}
+
+	SuppressionConnection struct {
+		EndCursor   func(childComplexity int) int
+		HasNextPage func(childComplexity int) int
+		Nodes       func(childComplexity int) int
+		TotalCount  func(childComplexity int) int
+	}
+
 	Viewer struct {
 		Name   func(childComplexity int) int
 		Scopes func(childComplexity int) int
@@ -554,7 +615,9 @@ type CampaignResolver interface {
 type CustomerResolver interface {
 	Identities(ctx context.Context, obj *ent.Customer) ([]*ent.Identity, error)
 	Interactions(ctx context.Context, obj *ent.Customer, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.InteractionOrder, where *ent.InteractionWhereInput) (*ent.InteractionConnection, error)
+	Consents(ctx context.Context, obj *ent.Customer) ([]*ent.Consent, error)
 
+	ConsentState(ctx context.Context, obj *ent.Customer) ([]*model.ConsentState, error)
 	Rfm(ctx context.Context, obj *ent.Customer) (*model.Rfm, error)
 	Segments(ctx context.Context, obj *ent.Customer) ([]*ent.Segment, error)
 }
@@ -577,11 +640,22 @@ type MutationResolver interface {
 	ResumeCampaign(ctx context.Context, id uuid.UUID) (*ent.Campaign, error)
 	RunCampaignSync(ctx context.Context, id uuid.UUID) (*model.Job, error)
 	MergeCustomers(ctx context.Context, from uuid.UUID, into uuid.UUID) (*ent.Customer, error)
+	RequestErasure(ctx context.Context, identityType string, identityValue string) (*ent.PrivacyRequest, error)
+	RequestExport(ctx context.Context, identityType string, identityValue string) (*ent.PrivacyRequest, error)
+	LiftSuppression(ctx context.Context, identityType string, identityValue string) (bool, error)
+	RecordConsent(ctx context.Context, input model.RecordConsentInput) (*ent.Consent, error)
+	CreateRetentionPolicy(ctx context.Context, input model.CreateRetentionPolicyInput) (*ent.RetentionPolicy, error)
+	UpdateRetentionPolicy(ctx context.Context, id uuid.UUID, input model.UpdateRetentionPolicyInput) (*ent.RetentionPolicy, error)
+	DeleteRetentionPolicy(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
+	RunRetention(ctx context.Context) (*model.Job, error)
 	ComputeRfm(ctx context.Context) (*model.Job, error)
 	CreateSegment(ctx context.Context, input model.CreateSegmentInput) (*ent.Segment, error)
 	UpdateSegment(ctx context.Context, id uuid.UUID, input model.UpdateSegmentInput) (*ent.Segment, error)
 	DeleteSegment(ctx context.Context, id uuid.UUID) (uuid.UUID, error)
 	ComputeSegment(ctx context.Context, id uuid.UUID) (*model.Job, error)
+}
+type PrivacyRequestResolver interface {
+	DownloadPath(ctx context.Context, obj *ent.PrivacyRequest) (*string, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
@@ -603,9 +677,15 @@ type QueryResolver interface {
 	TraitKeys(ctx context.Context, prefix *string, first *int) ([]string, error)
 	EventNames(ctx context.Context, prefix *string, first *int) ([]string, error)
 	SegmentExplain(ctx context.Context, segmentID *uuid.UUID, rule *segment.Rule, customerID uuid.UUID) (*model.SegmentExplanation, error)
+	Suppressions(ctx context.Context, first *int, after *string) (*model.SuppressionConnection, error)
+	PreferenceLink(ctx context.Context, customerID uuid.UUID) (string, error)
+	PrivacySettings(ctx context.Context) (*model.PrivacySettings, error)
 	RfmSummary(ctx context.Context) (*model.RFMSummary, error)
 	Segment(ctx context.Context, id uuid.UUID) (*ent.Segment, error)
 	SegmentPreview(ctx context.Context, rule segment.Rule) (*model.SegmentPreview, error)
+}
+type RetentionPolicyResolver interface {
+	SweepInProgress(ctx context.Context, obj *ent.RetentionPolicy) (bool, error)
 }
 type SegmentResolver interface {
 	Rule(ctx context.Context, obj *ent.Segment) (any, error)
@@ -1226,6 +1306,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ConsentEdge.Node(childComplexity), true
 
+	case "ConsentPurposeMapping.category":
+		if e.ComplexityRoot.ConsentPurposeMapping.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentPurposeMapping.Category(childComplexity), true
+	case "ConsentPurposeMapping.purpose":
+		if e.ComplexityRoot.ConsentPurposeMapping.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentPurposeMapping.Purpose(childComplexity), true
+
+	case "ConsentState.granted":
+		if e.ComplexityRoot.ConsentState.Granted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.Granted(childComplexity), true
+	case "ConsentState.purpose":
+		if e.ComplexityRoot.ConsentState.Purpose == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.Purpose(childComplexity), true
+	case "ConsentState.recordedAt":
+		if e.ComplexityRoot.ConsentState.RecordedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.RecordedAt(childComplexity), true
+	case "ConsentState.source":
+		if e.ComplexityRoot.ConsentState.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsentState.Source(childComplexity), true
+
 	case "CreateAPIKeyPayload.key":
 		if e.ComplexityRoot.CreateAPIKeyPayload.Key == nil {
 			break
@@ -1239,6 +1357,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateAPIKeyPayload.Secret(childComplexity), true
 
+	case "Customer.consentState":
+		if e.ComplexityRoot.Customer.ConsentState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Customer.ConsentState(childComplexity), true
 	case "Customer.consents":
 		if e.ComplexityRoot.Customer.Consents == nil {
 			break
@@ -1838,6 +1962,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateDestination(childComplexity, args["input"].(model.CreateDestinationInput)), true
+	case "Mutation.createRetentionPolicy":
+		if e.ComplexityRoot.Mutation.CreateRetentionPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createRetentionPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateRetentionPolicy(childComplexity, args["input"].(model.CreateRetentionPolicyInput)), true
 	case "Mutation.createSegment":
 		if e.ComplexityRoot.Mutation.CreateSegment == nil {
 			break
@@ -1860,6 +1995,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteDestination(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.deleteRetentionPolicy":
+		if e.ComplexityRoot.Mutation.DeleteRetentionPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteRetentionPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteRetentionPolicy(childComplexity, args["id"].(uuid.UUID)), true
 	case "Mutation.deleteSegment":
 		if e.ComplexityRoot.Mutation.DeleteSegment == nil {
 			break
@@ -1871,6 +2017,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteSegment(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.liftSuppression":
+		if e.ComplexityRoot.Mutation.LiftSuppression == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_liftSuppression_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LiftSuppression(childComplexity, args["identityType"].(string), args["identityValue"].(string)), true
 	case "Mutation.mergeCustomers":
 		if e.ComplexityRoot.Mutation.MergeCustomers == nil {
 			break
@@ -1893,6 +2050,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PauseCampaign(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.recordConsent":
+		if e.ComplexityRoot.Mutation.RecordConsent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_recordConsent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RecordConsent(childComplexity, args["input"].(model.RecordConsentInput)), true
+	case "Mutation.requestErasure":
+		if e.ComplexityRoot.Mutation.RequestErasure == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestErasure_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestErasure(childComplexity, args["identityType"].(string), args["identityValue"].(string)), true
+	case "Mutation.requestExport":
+		if e.ComplexityRoot.Mutation.RequestExport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestExport(childComplexity, args["identityType"].(string), args["identityValue"].(string)), true
 	case "Mutation.resumeCampaign":
 		if e.ComplexityRoot.Mutation.ResumeCampaign == nil {
 			break
@@ -1926,6 +2116,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RunCampaignSync(childComplexity, args["id"].(uuid.UUID)), true
+	case "Mutation.runRetention":
+		if e.ComplexityRoot.Mutation.RunRetention == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RunRetention(childComplexity), true
 	case "Mutation.scheduleCampaign":
 		if e.ComplexityRoot.Mutation.ScheduleCampaign == nil {
 			break
@@ -1970,6 +2166,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateDestination(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateDestinationInput)), true
+	case "Mutation.updateRetentionPolicy":
+		if e.ComplexityRoot.Mutation.UpdateRetentionPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateRetentionPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateRetentionPolicy(childComplexity, args["id"].(uuid.UUID), args["input"].(model.UpdateRetentionPolicyInput)), true
 	case "Mutation.updateSegment":
 		if e.ComplexityRoot.Mutation.UpdateSegment == nil {
 			break
@@ -2019,6 +2226,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PrivacyRequest.Counts(childComplexity), true
+	case "PrivacyRequest.downloadPath":
+		if e.ComplexityRoot.PrivacyRequest.DownloadPath == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacyRequest.DownloadPath(childComplexity), true
 	case "PrivacyRequest.error":
 		if e.ComplexityRoot.PrivacyRequest.Error == nil {
 			break
@@ -2099,6 +2312,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PrivacyRequestEdge.Node(childComplexity), true
+
+	case "PrivacySettings.anonymization":
+		if e.ComplexityRoot.PrivacySettings.Anonymization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.Anonymization(childComplexity), true
+	case "PrivacySettings.consentPurposes":
+		if e.ComplexityRoot.PrivacySettings.ConsentPurposes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.ConsentPurposes(childComplexity), true
+	case "PrivacySettings.droppedContextFields":
+		if e.ComplexityRoot.PrivacySettings.DroppedContextFields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.DroppedContextFields(childComplexity), true
+	case "PrivacySettings.ipTruncated":
+		if e.ComplexityRoot.PrivacySettings.IPTruncated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.IPTruncated(childComplexity), true
+	case "PrivacySettings.ipv4PrefixBits":
+		if e.ComplexityRoot.PrivacySettings.Ipv4PrefixBits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.Ipv4PrefixBits(childComplexity), true
+	case "PrivacySettings.ipv6PrefixBits":
+		if e.ComplexityRoot.PrivacySettings.Ipv6PrefixBits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.Ipv6PrefixBits(childComplexity), true
+	case "PrivacySettings.retentionPolicies":
+		if e.ComplexityRoot.PrivacySettings.RetentionPolicies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.RetentionPolicies(childComplexity), true
+	case "PrivacySettings.suppressionCount":
+		if e.ComplexityRoot.PrivacySettings.SuppressionCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PrivacySettings.SuppressionCount(childComplexity), true
 
 	case "Query.apiKeys":
 		if e.ComplexityRoot.Query.APIKeys == nil {
@@ -2244,6 +2506,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]uuid.UUID)), true
+	case "Query.preferenceLink":
+		if e.ComplexityRoot.Query.PreferenceLink == nil {
+			break
+		}
+
+		args, err := ec.field_Query_preferenceLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreferenceLink(childComplexity, args["customerId"].(uuid.UUID)), true
 	case "Query.privacyRequests":
 		if e.ComplexityRoot.Query.PrivacyRequests == nil {
 			break
@@ -2255,6 +2528,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.PrivacyRequests(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.PrivacyRequestOrder), args["where"].(*ent.PrivacyRequestWhereInput)), true
+	case "Query.privacySettings":
+		if e.ComplexityRoot.Query.PrivacySettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PrivacySettings(childComplexity), true
 	case "Query.retentionPolicies":
 		if e.ComplexityRoot.Query.RetentionPolicies == nil {
 			break
@@ -2316,6 +2595,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Segments(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.SegmentOrder), args["where"].(*ent.SegmentWhereInput)), true
+	case "Query.suppressions":
+		if e.ComplexityRoot.Query.Suppressions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_suppressions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Suppressions(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.traitKeys":
 		if e.ComplexityRoot.Query.TraitKeys == nil {
 			break
@@ -2446,6 +2736,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RFMSummary.Scored(childComplexity), true
 
+	case "RetentionAnonymization.columns":
+		if e.ComplexityRoot.RetentionAnonymization.Columns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionAnonymization.Columns(childComplexity), true
+	case "RetentionAnonymization.context":
+		if e.ComplexityRoot.RetentionAnonymization.Context == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionAnonymization.Context(childComplexity), true
+	case "RetentionAnonymization.properties":
+		if e.ComplexityRoot.RetentionAnonymization.Properties == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionAnonymization.Properties(childComplexity), true
+
 	case "RetentionPolicy.action":
 		if e.ComplexityRoot.RetentionPolicy.Action == nil {
 			break
@@ -2500,6 +2809,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RetentionPolicy.Name(childComplexity), true
+	case "RetentionPolicy.rowsAffected":
+		if e.ComplexityRoot.RetentionPolicy.RowsAffected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionPolicy.RowsAffected(childComplexity), true
+	case "RetentionPolicy.sweepInProgress":
+		if e.ComplexityRoot.RetentionPolicy.SweepInProgress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetentionPolicy.SweepInProgress(childComplexity), true
 	case "RetentionPolicy.updatedAt":
 		if e.ComplexityRoot.RetentionPolicy.UpdatedAt == nil {
 			break
@@ -2803,6 +3124,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SegmentPreview.Sample(childComplexity, args["first"].(*int), args["after"].(*entgql.Cursor[uuid.UUID])), true
 
+	case "Suppression.createdAt":
+		if e.ComplexityRoot.Suppression.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Suppression.CreatedAt(childComplexity), true
+	case "Suppression.hash":
+		if e.ComplexityRoot.Suppression.Hash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Suppression.Hash(childComplexity), true
+	case "Suppression.identityType":
+		if e.ComplexityRoot.Suppression.IdentityType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Suppression.IdentityType(childComplexity), true
+	case "Suppression.requestId":
+		if e.ComplexityRoot.Suppression.RequestID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Suppression.RequestID(childComplexity), true
+
+	case "SuppressionConnection.endCursor":
+		if e.ComplexityRoot.SuppressionConnection.EndCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuppressionConnection.EndCursor(childComplexity), true
+	case "SuppressionConnection.hasNextPage":
+		if e.ComplexityRoot.SuppressionConnection.HasNextPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuppressionConnection.HasNextPage(childComplexity), true
+	case "SuppressionConnection.nodes":
+		if e.ComplexityRoot.SuppressionConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuppressionConnection.Nodes(childComplexity), true
+	case "SuppressionConnection.totalCount":
+		if e.ComplexityRoot.SuppressionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SuppressionConnection.TotalCount(childComplexity), true
+
 	case "Viewer.name":
 		if e.ComplexityRoot.Viewer.Name == nil {
 			break
@@ -2840,6 +3211,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CountCondition", ec.unmarshalInputCountCondition),
 			graphql.NewInputUnmarshaler("CreateCampaignInput", ec.unmarshalInputCreateCampaignInput),
 			graphql.NewInputUnmarshaler("CreateDestinationInput", ec.unmarshalInputCreateDestinationInput),
+			graphql.NewInputUnmarshaler("CreateRetentionPolicyInput", ec.unmarshalInputCreateRetentionPolicyInput),
 			graphql.NewInputUnmarshaler("CreateSegmentInput", ec.unmarshalInputCreateSegmentInput),
 			graphql.NewInputUnmarshaler("CustomerOrder", ec.unmarshalInputCustomerOrder),
 			graphql.NewInputUnmarshaler("CustomerWhereInput", ec.unmarshalInputCustomerWhereInput),
@@ -2847,6 +3219,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DestinationWhereInput", ec.unmarshalInputDestinationWhereInput),
 			graphql.NewInputUnmarshaler("EventCondition", ec.unmarshalInputEventCondition),
 			graphql.NewInputUnmarshaler("IdentityCondition", ec.unmarshalInputIdentityCondition),
+			graphql.NewInputUnmarshaler("IdentityInput", ec.unmarshalInputIdentityInput),
 			graphql.NewInputUnmarshaler("IdentityWhereInput", ec.unmarshalInputIdentityWhereInput),
 			graphql.NewInputUnmarshaler("IntRange", ec.unmarshalInputIntRange),
 			graphql.NewInputUnmarshaler("InteractionOrder", ec.unmarshalInputInteractionOrder),
@@ -2855,6 +3228,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PrivacyRequestWhereInput", ec.unmarshalInputPrivacyRequestWhereInput),
 			graphql.NewInputUnmarshaler("PropertyCondition", ec.unmarshalInputPropertyCondition),
 			graphql.NewInputUnmarshaler("RFMCondition", ec.unmarshalInputRFMCondition),
+			graphql.NewInputUnmarshaler("RecordConsentInput", ec.unmarshalInputRecordConsentInput),
 			graphql.NewInputUnmarshaler("RetentionPolicyOrder", ec.unmarshalInputRetentionPolicyOrder),
 			graphql.NewInputUnmarshaler("RetentionPolicyWhereInput", ec.unmarshalInputRetentionPolicyWhereInput),
 			graphql.NewInputUnmarshaler("SegmentMembershipOrder", ec.unmarshalInputSegmentMembershipOrder),
@@ -2865,6 +3239,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TraitCondition", ec.unmarshalInputTraitCondition),
 			graphql.NewInputUnmarshaler("UpdateCampaignInput", ec.unmarshalInputUpdateCampaignInput),
 			graphql.NewInputUnmarshaler("UpdateDestinationInput", ec.unmarshalInputUpdateDestinationInput),
+			graphql.NewInputUnmarshaler("UpdateRetentionPolicyInput", ec.unmarshalInputUpdateRetentionPolicyInput),
 			graphql.NewInputUnmarshaler("UpdateSegmentInput", ec.unmarshalInputUpdateSegmentInput),
 		)
 	}
@@ -5206,6 +5581,7 @@ type RetentionPolicy implements Node {
   action: RetentionPolicyAction!
   enabled: Boolean!
   lastRunAt: Time
+  rowsAffected: Int!
 }
 """
 RetentionPolicyAction is enum for the field action
@@ -5393,6 +5769,17 @@ input RetentionPolicyWhereInput {
   lastRunAtLTE: Time
   lastRunAtIsNil: Boolean
   lastRunAtNotNil: Boolean
+  """
+  rows_affected field predicates
+  """
+  rowsAffected: Int
+  rowsAffectedNEQ: Int
+  rowsAffectedIn: [Int!]
+  rowsAffectedNotIn: [Int!]
+  rowsAffectedGT: Int
+  rowsAffectedGTE: Int
+  rowsAffectedLT: Int
+  rowsAffectedLTE: Int
 }
 type Segment implements Node {
   id: ID!
@@ -5998,6 +6385,205 @@ type ExplainNode {
   mergeCustomers(from: ID!, into: ID!): Customer!
 }
 `, BuiltIn: false},
+	{Name: "../privacy_requests.graphqls", Input: `# Privacy requests (internal/privacy): consent, erasure with its suppression list, and export.
+# The people themselves use the preference page (/preferences/{token}), not this API.
+
+extend type Query {
+  """
+  The suppression list: keyed hashes (HMAC with CAIRN_SECRET_KEY) of erased people's
+  identifiers; events carrying one are dropped at ingest. Never the identifiers. Ordered by
+  hash. Requires privacy.
+  """
+  suppressions(first: Int, after: String): SuppressionConnection!
+  """
+  A signed, expiring link path (/preferences/{token}) to the customer's own preference page,
+  for campaign emails. Anyone holding it can change that person's consents and download their
+  data until it expires. Requires privacy.
+  """
+  preferenceLink(customerId: ID!): String!
+}
+
+extend type Mutation {
+  """
+  Erase the person holding this identifier: every profile (merged-away ones too), their
+  identities, interactions, consents, memberships, export documents and jobs naming them, and
+  their contacts at every destination; their identifiers go on the suppression list. Returns
+  the request; a job carries it out. Requires privacy.
+  """
+  requestErasure(identityType: String!, identityValue: String!): PrivacyRequest!
+  """
+  Build one JSON document of everything held on the person holding this identifier; once
+  built, PrivacyRequest.downloadPath is a one-time, expiring link. Requires privacy.
+  """
+  requestExport(identityType: String!, identityValue: String!): PrivacyRequest!
+  """
+  Remove one identifier from the suppression list so its events are accepted again. Returns
+  whether it was on the list. Requires admin.
+  """
+  liftSuppression(identityType: String!, identityValue: String!): Boolean!
+  """
+  Record a consent decision (history is kept; the latest per purpose wins). Withdrawing
+  email_marketing removes the person from every destination. Requires write.
+  """
+  recordConsent(input: RecordConsentInput!): Consent!
+}
+
+input RecordConsentInput {
+  "The customer; or give identity instead."
+  customerId: ID
+  identity: IdentityInput
+  "email_marketing, sms_marketing, analytics or personalization."
+  purpose: String!
+  granted: Boolean!
+  "Where the decision was made, e.g. signup_form, support_call."
+  source: String
+  "Evidence of the decision (form id, wording shown, request id); at most 4 KB of JSON."
+  proof: Map
+}
+
+input IdentityInput {
+  type: String!
+  value: String!
+}
+
+"The current decision for one purpose; granted is null when none was recorded."
+type ConsentState {
+  purpose: String!
+  granted: Boolean
+  source: String
+  recordedAt: Time
+}
+
+extend type Customer {
+  "The latest decision per purpose (every known purpose listed)."
+  consentState: [ConsentState!]!
+}
+
+extend type PrivacyRequest {
+  """
+  For a completed export whose document waits: the one-time download path
+  (/v1/exports/{token}), valid until the document expires. Null otherwise.
+  """
+  downloadPath: String
+}
+
+"One suppression list entry: a keyed hash, never the identifier."
+type Suppression {
+  hash: String!
+  identityType: String!
+  "The erasure request that added it."
+  requestId: ID
+  createdAt: Time!
+}
+
+type SuppressionConnection {
+  nodes: [Suppression!]!
+  "Pass as after for the next page; null on the last page."
+  endCursor: String
+  hasNextPage: Boolean!
+  totalCount: Int!
+}
+`, BuiltIn: false},
+	{Name: "../privacy_retention.graphqls", Input: `# Retention (internal/privacy): policies that delete or anonymize old interactions, applied by the
+# daily ApplyRetention job or on demand with runRetention. Scope: privacy.
+
+"""
+A new retention policy. Interactions matching kind and event that occurred more than keepDays
+days ago are deleted or anonymized by every run.
+"""
+input CreateRetentionPolicyInput {
+  name: String!
+  "Only interactions of this kind; null: every kind."
+  kind: InteractionKind
+  """
+  A glob on the event name: * matches any run of characters, ? one character, everything else
+  itself (case-sensitive). Null: every interaction, with or without an event name; a glob never
+  matches an interaction without one (identify, alias, group).
+  """
+  event: String
+  "Days an interaction is kept after it occurred, 1 to 36,500."
+  keepDays: Int!
+  """
+  delete removes the interaction. anonymize moves it to the anonymous event store, detached from
+  the person: see privacySettings.anonymization for exactly what is kept.
+  """
+  action: RetentionPolicyAction!
+  "Default true."
+  enabled: Boolean
+}
+
+"Changes to a retention policy; null fields are left as they are."
+input UpdateRetentionPolicyInput {
+  name: String
+  kind: InteractionKind
+  "Set true to match every kind again (kind must then be null)."
+  clearKind: Boolean
+  event: String
+  "Set true to match every event again (event must then be null)."
+  clearEvent: Boolean
+  keepDays: Int
+  action: RetentionPolicyAction
+  enabled: Boolean
+}
+
+extend type RetentionPolicy {
+  "True while a run has committed part of its batches and not finished (the next run resumes it)."
+  sweepInProgress: Boolean!
+}
+
+"What anonymize keeps of an interaction; everything else is dropped."
+type RetentionAnonymization {
+  "Interaction columns kept. occurred_at is truncated to the hour."
+  columns: [String!]!
+  "Top-level properties members kept, and only when their value is a string, number or boolean."
+  properties: [String!]!
+  "Context members kept (dotted paths), and only when their value is a string, number or boolean."
+  context: [String!]!
+}
+
+"A consent category of the incoming context.consent and the purpose it is recorded as."
+type ConsentPurposeMapping {
+  category: String!
+  purpose: String!
+}
+
+"What Cairn collects and keeps: data an administrator can show the people being tracked."
+type PrivacySettings {
+  "True when context.ip is truncated before storage (IPv4 to /24, IPv6 to /48)."
+  ipTruncated: Boolean!
+  "IPv4 prefix length kept, or null when addresses are stored as sent."
+  ipv4PrefixBits: Int
+  "IPv6 prefix length kept, or null when addresses are stored as sent."
+  ipv6PrefixBits: Int
+  "Top-level context members never stored."
+  droppedContextFields: [String!]!
+  "How consent categories map to purposes, by category."
+  consentPurposes: [ConsentPurposeMapping!]!
+  "Every retention policy, by name."
+  retentionPolicies: [RetentionPolicy!]!
+  "What the anonymize retention action keeps."
+  anonymization: RetentionAnonymization!
+  "Identifiers on the suppression list (erased people); null when this server does not report it."
+  suppressionCount: Int
+}
+
+extend type Query {
+  "What Cairn collects and keeps (privacy scope)."
+  privacySettings: PrivacySettings!
+}
+
+extend type Mutation {
+  createRetentionPolicy(input: CreateRetentionPolicyInput!): RetentionPolicy!
+  updateRetentionPolicy(id: ID!, input: UpdateRetentionPolicyInput!): RetentionPolicy!
+  "Deletes the policy; returns its id. A run in progress stops at its next batch."
+  deleteRetentionPolicy(id: ID!): ID!
+  """
+  Enqueue a run of every enabled policy now (it also runs daily). Returns the job, pollable with
+  job(id); when one is already queued or running, that job is returned instead.
+  """
+  runRetention: Job!
+}
+`, BuiltIn: false},
 	{Name: "../rfm.graphqls", Input: `# RFM: recency, frequency and monetary scores of customers' orders (internal/rfm), computed by the
 # hourly ComputeRFM job or on demand with computeRFM.
 
@@ -6513,6 +7099,30 @@ func (ec *executionContext) childFields_ConsentEdge(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type ConsentEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ConsentPurposeMapping(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_ConsentPurposeMapping_category(ctx, field)
+	case "purpose":
+		return ec.fieldContext_ConsentPurposeMapping_purpose(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsentPurposeMapping", field.Name)
+}
+
+func (ec *executionContext) childFields_ConsentState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "purpose":
+		return ec.fieldContext_ConsentState_purpose(ctx, field)
+	case "granted":
+		return ec.fieldContext_ConsentState_granted(ctx, field)
+	case "source":
+		return ec.fieldContext_ConsentState_source(ctx, field)
+	case "recordedAt":
+		return ec.fieldContext_ConsentState_recordedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsentState", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateAPIKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -6555,6 +7165,8 @@ func (ec *executionContext) childFields_Customer(ctx context.Context, field grap
 		return ec.fieldContext_Customer_mergedInto(ctx, field)
 	case "mergedFrom":
 		return ec.fieldContext_Customer_mergedFrom(ctx, field)
+	case "consentState":
+		return ec.fieldContext_Customer_consentState(ctx, field)
 	case "rfm":
 		return ec.fieldContext_Customer_rfm(ctx, field)
 	case "segments":
@@ -6819,6 +7431,8 @@ func (ec *executionContext) childFields_PrivacyRequest(ctx context.Context, fiel
 		return ec.fieldContext_PrivacyRequest_export(ctx, field)
 	case "error":
 		return ec.fieldContext_PrivacyRequest_error(ctx, field)
+	case "downloadPath":
+		return ec.fieldContext_PrivacyRequest_downloadPath(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PrivacyRequest", field.Name)
 }
@@ -6843,6 +7457,28 @@ func (ec *executionContext) childFields_PrivacyRequestEdge(ctx context.Context, 
 		return ec.fieldContext_PrivacyRequestEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PrivacyRequestEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PrivacySettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ipTruncated":
+		return ec.fieldContext_PrivacySettings_ipTruncated(ctx, field)
+	case "ipv4PrefixBits":
+		return ec.fieldContext_PrivacySettings_ipv4PrefixBits(ctx, field)
+	case "ipv6PrefixBits":
+		return ec.fieldContext_PrivacySettings_ipv6PrefixBits(ctx, field)
+	case "droppedContextFields":
+		return ec.fieldContext_PrivacySettings_droppedContextFields(ctx, field)
+	case "consentPurposes":
+		return ec.fieldContext_PrivacySettings_consentPurposes(ctx, field)
+	case "retentionPolicies":
+		return ec.fieldContext_PrivacySettings_retentionPolicies(ctx, field)
+	case "anonymization":
+		return ec.fieldContext_PrivacySettings_anonymization(ctx, field)
+	case "suppressionCount":
+		return ec.fieldContext_PrivacySettings_suppressionCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PrivacySettings", field.Name)
 }
 
 func (ec *executionContext) childFields_RFM(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6905,6 +7541,18 @@ func (ec *executionContext) childFields_RFMSummary(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type RFMSummary", field.Name)
 }
 
+func (ec *executionContext) childFields_RetentionAnonymization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "columns":
+		return ec.fieldContext_RetentionAnonymization_columns(ctx, field)
+	case "properties":
+		return ec.fieldContext_RetentionAnonymization_properties(ctx, field)
+	case "context":
+		return ec.fieldContext_RetentionAnonymization_context(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetentionAnonymization", field.Name)
+}
+
 func (ec *executionContext) childFields_RetentionPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6927,6 +7575,10 @@ func (ec *executionContext) childFields_RetentionPolicy(ctx context.Context, fie
 		return ec.fieldContext_RetentionPolicy_enabled(ctx, field)
 	case "lastRunAt":
 		return ec.fieldContext_RetentionPolicy_lastRunAt(ctx, field)
+	case "rowsAffected":
+		return ec.fieldContext_RetentionPolicy_rowsAffected(ctx, field)
+	case "sweepInProgress":
+		return ec.fieldContext_RetentionPolicy_sweepInProgress(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RetentionPolicy", field.Name)
 }
@@ -7073,6 +7725,34 @@ func (ec *executionContext) childFields_SegmentPreview(ctx context.Context, fiel
 		return ec.fieldContext_SegmentPreview_sample(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SegmentPreview", field.Name)
+}
+
+func (ec *executionContext) childFields_Suppression(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "hash":
+		return ec.fieldContext_Suppression_hash(ctx, field)
+	case "identityType":
+		return ec.fieldContext_Suppression_identityType(ctx, field)
+	case "requestId":
+		return ec.fieldContext_Suppression_requestId(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Suppression_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Suppression", field.Name)
+}
+
+func (ec *executionContext) childFields_SuppressionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "nodes":
+		return ec.fieldContext_SuppressionConnection_nodes(ctx, field)
+	case "endCursor":
+		return ec.fieldContext_SuppressionConnection_endCursor(ctx, field)
+	case "hasNextPage":
+		return ec.fieldContext_SuppressionConnection_hasNextPage(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SuppressionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SuppressionConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7387,6 +8067,20 @@ func (ec *executionContext) field_Mutation_createDestination_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createRetentionPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateRetentionPolicyInput, error) {
+			return ec.unmarshalNCreateRetentionPolicyInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateRetentionPolicyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createSegment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7415,6 +8109,20 @@ func (ec *executionContext) field_Mutation_deleteDestination_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteRetentionPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteSegment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7426,6 +8134,28 @@ func (ec *executionContext) field_Mutation_deleteSegment_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_liftSuppression_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "identityType",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityType"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "identityValue",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityValue"] = arg1
 	return args, nil
 }
 
@@ -7462,6 +8192,64 @@ func (ec *executionContext) field_Mutation_pauseCampaign_args(ctx context.Contex
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_recordConsent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RecordConsentInput, error) {
+			return ec.unmarshalNRecordConsentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRecordConsentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestErasure_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "identityType",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityType"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "identityValue",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityValue"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "identityType",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityType"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "identityValue",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["identityValue"] = arg1
 	return args, nil
 }
 
@@ -7579,6 +8367,28 @@ func (ec *executionContext) field_Mutation_updateDestination_args(ctx context.Co
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UpdateDestinationInput, error) {
 			return ec.unmarshalNUpdateDestinationInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateDestinationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateRetentionPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateRetentionPolicyInput, error) {
+			return ec.unmarshalNUpdateRetentionPolicyInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateRetentionPolicyInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8061,6 +8871,20 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_preferenceLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "customerId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["customerId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_privacyRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8278,6 +9102,28 @@ func (ec *executionContext) field_Query_segments_args(ctx context.Context, rawAr
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_suppressions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -10835,6 +11681,144 @@ func (ec *executionContext) fieldContext_ConsentEdge_cursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("ConsentEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _ConsentPurposeMapping_category(ctx context.Context, field graphql.CollectedField, obj *model.ConsentPurposeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentPurposeMapping_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentPurposeMapping_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentPurposeMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentPurposeMapping_purpose(ctx context.Context, field graphql.CollectedField, obj *model.ConsentPurposeMapping) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentPurposeMapping_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentPurposeMapping_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentPurposeMapping", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentState_purpose(ctx context.Context, field graphql.CollectedField, obj *model.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_purpose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Purpose, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_purpose(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentState_granted(ctx context.Context, field graphql.CollectedField, obj *model.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_granted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Granted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_granted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ConsentState_source(ctx context.Context, field graphql.CollectedField, obj *model.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsentState_recordedAt(ctx context.Context, field graphql.CollectedField, obj *model.ConsentState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsentState_recordedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsentState_recordedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsentState", field, false, false, "Time")
+}
+
 func (ec *executionContext) _CreateAPIKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11205,7 +12189,7 @@ func (ec *executionContext) _Customer_consents(ctx context.Context, field graphq
 			return ec.fieldContext_Customer_consents(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Consents(ctx)
+			return ec.Resolvers.Customer().Consents(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Consent) graphql.Marshaler {
@@ -11220,7 +12204,7 @@ func (ec *executionContext) fieldContext_Customer_consents(_ context.Context, fi
 		Object:     "Customer",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Consent(ctx, field)
 		},
@@ -11287,6 +12271,38 @@ func (ec *executionContext) fieldContext_Customer_mergedFrom(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Customer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Customer_consentState(ctx context.Context, field graphql.CollectedField, obj *ent.Customer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Customer_consentState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Customer().ConsentState(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ConsentState) graphql.Marshaler {
+			return ec.marshalNConsentState2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentStateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Customer_consentState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Customer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsentState(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13705,6 +14721,346 @@ func (ec *executionContext) fieldContext_Mutation_mergeCustomers(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_requestErasure(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestErasure(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestErasure(ctx, fc.Args["identityType"].(string), fc.Args["identityValue"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PrivacyRequest) graphql.Marshaler {
+			return ec.marshalNPrivacyRequest2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐPrivacyRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestErasure(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrivacyRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestErasure_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestExport(ctx, fc.Args["identityType"].(string), fc.Args["identityValue"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PrivacyRequest) graphql.Marshaler {
+			return ec.marshalNPrivacyRequest2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐPrivacyRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrivacyRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_liftSuppression(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_liftSuppression(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LiftSuppression(ctx, fc.Args["identityType"].(string), fc.Args["identityValue"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_liftSuppression(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_liftSuppression_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_recordConsent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_recordConsent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RecordConsent(ctx, fc.Args["input"].(model.RecordConsentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Consent) graphql.Marshaler {
+			return ec.marshalNConsent2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐConsent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_recordConsent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Consent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_recordConsent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createRetentionPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createRetentionPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateRetentionPolicy(ctx, fc.Args["input"].(model.CreateRetentionPolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RetentionPolicy) graphql.Marshaler {
+			return ec.marshalNRetentionPolicy2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createRetentionPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionPolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createRetentionPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateRetentionPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateRetentionPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateRetentionPolicy(ctx, fc.Args["id"].(uuid.UUID), fc.Args["input"].(model.UpdateRetentionPolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RetentionPolicy) graphql.Marshaler {
+			return ec.marshalNRetentionPolicy2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateRetentionPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionPolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateRetentionPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteRetentionPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteRetentionPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteRetentionPolicy(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteRetentionPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type ID does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteRetentionPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runRetention(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runRetention(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RunRetention(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Job) graphql.Marshaler {
+			return ec.marshalNJob2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐJob(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runRetention(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Job(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_computeRFM(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14235,6 +15591,29 @@ func (ec *executionContext) fieldContext_PrivacyRequest_error(_ context.Context,
 	return graphql.NewScalarFieldContext("PrivacyRequest", field, false, false, "String")
 }
 
+func (ec *executionContext) _PrivacyRequest_downloadPath(ctx context.Context, field graphql.CollectedField, obj *ent.PrivacyRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacyRequest_downloadPath(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PrivacyRequest().DownloadPath(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacyRequest_downloadPath(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacyRequest", field, true, true, "String")
+}
+
 func (ec *executionContext) _PrivacyRequestConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PrivacyRequestConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14375,6 +15754,217 @@ func (ec *executionContext) _PrivacyRequestEdge_cursor(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_PrivacyRequestEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PrivacyRequestEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _PrivacySettings_ipTruncated(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_ipTruncated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IPTruncated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_ipTruncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PrivacySettings_ipv4PrefixBits(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_ipv4PrefixBits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ipv4PrefixBits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_ipv4PrefixBits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PrivacySettings_ipv6PrefixBits(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_ipv6PrefixBits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ipv6PrefixBits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_ipv6PrefixBits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PrivacySettings_droppedContextFields(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_droppedContextFields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DroppedContextFields, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_droppedContextFields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, false, false, "String")
+}
+
+func (ec *executionContext) _PrivacySettings_consentPurposes(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_consentPurposes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConsentPurposes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ConsentPurposeMapping) graphql.Marshaler {
+			return ec.marshalNConsentPurposeMapping2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentPurposeMappingᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_consentPurposes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrivacySettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsentPurposeMapping(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrivacySettings_retentionPolicies(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_retentionPolicies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetentionPolicies, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.RetentionPolicy) graphql.Marshaler {
+			return ec.marshalNRetentionPolicy2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_retentionPolicies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrivacySettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrivacySettings_anonymization(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_anonymization(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Anonymization, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RetentionAnonymization) graphql.Marshaler {
+			return ec.marshalNRetentionAnonymization2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRetentionAnonymization(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_anonymization(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PrivacySettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetentionAnonymization(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PrivacySettings_suppressionCount(ctx context.Context, field graphql.CollectedField, obj *model.PrivacySettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PrivacySettings_suppressionCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SuppressionCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PrivacySettings_suppressionCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PrivacySettings", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -15201,6 +16791,126 @@ func (ec *executionContext) fieldContext_Query_segmentExplain(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_suppressions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_suppressions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Suppressions(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SuppressionConnection) graphql.Marshaler {
+			return ec.marshalNSuppressionConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSuppressionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_suppressions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SuppressionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_suppressions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_preferenceLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_preferenceLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PreferenceLink(ctx, fc.Args["customerId"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_preferenceLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_preferenceLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_privacySettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_privacySettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PrivacySettings(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
+			return ec.marshalNPrivacySettings2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐPrivacySettings(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_privacySettings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PrivacySettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_rfmSummary(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15829,6 +17539,75 @@ func (ec *executionContext) fieldContext_RFMSummary_computedAt(_ context.Context
 	return graphql.NewScalarFieldContext("RFMSummary", field, false, false, "Time")
 }
 
+func (ec *executionContext) _RetentionAnonymization_columns(ctx context.Context, field graphql.CollectedField, obj *model.RetentionAnonymization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionAnonymization_columns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Columns, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionAnonymization_columns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionAnonymization", field, false, false, "String")
+}
+
+func (ec *executionContext) _RetentionAnonymization_properties(ctx context.Context, field graphql.CollectedField, obj *model.RetentionAnonymization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionAnonymization_properties(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Properties, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionAnonymization_properties(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionAnonymization", field, false, false, "String")
+}
+
+func (ec *executionContext) _RetentionAnonymization_context(ctx context.Context, field graphql.CollectedField, obj *model.RetentionAnonymization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionAnonymization_context(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Context, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionAnonymization_context(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionAnonymization", field, false, false, "String")
+}
+
 func (ec *executionContext) _RetentionPolicy_id(ctx context.Context, field graphql.CollectedField, obj *ent.RetentionPolicy) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16057,6 +17836,52 @@ func (ec *executionContext) _RetentionPolicy_lastRunAt(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_RetentionPolicy_lastRunAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RetentionPolicy", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RetentionPolicy_rowsAffected(ctx context.Context, field graphql.CollectedField, obj *ent.RetentionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionPolicy_rowsAffected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsAffected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionPolicy_rowsAffected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RetentionPolicy_sweepInProgress(ctx context.Context, field graphql.CollectedField, obj *ent.RetentionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetentionPolicy_sweepInProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.RetentionPolicy().SweepInProgress(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetentionPolicy_sweepInProgress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RetentionPolicy", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _RetentionPolicyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RetentionPolicyConnection) (ret graphql.Marshaler) {
@@ -17281,6 +19106,199 @@ func (ec *executionContext) fieldContext_SegmentPreview_sample(ctx context.Conte
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Suppression_hash(ctx context.Context, field graphql.CollectedField, obj *privacy.Suppression) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Suppression_hash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hash, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Suppression_hash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Suppression", field, false, false, "String")
+}
+
+func (ec *executionContext) _Suppression_identityType(ctx context.Context, field graphql.CollectedField, obj *privacy.Suppression) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Suppression_identityType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IdentityType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Suppression_identityType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Suppression", field, false, false, "String")
+}
+
+func (ec *executionContext) _Suppression_requestId(ctx context.Context, field graphql.CollectedField, obj *privacy.Suppression) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Suppression_requestId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *uuid.UUID) graphql.Marshaler {
+			return ec.marshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Suppression_requestId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Suppression", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Suppression_createdAt(ctx context.Context, field graphql.CollectedField, obj *privacy.Suppression) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Suppression_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Suppression_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Suppression", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SuppressionConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *model.SuppressionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SuppressionConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*privacy.Suppression) graphql.Marshaler {
+			return ec.marshalNSuppression2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋprivacyᚐSuppressionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SuppressionConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SuppressionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Suppression(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SuppressionConnection_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.SuppressionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SuppressionConnection_endCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SuppressionConnection_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SuppressionConnection", field, false, false, "String")
+}
+
+func (ec *executionContext) _SuppressionConnection_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.SuppressionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SuppressionConnection_hasNextPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasNextPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SuppressionConnection_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SuppressionConnection", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SuppressionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.SuppressionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SuppressionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SuppressionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SuppressionConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Viewer_name(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
@@ -22188,6 +24206,83 @@ func UnmarshalCreateDestinationInput(ctx context.Context, raw any) (model.Create
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateRetentionPolicyInput(ctx context.Context, obj any) (model.CreateRetentionPolicyInput, error) {
+	var it model.CreateRetentionPolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "kind", "event", "keepDays", "action", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOInteractionKind2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋinteractionᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "event":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("event"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Event = data
+		case "keepDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepDays = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalNRetentionPolicyAction2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋretentionpolicyᚐAction(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateRetentionPolicyInput unmarshals raw into the CreateRetentionPolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateRetentionPolicyInput(ctx context.Context, raw any) (model.CreateRetentionPolicyInput, error) {
+	var out model.CreateRetentionPolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateRetentionPolicyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateSegmentInput(ctx context.Context, obj any) (model.CreateSegmentInput, error) {
 	var it model.CreateSegmentInput
 	if obj == nil {
@@ -23523,6 +25618,55 @@ func (ec *executionContext) unmarshalInputIdentityCondition(ctx context.Context,
 func UnmarshalIdentityCondition(ctx context.Context, raw any) (segment.IdentityCondition, error) {
 	var out segment.IdentityCondition
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "IdentityCondition", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputIdentityInput(ctx context.Context, obj any) (model.IdentityInput, error) {
+	var it model.IdentityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"type", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalIdentityInput unmarshals raw into the IdentityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalIdentityInput(ctx context.Context, raw any) (model.IdentityInput, error) {
+	var out model.IdentityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "IdentityInput", raw, &out)
 	return out, err
 }
 
@@ -25613,6 +27757,83 @@ func UnmarshalRFMCondition(ctx context.Context, raw any) (segment.RFMCondition, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRecordConsentInput(ctx context.Context, obj any) (model.RecordConsentInput, error) {
+	var it model.RecordConsentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"customerId", "identity", "purpose", "granted", "source", "proof"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "customerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("customerId"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CustomerID = data
+		case "identity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("identity"))
+			data, err := ec.unmarshalOIdentityInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐIdentityInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Identity = data
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		case "granted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("granted"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Granted = data
+		case "source":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Source = data
+		case "proof":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("proof"))
+			data, err := ec.unmarshalOMap2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Proof = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRecordConsentInput unmarshals raw into the RecordConsentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRecordConsentInput(ctx context.Context, raw any) (model.RecordConsentInput, error) {
+	var out model.RecordConsentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RecordConsentInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRetentionPolicyOrder(ctx context.Context, obj any) (ent.RetentionPolicyOrder, error) {
 	var it ent.RetentionPolicyOrder
 	if obj == nil {
@@ -25677,7 +27898,7 @@ func (ec *executionContext) unmarshalInputRetentionPolicyWhereInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "kindGT", "kindGTE", "kindLT", "kindLTE", "kindContains", "kindHasPrefix", "kindHasSuffix", "kindIsNil", "kindNotNil", "kindEqualFold", "kindContainsFold", "eventPattern", "eventPatternNEQ", "eventPatternIn", "eventPatternNotIn", "eventPatternGT", "eventPatternGTE", "eventPatternLT", "eventPatternLTE", "eventPatternContains", "eventPatternHasPrefix", "eventPatternHasSuffix", "eventPatternIsNil", "eventPatternNotNil", "eventPatternEqualFold", "eventPatternContainsFold", "keepDays", "keepDaysNEQ", "keepDaysIn", "keepDaysNotIn", "keepDaysGT", "keepDaysGTE", "keepDaysLT", "keepDaysLTE", "action", "actionNEQ", "actionIn", "actionNotIn", "enabled", "enabledNEQ", "lastRunAt", "lastRunAtNEQ", "lastRunAtIn", "lastRunAtNotIn", "lastRunAtGT", "lastRunAtGTE", "lastRunAtLT", "lastRunAtLTE", "lastRunAtIsNil", "lastRunAtNotNil"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "kindGT", "kindGTE", "kindLT", "kindLTE", "kindContains", "kindHasPrefix", "kindHasSuffix", "kindIsNil", "kindNotNil", "kindEqualFold", "kindContainsFold", "eventPattern", "eventPatternNEQ", "eventPatternIn", "eventPatternNotIn", "eventPatternGT", "eventPatternGTE", "eventPatternLT", "eventPatternLTE", "eventPatternContains", "eventPatternHasPrefix", "eventPatternHasSuffix", "eventPatternIsNil", "eventPatternNotNil", "eventPatternEqualFold", "eventPatternContainsFold", "keepDays", "keepDaysNEQ", "keepDaysIn", "keepDaysNotIn", "keepDaysGT", "keepDaysGTE", "keepDaysLT", "keepDaysLTE", "action", "actionNEQ", "actionIn", "actionNotIn", "enabled", "enabledNEQ", "lastRunAt", "lastRunAtNEQ", "lastRunAtIn", "lastRunAtNotIn", "lastRunAtGT", "lastRunAtGTE", "lastRunAtLT", "lastRunAtLTE", "lastRunAtIsNil", "lastRunAtNotNil", "rowsAffected", "rowsAffectedNEQ", "rowsAffectedIn", "rowsAffectedNotIn", "rowsAffectedGT", "rowsAffectedGTE", "rowsAffectedLT", "rowsAffectedLTE"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -26342,6 +28563,62 @@ func (ec *executionContext) unmarshalInputRetentionPolicyWhereInput(ctx context.
 				return it, err
 			}
 			it.LastRunAtNotNil = data
+		case "rowsAffected":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffected"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffected = data
+		case "rowsAffectedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedNEQ = data
+		case "rowsAffectedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedIn = data
+		case "rowsAffectedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedNotIn = data
+		case "rowsAffectedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedGT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedGT = data
+		case "rowsAffectedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedGTE = data
+		case "rowsAffectedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedLT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedLT = data
+		case "rowsAffectedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rowsAffectedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RowsAffectedLTE = data
 		}
 	}
 	return it, nil
@@ -27816,6 +30093,97 @@ func UnmarshalUpdateDestinationInput(ctx context.Context, raw any) (model.Update
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateRetentionPolicyInput(ctx context.Context, obj any) (model.UpdateRetentionPolicyInput, error) {
+	var it model.UpdateRetentionPolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "kind", "clearKind", "event", "clearEvent", "keepDays", "action", "enabled"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOInteractionKind2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋinteractionᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "clearKind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearKind"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearKind = data
+		case "event":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("event"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Event = data
+		case "clearEvent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clearEvent"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClearEvent = data
+		case "keepDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("keepDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KeepDays = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalORetentionPolicyAction2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋretentionpolicyᚐAction(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateRetentionPolicyInput unmarshals raw into the UpdateRetentionPolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateRetentionPolicyInput(ctx context.Context, raw any) (model.UpdateRetentionPolicyInput, error) {
+	var out model.UpdateRetentionPolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateRetentionPolicyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateSegmentInput(ctx context.Context, obj any) (model.UpdateSegmentInput, error) {
 	var it model.UpdateSegmentInput
 	if obj == nil {
@@ -28891,6 +31259,92 @@ func (ec *executionContext) _ConsentEdge(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var consentPurposeMappingImplementors = []string{"ConsentPurposeMapping"}
+
+func (ec *executionContext) _ConsentPurposeMapping(ctx context.Context, sel ast.SelectionSet, obj *model.ConsentPurposeMapping) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consentPurposeMappingImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsentPurposeMapping")
+		case "category":
+			out.Values[i] = ec._ConsentPurposeMapping_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "purpose":
+			out.Values[i] = ec._ConsentPurposeMapping_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var consentStateImplementors = []string{"ConsentState"}
+
+func (ec *executionContext) _ConsentState(ctx context.Context, sel ast.SelectionSet, obj *model.ConsentState) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consentStateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsentState")
+		case "purpose":
+			out.Values[i] = ec._ConsentState_purpose(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "granted":
+			out.Values[i] = ec._ConsentState_granted(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._ConsentState_source(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recordedAt":
+			out.Values[i] = ec._ConsentState_recordedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createAPIKeyPayloadImplementors = []string{"CreateAPIKeyPayload"}
 
 func (ec *executionContext) _CreateAPIKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateAPIKeyPayload) graphql.Marshaler {
@@ -29019,6 +31473,12 @@ func (ec *executionContext) _Customer(ctx context.Context, sel ast.SelectionSet,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Customer_mergedFrom(ctx, field, obj)
+				})
+		case "consentState":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Customer_consentState(ctx, field, obj)
 				})
 		case "rfm":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -29940,6 +32400,62 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "requestErasure":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestErasure(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestExport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestExport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "liftSuppression":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_liftSuppression(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordConsent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_recordConsent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createRetentionPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createRetentionPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateRetentionPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateRetentionPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteRetentionPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteRetentionPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runRetention":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runRetention(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "computeRFM":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_computeRFM(ctx, field)
@@ -30054,53 +32570,59 @@ func (ec *executionContext) _PrivacyRequest(ctx context.Context, sel ast.Selecti
 		case "id":
 			out.Values[i] = ec._PrivacyRequest_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._PrivacyRequest_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "identityType":
 			out.Values[i] = ec._PrivacyRequest_identityType(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "subjectHash":
 			out.Values[i] = ec._PrivacyRequest_subjectHash(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._PrivacyRequest_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "requestedAt":
 			out.Values[i] = ec._PrivacyRequest_requestedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "completedAt":
 			out.Values[i] = ec._PrivacyRequest_completedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "counts":
 			out.Values[i] = ec._PrivacyRequest_counts(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "export":
 			out.Values[i] = ec._PrivacyRequest_export(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "error":
 			out.Values[i] = ec._PrivacyRequest_error(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "downloadPath":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PrivacyRequest_downloadPath(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30180,6 +32702,74 @@ func (ec *executionContext) _PrivacyRequestEdge(ctx context.Context, sel ast.Sel
 		case "cursor":
 			out.Values[i] = ec._PrivacyRequestEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var privacySettingsImplementors = []string{"PrivacySettings"}
+
+func (ec *executionContext) _PrivacySettings(ctx context.Context, sel ast.SelectionSet, obj *model.PrivacySettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, privacySettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PrivacySettings")
+		case "ipTruncated":
+			out.Values[i] = ec._PrivacySettings_ipTruncated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ipv4PrefixBits":
+			out.Values[i] = ec._PrivacySettings_ipv4PrefixBits(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "ipv6PrefixBits":
+			out.Values[i] = ec._PrivacySettings_ipv6PrefixBits(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "droppedContextFields":
+			out.Values[i] = ec._PrivacySettings_droppedContextFields(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "consentPurposes":
+			out.Values[i] = ec._PrivacySettings_consentPurposes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retentionPolicies":
+			out.Values[i] = ec._PrivacySettings_retentionPolicies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "anonymization":
+			out.Values[i] = ec._PrivacySettings_anonymization(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "suppressionCount":
+			out.Values[i] = ec._PrivacySettings_suppressionCount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -30331,6 +32921,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_segmentExplain(ctx, field)
+				})
+		case "suppressions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_suppressions(ctx, field)
+				})
+		case "preferenceLink":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_preferenceLink(ctx, field)
+				})
+		case "privacySettings":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_privacySettings(ctx, field)
 				})
 		case "rfmSummary":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -30583,6 +33191,49 @@ func (ec *executionContext) _RFMSummary(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var retentionAnonymizationImplementors = []string{"RetentionAnonymization"}
+
+func (ec *executionContext) _RetentionAnonymization(ctx context.Context, sel ast.SelectionSet, obj *model.RetentionAnonymization) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retentionAnonymizationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RetentionAnonymization")
+		case "columns":
+			out.Values[i] = ec._RetentionAnonymization_columns(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "properties":
+			out.Values[i] = ec._RetentionAnonymization_properties(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "context":
+			out.Values[i] = ec._RetentionAnonymization_context(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var retentionPolicyImplementors = []string{"RetentionPolicy", "Node"}
 
 func (ec *executionContext) _RetentionPolicy(ctx context.Context, sel ast.SelectionSet, obj *ent.RetentionPolicy) graphql.Marshaler {
@@ -30597,53 +33248,64 @@ func (ec *executionContext) _RetentionPolicy(ctx context.Context, sel ast.Select
 		case "id":
 			out.Values[i] = ec._RetentionPolicy_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._RetentionPolicy_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._RetentionPolicy_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._RetentionPolicy_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "kind":
 			out.Values[i] = ec._RetentionPolicy_kind(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "eventPattern":
 			out.Values[i] = ec._RetentionPolicy_eventPattern(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "keepDays":
 			out.Values[i] = ec._RetentionPolicy_keepDays(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "action":
 			out.Values[i] = ec._RetentionPolicy_action(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "enabled":
 			out.Values[i] = ec._RetentionPolicy_enabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastRunAt":
 			out.Values[i] = ec._RetentionPolicy_lastRunAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "rowsAffected":
+			out.Values[i] = ec._RetentionPolicy_rowsAffected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sweepInProgress":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RetentionPolicy_sweepInProgress(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31186,6 +33848,102 @@ func (ec *executionContext) _SegmentPreview(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SegmentPreview_sample(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var suppressionImplementors = []string{"Suppression"}
+
+func (ec *executionContext) _Suppression(ctx context.Context, sel ast.SelectionSet, obj *privacy.Suppression) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, suppressionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Suppression")
+		case "hash":
+			out.Values[i] = ec._Suppression_hash(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "identityType":
+			out.Values[i] = ec._Suppression_identityType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestId":
+			out.Values[i] = ec._Suppression_requestId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Suppression_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var suppressionConnectionImplementors = []string{"SuppressionConnection"}
+
+func (ec *executionContext) _SuppressionConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SuppressionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, suppressionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SuppressionConnection")
+		case "nodes":
+			out.Values[i] = ec._SuppressionConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endCursor":
+			out.Values[i] = ec._SuppressionConnection_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "hasNextPage":
+			out.Values[i] = ec._SuppressionConnection_hasNextPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._SuppressionConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -31806,6 +34564,54 @@ func (ec *executionContext) marshalNConsentOrderField2ᚖgithubᚗcomᚋcairnᚑ
 	return v
 }
 
+func (ec *executionContext) marshalNConsentPurposeMapping2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentPurposeMappingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConsentPurposeMapping) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsentPurposeMapping2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentPurposeMapping(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConsentPurposeMapping2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentPurposeMapping(ctx context.Context, sel ast.SelectionSet, v *model.ConsentPurposeMapping) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConsentPurposeMapping!")
+		return graphql.Null
+	}
+	return ec._ConsentPurposeMapping(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConsentState2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentStateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConsentState) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsentState2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentState(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConsentState2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentState(ctx context.Context, sel ast.SelectionSet, v *model.ConsentState) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConsentState!")
+		return graphql.Null
+	}
+	return ec._ConsentState(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNConsentWhereInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐConsentWhereInput(ctx context.Context, v any) (*ent.ConsentWhereInput, error) {
 	res, err := ec.unmarshalInputConsentWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -31826,6 +34632,11 @@ func (ec *executionContext) unmarshalNCreateCampaignInput2githubᚗcomᚋcairn�
 
 func (ec *executionContext) unmarshalNCreateDestinationInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateDestinationInput(ctx context.Context, v any) (model.CreateDestinationInput, error) {
 	res, err := ec.unmarshalInputCreateDestinationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateRetentionPolicyInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐCreateRetentionPolicyInput(ctx context.Context, v any) (model.CreateRetentionPolicyInput, error) {
+	res, err := ec.unmarshalInputCreateRetentionPolicyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -32064,6 +34875,20 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNInteractionConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐInteractionConnection(ctx context.Context, sel ast.SelectionSet, v *ent.InteractionConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "InteractionConnection!")
@@ -32179,6 +35004,14 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNPrivacyRequest2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐPrivacyRequest(ctx context.Context, sel ast.SelectionSet, v *ent.PrivacyRequest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PrivacyRequest!")
+		return graphql.Null
+	}
+	return ec._PrivacyRequest(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPrivacyRequestConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐPrivacyRequestConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PrivacyRequestConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "PrivacyRequestConnection!")
@@ -32224,6 +35057,14 @@ func (ec *executionContext) marshalNPrivacyRequestStatus2githubᚗcomᚋcairnᚑ
 func (ec *executionContext) unmarshalNPrivacyRequestWhereInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐPrivacyRequestWhereInput(ctx context.Context, v any) (*ent.PrivacyRequestWhereInput, error) {
 	res, err := ec.unmarshalInputPrivacyRequestWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPrivacySettings2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐPrivacySettings(ctx context.Context, sel ast.SelectionSet, v *model.PrivacySettings) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PrivacySettings!")
+		return graphql.Null
+	}
+	return ec._PrivacySettings(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNPropertyCondition2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋsegmentᚐPropertyCondition(ctx context.Context, v any) (*segment.PropertyCondition, error) {
@@ -32285,6 +35126,43 @@ func (ec *executionContext) marshalNRFMSummary2ᚖgithubᚗcomᚋcairnᚑcdpᚋc
 		return graphql.Null
 	}
 	return ec._RFMSummary(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRecordConsentInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRecordConsentInput(ctx context.Context, v any) (model.RecordConsentInput, error) {
+	res, err := ec.unmarshalInputRecordConsentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRetentionAnonymization2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRetentionAnonymization(ctx context.Context, sel ast.SelectionSet, v *model.RetentionAnonymization) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RetentionAnonymization!")
+		return graphql.Null
+	}
+	return ec._RetentionAnonymization(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRetentionPolicy2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicyᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.RetentionPolicy) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRetentionPolicy2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicy(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRetentionPolicy2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicy(ctx context.Context, sel ast.SelectionSet, v *ent.RetentionPolicy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RetentionPolicy!")
+		return graphql.Null
+	}
+	return ec._RetentionPolicy(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRetentionPolicyAction2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋretentionpolicyᚐAction(ctx context.Context, v any) (retentionpolicy.Action, error) {
@@ -32497,6 +35375,38 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) marshalNSuppression2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋprivacyᚐSuppressionᚄ(ctx context.Context, sel ast.SelectionSet, v []*privacy.Suppression) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSuppression2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋprivacyᚐSuppression(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSuppression2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋprivacyᚐSuppression(ctx context.Context, sel ast.SelectionSet, v *privacy.Suppression) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Suppression!")
+		return graphql.Null
+	}
+	return ec._Suppression(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSuppressionConnection2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSuppressionConnection(ctx context.Context, sel ast.SelectionSet, v *model.SuppressionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SuppressionConnection!")
+		return graphql.Null
+	}
+	return ec._SuppressionConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -32518,6 +35428,11 @@ func (ec *executionContext) unmarshalNUpdateCampaignInput2githubᚗcomᚋcairn�
 
 func (ec *executionContext) unmarshalNUpdateDestinationInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateDestinationInput(ctx context.Context, v any) (model.UpdateDestinationInput, error) {
 	res, err := ec.unmarshalInputUpdateDestinationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateRetentionPolicyInput2githubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐUpdateRetentionPolicyInput(ctx context.Context, v any) (model.UpdateRetentionPolicyInput, error) {
+	res, err := ec.unmarshalInputUpdateRetentionPolicyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -33582,6 +36497,14 @@ func (ec *executionContext) marshalOIdentityEdge2ᚖgithubᚗcomᚋcairnᚑcdp�
 	return ec._IdentityEdge(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOIdentityInput2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐIdentityInput(ctx context.Context, v any) (*model.IdentityInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputIdentityInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOIdentityWhereInput2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐIdentityWhereInputᚄ(ctx context.Context, v any) ([]*ent.IdentityWhereInput, error) {
 	if v == nil {
 		return nil, nil
@@ -33605,6 +36528,41 @@ func (ec *executionContext) unmarshalOIdentityWhereInput2ᚖgithubᚗcomᚋcairn
 	}
 	res, err := ec.unmarshalInputIdentityWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOInt2ᚕint64ᚄ(ctx context.Context, v any) ([]int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕint64ᚄ(ctx context.Context, sel ast.SelectionSet, v []int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
@@ -33657,6 +36615,24 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalInt(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOInt2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalInt64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt64(*v)
 	return res
 }
 

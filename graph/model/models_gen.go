@@ -7,6 +7,9 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/ent/destination"
+	"github.com/cairn-cdp/cairn/ent/interaction"
+	"github.com/cairn-cdp/cairn/ent/retentionpolicy"
+	"github.com/cairn-cdp/cairn/internal/privacy"
 	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/google/uuid"
 )
@@ -50,6 +53,20 @@ type CampaignStats struct {
 	UnlinkedClicks int `json:"unlinkedClicks"`
 }
 
+// A consent category of the incoming context.consent and the purpose it is recorded as.
+type ConsentPurposeMapping struct {
+	Category string `json:"category"`
+	Purpose  string `json:"purpose"`
+}
+
+// The current decision for one purpose; granted is null when none was recorded.
+type ConsentState struct {
+	Purpose    string     `json:"purpose"`
+	Granted    *bool      `json:"granted,omitempty"`
+	Source     *string    `json:"source,omitempty"`
+	RecordedAt *time.Time `json:"recordedAt,omitempty"`
+}
+
 type CreateAPIKeyPayload struct {
 	Key *ent.APIKey `json:"key"`
 	// The key's secret: shown only in this response.
@@ -72,6 +89,25 @@ type CreateDestinationInput struct {
 	Name    string           `json:"name"`
 	Config  map[string]any   `json:"config"`
 	Enabled *bool            `json:"enabled,omitempty"`
+}
+
+// A new retention policy. Interactions matching kind and event that occurred more than keepDays
+// days ago are deleted or anonymized by every run.
+type CreateRetentionPolicyInput struct {
+	Name string `json:"name"`
+	// Only interactions of this kind; null: every kind.
+	Kind *interaction.Kind `json:"kind,omitempty"`
+	// A glob on the event name: * matches any run of characters, ? one character, everything else
+	// itself (case-sensitive). Null: every interaction, with or without an event name; a glob never
+	// matches an interaction without one (identify, alias, group).
+	Event *string `json:"event,omitempty"`
+	// Days an interaction is kept after it occurred, 1 to 36,500.
+	KeepDays int `json:"keepDays"`
+	// delete removes the interaction. anonymize moves it to the anonymous event store, detached from
+	// the person: see privacySettings.anonymization for exactly what is kept.
+	Action retentionpolicy.Action `json:"action"`
+	// Default true.
+	Enabled *bool `json:"enabled,omitempty"`
 }
 
 type CreateSegmentInput struct {
@@ -115,6 +151,11 @@ type ExplainNode struct {
 	Fact any `json:"fact,omitempty"`
 }
 
+type IdentityInput struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
 // A River job, as enqueued by a mutation such as computeSegment.
 type Job struct {
 	ID   uuid.UUID `json:"id"`
@@ -127,6 +168,26 @@ type Job struct {
 	CreatedAt   time.Time  `json:"createdAt"`
 	ScheduledAt time.Time  `json:"scheduledAt"`
 	FinalizedAt *time.Time `json:"finalizedAt,omitempty"`
+}
+
+// What Cairn collects and keeps: data an administrator can show the people being tracked.
+type PrivacySettings struct {
+	// True when context.ip is truncated before storage (IPv4 to /24, IPv6 to /48).
+	IPTruncated bool `json:"ipTruncated"`
+	// IPv4 prefix length kept, or null when addresses are stored as sent.
+	Ipv4PrefixBits *int `json:"ipv4PrefixBits,omitempty"`
+	// IPv6 prefix length kept, or null when addresses are stored as sent.
+	Ipv6PrefixBits *int `json:"ipv6PrefixBits,omitempty"`
+	// Top-level context members never stored.
+	DroppedContextFields []string `json:"droppedContextFields"`
+	// How consent categories map to purposes, by category.
+	ConsentPurposes []*ConsentPurposeMapping `json:"consentPurposes"`
+	// Every retention policy, by name.
+	RetentionPolicies []*ent.RetentionPolicy `json:"retentionPolicies"`
+	// What the anonymize retention action keeps.
+	Anonymization *RetentionAnonymization `json:"anonymization"`
+	// Identifiers on the suppression list (erased people); null when this server does not report it.
+	SuppressionCount *int `json:"suppressionCount,omitempty"`
 }
 
 // A customer's RFM over orders ('Order Completed' interactions) in the window (default 365 days).
@@ -174,6 +235,29 @@ type RFMSummary struct {
 	ComputedAt *time.Time `json:"computedAt,omitempty"`
 }
 
+type RecordConsentInput struct {
+	// The customer; or give identity instead.
+	CustomerID *uuid.UUID     `json:"customerId,omitempty"`
+	Identity   *IdentityInput `json:"identity,omitempty"`
+	// email_marketing, sms_marketing, analytics or personalization.
+	Purpose string `json:"purpose"`
+	Granted bool   `json:"granted"`
+	// Where the decision was made, e.g. signup_form, support_call.
+	Source *string `json:"source,omitempty"`
+	// Evidence of the decision (form id, wording shown, request id); at most 4 KB of JSON.
+	Proof map[string]any `json:"proof,omitempty"`
+}
+
+// What anonymize keeps of an interaction; everything else is dropped.
+type RetentionAnonymization struct {
+	// Interaction columns kept. occurred_at is truncated to the hour.
+	Columns []string `json:"columns"`
+	// Top-level properties members kept, and only when their value is a string, number or boolean.
+	Properties []string `json:"properties"`
+	// Context members kept (dotted paths), and only when their value is a string, number or boolean.
+	Context []string `json:"context"`
+}
+
 // A rule evaluated for one customer.
 type SegmentExplanation struct {
 	// The customer evaluated (the survivor when customerId was merged away).
@@ -192,6 +276,14 @@ type SegmentHistoryEntry struct {
 	Exited  int       `json:"exited"`
 }
 
+type SuppressionConnection struct {
+	Nodes []*privacy.Suppression `json:"nodes"`
+	// Pass as after for the next page; null on the last page.
+	EndCursor   *string `json:"endCursor,omitempty"`
+	HasNextPage bool    `json:"hasNextPage"`
+	TotalCount  int     `json:"totalCount"`
+}
+
 type UpdateCampaignInput struct {
 	Name      *string    `json:"name,omitempty"`
 	SegmentID *uuid.UUID `json:"segmentId,omitempty"`
@@ -205,6 +297,20 @@ type UpdateDestinationInput struct {
 	Name    *string        `json:"name,omitempty"`
 	Config  map[string]any `json:"config,omitempty"`
 	Enabled *bool          `json:"enabled,omitempty"`
+}
+
+// Changes to a retention policy; null fields are left as they are.
+type UpdateRetentionPolicyInput struct {
+	Name *string           `json:"name,omitempty"`
+	Kind *interaction.Kind `json:"kind,omitempty"`
+	// Set true to match every kind again (kind must then be null).
+	ClearKind *bool   `json:"clearKind,omitempty"`
+	Event     *string `json:"event,omitempty"`
+	// Set true to match every event again (event must then be null).
+	ClearEvent *bool                   `json:"clearEvent,omitempty"`
+	KeepDays   *int                    `json:"keepDays,omitempty"`
+	Action     *retentionpolicy.Action `json:"action,omitempty"`
+	Enabled    *bool                   `json:"enabled,omitempty"`
 }
 
 type UpdateSegmentInput struct {

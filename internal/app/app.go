@@ -46,8 +46,12 @@ type Config struct {
 	IdentityLimits    string // CAIRN_IDENTITY_LIMITS
 	IdentityBlocklist string // CAIRN_IDENTITY_BLOCKLIST
 	PhoneRegion       string // CAIRN_PHONE_REGION
+	SeenGranularity   string // CAIRN_SEEN_GRANULARITY
 	ConsentPurposes   string // CAIRN_CONSENT_PURPOSES
 	DropContext       string // CAIRN_DROP_CONTEXT
+	TrustedProxies    string // CAIRN_TRUSTED_PROXIES
+	GeoIP             string // CAIRN_GEOIP: "off" disables geolocation
+	GeoIPDB           string // CAIRN_GEOIP_DB
 	// DebugAddr is CAIRN_DEBUG_ADDR: when set, serve exposes Go's pprof profiles there (a
 	// loopback address such as 127.0.0.1:6060; it has no authentication). Off by default.
 	DebugAddr string
@@ -77,8 +81,12 @@ func FromEnv() Config {
 		IdentityLimits:    os.Getenv("CAIRN_IDENTITY_LIMITS"),
 		IdentityBlocklist: os.Getenv("CAIRN_IDENTITY_BLOCKLIST"),
 		PhoneRegion:       os.Getenv("CAIRN_PHONE_REGION"),
+		SeenGranularity:   os.Getenv("CAIRN_SEEN_GRANULARITY"),
 		ConsentPurposes:   os.Getenv("CAIRN_CONSENT_PURPOSES"),
 		DropContext:       os.Getenv("CAIRN_DROP_CONTEXT"),
+		TrustedProxies:    os.Getenv("CAIRN_TRUSTED_PROXIES"),
+		GeoIP:             os.Getenv("CAIRN_GEOIP"),
+		GeoIPDB:           os.Getenv("CAIRN_GEOIP_DB"),
 	}
 }
 

@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/cairn-cdp/cairn/internal/geoip"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
 )
@@ -21,6 +25,9 @@ import (
 //   - CAIRN_IDENTITY_BLOCKLIST: more junk values that never identify anyone, comma-separated,
 //     added to identity.DefaultBlocklist (compared trimmed and lower-cased).
 //   - CAIRN_PHONE_REGION: the ISO region assumed for phone numbers without a country code ("US").
+//   - CAIRN_SEEN_GRANULARITY: how far a profile's (and identifier's) lastSeenAt may lag its
+//     newest event (a Go duration, default 1m, at most 1h); 0 makes it exact as of each commit,
+//     at the price of a profile row update (and a segment re-evaluation) per event.
 func (c Config) IdentityConfig() (identity.Config, error) {
 	cfg := identity.DefaultConfig()
 	for _, kv := range splitList(c.IdentityLimits) {
@@ -56,8 +63,21 @@ func (c Config) IdentityConfig() (identity.Config, error) {
 		}
 		cfg.PhoneRegion = r
 	}
+	if g := strings.TrimSpace(c.SeenGranularity); g != "" {
+		d, err := time.ParseDuration(g)
+		if g == "0" {
+			d, err = 0, nil
+		}
+		if err != nil || d < 0 || d > maxSeenGranularity {
+			return cfg, fmt.Errorf("invalid CAIRN_SEEN_GRANULARITY %q: want a duration from 0 (exact) to 1h, such as 1m or 10s", c.SeenGranularity)
+		}
+		cfg.SeenGranularity = d
+	}
 	return cfg, nil
 }
+
+// maxSeenGranularity bounds CAIRN_SEEN_GRANULARITY: lastSeenAt is meant to be recent.
+const maxSeenGranularity = time.Hour
 
 // maxIngestWriters bounds CAIRN_INGEST_WRITERS: each writer holds a database connection and a
 // transaction, and past a few per core they only contend (see ingest.Options.Writers).
@@ -109,6 +129,55 @@ func (c Config) IngestOptions() (ingest.Options, error) {
 		o.DropContext = append(o.DropContext, f)
 	}
 	return o, nil
+}
+
+// TrackingOptions are the tracking API's HTTP options from the environment:
+//
+//   - CAIRN_TRUSTED_PROXIES: the reverse proxies in front of Cairn, as CIDR prefixes or
+//     addresses ("10.0.0.0/8,192.168.1.7"). X-Forwarded-For is believed only from them; a
+//     message without context.ip gets the request's address (truncated as a sent one is).
+func (c Config) TrackingOptions() (ingest.HandlerOptions, error) {
+	trusted, err := ingest.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return ingest.HandlerOptions{}, fmt.Errorf("invalid CAIRN_TRUSTED_PROXIES %q: want CIDR prefixes or addresses, comma-separated (e.g. 10.0.0.0/8,192.168.1.7): %w", c.TrustedProxies, err)
+	}
+	return ingest.HandlerOptions{TrustedProxies: trusted}, nil
+}
+
+// GeoIPFile is where `make geoip` installs the openly licensed IP→country database
+// (geo-whois-asn-country, from the npm package @ip-location-db/geo-whois-asn-country-mmdb),
+// under CAIRN_DATA_DIR; CAIRN_GEOIP_DB defaults to it when it is there.
+const GeoIPFile = "geoip/geo-whois-asn-country.mmdb"
+
+// OpenGeoIP opens the geolocation database from the environment, returning nil when
+// geolocation is off, with a line saying which database is used or why none is:
+//
+//   - CAIRN_GEOIP: "off" disables geolocation; "on" or unset enables it when a database is
+//     found.
+//   - CAIRN_GEOIP_DB: a MaxMind-format database (a country database, or a city database for
+//     regions and cities too). Unset: $CAIRN_DATA_DIR/geoip/geo-whois-asn-country.mmdb when
+//     present (installed by `make geoip`); none there means geolocation is off. A path that is
+//     set must open.
+func (c Config) OpenGeoIP() (*geoip.DB, string, error) {
+	switch strings.ToLower(strings.TrimSpace(c.GeoIP)) {
+	case "off", "false", "0":
+		return nil, "geolocation off (CAIRN_GEOIP=off)", nil
+	case "", "on", "true", "1":
+	default:
+		return nil, "", fmt.Errorf("invalid CAIRN_GEOIP %q: want on or off", c.GeoIP)
+	}
+	path := strings.TrimSpace(c.GeoIPDB)
+	if path == "" {
+		path = filepath.Join(c.DataDir, GeoIPFile)
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Sprintf("geolocation off: no database at %s (run `make geoip`, or set CAIRN_GEOIP_DB to a MaxMind-format file)", path), nil
+		}
+	}
+	db, err := geoip.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("invalid CAIRN_GEOIP_DB: %w", err)
+	}
+	return db, fmt.Sprintf("geolocation on: %s from %s", db, path), nil
 }
 
 var (

@@ -2,11 +2,16 @@ package app
 
 import (
 	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-cdp/cairn/internal/geoip/geoiptest"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest"
 )
@@ -93,5 +98,67 @@ func TestIngestOptionsFromEnv(t *testing.T) {
 			_, err := Config{IngestWriters: bad}.IngestOptions()
 			require.ErrorContains(t, err, "CAIRN_INGEST_WRITERS", bad)
 		})
+	}
+}
+
+func TestTrackingOptionsFromEnv(t *testing.T) {
+	t.Parallel()
+	o, err := Config{}.TrackingOptions()
+	require.NoError(t, err)
+	require.Empty(t, o.TrustedProxies, "no proxy trusted by default")
+
+	o, err = Config{TrustedProxies: " 10.0.0.0/8, 192.168.1.7 ,fd00::/8,"}.TrackingOptions()
+	require.NoError(t, err)
+	require.Len(t, o.TrustedProxies, 3)
+	require.Equal(t, "192.168.1.7/32", o.TrustedProxies[1].String())
+
+	for _, bad := range []string{"10.0.0.0/40", "proxy.internal", "10.0.0.1-10.0.0.9"} {
+		_, err := Config{TrustedProxies: bad}.TrackingOptions()
+		require.ErrorContains(t, err, "CAIRN_TRUSTED_PROXIES", bad)
+	}
+}
+
+func TestOpenGeoIP(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db, status, err := Config{DataDir: dir}.OpenGeoIP()
+	require.NoError(t, err)
+	require.Nil(t, db, "no database installed: off")
+	require.Contains(t, status, "geolocation off: no database at "+filepath.Join(dir, GeoIPFile))
+
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "geoip"), 0o700))
+	require.NoError(t, geoiptest.Write(filepath.Join(dir, GeoIPFile), "geo-whois-asn-country", []geoiptest.Network{
+		{Prefix: netip.MustParsePrefix("81.2.69.0/24"), Record: map[string]any{"country_code": "GB"}},
+	}))
+	db, status, err = Config{DataDir: dir}.OpenGeoIP()
+	require.NoError(t, err)
+	require.NotNil(t, db, "the installed database is the default")
+	t.Cleanup(func() { require.NoError(t, db.Close()) })
+	require.Contains(t, status, "geolocation on: geo-whois-asn-country")
+	loc, ok := db.Lookup(netip.MustParseAddr("81.2.69.1"))
+	require.True(t, ok)
+	require.Equal(t, "GB", loc.Country)
+
+	off, status, err := Config{DataDir: dir, GeoIP: "off"}.OpenGeoIP()
+	require.NoError(t, err)
+	require.Nil(t, off)
+	require.Contains(t, status, "CAIRN_GEOIP=off")
+
+	_, _, err = Config{DataDir: dir, GeoIPDB: filepath.Join(dir, "missing.mmdb")}.OpenGeoIP()
+	require.ErrorContains(t, err, "CAIRN_GEOIP_DB", "a path that is set must open")
+	_, _, err = Config{DataDir: dir, GeoIP: "maybe"}.OpenGeoIP()
+	require.ErrorContains(t, err, "CAIRN_GEOIP")
+}
+
+func TestSeenGranularityFromEnv(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]time.Duration{"": time.Minute, "0": 0, "0s": 0, "10s": 10 * time.Second, " 1h ": time.Hour} {
+		cfg, err := Config{SeenGranularity: in}.IdentityConfig()
+		require.NoError(t, err, in)
+		require.Equal(t, want, cfg.SeenGranularity, in)
+	}
+	for _, bad := range []string{"-1s", "2h", "soon", "10"} {
+		_, err := Config{SeenGranularity: bad}.IdentityConfig()
+		require.ErrorContains(t, err, "CAIRN_SEEN_GRANULARITY", bad)
 	}
 }

@@ -2,7 +2,8 @@
 // which object). Privacy actions, key changes, merges, identity conflicts and campaign sends are
 // recorded in the transaction that does the work, so the trail commits or rolls back with it:
 // Record for code holding an ent client, Writer.RecordAll for set-based code holding a *sql.Tx
-// (one statement per batch of events). Rows are only ever inserted, and never hold secrets or
+// (one statement per batch of events). Rows are only ever inserted (the database refuses UPDATE,
+// DELETE and TRUNCATE of audit_events: migration retention_audit), and never hold secrets or
 // raw identifiers (emails, phones, user ids): callers put ids and identifier types in Details,
 // never identifier values.
 package audit

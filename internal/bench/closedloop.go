@@ -18,7 +18,16 @@ type ClosedLoop struct {
 	Elapsed    time.Duration
 	Latency    Summary
 	latencies  []time.Duration
+	// ServerCPU and DBCPU are the CPU time the server process and the database's backends
+	// used during the phase, when the bench can read them (zero otherwise).
+	ServerCPU, DBCPU time.Duration
 }
+
+// ServerCPUPerRequest is ServerCPU over the answered requests (0 when unknown).
+func (c ClosedLoop) ServerCPUPerRequest() time.Duration { return perEvent(c.ServerCPU, c.Requests) }
+
+// DBCPUPerRequest is DBCPU over the answered requests (0 when unknown).
+func (c ClosedLoop) DBCPUPerRequest() time.Duration { return perEvent(c.DBCPU, c.Requests) }
 
 // PerSec is answered requests without error per second.
 func (c ClosedLoop) PerSec() float64 { return rateOf(c.Requests-c.Errors, c.Elapsed) }
@@ -31,6 +40,8 @@ func (c *ClosedLoop) Merge(o ClosedLoop) {
 		c.FirstError = o.FirstError
 	}
 	c.Elapsed += o.Elapsed
+	c.ServerCPU += o.ServerCPU
+	c.DBCPU += o.DBCPU
 	c.latencies = append(c.latencies, o.latencies...)
 	c.Latency = Summarize(append([]time.Duration(nil), c.latencies...))
 }

@@ -57,6 +57,9 @@ type ReadsOptions struct {
 	// a fifth of the customers, deleted at the end.
 	SegmentID uuid.UUID
 	Seed      uint64
+	// ServerPID is the server's process on this machine, whose CPU time per request is then
+	// reported (0: not reported).
+	ServerPID int
 	Log       io.Writer // progress (nil: none)
 }
 
@@ -145,14 +148,22 @@ func RunReads(ctx context.Context, opts ReadsOptions) ([]ReadResult, error) {
 		res := ReadResult{Name: name}
 		// A warm-up of each side fills the caches and pools, then the sides alternate (which
 		// goes first alternates too), so both see the same machine load.
-		RunClosedLoop(ctx, name+" warm-up", opts.Clients, opts.Phase/2, opts.Seed, gql)
+		warm := RunClosedLoop(ctx, name+" warm-up", opts.Clients, opts.Phase/2, opts.Seed, gql)
+		if strings.HasPrefix(warm.FirstError, rateLimitedPrefix) {
+			return out, errors.New("the server rate-limits the bench's API key (HTTP 429): start it with CAIRN_GRAPHQL_RATE=off to measure reads")
+		}
 		RunClosedLoop(ctx, name+" warm-up", opts.Clients, opts.Phase/2, opts.Seed, baseline)
 		for round := range opts.Rounds {
 			seed := opts.Seed + uint64(round+1)*7919
-			sides := []func(){
-				func() { res.GraphQL.Merge(RunClosedLoop(ctx, name, opts.Clients, opts.Phase, seed, gql)) },
-				func() { res.Baseline.Merge(RunClosedLoop(ctx, name, opts.Clients, opts.Phase, seed, baseline)) },
+			phase := func(into *ClosedLoop, pid int, req Request) func() {
+				return func() {
+					cpu := startPhaseCPU(ctx, opts.DB, pid)
+					p := RunClosedLoop(ctx, name, opts.Clients, opts.Phase, seed, req)
+					cpu.stop(ctx, &p)
+					into.Merge(p)
+				}
 			}
+			sides := []func(){phase(&res.GraphQL, opts.ServerPID, gql), phase(&res.Baseline, 0, baseline)}
 			if round%2 == 1 {
 				sides[0], sides[1] = sides[1], sides[0]
 			}
@@ -305,6 +316,10 @@ func Cursor(id uuid.UUID) string {
 	return strings.Trim(b.String(), `"`)
 }
 
+// rateLimitedPrefix starts the error of a request the server refused with 429: a bench of a
+// rate-limited key measures the limit, not the reads, so RunReads stops on it.
+const rateLimitedPrefix = "HTTP 429"
+
 // readClient sends the reads and checks that each answer is data, not an error.
 type readClient struct {
 	http      *http.Client
@@ -343,6 +358,9 @@ func (c *readClient) do(req *http.Request) error {
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return errors.New(rateLimitedPrefix)
 	}
 	if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(body, []byte(`{"data":{`)) {
 		return fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)

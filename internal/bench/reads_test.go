@@ -155,3 +155,19 @@ func TestBaselineAnswersLikeGraphQL(t *testing.T) {
 		})
 	}
 }
+
+func TestRunReadsStopsOnRateLimit(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	_, err := txn.NewClient(db).Customer.Create().SetEmail("r@example.com").Save(context.Background())
+	require.NoError(t, err)
+	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, `{"errors":[{"message":"rate limited"}]}`, http.StatusTooManyRequests)
+	}))
+	defer limited.Close()
+
+	_, err = bench.RunReads(context.Background(), bench.ReadsOptions{URL: limited.URL, Key: "k", DB: db,
+		Clients: 2, Phase: 200 * time.Millisecond, Rounds: 1, Cases: []string{"profile"}})
+	require.ErrorContains(t, err, "CAIRN_GRAPHQL_RATE=off")
+}

@@ -142,7 +142,9 @@ func startServer(t *testing.T) *server {
 	var logs bytes.Buffer
 	cmd := exec.Command(cairnBin, "serve", "--workers", "4")
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "CAIRN_ADDR="+addr, "CAIRN_SECRET_KEY="+hex.EncodeToString(secret),
-		"CAIRN_DATA_DIR="+t.TempDir(), "CAIRN_LOG_LEVEL=warn")
+		"CAIRN_DATA_DIR="+t.TempDir(), "CAIRN_LOG_LEVEL=warn",
+		// Campaign tests sync to a webhook receiver on loopback.
+		"CAIRN_DESTINATIONS_ALLOW_PRIVATE=true")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -172,15 +174,19 @@ func startServer(t *testing.T) *server {
 		require.True(t, time.Now().Before(deadline), "cairn serve did not become ready: %v\n%s", err, logs.String())
 		time.Sleep(100 * time.Millisecond)
 	}
-	keys := auth.NewKeys(db, slog.New(slog.DiscardHandler))
-	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{Name: "e2e"})
-	k, err := keys.Create(ctx, "e2e console", []auth.Scope{auth.ScopeRead, auth.ScopeWrite})
-	require.NoError(t, err)
-	s.admin = k.Secret
-	k, err = keys.Create(ctx, "e2e ingest", []auth.Scope{auth.ScopeIngest})
-	require.NoError(t, err)
-	s.ingest = k.Secret
+	s.admin = s.newKey(t, "e2e console", auth.ScopeRead, auth.ScopeWrite)
+	s.ingest = s.newKey(t, "e2e ingest", auth.ScopeIngest)
 	return s
+}
+
+// newKey creates an API key with the given scopes and returns its secret.
+func (s *server) newKey(t *testing.T, name string, scopes ...auth.Scope) string {
+	t.Helper()
+	keys := auth.NewKeys(s.db, slog.New(slog.DiscardHandler))
+	ctx := auth.WithPrincipal(context.Background(), &auth.Principal{Name: "e2e"})
+	k, err := keys.Create(ctx, name, scopes)
+	require.NoError(t, err)
+	return k.Secret
 }
 
 // gql runs a GraphQL operation with the read+write key and returns its data.
@@ -323,10 +329,16 @@ func eval[T any](t *testing.T, b *tab, expr string) T {
 // signIn opens the console and signs in with the server's read+write key.
 func (b *tab) signIn(t *testing.T, s *server) {
 	t.Helper()
+	b.signInWith(t, s, s.admin)
+}
+
+// signInWith opens the console and signs in with the key.
+func (b *tab) signInWith(t *testing.T, s *server, key string) {
+	t.Helper()
 	b.do(t, 20*time.Second,
 		chromedp.Navigate(s.url+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#apikey")),
-		chromedp.SendKeys(chromedp.CSS("#apikey"), s.admin),
+		chromedp.SendKeys(chromedp.CSS("#apikey"), key),
 		chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("header.top nav")),
 	)

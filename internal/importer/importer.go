@@ -94,7 +94,9 @@ type Summary struct {
 	Stored     int
 	Duplicates int // already stored (same messageId), or repeated in the file
 	Dropped    int // not stored: the customer denied analytics consent
-	// RejectedCount counts rejected records; Rejected lists the first MaxRejections of them.
+	// RejectedCount counts rejected records, and the invalid messages of a batch line whose
+	// other messages were imported (their reason names the item, "batch[2].event: …");
+	// Rejected lists the first MaxRejections of them.
 	RejectedCount int
 	Rejected      []Rejection
 	// Committed is how many records from the start of the input (skipped ones included) are
@@ -145,6 +147,8 @@ type record struct {
 	line int
 	msgs []wire.Message
 	err  error
+	// dropped are the errors of a batch line's invalid messages, left out of msgs.
+	dropped []error
 }
 
 // reader yields records in order; io.EOF at the end.
@@ -256,6 +260,11 @@ func (im *importer) run() error {
 			im.sum.Records++
 		}
 		im.mu.Unlock()
+		if !skip {
+			for _, err := range rec.dropped {
+				im.reject(rec.line, err)
+			}
+		}
 		if skip || rec.err != nil {
 			if !skip {
 				im.reject(rec.line, rec.err)

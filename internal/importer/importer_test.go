@@ -319,3 +319,24 @@ func TestOversizedRecordsRejected(t *testing.T) {
 	}
 	require.Equal(t, 0, b.count(t, `SELECT count(*) FROM interactions WHERE event = 'Big'`))
 }
+
+// TestImportBatchLineKeepsValidMessages: a batch line's invalid messages are rejected alone
+// (their reason naming the item); its valid ones are imported.
+func TestImportBatchLineKeepsValidMessages(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	path := filepath.Join(t.TempDir(), "mixed.ndjson")
+	require.NoError(t, os.WriteFile(path, []byte(
+		`{"batch":[{"type":"track","anonymousId":"x1","event":"Kept"},{"type":"track","event":"No ids"},{"type":"track","anonymousId":"x1","event":"Kept too"}]}`+"\n"+
+			`{"type":"track","anonymousId":"x2","event":"Alone"}`+"\n"), 0o600))
+	sum := b.importFile(t, path, Options{})
+	require.Equal(t, 2, sum.Records)
+	require.Equal(t, 3, sum.Stored)
+	require.Equal(t, 1, sum.RejectedCount)
+	require.Equal(t, []int{1}, lines(sum.Rejected))
+	require.Contains(t, sum.Rejected[0].Reason, "batch[1].userId")
+	require.Equal(t, 3, b.count(t, `SELECT count(*) FROM interactions`))
+
+	again := b.importFile(t, path, Options{})
+	require.Equal(t, 3, again.Duplicates, "a re-import derives the same messageIds")
+}

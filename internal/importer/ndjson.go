@@ -83,13 +83,17 @@ func (n *ndjsonReader) next() (*record, error) {
 		return rec, nil // blank: nothing to store
 	}
 	if bytes.Contains(line, batchKey) {
-		if b, err := wire.DecodeBatch(line); err == nil {
+		// A batch line's invalid messages are rejected alone, as /v1/batch drops them.
+		if b, err := wire.DecodeBatchItems(line); err == nil {
 			for i := range b.Messages {
 				if b.Messages[i].MessageID == "" {
-					b.Messages[i].MessageID = derivedMessageID(line, i)
+					b.Messages[i].MessageID = derivedMessageID(line, b.Position(i))
 				}
 			}
 			rec.msgs = b.Messages
+			for _, d := range b.Dropped {
+				rec.dropped = append(rec.dropped, d.Err)
+			}
 			return rec, nil
 		} else if !wire.IsMissingBatch(err) {
 			rec.err = err

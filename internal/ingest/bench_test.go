@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent/schema"
+	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
@@ -23,13 +24,20 @@ import (
 // posting /v1/batch with 100 messages each, with identity resolution (a pool of known users
 // with their anonymousIds, new anonymous visitors, identify calls with traits, pages and
 // orders with revenue). It reports events/s; compare with BenchmarkRawCopy run just before or
-// after it (the machine's load moves both). CAIRN_BENCH_WRITERS sets Options.Writers.
+// after it (the machine's load moves both). CAIRN_BENCH_WRITERS sets Options.Writers,
+// CAIRN_BENCH_SEEN identity's SeenGranularity (a duration; 0 for exact lastSeenAt).
 //
 //	go test ./internal/ingest -run '^$' -bench 'BatchHTTP|RawCopy' -benchtime 400x
 func BenchmarkBatchHTTP(b *testing.B) {
 	const clients, perBatch, users = 8, 100, 20000
 	w, _ := strconv.Atoi(os.Getenv("CAIRN_BENCH_WRITERS"))
-	tb := setup(b, &setupOpts{pipeline: &Options{Writers: w}})
+	idCfg := identity.DefaultConfig()
+	if s := os.Getenv("CAIRN_BENCH_SEEN"); s != "" {
+		d, err := time.ParseDuration(s)
+		require.NoError(b, err, "CAIRN_BENCH_SEEN")
+		idCfg.SeenGranularity = d
+	}
+	tb := setup(b, &setupOpts{pipeline: &Options{Writers: w}, identity: &idCfg})
 	var seq atomic.Int64
 	batch := func(r *rand.Rand) []byte {
 		msgs := make([]any, perBatch)

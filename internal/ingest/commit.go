@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,6 +65,12 @@ func (p *Pipeline) commit(group []*request, check bool) ([]Result, error) {
 			results[rf.req].Duplicates++
 			continue
 		}
+		// Checked in the transaction, so a retry after an erasure took this group's customers
+		// sees the identifiers the erasure suppressed.
+		if p.opts.Suppressor != nil && p.opts.Suppressor.Suppressed(rf.m.ids, rf.m.previous) {
+			results[rf.req].Suppressed++
+			continue
+		}
 		todo = append(todo, rf)
 	}
 
@@ -82,6 +89,7 @@ func (p *Pipeline) commit(group []*request, check bool) ([]Result, error) {
 
 	var rows interactionRows
 	var consents consentRows
+	var geo geoGroup
 	for i, rf := range todo {
 		if p.failHook != nil {
 			if err := p.failHook(rf.m); err != nil {
@@ -99,7 +107,15 @@ func (p *Pipeline) commit(group []*request, check bool) ([]Result, error) {
 			results[rf.req].Dropped++
 			continue
 		}
-		batch.Observe(cust, rf.m.occurredAt, rf.m.traits)
+		traits := rf.m.traits
+		if rf.m.country != "" && geo.changes(cust, rf.m, &p.countries) {
+			traits = maps.Clone(traits)
+			if traits == nil {
+				traits = map[string]any{}
+			}
+			traits[GeoCountryTrait] = rf.m.country
+		}
+		batch.Observe(cust, rf.m.occurredAt, traits)
 		rows.add(rf.m, cust, group[rf.req].source)
 		results[rf.req].Stored++
 	}
@@ -117,6 +133,7 @@ func (p *Pipeline) commit(group []*request, check bool) ([]Result, error) {
 		return nil, fmt.Errorf("error committing ingest transaction: %w", err)
 	}
 	batch.Committed()
+	geo.committed(&p.countries)
 
 	merges, conflicts := len(batch.Merges()), len(batch.Conflicts())
 	p.m.merges.Add(float64(merges))
@@ -127,6 +144,7 @@ func (p *Pipeline) commit(group []*request, check bool) ([]Result, error) {
 		p.m.events.WithLabelValues("stored").Add(float64(r.Stored))
 		p.m.events.WithLabelValues("duplicate").Add(float64(r.Duplicates))
 		p.m.dropped.WithLabelValues("consent").Add(float64(r.Dropped))
+		p.m.dropped.WithLabelValues("suppressed").Add(float64(r.Suppressed))
 	}
 	return results, nil
 }

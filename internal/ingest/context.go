@@ -18,6 +18,7 @@ type contextView struct {
 	externalIDs []any  // externalIds
 	traits      map[string]any
 	consent     map[string]any
+	location    bool // has a location
 	dropped     bool // it holds a member configured to be dropped
 }
 
@@ -51,6 +52,8 @@ func (p *Pipeline) readContext(ctx []byte) (contextView, error) {
 			v.userAgent = !drop
 		case "page":
 			v.page = !drop
+		case "location":
+			v.location = true
 		case "device":
 			v.deviceID = ""
 			if value[0] == '{' {

@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +28,10 @@ type Authenticator interface {
 // HandlerOptions tune the HTTP handler.
 type HandlerOptions struct {
 	Log *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed
+	// (CAIRN_TRUSTED_PROXIES); a message without context.ip gets the client's address from it,
+	// else from the connection's peer.
+	TrustedProxies []netip.Prefix
 }
 
 // endpoints maps the path after /v1/ to the message type it accepts ("batch" for batches).
@@ -37,21 +43,28 @@ var endpoints = map[string]string{
 }
 
 // NewHandler serves the Segment-compatible tracking API on p: POST /v1/identify, /v1/track,
-// /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch and /v1/import. The write key comes
+// /v1/page, /v1/screen, /v1/group, /v1/alias, /v1/batch and /v1/import, and GET
+// /v1/pixel/<type> (pixel.go). The write key comes
 // as the HTTP Basic username or as writeKey in the body and needs the ingest (or admin) scope.
-// The 200 {"success":true} is sent only after the request's messages are committed.
+// The 200 {"success":true} is sent only after the request's messages are committed. A batch's
+// invalid messages are left out alone and listed in its 200 ("dropped"); a single message
+// that is invalid gets a 400.
 func NewHandler(p *Pipeline, keys Authenticator, opts *HandlerOptions) http.Handler {
 	h := &handler{p: p, keys: keys, log: slog.Default(), known: map[[32]byte]knownKey{}}
 	if opts != nil && opts.Log != nil {
 		h.log = opts.Log
 	}
+	if opts != nil {
+		h.trusted = opts.TrustedProxies
+	}
 	return h
 }
 
 type handler struct {
-	p    *Pipeline
-	keys Authenticator
-	log  *slog.Logger
+	p       *Pipeline
+	keys    Authenticator
+	log     *slog.Logger
+	trusted []netip.Prefix
 
 	// known remembers accepted write keys (by SHA-256) for keyTTL, so a busy client costs one
 	// key lookup per interval rather than one per request; a revoked key stops working within
@@ -70,9 +83,15 @@ const keyTTL = 10 * time.Second
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
 	name, ok := strings.CutPrefix(r.URL.Path, "/v1/")
+	if pixel, isPixel := strings.CutPrefix(name, "pixel/"); ok && isPixel {
+		if typ, known := pixelTypes[strings.TrimSuffix(pixel, "/")]; known {
+			h.servePixel(w, r, typ)
+			return
+		}
+	}
 	typ, known := endpoints[strings.TrimSuffix(name, "/")]
 	if !ok || !known {
-		writeError(w, http.StatusNotFound, "", "no such endpoint; use /v1/identify, track, page, screen, group, alias, batch or import")
+		writeError(w, http.StatusNotFound, "", "no such endpoint; use /v1/identify, track, page, screen, group, alias, batch or import, or GET /v1/pixel/<type>")
 		return
 	}
 	switch r.Method {
@@ -102,16 +121,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	var msgs []wire.Message
+	var b wire.Batch
 	var writeKey string
 	if typ == "batch" {
-		var b wire.Batch
-		b, err = wire.DecodeBatch(body)
-		msgs, writeKey = b.Messages, b.WriteKey
+		b, err = wire.DecodeBatchItems(body)
+		writeKey = b.WriteKey
 	} else {
 		var m wire.Message
 		m, writeKey, err = wire.DecodeAs(body, typ)
-		msgs = []wire.Message{m}
+		b.Messages = []wire.Message{m}
 	}
 	if principal == nil {
 		if principal, status = h.authenticate(r.Context(), writeKey); principal == nil {
@@ -119,18 +137,59 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	for i := 0; err == nil && i < len(b.Dropped); i++ {
+		if errors.Is(b.Dropped[i].Err, wire.ErrEventTooLarge) {
+			err = b.Dropped[i].Err // the request is over a limit: 413, as Segment answers
+		}
+	}
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
 
-	ctx := auth.WithPrincipal(r.Context(), principal)
-	if _, err := h.p.Submit(ctx, msgs, principal.Actor()); err != nil {
+	ctx := withClientIP(auth.WithPrincipal(r.Context(), principal), clientIP(r, h.trusted))
+	if typ != "batch" {
+		if _, err := h.p.Submit(ctx, b.Messages, principal.Actor()); err != nil {
+			h.fail(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"success":true}`)
+		return
+	}
+	res, err := h.p.SubmitValid(ctx, b.Messages, principal.Actor())
+	if err != nil {
 		h.fail(w, err)
 		return
 	}
+	writeBatchResult(w, h.p, &b, res.Invalid)
+}
+
+// writeBatchResult answers a stored batch: {"success":true}, with the items left out listed
+// under "dropped" in the body's order (those the decoder dropped, then those the pipeline did,
+// merged) and counted.
+func writeBatchResult(w http.ResponseWriter, p *Pipeline, b *wire.Batch, invalid []InvalidMessage) {
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = io.WriteString(w, `{"success":true}`)
+	if len(b.Dropped) == 0 && len(invalid) == 0 {
+		_, _ = io.WriteString(w, `{"success":true}`)
+		return
+	}
+	dropped := make([]droppedItem, 0, len(b.Dropped)+len(invalid))
+	for _, d := range b.Dropped {
+		p.countDropped(d.Err)
+		dropped = append(dropped, droppedOf(d.Index, d.Err))
+	}
+	for _, inv := range invalid {
+		pos := b.Position(inv.Index)
+		err := wire.Prefixed(fmt.Sprintf("batch[%d]", pos), inv.Err)
+		p.countDropped(err)
+		dropped = append(dropped, droppedOf(pos, err))
+	}
+	slices.SortStableFunc(dropped, func(a, b droppedItem) int { return a.Index - b.Index })
+	_ = json.NewEncoder(w).Encode(struct {
+		Success bool          `json:"success"`
+		Dropped []droppedItem `json:"dropped"`
+	}{true, dropped})
 }
 
 // authenticate returns the principal of key if it may ingest, else nil and the status to send.
@@ -216,19 +275,36 @@ func readBody(r *http.Request) ([]byte, int, error) {
 	return body, 0, nil
 }
 
+// corsHeaders are the request headers browser SDKs send, allowed when a preflight does not say
+// which it wants: analytics.js's Content-Type, Authorization and X-Retry-Count (on every resent
+// event), and Content-Encoding for gzip.
+const corsHeaders = "Content-Type, Authorization, Content-Encoding, X-Retry-Count"
+
+// maxEchoedHeaders bounds the Access-Control-Request-Headers value echoed to a preflight.
+const maxEchoedHeaders = 1024
+
 // cors lets browsers post from any origin (analytics.js sends text/plain bodies with the key
-// inside, or a Basic header).
+// inside, or a Basic header). A preflight is allowed whatever headers it asks for, echoed back,
+// so a header an SDK adds later is not silently blocked. Auth is by key, never by cookie: no
+// Access-Control-Allow-Credentials.
 func cors(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	if origin := r.Header.Get("Origin"); origin != "" {
 		hdr.Set("Access-Control-Allow-Origin", origin)
-		hdr.Set("Access-Control-Allow-Credentials", "true")
 		hdr.Add("Vary", "Origin")
 	} else {
 		hdr.Set("Access-Control-Allow-Origin", "*")
 	}
-	hdr.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	hdr.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, Content-Encoding")
+	if r.Method != http.MethodOptions {
+		return
+	}
+	hdr.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+	allowed := corsHeaders
+	if asked := strings.TrimSpace(r.Header.Get("Access-Control-Request-Headers")); asked != "" && len(asked) <= maxEchoedHeaders {
+		allowed = asked
+	}
+	hdr.Add("Vary", "Access-Control-Request-Headers")
+	hdr.Set("Access-Control-Allow-Headers", allowed)
 	hdr.Set("Access-Control-Max-Age", "86400")
 }
 

@@ -25,7 +25,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"result"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cairn_ingest_dropped_events_total",
-			Help: "Messages not stored, by reason (consent: the customer denied analytics).",
+			Help: "Messages not stored, by reason (consent: the customer denied analytics; suppressed: an identifier of an erased person; invalid_<field>, invalid: a batch item or pixel message failed validation at that field; too_large; unauthorized, failed: a pixel with a bad write key, or not committed).",
 		}, []string{"reason"}),
 		merges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cairn_identity_merges_total", Help: "Customer profiles merged by ingestion.",

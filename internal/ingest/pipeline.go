@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cairn-cdp/cairn/internal/geoip"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 	"github.com/cairn-cdp/cairn/internal/namedsql"
@@ -48,9 +50,22 @@ type Options struct {
 	Writers int
 	// QueueRequests bounds requests waiting for a writer (default 4,096); Submit blocks beyond.
 	QueueRequests int
+	// Geo locates the address of each event (context.ip, else the request's) before it is
+	// truncated: the event gets context.location (unless it sent one) and its profile the trait
+	// geoCountry. Nil disables geolocation (CAIRN_GEOIP=off, or no database).
+	Geo Locator
+	// Suppressor drops messages carrying an erased person's identifier (counted as
+	// Result.Suppressed and in cairn_ingest_dropped_events_total{reason="suppressed"}); nil
+	// drops none.
+	Suppressor Suppressor
 	// Registerer receives the pipeline's metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
+}
+
+// Locator finds where an address is (*geoip.DB implements it).
+type Locator interface {
+	Lookup(netip.Addr) (geoip.Location, bool)
 }
 
 // Result counts what happened to the messages of one Submit.
@@ -58,6 +73,15 @@ type Result struct {
 	Stored     int // newly stored
 	Duplicates int // already stored (same messageId), or repeated within the submission
 	Dropped    int // not stored because the customer denied analytics consent
+	Suppressed int // not stored because an identifier is on the suppression list (erased)
+	// Invalid lists the messages SubmitValid left out, in order.
+	Invalid []InvalidMessage
+}
+
+// InvalidMessage is a message SubmitValid left out.
+type InvalidMessage struct {
+	Index int   // in the submitted slice
+	Err   error // a *wire.ValidationError naming the field of the message
 }
 
 // Pipeline is the group-commit writer of the ingestion path.
@@ -80,6 +104,9 @@ type Pipeline struct {
 	// claims serialises, between this pipeline's writers, groups that may claim the same new
 	// identifiers (see lockClaims).
 	claims claimTable
+	// countries remembers the geoCountry each customer's profile was last given, so an event
+	// adds the trait only when it changes (see geo.go).
+	countries countryCache
 	// lastDuplicate is when (unix ns) a group last met an already stored messageId.
 	lastDuplicate atomic.Int64
 	queue         chan *request
@@ -176,27 +203,48 @@ func (p *Pipeline) Close() error {
 // transaction (shared with other submissions), so a submission is all stored or none.
 // Submissions should hold at most wire.MaxBatchSize messages.
 func (p *Pipeline) Submit(ctx context.Context, msgs []wire.Message, source string) (Result, error) {
-	receivedAt := time.Now().UTC()
-	req := &request{ctx: ctx, msgs: make([]*prepared, len(msgs)), source: source, done: make(chan reply, 1)}
+	return p.submit(ctx, msgs, source, false)
+}
+
+// SubmitValid is Submit, except that a message that fails validation or normalisation is left
+// out alone instead of rejecting the submission: Result.Invalid lists those, and the others are
+// stored (all or none, as with Submit).
+func (p *Pipeline) SubmitValid(ctx context.Context, msgs []wire.Message, source string) (Result, error) {
+	return p.submit(ctx, msgs, source, true)
+}
+
+func (p *Pipeline) submit(ctx context.Context, msgs []wire.Message, source string, dropInvalid bool) (Result, error) {
+	a := arrival{receivedAt: time.Now().UTC(), ip: clientIPFrom(ctx)}
+	req := &request{ctx: ctx, msgs: make([]*prepared, 0, len(msgs)), source: source, done: make(chan reply, 1)}
+	var invalid []InvalidMessage
 	for i := range msgs {
-		pm, err := p.prepare(&msgs[i], receivedAt)
+		pm, err := p.prepareArrived(&msgs[i], a)
 		if err != nil {
+			var ve *wire.ValidationError
+			if dropInvalid && errors.As(err, &ve) {
+				invalid = append(invalid, InvalidMessage{Index: i, Err: err})
+				continue
+			}
 			if len(msgs) > 1 {
 				err = wire.Prefixed(fmt.Sprintf("batch[%d]", i), err)
 			}
 			return Result{}, err
 		}
-		req.msgs[i] = pm
+		req.msgs = append(req.msgs, pm)
 	}
-	if len(msgs) == 0 {
-		return Result{}, nil
+	if len(req.msgs) == 0 {
+		return Result{Invalid: invalid}, nil
 	}
 	if err := p.enqueue(ctx, req); err != nil {
 		return Result{}, err
 	}
 	select {
 	case r := <-req.done:
-		return r.res, r.err
+		if r.err != nil {
+			return r.res, r.err
+		}
+		r.res.Invalid = invalid
+		return r.res, nil
 	case <-ctx.Done():
 		// The group may still commit; the caller's retry is deduplicated by messageId.
 		return Result{}, fmt.Errorf("error waiting for commit: %w", ctx.Err())

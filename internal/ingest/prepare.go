@@ -37,13 +37,26 @@ type prepared struct {
 	previous   string         // alias: normalised previousId ("" when junk)
 	traits     map[string]any // profile traits this message sets
 	consents   []consentDecision
+	country    string // ISO code of where the event came from ("" when unknown)
+}
+
+// arrival is what a message's request says about it.
+type arrival struct {
+	receivedAt time.Time
+	ip         string // the client's address ("" when unknown), for a message without context.ip
 }
 
 // prepare validates and normalises m (received at receivedAt).
 func (p *Pipeline) prepare(m *wire.Message, receivedAt time.Time) (*prepared, error) {
+	return p.prepareArrived(m, arrival{receivedAt: receivedAt})
+}
+
+// prepareArrived validates and normalises m, which arrived as a says.
+func (p *Pipeline) prepareArrived(m *wire.Message, a arrival) (*prepared, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	receivedAt := a.receivedAt
 	out := &prepared{kind: m.Type, receivedAt: receivedAt}
 	out.messageID = clean(m.MessageID)
 	if out.messageID == "" {
@@ -74,6 +87,28 @@ func (p *Pipeline) prepare(m *wire.Message, receivedAt time.Time) (*prepared, er
 	out.channel = channelOf(m, ctx)
 	if out.context, err = p.storeContext(ctxText, ctx); err != nil {
 		return nil, err
+	}
+	var added []byte // members added to the stored context
+	if client := clientTime(m); !client.IsZero() && !m.SentAt.IsZero() {
+		// The event time was corrected for clock skew: the client's own is kept beside it.
+		var ts [len(time.RFC3339Nano) + 2]byte
+		added = appendMember(added, "originalTimestamp", append(client.UTC().AppendFormat(append(ts[:0], '"'), time.RFC3339Nano), '"'))
+	}
+	if p.opts.Geo != nil {
+		added = p.locate(added, out, ctx, a)
+	}
+	if _, drop := p.dropContext["ip"]; !ctx.hasIP && a.ip != "" && !drop {
+		// As Segment does for browser sources: the request's address, truncated as a sent one.
+		ip := a.ip
+		if !p.opts.KeepIP {
+			ip = TruncateIP(ip)
+		}
+		if ip != "" {
+			added = appendMember(added, "ip", appendJSONString(nil, ip))
+		}
+	}
+	if added != nil {
+		out.context = withRawMembers(out.context, added)
 	}
 
 	var props []byte         // the properties to store, as JSON text
@@ -133,25 +168,32 @@ func (p *Pipeline) prepare(m *wire.Message, receivedAt time.Time) (*prepared, er
 	return out, nil
 }
 
-// EventTime is when m happened: its timestamp; or, without one, the receipt time corrected by
-// the client's clock skew, receivedAt − (sentAt − originalTimestamp), as Segment computes it;
-// or originalTimestamp; or receivedAt. A time more than a day after receipt is replaced by the
-// receipt time.
+// EventTime is when m happened. Its client's time t is originalTimestamp, else timestamp (both
+// read the client's clock). With sentAt (the client's clock when it sent the message), t is
+// corrected for the client's clock skew as Segment does: receivedAt − (sentAt − t), which
+// keeps a deliberate historical t historical. Without sentAt it is t; without t, receivedAt. A
+// time more than a day after receipt is replaced by the receipt time.
 func EventTime(m *wire.Message, receivedAt time.Time) time.Time {
-	t := m.Timestamp
+	t := clientTime(m)
 	switch {
-	case !t.IsZero():
-	case !m.OriginalTimestamp.IsZero() && !m.SentAt.IsZero():
-		t = receivedAt.Add(-m.SentAt.Sub(m.OriginalTimestamp))
-	case !m.OriginalTimestamp.IsZero():
-		t = m.OriginalTimestamp
-	default:
+	case t.IsZero():
 		t = receivedAt
+	case !m.SentAt.IsZero():
+		t = receivedAt.Add(-m.SentAt.Sub(t))
 	}
 	if t.Sub(receivedAt) > maxFuture {
 		t = receivedAt
 	}
 	return t.UTC()
+}
+
+// clientTime is when m happened by its client's clock: originalTimestamp, else timestamp (zero
+// for neither).
+func clientTime(m *wire.Message) time.Time {
+	if !m.OriginalTimestamp.IsZero() {
+		return m.OriginalTimestamp
+	}
+	return m.Timestamp
 }
 
 // channelOf classifies where m came from: web, app, email or server.

@@ -21,7 +21,11 @@ func TestEventTimeCorrectsClockSkew(t *testing.T) {
 		m    wire.Message
 		want time.Time
 	}{
-		{"timestamp wins", wire.Message{Timestamp: at("2026-04-01T00:00:00Z"), SentAt: at("2030-01-01T00:00:00Z")}, at("2026-04-01T00:00:00Z")},
+		{"timestamp without sentAt", wire.Message{Timestamp: at("2026-04-01T00:00:00Z")}, at("2026-04-01T00:00:00Z")},
+		// Segment's browser and node libraries send timestamp (device time) and sentAt.
+		{"timestamp and sentAt 2h fast", wire.Message{Timestamp: at("2026-05-01T14:00:00Z"), SentAt: at("2026-05-01T14:00:01Z")}, received.Add(-time.Second)},
+		{"historical timestamp, current sentAt", wire.Message{Timestamp: at("2024-02-03T04:05:06Z"), SentAt: received}, at("2024-02-03T04:05:06Z")},
+		{"originalTimestamp wins over timestamp", wire.Message{OriginalTimestamp: at("2026-05-01T13:59:00Z"), Timestamp: at("2026-05-01T14:00:00Z"), SentAt: at("2026-05-01T14:00:00Z")}, received.Add(-time.Minute)},
 		// The client's clock is 2h fast: it sent 5 s after the event, by its clock.
 		{"skew corrected", wire.Message{OriginalTimestamp: at("2026-05-01T14:00:00Z"), SentAt: at("2026-05-01T14:00:05Z")}, received.Add(-5 * time.Second)},
 		{"original only", wire.Message{OriginalTimestamp: at("2026-04-30T00:00:00Z")}, at("2026-04-30T00:00:00Z")},

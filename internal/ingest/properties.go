@@ -101,6 +101,34 @@ func withMembers(obj []byte, add map[string]any) []byte {
 	return append(out, '}')
 }
 
+// withRawMembers returns the JSON object obj (nil for none) with members, the text of
+// members ("k":v pairs joined by commas), appended. A key obj already has then appears twice:
+// jsonb keeps the last, as EachMember and encoding/json do, so the appended one wins.
+func withRawMembers(obj string, members []byte) string {
+	obj = strings.TrimSpace(obj)
+	var out strings.Builder
+	out.Grow(len(obj) + len(members) + 2)
+	if len(obj) < 2 || strings.TrimSpace(obj[1:len(obj)-1]) == "" {
+		out.WriteByte('{')
+	} else {
+		out.WriteString(obj[:len(obj)-1])
+		out.WriteByte(',')
+	}
+	out.Write(members)
+	out.WriteByte('}')
+	return out.String()
+}
+
+// appendMember appends the member key: value (JSON text) to members (see withRawMembers).
+func appendMember(members []byte, key string, value []byte) []byte {
+	if len(members) > 0 {
+		members = append(members, ',')
+	}
+	members = appendJSONString(members, key)
+	members = append(members, ':')
+	return append(members, value...)
+}
+
 // appendJSONString appends s as a JSON string in its minimal form (RFC 8785). Unlike
 // json.Marshal it leaves <, > and & as they are: escaped as \u003c and so on, the object would
 // no longer be storable as is, and a page named "Terms & Conditions" would be decoded and

@@ -35,6 +35,7 @@ type testBundle struct {
 type setupOpts struct {
 	pipeline *Options
 	identity *identity.Config
+	handler  *HandlerOptions
 }
 
 func setup(t testing.TB, o *setupOpts) *testBundle {
@@ -56,7 +57,7 @@ func setup(t testing.TB, o *setupOpts) *testBundle {
 	keys := auth.NewKeys(db, nil)
 	created, err := keys.Create(ctx, "writer", []auth.Scope{auth.ScopeIngest})
 	require.NoError(t, err)
-	srv := httptest.NewServer(NewHandler(pipe, keys, nil))
+	srv := httptest.NewServer(NewHandler(pipe, keys, o.handler))
 	t.Cleanup(func() {
 		srv.Close()
 		require.NoError(t, pipe.Close())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/ent/customer"
+	"github.com/cairn-cdp/cairn/internal/stmtcache"
 )
 
 // MaxLoadInteractions bounds LoadOptions.Interactions.
@@ -44,6 +45,9 @@ func Load(ctx context.Context, client *ent.Client, id uuid.UUID, opts LoadOption
 	if opts.Interactions < 0 || opts.Interactions > MaxLoadInteractions {
 		return nil, fmt.Errorf("interactions to load must be between 0 and %d", MaxLoadInteractions)
 	}
+	// The statement's text depends only on opts: prepared (on a pool client), it skips a round
+	// trip and PostgreSQL's parsing and planning.
+	ctx = stmtcache.Use(ctx)
 	for range maxMergeHops {
 		cs, err := client.Customer.Query().Where(customer.ID(id)).Modify(opts.modifier).All(ctx)
 		if err != nil {

@@ -36,6 +36,10 @@ type Config struct {
 	// EmailTracking, when set, serves the email open pixel and click redirects under /t/
 	// (tokens carry their own signature; no API key).
 	EmailTracking http.Handler
+	// People, when set, serves the endpoints the tracked people use themselves, authorised by
+	// the signed token in their path: /preferences/ and /v1/preferences/ (the preference page
+	// and its JSON) and /v1/exports/ (one-time export downloads).
+	People http.Handler
 	// Limits for GraphQL; zero value means graph.DefaultLimits.
 	Limits graph.Limits
 	// GraphQLRate limits GraphQL requests per API key (429 with Retry-After beyond it); zero
@@ -89,6 +93,11 @@ func New(cfg Config) *Server {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	if cfg.Tracking != nil {
 		mux.Handle("/v1/", cfg.Tracking)
+	}
+	if cfg.People != nil {
+		for _, p := range []string{"/preferences/", "/v1/preferences/", "/v1/exports/"} {
+			mux.Handle(p, cfg.People)
+		}
 	}
 	if cfg.EmailTracking != nil {
 		mux.Handle("/t/", cfg.EmailTracking)

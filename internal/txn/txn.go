@@ -12,6 +12,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/internal/stmtcache"
 )
 
 // Func is the work done inside a transaction.
@@ -55,7 +56,11 @@ func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
 	return dialect.NopTx(d.Driver), nil
 }
 
-// NewClient returns an ent client on the pool db.
+// preparedStatements bounds the distinct statements a pool client prepares (stmtcache.Use).
+const preparedStatements = 32
+
+// NewClient returns an ent client on the pool db; queries whose context is marked with
+// stmtcache.Use run as prepared statements.
 func NewClient(db *sql.DB) *ent.Client {
-	return ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db)))
+	return ent.NewClient(ent.Driver(stmtcache.Wrap(entsql.OpenDB(dialect.Postgres, db), db, preparedStatements)))
 }

@@ -12,6 +12,10 @@ import { ProfileSearch } from './components/ProfileSearch.js';
 import { ProfilePage } from './components/ProfilePage.js';
 import { LivePage } from './components/LivePage.js';
 import { RfmPage } from './components/RfmPage.js';
+import { CampaignList } from './components/CampaignList.js';
+import { CampaignPage } from './components/CampaignPage.js';
+import { PrivacyPage } from './components/PrivacyPage.js';
+import { AuditLog } from './components/AuditLog.js';
 
 const VIEWER = `{ viewer { name scopes } }`;
 
@@ -40,6 +44,11 @@ function route(hash, can) {
       return parts[1] ? html`<${ProfilePage} id=${parts[1]} />` : html`<${ProfileSearch} />`;
     case 'live': return html`<${LivePage} />`;
     case 'rfm': return html`<${RfmPage} can=${can} />`;
+    case 'campaigns':
+      if (!can('read')) return html`<p>This key may not see campaigns (read scope).</p>`;
+      return parts[1] ? html`<${CampaignPage} id=${parts[1]} can=${can} />` : html`<${CampaignList} />`;
+    case 'privacy': return can('privacy') ? html`<${PrivacyPage} />` : html`<p>This key may not see privacy requests (privacy scope).</p>`;
+    case 'audit': return can('admin') ? html`<${AuditLog} />` : html`<p>This key may not see the audit log (admin scope).</p>`;
   }
   return html`<p>Page not found. <a href="#/segments">Segments</a></p>`;
 }

@@ -8,12 +8,33 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Batch is a decoded /v1/batch (or /v1/import) body.
 type Batch struct {
-	Messages []Message
+	Messages []Message // the valid items, in order
 	WriteKey string
+	// Dropped lists the invalid items DecodeBatchItems left out of Messages, in order.
+	Dropped []DroppedItem
+	// positions[i] is the index in the body's batch array of Messages[i]; nil when no item was
+	// dropped (then it is i).
+	positions []int
+}
+
+// DroppedItem is an item of a batch body left out because it is invalid.
+type DroppedItem struct {
+	Index int // in the body's batch array
+	// Err is a *ValidationError naming the field ("batch[4].userId"), or wraps ErrEventTooLarge.
+	Err error
+}
+
+// Position is the index in the body's batch array of b.Messages[i].
+func (b *Batch) Position(i int) int {
+	if b.positions == nil {
+		return i
+	}
+	return b.positions[i]
 }
 
 // wireBatchFields are a batch body's members but its items and objects (the items are read by
@@ -38,16 +59,32 @@ type wireBatchChecked struct {
 	Integrations map[string]any `json:"integrations"`
 }
 
-// DecodeBatch decodes and validates a batch body. Batch-level context and integrations are
-// merged into every message (a message's own keys win) and a batch-level sentAt applies to
-// messages without one. Errors are *ValidationError naming the item ("batch[3].event"), or wrap
-// ErrEventTooLarge. On an error the returned Batch holds only the write key the body carries.
-//
-// Well-formed bodies take the fast path (fastdecode.go); the others, and any body with an
-// error, encoding/json's, which reads the body in one streaming pass (scanBatch). Errors are
-// encoding/json's: a syntax error anywhere wins over everything, then the batch-level fields'
-// type errors, then the items' errors in order.
+// DecodeBatch decodes and validates a batch body, failing on its first invalid item: it is
+// DecodeBatchItems returning the first item's error. On an error the returned Batch holds only
+// the write key the body carries.
 func DecodeBatch(data []byte) (Batch, error) {
+	b, err := DecodeBatchItems(data)
+	if err == nil && len(b.Dropped) > 0 {
+		return Batch{WriteKey: b.WriteKey}, b.Dropped[0].Err
+	}
+	return b, err
+}
+
+// DecodeBatchItems decodes and validates a batch body. Batch-level context and integrations
+// are merged into every message (a message's own keys win) and a batch-level sentAt applies to
+// messages without one. An invalid item (one that is not an object, has a field of the wrong
+// type, fails Validate, or is over MaxEventBytes) does not fail the body: it is left out of
+// Messages and listed in Dropped, its error naming the item ("batch[3].event"). Errors are for
+// the body as a whole (*ValidationError): malformed JSON, no batch array, too many items, a
+// batch-level field of the wrong type. On an error the returned Batch holds only the write key
+// the body carries.
+//
+// Well-formed bodies take the fast path (fastdecode.go); the others encoding/json's, which
+// reads the body in one streaming pass (scanBatch). An item the fast path decoded that proves
+// invalid is decoded again on encoding/json's path, so what is reported is always
+// encoding/json's: a syntax error anywhere wins over everything, then the batch-level fields'
+// type errors; the items' errors follow in order.
+func DecodeBatchItems(data []byte) (Batch, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return Batch{}, Invalid("", "the request body is empty")
@@ -63,7 +100,7 @@ func DecodeBatch(data []byte) (Batch, error) {
 	return decodeBatchSlow(data)
 }
 
-// decodeBatchSlow is DecodeBatch on encoding/json's path, which reports what is wrong.
+// decodeBatchSlow is DecodeBatchItems on encoding/json's path, which reports what is wrong.
 func decodeBatchSlow(data []byte) (Batch, error) {
 	items, rest, err := scanBatch(data)
 	if err != nil {
@@ -109,35 +146,63 @@ func batchOf(w wireBatch, items []batchItem) (Batch, error) {
 	if err != nil {
 		return failed(err)
 	}
-	out := Batch{Messages: make([]Message, 0, len(items)), WriteKey: string(w.WriteKey)}
+	out := Batch{Messages: make([]Message, 0, len(items))}
 	for i := range items {
 		it := &items[i]
-		prefix := "batch[" + strconv.Itoa(i) + "]"
-		if it.size > MaxEventBytes {
-			return failed(fmt.Errorf("%w: %s is %d bytes; at most %d are accepted", ErrEventTooLarge, prefix, it.size, MaxEventBytes))
+		m, err := it.message(shared, sharedIntegrations, sentAt)
+		if err != nil && it.raw != nil {
+			// Decoded on the fast path: what is reported is encoding/json's.
+			it.decodeSlow(it.raw)
+			m, err = it.message(shared, sharedIntegrations, sentAt)
 		}
-		if it.err != nil {
-			return failed(Prefixed(prefix, it.err))
-		}
-		m, err := it.wm.message("")
 		if err != nil {
-			return failed(Prefixed(prefix, err))
+			if out.positions == nil {
+				out.positions = make([]int, len(out.Messages), len(items))
+				for j := range out.positions {
+					out.positions[j] = j
+				}
+			}
+			prefix := "batch[" + strconv.Itoa(i) + "]"
+			if errors.Is(err, ErrEventTooLarge) {
+				err = fmt.Errorf("%w: %s is %d bytes; at most %d are accepted", ErrEventTooLarge, prefix, it.size, MaxEventBytes)
+			} else {
+				err = Prefixed(prefix, err)
+			}
+			out.Dropped = append(out.Dropped, DroppedItem{Index: i, Err: err})
+			continue
 		}
-		m.Context = mergeObjects(m.Context, shared)
-		m.Integrations = mergeObjects(m.Integrations, sharedIntegrations)
-		m.markChecked()
-		if m.SentAt.IsZero() {
-			m.SentAt = sentAt
-		}
-		if err := m.Validate(); err != nil {
-			return failed(Prefixed(prefix, err))
-		}
-		if out.WriteKey == "" {
-			out.WriteKey = string(it.wm.WriteKey)
+		if out.positions != nil {
+			out.positions = append(out.positions, i)
 		}
 		out.Messages = append(out.Messages, m)
 	}
+	out.WriteKey = batchKey(string(w.WriteKey), items)
 	return out, nil
+}
+
+// message is the Message of it, with the batch-level objects merged in and the batch-level
+// sentAt applied, or why it is invalid (unprefixed).
+func (it *batchItem) message(shared, sharedIntegrations json.RawMessage, sentAt time.Time) (Message, error) {
+	if it.size > MaxEventBytes {
+		return Message{}, ErrEventTooLarge
+	}
+	if it.err != nil {
+		return Message{}, it.err
+	}
+	m, err := it.wm.message("")
+	if err != nil {
+		return Message{}, err
+	}
+	m.Context = mergeObjects(m.Context, shared)
+	m.Integrations = mergeObjects(m.Integrations, sharedIntegrations)
+	m.markChecked()
+	if m.SentAt.IsZero() {
+		m.SentAt = sentAt
+	}
+	if err := m.Validate(); err != nil {
+		return Message{}, err
+	}
+	return m, nil
 }
 
 // batchItem is one decoded item of a batch: its size in bytes and its decoding error, kept for
@@ -148,6 +213,19 @@ type batchItem struct {
 	size     int
 	err      error
 	writeKey string
+	// raw is the item's text when the fast path decoded it (nil on encoding/json's path).
+	raw []byte
+}
+
+// decodeSlow decodes raw, the text of one item (an object), on encoding/json's path.
+func (it *batchItem) decodeSlow(raw []byte) {
+	*it = batchItem{size: len(raw)}
+	var checked wireChecked
+	it.err = decodeSlow(raw, &it.wm, &checked)
+	it.writeKey = string(checked.WriteKey)
+	if it.err != nil {
+		it.writeKey = bodyWriteKey(raw)
+	}
 }
 
 // scanBatch streams through the body object (data, trimmed, starting with '{'): it decodes the
@@ -210,13 +288,7 @@ func scanBatch(data []byte) ([]batchItem, []byte, error) {
 			if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 				return nil, nil, syntaxError(err)
 			}
-			it.size = len(raw)
-			var checked wireChecked
-			it.err = decodeSlow(raw, &it.wm, &checked)
-			it.writeKey = string(checked.WriteKey)
-			if it.err != nil {
-				it.writeKey = bodyWriteKey(raw)
-			}
+			it.decodeSlow(raw)
 		}
 		if _, err := dec.Token(); err != nil { // ']'
 			return nil, nil, syntaxError(err)

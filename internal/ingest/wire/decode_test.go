@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -101,11 +102,20 @@ func FuzzFastDecodeMatches(f *testing.F) {
 				if err != nil {
 					t.Fatalf("fast path accepted a body encoding/json refuses: %v", err)
 				}
-				if fast.WriteKey != slow.WriteKey || len(fast.Messages) != len(slow.Messages) {
-					t.Fatalf("batches differ: key %q/%q, %d/%d messages", fast.WriteKey, slow.WriteKey, len(fast.Messages), len(slow.Messages))
+				if fast.WriteKey != slow.WriteKey || len(fast.Messages) != len(slow.Messages) || len(fast.Dropped) != len(slow.Dropped) {
+					t.Fatalf("batches differ: key %q/%q, %d/%d messages, %d/%d dropped", fast.WriteKey, slow.WriteKey,
+						len(fast.Messages), len(slow.Messages), len(fast.Dropped), len(slow.Dropped))
 				}
 				for i := range fast.Messages {
 					same(t, fast.Messages[i], slow.Messages[i])
+					if fast.Position(i) != slow.Position(i) {
+						t.Fatalf("message %d: positions differ: %d, %d", i, fast.Position(i), slow.Position(i))
+					}
+				}
+				for i := range fast.Dropped {
+					if f, s := fast.Dropped[i], slow.Dropped[i]; f.Index != s.Index || f.Err.Error() != s.Err.Error() {
+						t.Fatalf("dropped item %d differs: %d %v, %d %v", i, f.Index, f.Err, s.Index, s.Err)
+					}
 				}
 			}
 		}
@@ -149,5 +159,67 @@ func TestFastDecodeTaken(t *testing.T) {
 			_, _, ok := scanBatchFast([]byte(tc.body))
 			require.False(t, ok, tc.body)
 		})
+	}
+}
+
+// TestDecodeBatchItemsDropsInvalidItems: an invalid item is left out and listed, naming its
+// field, whichever path decoded the body; the valid ones keep their positions.
+func TestDecodeBatchItemsDropsInvalidItems(t *testing.T) {
+	t.Parallel()
+	good := `{"type":"track","userId":"u","event":"E"}`
+	for _, tc := range []struct {
+		name    string
+		body    string
+		fast    bool
+		dropped map[int]string // index → field
+		kept    []int
+	}{
+		{"missing ids", `{"writeKey":"k","batch":[` + good + `,` + good + `,{"type":"track","event":"E"},` + good + `]}`,
+			true, map[int]string{2: "batch[2].userId"}, []int{0, 1, 3}},
+		{"missing event and type", `{"batch":[{"type":"track","userId":"u"},` + good + `,{"userId":"u"}]}`,
+			true, map[int]string{0: "batch[0].event", 2: "batch[2].type"}, []int{1}},
+		{"a wrong type", `{"batch":[` + good + `,{"type":"track","userId":true,"event":"E"}]}`,
+			false, map[int]string{1: "batch[1].userId"}, []int{0}},
+		{"not an object", `{"batch":[1,` + good + `]}`, false, map[int]string{0: "batch[0]"}, []int{1}},
+		{"a bad object", `{"batch":[{"type":"track","userId":"u","event":"E","context":5},` + good + `]}`,
+			true, map[int]string{0: "batch[0].context"}, []int{1}},
+		{"all invalid", `{"batch":[{"type":"track"}]}`, true, map[int]string{0: "batch[0].userId"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, fast := scanBatchFast([]byte(tc.body))
+			require.Equal(t, tc.fast, fast, "path taken")
+			b, err := DecodeBatchItems([]byte(tc.body))
+			require.NoError(t, err)
+			got := map[int]string{}
+			for _, d := range b.Dropped {
+				var ve *ValidationError
+				require.ErrorAs(t, d.Err, &ve)
+				got[d.Index] = ve.Field
+			}
+			require.Equal(t, tc.dropped, got)
+			var kept []int
+			for i := range b.Messages {
+				kept = append(kept, b.Position(i))
+			}
+			require.Equal(t, tc.kept, kept)
+
+			_, err = DecodeBatch([]byte(tc.body))
+			require.EqualError(t, err, b.Dropped[0].Err.Error(), "DecodeBatch fails on the first invalid item")
+		})
+	}
+
+	// An oversized item is dropped too, its error wrapping ErrEventTooLarge.
+	big := `{"type":"track","userId":"u","event":"E","properties":{"x":"` + strings.Repeat("x", MaxEventBytes) + `"}}`
+	b, err := DecodeBatchItems([]byte(`{"batch":[` + good + `,` + big + `]}`))
+	require.NoError(t, err)
+	require.Len(t, b.Messages, 1)
+	require.Len(t, b.Dropped, 1)
+	require.ErrorIs(t, b.Dropped[0].Err, ErrEventTooLarge)
+
+	// Body-level problems still fail the body.
+	for _, body := range []string{`{"batch":[` + good + `],}`, `{"batch":[` + good + `],"context":5}`, `{"nobatch":1}`} {
+		_, err := DecodeBatchItems([]byte(body))
+		require.Error(t, err, body)
 	}
 }

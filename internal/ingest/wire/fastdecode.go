@@ -68,7 +68,7 @@ func scanBatchFast(data []byte) (w wireBatch, items []batchItem, ok bool) {
 	}
 	items = make([]batchItem, len(raws))
 	for i, raw := range raws {
-		items[i].size = len(raw)
+		items[i].size, items[i].raw = len(raw), raw
 		if !items[i].wm.decodeFast(raw) {
 			return w, nil, false
 		}

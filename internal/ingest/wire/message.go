@@ -41,8 +41,9 @@ type Message struct {
 	GroupID     string `json:"groupId,omitempty"`    // group
 	PreviousID  string `json:"previousId,omitempty"` // alias
 	Channel     string `json:"channel,omitempty"`    // browser, mobile, server (optional)
-	// Timestamp is when the event happened; when zero it is derived from OriginalTimestamp and
-	// SentAt, correcting the client's clock skew (see ingest.EventTime).
+	// Timestamp and OriginalTimestamp are when the event happened by the client's clock (the
+	// latter wins); with SentAt, the stored time is corrected for the client's clock skew (see
+	// ingest.EventTime).
 	Timestamp         time.Time `json:"timestamp,omitzero"`
 	OriginalTimestamp time.Time `json:"originalTimestamp,omitzero"`
 	SentAt            time.Time `json:"sentAt,omitzero"`

@@ -6,8 +6,8 @@ const JOB = `query($id: ID!) { job(id: $id) { id state attempt errors finalizedA
 const DONE = ['completed', 'cancelled', 'discarded'];
 
 // JobStatus polls a job every 500 ms until it is finalized, showing its state, then calls
-// onDone(job).
-export function JobStatus({ job: initial, onDone }) {
+// onDone(job). label names the work (default: Computation).
+export function JobStatus({ job: initial, onDone, label = 'Computation' }) {
   const [job, setJob] = useState(initial);
   useEffect(() => {
     let stop = false;
@@ -26,7 +26,7 @@ export function JobStatus({ job: initial, onDone }) {
   }, [initial.id]);
   if (!job) return null;
   return html`<p class=${'job ' + job.state} id="job-state" role="status">
-    Computation: <strong>${job.state}</strong>${job.attempt > 1 ? ` (attempt ${job.attempt})` : ''}
+    ${label}: <strong>${job.state}</strong>${job.attempt > 1 ? ` (attempt ${job.attempt})` : ''}
     ${job.errors?.length > 0 && html`<span class="error"> — ${job.errors[job.errors.length - 1]}</span>`}
   </p>`;
 }
