@@ -1,12 +1,20 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
+	"io"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cairn-cdp/cairn/internal/campaign"
 	"github.com/cairn-cdp/cairn/internal/campaign/campaignbench"
+	"github.com/cairn-cdp/cairn/internal/segment"
+	"github.com/cairn-cdp/cairn/internal/txn"
+	"github.com/cairn-cdp/cairn/jobs"
 )
 
 func init() { benchSubcommands = append(benchSubcommands, newBenchSyncCmd) }
@@ -44,6 +52,7 @@ workers run any job queued there: use a bench database.`,
 			}
 			defer closeDB()
 			o.DB, o.Log = db, cmd.ErrOrStderr()
+			o.Workers = benchSyncWorkers(db, cmd.ErrOrStderr())
 			rep, err := campaignbench.Run(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -71,4 +80,25 @@ workers run any job queued there: use a bench database.`,
 	f.IntVar(&o.TrackWorkers, "track-workers", 32, "workers recording tracking events after the answer, as serve runs (-1: record before answering)")
 	f.DurationVar(&o.TrackFor, "track-duration", 5*time.Second, "length of the tracking phase")
 	return cmd
+}
+
+// benchSyncWorkers runs River workers in process for the bench's delta syncs.
+func benchSyncWorkers(db *sql.DB, logTo io.Writer) func(context.Context, *campaign.Destinations, *campaign.Tracking) (segment.Scheduler, func(), error) {
+	return func(ctx context.Context, dests *campaign.Destinations, tracking *campaign.Tracking) (segment.Scheduler, func(), error) {
+		log := slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		rc, _, err := jobs.NewClient(jobs.Deps{DB: db, Client: txn.NewClient(db), Log: log, Destinations: dests, Tracking: tracking},
+			jobs.Options{RunWorkers: true, MaxWorkers: 4})
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := rc.Start(ctx); err != nil {
+			return nil, nil, err
+		}
+		stop := func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = rc.Stop(sctx)
+		}
+		return jobs.SegmentScheduler{Client: rc}, stop, nil
+	}
 }

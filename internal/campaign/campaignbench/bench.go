@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,7 +24,6 @@ import (
 	"github.com/cairn-cdp/cairn/internal/secret"
 	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/cairn-cdp/cairn/internal/txn"
-	"github.com/cairn-cdp/cairn/jobs"
 )
 
 // Options of a run; zero fields take the figures.
@@ -38,6 +36,10 @@ type Options struct {
 	Change      int           // customers entering the segment (1,000)
 	TrackRate   int           // tracking requests per second (1,000)
 	TrackFor    time.Duration // (5 s)
+	// Workers starts job workers (River, in cmd) that run campaign syncs with dests and
+	// tracking, and returns the scheduler a segment computation enqueues delta syncs through
+	// and a stop function. Required: this package stays below jobs.
+	Workers func(ctx context.Context, dests *campaign.Destinations, tracking *campaign.Tracking) (segment.Scheduler, func(), error)
 	// TrackWorkers record opens and clicks after answering (as cairn serve does, 32); negative:
 	// record before answering.
 	TrackWorkers int
@@ -228,20 +230,14 @@ func (e *env) change(ctx context.Context, rep *Report) error {
 	if _, err := campaign.SetSchedule(ctx, e.client, e.camp.ID, campaign.Schedule{Cron: "0 0 1 1 *"}, time.Now()); err != nil {
 		return fmt.Errorf("error scheduling the bench campaign: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(e.o.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rc, _, err := jobs.NewClient(jobs.Deps{DB: e.db, Client: e.client, Log: log, Destinations: e.dests, Tracking: e.tracking},
-		jobs.Options{RunWorkers: true, MaxWorkers: 4})
-	if err != nil {
-		return err
+	if e.o.Workers == nil {
+		return fmt.Errorf("campaignbench: Options.Workers is required")
 	}
-	if err := rc.Start(ctx); err != nil {
+	sched, stop, err := e.o.Workers(ctx, e.dests, e.tracking)
+	if err != nil {
 		return fmt.Errorf("error starting workers: %w", err)
 	}
-	defer func() {
-		stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_ = rc.Stop(stop)
-	}()
+	defer stop()
 	from := e.o.Audience + 1
 	if err := e.insertCustomers(ctx, from, from+e.o.Change-1); err != nil {
 		return err
@@ -251,7 +247,7 @@ func (e *env) change(ctx context.Context, rep *Report) error {
 	for i := from; i < from+e.o.Change; i++ {
 		want = append(want, fmt.Sprintf("c%d-%s@bench-sync.invalid", i, e.run))
 	}
-	e.svc.Scheduler = jobs.SegmentScheduler{Client: rc}
+	e.svc.Scheduler = sched
 	before := e.fake.Requests()
 	res, err := e.svc.Compute(ctx, e.segment)
 	if err != nil {
