@@ -49,6 +49,10 @@ type TrackingHandler struct {
 	start, stop sync.Once
 	queue       chan trackedEvent
 	wg          sync.WaitGroup
+	// mu guards closed: a request still in flight when Close runs (a drain timeout) records
+	// its event itself instead of sending on the closed queue.
+	mu     sync.RWMutex
+	closed bool
 }
 
 // trackedEvent is one open or click to record.
@@ -63,6 +67,9 @@ type trackedEvent struct {
 func (h *TrackingHandler) Close() {
 	h.init()
 	h.stop.Do(func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.closed = true
 		if h.queue != nil {
 			close(h.queue)
 		}
@@ -151,15 +158,27 @@ func (h *TrackingHandler) click(w http.ResponseWriter, r *http.Request, tok stri
 // else counts it in aggregate.
 func (h *TrackingHandler) record(r *http.Request, event string, campaignID, customerID uuid.UUID, target string) {
 	ev := trackedEvent{ctx: r.Context(), event: event, ua: r.UserAgent(), target: target, campaignID: campaignID, customerID: customerID}
-	if h.queue != nil {
-		ev.ctx = context.WithoutCancel(ev.ctx)
-		select {
-		case h.queue <- ev:
-			return
-		default: // full: record in the request
-		}
+	if h.enqueue(ev) {
+		return
 	}
 	h.recordEvent(ev)
+}
+
+// enqueue hands ev to the workers unless the queue is full or closed.
+func (h *TrackingHandler) enqueue(ev trackedEvent) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.queue == nil || h.closed {
+		return false
+	}
+	queued := ev
+	queued.ctx = context.WithoutCancel(ev.ctx)
+	select {
+	case h.queue <- queued:
+		return true
+	default: // full: record in the request
+		return false
+	}
 }
 
 func (h *TrackingHandler) recordEvent(ev trackedEvent) {

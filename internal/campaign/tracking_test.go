@@ -259,3 +259,19 @@ func TestMachineAgent(t *testing.T) {
 		})
 	}
 }
+
+// TestTrackingAfterClose serves an open after the handler's queue closed (a request still in
+// flight when shutdown's drain timed out): it is recorded in the request, not sent on the closed
+// queue (which panicked).
+func TestTrackingAfterClose(t *testing.T) {
+	t.Parallel()
+	tb := setupTrackingWith(t, 2)
+	cust := tb.person(t, "late-user")
+	camp := uuid.Must(uuid.NewV7())
+	f := tb.tracking.Fields(camp, cust)
+	tb.handler.Close()
+	rec := httptest.NewRecorder()
+	tb.handler.ServeHTTP(rec, httptest.NewRequestWithContext(tb.ctx, http.MethodGet, local(f[FieldOpen]), nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Len(t, tb.interactions(t, EventOpened, camp), 1)
+}
