@@ -25,6 +25,9 @@ const keyCacheMax = 10_000
 type keyCache struct {
 	mu      sync.Mutex
 	entries map[[sha256.Size]byte]keyCacheEntry
+	// gen counts revocations seen by this process: an authentication that read its key before a
+	// revocation (gen changed since) is not cached, so a same-process revocation is never undone.
+	gen uint64
 }
 
 type keyCacheEntry struct {
@@ -46,9 +49,20 @@ func (c *keyCache) get(hash [sha256.Size]byte, now time.Time) *Principal {
 	return e.p
 }
 
-func (c *keyCache) put(hash [sha256.Size]byte, p *Principal, now time.Time) {
+// generation returns the revocation count to pass to put.
+func (c *keyCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put caches p unless a key was revoked since gen was read (the lookup behind p may predate it).
+func (c *keyCache) put(hash [sha256.Size]byte, p *Principal, now time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
 	if c.entries == nil || len(c.entries) >= keyCacheMax {
 		c.entries = make(map[[sha256.Size]byte]keyCacheEntry)
 	}
@@ -59,6 +73,7 @@ func (c *keyCache) put(hash [sha256.Size]byte, p *Principal, now time.Time) {
 func (c *keyCache) forget(id uuid.UUID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for h, e := range c.entries {
 		if e.p.KeyID == id {
 			delete(c.entries, h)

@@ -2,11 +2,13 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/internal/testdb"
@@ -96,4 +98,22 @@ func TestKeyCacheRefusesWrongSecrets(t *testing.T) {
 	p2, err := keys.Authenticate(ctx, created.Secret)
 	require.NoError(t, err)
 	require.Equal(t, []Scope{ScopeRead}, p2.Scopes)
+}
+
+// TestKeyCacheKeepsRevocationsOfThisProcess: an authentication whose lookup predates a
+// revocation in this process (read before Revoke committed, cached after its forget) must not
+// put the key back in the cache.
+func TestKeyCacheKeepsRevocationsOfThisProcess(t *testing.T) {
+	t.Parallel()
+	var c keyCache
+	id := uuid.Must(uuid.NewV7())
+	hash := sha256.Sum256([]byte("secret"))
+	now := time.Now()
+	gen := c.generation() // the lookup starts
+	c.forget(id)          // a revocation commits meanwhile
+	c.put(hash, &Principal{KeyID: id}, now, gen)
+	require.Nil(t, c.get(hash, now), "a principal read before the revocation is not cached")
+
+	c.put(hash, &Principal{KeyID: id}, now, c.generation())
+	require.NotNil(t, c.get(hash, now), "a lookup after the revocation caches as usual")
 }

@@ -154,6 +154,7 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (*Principal, err
 		k.touch(ctx, p.KeyID)
 		return p.clone(), nil
 	}
+	gen := k.cache.generation()
 	key, err := k.client.APIKey.Query().Where(apikey.Prefix(prefix)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, ErrUnauthenticated
@@ -170,7 +171,7 @@ func (k *Keys) Authenticate(ctx context.Context, secret string) (*Principal, err
 		scopes[i] = Scope(s)
 	}
 	p := &Principal{KeyID: key.ID, Name: key.Name, Scopes: scopes}
-	k.cache.put(hash, p.clone(), k.now())
+	k.cache.put(hash, p.clone(), k.now(), gen)
 	return p, nil
 }
 
