@@ -66,6 +66,7 @@ type DestinationInput struct {
 
 // DestinationUpdate changes a destination. Config keys given replace the stored ones (a
 // secret given replaces the sealed one; a key set to null is removed); keys not given stay.
+// Changing base_url or url drops the sealed secrets: the update must give them again.
 type DestinationUpdate struct {
 	Name    *string
 	Config  map[string]any
@@ -115,7 +116,11 @@ func (d *Destinations) Update(ctx context.Context, client *ent.Client, id uuid.U
 		u.SetName(*in.Name)
 	}
 	if in.Config != nil {
-		cfg, err := d.seal(string(cur.Kind), cur.Config, in.Config)
+		stored, err := rebind(string(cur.Kind), cur.Config, in.Config)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := d.seal(string(cur.Kind), stored, in.Config)
 		if err != nil {
 			return nil, err
 		}

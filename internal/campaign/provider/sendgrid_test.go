@@ -181,3 +181,14 @@ func TestSendGridErrors(t *testing.T) {
 		}
 	})
 }
+
+func TestSendGridErrorsFileOnAnotherHostGetsNoKey(t *testing.T) {
+	t.Parallel()
+	b := sgSetup(t, &providertest.SendGridOpts{ErrorsElsewhere: true}, nil)
+	b.fake.Reject("bounced@example.com", "email bounced")
+	res, err := b.dest.Upsert(t.Context(), []provider.Contact{{Email: "a@example.com"}, {Email: "bounced@example.com"}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"bounced@example.com"}, failedEmails(res))
+	require.Equal(t, []string{"a@example.com"}, res.Confirmed)
+	require.Equal(t, []string{""}, b.fake.ErrorsAuth(), "the errors host received no Authorization header")
+}

@@ -25,6 +25,10 @@ type SendGridOpts struct {
 	PollsUntilDone int
 	MaxConcurrent  int // 0: unlimited
 	Latency        time.Duration
+	// ErrorsElsewhere serves import errors files from a second server (another host, as
+	// SendGrid's presigned storage URLs are) that requires no key and records the
+	// Authorization headers it receives (ErrorsAuth).
+	ErrorsElsewhere bool
 }
 
 // SendGridContact is a contact as the fake holds it.
@@ -47,6 +51,9 @@ type SendGrid struct {
 	rejects  map[string]string
 	polls    int
 	nextID   int
+
+	errorsSrv  *httptest.Server // nil: errors files are served by the API host
+	errorsAuth []string
 }
 
 type sgContact struct {
@@ -111,7 +118,25 @@ func NewSendGrid(t testing.TB, opts *SendGridOpts) *SendGrid {
 		sgError(w, 429, "", "too many requests")
 	}, auth))
 	t.Cleanup(f.Server.Close)
+	if opts.ErrorsElsewhere {
+		f.errorsSrv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f.state.Lock()
+			f.errorsAuth = append(f.errorsAuth, r.Header.Get("Authorization"))
+			f.state.Unlock()
+			r.SetPathValue("id", strings.TrimPrefix(r.URL.Path, "/errors/"))
+			f.jobErrors(w, r)
+		}))
+		t.Cleanup(f.errorsSrv.Close)
+	}
 	return f
+}
+
+// ErrorsAuth returns the Authorization header of each request the errors host received
+// ("" when none was sent); nil without ErrorsElsewhere.
+func (f *SendGrid) ErrorsAuth() []string {
+	f.state.Lock()
+	defer f.state.Unlock()
+	return slices.Clone(f.errorsAuth)
 }
 
 func sgError(w http.ResponseWriter, status int, field, msg string) {
@@ -285,6 +310,9 @@ func (f *SendGrid) jobStatus(w http.ResponseWriter, r *http.Request) {
 	results := map[string]any{"requested_count": j.requested, "errored_count": len(j.errors)}
 	if len(j.errors) > 0 {
 		results["errors_url"] = f.URL + "/v3/marketing/contacts/imports/errors/" + r.PathValue("id")
+		if f.errorsSrv != nil {
+			results["errors_url"] = f.errorsSrv.URL + "/errors/" + r.PathValue("id")
+		}
 	}
 	f.state.Unlock()
 	writeJSON(w, 200, map[string]any{"id": r.PathValue("id"), "status": status, "job_type": j.kind, "results": results})
