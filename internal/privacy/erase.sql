@@ -72,15 +72,17 @@ WHERE id <> $2 AND identity_value = ANY($1::text[]);
 -- name: delete-jobs
 -- Queued and finished jobs whose args, metadata or errors name the person ($1: identifier values
 -- and profile ids as text). river_job is small (finished jobs are kept an hour), so the scan is
--- cheap; a job running now is left to finish ($2 is the erasure's own job). Jobs tagged
--- privacy_sealed hold identifiers only sealed and finish this erasure (the destinations' erase
--- jobs, enqueued by Destinations.EraseEverywhere): a short identifier that happens to occur in
--- their ciphertext or ids must not drop them.
+-- cheap; a job running now is left to finish ($2 is the erasure's own job). Identifiers can be
+-- short (a user_id "7"), so args and metadata match only a JSON string equal to a value, at any
+-- depth, never a substring of another job's ids; errors are free text, searched only for values
+-- of at least 8 characters. Jobs tagged privacy_sealed hold identifiers only sealed and finish
+-- this erasure (the destinations' erase jobs, enqueued by Destinations.EraseEverywhere).
 DELETE FROM river_job
 WHERE id <> $2 AND state <> 'running' AND NOT ('privacy_sealed' = ANY(tags))
   AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS n(v)
-              WHERE strpos(args::text, n.v) > 0 OR strpos(metadata::text, n.v) > 0
-                 OR strpos(coalesce(errors::text, ''), n.v) > 0);
+              WHERE jsonb_path_exists(args, '$.** ? (@ == $v)', jsonb_build_object('v', n.v))
+                 OR jsonb_path_exists(metadata, '$.** ? (@ == $v)', jsonb_build_object('v', n.v))
+                 OR (length(n.v) >= 8 AND strpos(coalesce(errors::text, ''), n.v) > 0));
 
 -- name: find-subjects
 -- find-subject for many identifiers at once ($1 types, $2 values): the sweep after an erasure.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -145,7 +146,17 @@ func (s *Service) ExportForPreferences(ctx context.Context, token string) (strin
 	if err != nil {
 		return "", err
 	}
+	if s.beforeExportBuild != nil {
+		s.beforeExportBuild()
+	}
 	if err := s.BuildExport(ctx, req.ID); err != nil {
+		// No job runs this request, so a failed build fails it rather than leave it pending.
+		// The caller's context may be what ended the build: the update runs without it.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if ferr := s.markFailed(fctx, req.ID, "building the export failed; the person can ask again"); ferr != nil {
+			return "", errors.Join(err, ferr)
+		}
 		return "", err
 	}
 	return s.ExportToken(ctx, req.ID)

@@ -89,6 +89,9 @@ type Service struct {
 	m     *metrics
 	// beforeSweep, set by tests, runs when an erasure has committed, before its sweep.
 	beforeSweep func()
+	// beforeExportBuild, set by tests, runs when a preference-page export request has
+	// committed, before its document is built.
+	beforeExportBuild func()
 }
 
 // New returns the service; it registers its metrics on cfg.Registerer.
@@ -143,11 +146,19 @@ func invalid(msg string) error { return fmt.Errorf("%w: %s", ErrInvalidInput, ms
 // reason must not hold an identifier; the request keeps its identifier so it can be retried by
 // a new request, until an erasure of the person clears it.
 func (s *Service) FailRequest(ctx context.Context, id uuid.UUID, kind, reason string) error {
+	if err := s.markFailed(ctx, id, reason); err != nil {
+		return err
+	}
+	s.m.requests.WithLabelValues(kind, "failed").Inc()
+	return nil
+}
+
+// markFailed is FailRequest without the metric.
+func (s *Service) markFailed(ctx context.Context, id uuid.UUID, reason string) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE privacy_requests SET status = 'failed', error = $2
 		WHERE id = $1 AND status IN ('pending', 'running')`, id, reason)
 	if err != nil {
 		return fmt.Errorf("error marking the request failed: %w", err)
 	}
-	s.m.requests.WithLabelValues(kind, "failed").Inc()
 	return nil
 }
