@@ -27,7 +27,7 @@ func TestCORSInChromium(t *testing.T) {
 		}
 	}
 	if browser == "" {
-		t.Skip("no Chromium installed; TestCORSPreflight checks the preflight's headers")
+		t.Fatal("no Chromium installed: run make chromium (make test and .ci/run install it)")
 	}
 	b := setup(t, nil)
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
