@@ -43,8 +43,8 @@ func consentStates(states []privacy.ConsentState) []*model.ConsentState {
 }
 
 func suppressionPage(ctx context.Context, p *privacy.Service, first int, after string) (*model.SuppressionConnection, error) {
-	if first < 0 {
-		return nil, badInput("first must not be negative")
+	if first < 0 || first >= privacy.MaxSuppressionsPage {
+		return nil, badInput("first must be 0..%d", privacy.MaxSuppressionsPage-1)
 	}
 	items, total, err := p.ListSuppressions(ctx, first+1, after)
 	if err != nil {

@@ -59,11 +59,14 @@ func (s *Service) LiftSuppression(ctx context.Context, actor, typ, value string)
 	return lifted, nil
 }
 
-// ListSuppressions returns up to first entries ordered by hash, after the hash after ("" for the
-// start), and the total count.
+// MaxSuppressionsPage is the most entries ListSuppressions returns at once.
+const MaxSuppressionsPage = 500
+
+// ListSuppressions returns up to first (1..MaxSuppressionsPage) entries ordered by hash, after
+// the hash after ("" for the start), and the total count.
 func (s *Service) ListSuppressions(ctx context.Context, first int, after string) ([]Suppression, int, error) {
-	if first <= 0 || first > 500 {
-		first = 100
+	if first < 1 || first > MaxSuppressionsPage {
+		return nil, 0, fmt.Errorf("%w: first must be 1..%d", ErrInvalidInput, MaxSuppressionsPage)
 	}
 	var afterBytes []byte
 	if after != "" {
