@@ -50,8 +50,8 @@ the end; the deleted interactions are not restored.`,
 			if o.key == "" {
 				return errors.New("--key (a write key with the ingest scope) is required")
 			}
-			if o.rate < 1 || o.rate > bench.MaxRate || o.keepDays < 1 || o.batch < 1 || o.batch > privacy.MaxRetentionBatch {
-				return fmt.Errorf("--rate must be 1..%d, --keep-days ≥ 1, --batch 1..%d", bench.MaxRate, privacy.MaxRetentionBatch)
+			if o.rate < 1 || o.rate > bench.MaxRate || o.keepDays < 1 || o.batch < 1 || o.batch > privacy.MaxRetentionBatch || o.baseline < time.Second {
+				return fmt.Errorf("--rate must be 1..%d, --keep-days ≥ 1, --batch 1..%d, --baseline ≥ 1s", bench.MaxRate, privacy.MaxRetentionBatch)
 			}
 			if err := bench.CheckTarget(o.url, o.allowRemote); err != nil {
 				return err
