@@ -28,7 +28,10 @@ type Limits struct {
 var DefaultLimits = Limits{MaxDepth: 15, MaxCost: 250_000, MaxPageSize: 1000, DefaultPageSz: 50, WholeTableCost: 10_000}
 
 // wholeTableFields are the fields, beyond totalCount, that cost WholeTableCost.
-var wholeTableFields = map[string]bool{"SegmentPreview.count": true, "Query.rfmSummary": true}
+var wholeTableFields = map[fieldKey]bool{{"SegmentPreview", "count"}: true, {"Query", "rfmSummary"}: true}
+
+// fieldKey names a field of an object type without building a string per field walked.
+type fieldKey struct{ object, field string }
 
 // Check is an operation middleware enforcing the limits before any resolver runs.
 func (l Limits) Check(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
@@ -94,7 +97,7 @@ func (w walker) fieldCost(f *ast.Field, depth int, nested bool) (int, error) {
 		return 0, fmt.Errorf("query is nested too deeply: more than %d levels", w.l.MaxDepth)
 	}
 	own := 1
-	if f.ObjectDefinition != nil && wholeTableFields[f.ObjectDefinition.Name+"."+f.Name] {
+	if f.ObjectDefinition != nil && wholeTableFields[fieldKey{f.ObjectDefinition.Name, f.Name}] {
 		own = w.l.WholeTableCost
 	}
 	if len(f.SelectionSet) == 0 {
