@@ -3,7 +3,6 @@ package ingest
 import (
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,14 +12,13 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/ingest/wire"
 )
 
-// Authenticator checks a write key (auth.Keys implements it).
+// Authenticator checks a write key. auth.Keys implements it and answers a key it accepted in the
+// last auth.KeyCacheTTL from memory, so a busy client costs no key lookup per request.
 type Authenticator interface {
 	Authenticate(ctx context.Context, secret string) (*auth.Principal, error)
 }
@@ -50,7 +48,7 @@ var endpoints = map[string]string{
 // invalid messages are left out alone and listed in its 200 ("dropped"); a single message
 // that is invalid gets a 400.
 func NewHandler(p *Pipeline, keys Authenticator, opts *HandlerOptions) http.Handler {
-	h := &handler{p: p, keys: keys, log: slog.Default(), known: map[[32]byte]knownKey{}}
+	h := &handler{p: p, keys: keys, log: slog.Default()}
 	if opts != nil && opts.Log != nil {
 		h.log = opts.Log
 	}
@@ -65,20 +63,7 @@ type handler struct {
 	keys    Authenticator
 	log     *slog.Logger
 	trusted []netip.Prefix
-
-	// known remembers accepted write keys (by SHA-256) for keyTTL, so a busy client costs one
-	// key lookup per interval rather than one per request; a revoked key stops working within
-	// keyTTL.
-	mu    sync.Mutex
-	known map[[32]byte]knownKey
 }
-
-type knownKey struct {
-	p     *auth.Principal
-	until time.Time
-}
-
-const keyTTL = 10 * time.Second
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cors(w, r)
@@ -197,14 +182,6 @@ func (h *handler) authenticate(ctx context.Context, key string) (*auth.Principal
 	if key == "" {
 		return nil, http.StatusUnauthorized
 	}
-	sum := sha256.Sum256([]byte(key))
-	now := time.Now()
-	h.mu.Lock()
-	k, ok := h.known[sum]
-	h.mu.Unlock()
-	if ok && now.Before(k.until) {
-		return k.p, 0
-	}
 	p, err := h.keys.Authenticate(ctx, key)
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
@@ -215,12 +192,6 @@ func (h *handler) authenticate(ctx context.Context, key string) (*auth.Principal
 	case !p.Has(auth.ScopeIngest):
 		return nil, http.StatusUnauthorized
 	}
-	h.mu.Lock()
-	if len(h.known) > 10_000 {
-		clear(h.known)
-	}
-	h.known[sum] = knownKey{p: p, until: now.Add(keyTTL)}
-	h.mu.Unlock()
 	return p, 0
 }
 
