@@ -14,6 +14,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/internal/campaign/provider"
+	"github.com/cairn-cdp/cairn/internal/textcut"
 )
 
 func (s *Syncer) batch() int {
@@ -197,9 +198,7 @@ func failures(res provider.Result) map[string]string {
 	out := make(map[string]string, len(res.Failed))
 	for _, f := range res.Failed {
 		msg := strings.TrimSpace(strings.Join(nonEmpty(f.Code, f.Field, f.Message), ": "))
-		if len(msg) > 500 {
-			msg = msg[:500]
-		}
+		msg = textcut.Prefix(strings.ToValidUTF8(msg, "\uFFFD"), 500)
 		out[strings.ToLower(strings.TrimSpace(f.Email))] = msg
 	}
 	return out

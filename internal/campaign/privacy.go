@@ -16,6 +16,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/internal/campaign/provider"
 	"github.com/cairn-cdp/cairn/internal/namedsql"
+	"github.com/cairn-cdp/cairn/internal/pgarray"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
@@ -77,7 +78,7 @@ func (p *Privacy) EraseEverywhere(ctx context.Context, tx *sql.Tx, customers []u
 	if p.Destinations == nil || p.Destinations.Sealer == nil || p.Queue == nil {
 		return errors.New("campaign privacy: destinations, sealer and queue are required")
 	}
-	ids, mails := pq.Array(uuidStrings(customers)), pq.Array(nonNil(emails))
+	ids, mails := pgarray.UUIDs(customers), pq.Array(nonNil(emails))
 	rows, err := tx.QueryContext(ctx, privacyQueries["erase-targets"], ids, mails)
 	if err != nil {
 		return fmt.Errorf("error finding destinations holding the person: %w", err)
@@ -203,7 +204,7 @@ func (p *Privacy) Withdraw(ctx context.Context, w Withdrawal) error {
 	if err != nil {
 		return notFound(err, "destination", w.DestinationID)
 	}
-	profiles := pq.Array(uuidStrings(w.Profiles))
+	profiles := pgarray.UUIDs(w.Profiles)
 	var emails []string
 	rows, err := p.DB.QueryContext(ctx, privacyQueries["withdraw-held"], w.DestinationID, profiles, w.CustomerID)
 	if err != nil {
@@ -308,14 +309,6 @@ func union(a, b []string) []string {
 			seen[s] = true
 			out = append(out, s)
 		}
-	}
-	return out
-}
-
-func uuidStrings(ids []uuid.UUID) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = id.String()
 	}
 	return out
 }

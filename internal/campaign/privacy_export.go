@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/lib/pq"
+
+	"github.com/cairn-cdp/cairn/internal/pgarray"
 )
 
 // CampaignRecord is one campaign's record of a person, as a data subject's export shows it.
@@ -26,7 +28,7 @@ type CampaignRecord struct {
 // ExportPerson lists every campaign snapshot row of customers or emails (it implements
 // privacy.DestinationExporter). Opens and clicks are interactions, exported with them.
 func (p *Privacy) ExportPerson(ctx context.Context, tx *sql.Tx, customers []uuid.UUID, emails []string) (any, error) {
-	rows, err := tx.QueryContext(ctx, privacyQueries["export-person"], pq.Array(uuidStrings(customers)), pq.Array(nonNil(emails)))
+	rows, err := tx.QueryContext(ctx, privacyQueries["export-person"], pgarray.UUIDs(customers), pq.Array(nonNil(emails)))
 	if err != nil {
 		return nil, fmt.Errorf("error reading campaign records: %w", err)
 	}

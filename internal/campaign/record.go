@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,6 +14,7 @@ import (
 	entcampaign "github.com/cairn-cdp/cairn/ent/campaign"
 	"github.com/cairn-cdp/cairn/ent/campaignsync"
 	"github.com/cairn-cdp/cairn/internal/audit"
+	"github.com/cairn-cdp/cairn/internal/textcut"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
@@ -54,10 +56,7 @@ func (s *Syncer) finish(ctx context.Context, c *ent.Campaign, run *ent.CampaignS
 // fail records err on the run: left running for the next attempt to resume, or failed (and
 // audited) on the last attempt. It returns err.
 func (s *Syncer) fail(ctx context.Context, c *ent.Campaign, run *ent.CampaignSync, opts RunOptions, cause error) (*ent.CampaignSync, error) {
-	msg := cause.Error()
-	if len(msg) > 1000 {
-		msg = msg[:1000]
-	}
+	msg := textcut.Prefix(strings.ToValidUTF8(cause.Error(), "\uFFFD"), 1000)
 	var out *ent.CampaignSync
 	err := txn.Run(context.WithoutCancel(ctx), s.DB, func(ctx context.Context, _ *sql.Tx, client *ent.Client) error {
 		u := client.CampaignSync.UpdateOneID(run.ID).SetError(msg)

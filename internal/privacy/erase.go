@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/audit"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/namedsql"
+	"github.com/cairn-cdp/cairn/internal/pgarray"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
@@ -249,14 +250,14 @@ func lockTree(ctx context.Context, tx *sql.Tx, start []uuid.UUID) ([]uuid.UUID, 
 		if len(start) == 0 {
 			return nil, nil
 		}
-		tree, err := queryIDs(ctx, tx, eraseQueries["profile-tree"], uuidArray(start))
+		tree, err := queryIDs(ctx, tx, eraseQueries["profile-tree"], pgarray.UUIDs(start))
 		if err != nil {
 			return nil, fmt.Errorf("error walking merged profiles: %w", err)
 		}
 		if slices.Equal(tree, locked) {
 			return tree, nil
 		}
-		if locked, err = queryIDs(ctx, tx, eraseQueries["lock-customers"], uuidArray(tree)); err != nil {
+		if locked, err = queryIDs(ctx, tx, eraseQueries["lock-customers"], pgarray.UUIDs(tree)); err != nil {
 			return nil, fmt.Errorf("error locking profiles: %w", err)
 		}
 		start = locked
@@ -270,7 +271,7 @@ func subjectIdentifiers(ctx context.Context, tx *sql.Tx, profiles []uuid.UUID, s
 	if len(profiles) == 0 {
 		return out, nil
 	}
-	rows, err := tx.QueryContext(ctx, eraseQueries["subject-identifiers"], uuidArray(profiles))
+	rows, err := tx.QueryContext(ctx, eraseQueries["subject-identifiers"], pgarray.UUIDs(profiles))
 	if err != nil {
 		return nil, fmt.Errorf("error reading identifiers: %w", err)
 	}
@@ -304,7 +305,7 @@ func (s *Service) deleteAll(ctx context.Context, tx *sql.Tx, req uuid.UUID, job 
 			return c, fmt.Errorf("error removing the person from destinations: %w", err)
 		}
 	}
-	arr := uuidArray(profiles)
+	arr := pgarray.UUIDs(profiles)
 	steps := []struct {
 		query string
 		n     *int
@@ -357,12 +358,4 @@ func queryIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]uui
 		out = append(out, id)
 	}
 	return out, rows.Err()
-}
-
-func uuidArray(ids []uuid.UUID) pq.StringArray {
-	out := make(pq.StringArray, len(ids))
-	for i, id := range ids {
-		out[i] = id.String()
-	}
-	return out
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/cairn-cdp/cairn/internal/audit"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/namedsql"
+	"github.com/cairn-cdp/cairn/internal/pgarray"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
 
@@ -77,7 +78,7 @@ func (s *Service) BuildExport(ctx context.Context, id uuid.UUID) error {
 		}
 		now := s.cfg.Now()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO privacy_export_documents (request_id, customer_ids, document, expires_at)
-			VALUES ($1, $2, $3, $4)`, req.ID, uuidArray(profiles), raw, now.Add(s.cfg.ExportTTL)); err != nil {
+			VALUES ($1, $2, $3, $4)`, req.ID, pgarray.UUIDs(profiles), raw, now.Add(s.cfg.ExportTTL)); err != nil {
 			return fmt.Errorf("error storing export: %w", err)
 		}
 		if req, err = client.PrivacyRequest.UpdateOne(req).SetStatus(privacyrequest.StatusCompleted).
@@ -108,7 +109,7 @@ func (s *Service) exportDocument(ctx context.Context, tx *sql.Tx, subject identi
 	}
 	var profiles []uuid.UUID
 	if len(start) > 0 {
-		if profiles, err = queryIDs(ctx, tx, eraseQueries["profile-tree"], uuidArray(start)); err != nil {
+		if profiles, err = queryIDs(ctx, tx, eraseQueries["profile-tree"], pgarray.UUIDs(start)); err != nil {
 			return nil, nil, nil, fmt.Errorf("error walking merged profiles: %w", err)
 		}
 	}
@@ -121,7 +122,7 @@ func (s *Service) exportDocument(ctx context.Context, tx *sql.Tx, subject identi
 	counts := map[string]any{"profiles": len(profiles)}
 	for _, sec := range exportSections {
 		var raw json.RawMessage
-		if err := tx.QueryRowContext(ctx, exportQueries[sec.query], uuidArray(profiles)).Scan(&raw); err != nil {
+		if err := tx.QueryRowContext(ctx, exportQueries[sec.query], pgarray.UUIDs(profiles)).Scan(&raw); err != nil {
 			return nil, nil, nil, fmt.Errorf("error exporting %s: %w", sec.key, err)
 		}
 		doc[sec.key] = raw

@@ -7,6 +7,8 @@ import (
 	"net"
 	"regexp"
 	"time"
+
+	"github.com/cairn-cdp/cairn/internal/textcut"
 )
 
 // ConfigError is a destination setting that cannot work; fix the configuration, do not retry.
@@ -87,7 +89,7 @@ var emailPattern = regexp.MustCompile(`[^\s"'<>(),;:\[\]]+@[^\s"'<>(),;:\[\]]+`)
 // redact replaces anything shaped like an email address, so provider messages can be logged.
 func redact(s string) string {
 	if len(s) > 500 {
-		s = s[:500] + "…"
+		s = textcut.Prefix(s, 500) + "…"
 	}
 	return emailPattern.ReplaceAllString(s, "<email>")
 }
