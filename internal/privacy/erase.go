@@ -101,20 +101,13 @@ func (s *Service) Erase(ctx context.Context, id uuid.UUID, job int64) (EraseCoun
 	var hashes [][32]byte
 	var ids []identity.Identifier
 	err := txn.Run(ctx, s.db, func(ctx context.Context, tx *sql.Tx, client *ent.Client) error {
+		var sp *identity.Identifier
 		var err error
-		req, err = client.PrivacyRequest.Query().
-			Where(privacyrequest.ID(id), privacyrequest.KindEQ(privacyrequest.KindErase)).
-			ForUpdate().Only(ctx)
-		if ent.IsNotFound(err) {
-			return fmt.Errorf("%w: erasure request %s", ErrNotFound, id)
+		req, sp, err = lockRequest(ctx, client, id, privacyrequest.KindErase)
+		if err != nil || sp == nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("error loading erasure request: %w", err)
-		}
-		if req.Status == privacyrequest.StatusCompleted || req.IdentityValue == nil {
-			return nil
-		}
-		subject := identity.Identifier{Type: req.IdentityType, Value: *req.IdentityValue}
+		subject := *sp
 		profiles, err := s.lockProfiles(ctx, tx, subject)
 		if err != nil {
 			return err

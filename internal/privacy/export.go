@@ -52,22 +52,14 @@ func (s *Service) RequestExport(ctx context.Context, actor, typ, value string) (
 func (s *Service) BuildExport(ctx context.Context, id uuid.UUID) error {
 	var req *ent.PrivacyRequest
 	err := txn.Run(ctx, s.db, func(ctx context.Context, tx *sql.Tx, client *ent.Client) error {
+		var subject *identity.Identifier
 		var err error
-		req, err = client.PrivacyRequest.Query().
-			Where(privacyrequest.ID(id), privacyrequest.KindEQ(privacyrequest.KindExport)).
-			ForUpdate().Only(ctx)
-		if ent.IsNotFound(err) {
-			return fmt.Errorf("%w: export request %s", ErrNotFound, id)
-		}
-		if err != nil {
-			return fmt.Errorf("error loading export request: %w", err)
-		}
-		if req.Status == privacyrequest.StatusCompleted || req.IdentityValue == nil {
+		req, subject, err = lockRequest(ctx, client, id, privacyrequest.KindExport)
+		if err != nil || subject == nil {
 			req = nil
-			return nil
+			return err
 		}
-		subject := identity.Identifier{Type: req.IdentityType, Value: *req.IdentityValue}
-		doc, profiles, counts, err := s.exportDocument(ctx, tx, subject)
+		doc, profiles, counts, err := s.exportDocument(ctx, tx, *subject)
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cairn-cdp/cairn/ent"
+	"github.com/cairn-cdp/cairn/ent/privacyrequest"
 	"github.com/cairn-cdp/cairn/internal/identity"
 	"github.com/cairn-cdp/cairn/internal/queue"
 	"github.com/cairn-cdp/cairn/internal/secret"
@@ -161,4 +163,22 @@ func (s *Service) markFailed(ctx context.Context, id uuid.UUID, reason string) e
 		return fmt.Errorf("error marking the request failed: %w", err)
 	}
 	return nil
+}
+
+// lockRequest loads request id of kind FOR UPDATE and the identifier it is about. The identifier
+// is nil when there is nothing left to do: the request is completed, or erasure cleared it.
+func lockRequest(ctx context.Context, client *ent.Client, id uuid.UUID, kind privacyrequest.Kind) (*ent.PrivacyRequest, *identity.Identifier, error) {
+	req, err := client.PrivacyRequest.Query().
+		Where(privacyrequest.ID(id), privacyrequest.KindEQ(kind)).
+		ForUpdate().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil, fmt.Errorf("%w: %s request %s", ErrNotFound, kind, id)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("error loading %s request: %w", kind, err)
+	}
+	if req.Status == privacyrequest.StatusCompleted || req.IdentityValue == nil {
+		return req, nil, nil
+	}
+	return req, &identity.Identifier{Type: req.IdentityType, Value: *req.IdentityValue}, nil
 }
