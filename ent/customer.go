@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/cairn-cdp/cairn/ent/customer"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/google/uuid"
 )
 
@@ -24,7 +25,7 @@ type Customer struct {
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Traits holds the value of the "traits" field.
-	Traits map[string]interface{} `json:"traits,omitempty"`
+	Traits schematype.Object `json:"traits,omitempty"`
 	// TraitTimes holds the value of the "trait_times" field.
 	TraitTimes map[string]time.Time `json:"trait_times,omitempty"`
 	// Email holds the value of the "email" field.

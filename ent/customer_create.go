@@ -16,6 +16,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent/customer"
 	"github.com/cairn-cdp/cairn/ent/identity"
 	"github.com/cairn-cdp/cairn/ent/interaction"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/cairn-cdp/cairn/ent/segmentmembership"
 	"github.com/google/uuid"
 )
@@ -57,7 +58,7 @@ func (_c *CustomerCreate) SetNillableUpdatedAt(v *time.Time) *CustomerCreate {
 }
 
 // SetTraits sets the "traits" field.
-func (_c *CustomerCreate) SetTraits(v map[string]interface{}) *CustomerCreate {
+func (_c *CustomerCreate) SetTraits(v schematype.Object) *CustomerCreate {
 	_c.mutation.SetTraits(v)
 	return _c
 }
@@ -727,7 +728,7 @@ func (u *CustomerUpsert) UpdateUpdatedAt() *CustomerUpsert {
 }
 
 // SetTraits sets the "traits" field.
-func (u *CustomerUpsert) SetTraits(v map[string]interface{}) *CustomerUpsert {
+func (u *CustomerUpsert) SetTraits(v schematype.Object) *CustomerUpsert {
 	u.Set(customer.FieldTraits, v)
 	return u
 }
@@ -1110,7 +1111,7 @@ func (u *CustomerUpsertOne) UpdateUpdatedAt() *CustomerUpsertOne {
 }
 
 // SetTraits sets the "traits" field.
-func (u *CustomerUpsertOne) SetTraits(v map[string]interface{}) *CustomerUpsertOne {
+func (u *CustomerUpsertOne) SetTraits(v schematype.Object) *CustomerUpsertOne {
 	return u.Update(func(s *CustomerUpsert) {
 		s.SetTraits(v)
 	})
@@ -1713,7 +1714,7 @@ func (u *CustomerUpsertBulk) UpdateUpdatedAt() *CustomerUpsertBulk {
 }
 
 // SetTraits sets the "traits" field.
-func (u *CustomerUpsertBulk) SetTraits(v map[string]interface{}) *CustomerUpsertBulk {
+func (u *CustomerUpsertBulk) SetTraits(v schematype.Object) *CustomerUpsertBulk {
 	return u.Update(func(s *CustomerUpsert) {
 		s.SetTraits(v)
 	})

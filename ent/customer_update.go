@@ -10,12 +10,14 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/cairn-cdp/cairn/ent/consent"
 	"github.com/cairn-cdp/cairn/ent/customer"
 	"github.com/cairn-cdp/cairn/ent/identity"
 	"github.com/cairn-cdp/cairn/ent/interaction"
 	"github.com/cairn-cdp/cairn/ent/predicate"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/cairn-cdp/cairn/ent/segmentmembership"
 	"github.com/google/uuid"
 )
@@ -41,8 +43,14 @@ func (_u *CustomerUpdate) SetUpdatedAt(v time.Time) *CustomerUpdate {
 }
 
 // SetTraits sets the "traits" field.
-func (_u *CustomerUpdate) SetTraits(v map[string]interface{}) *CustomerUpdate {
+func (_u *CustomerUpdate) SetTraits(v schematype.Object) *CustomerUpdate {
 	_u.mutation.SetTraits(v)
+	return _u
+}
+
+// AppendTraits appends value to the "traits" field.
+func (_u *CustomerUpdate) AppendTraits(v schematype.Object) *CustomerUpdate {
+	_u.mutation.AppendTraits(v)
 	return _u
 }
 
@@ -635,6 +643,11 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Traits(); ok {
 		_spec.SetField(customer.FieldTraits, field.TypeJSON, value)
 	}
+	if value, ok := _u.mutation.AppendedTraits(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, customer.FieldTraits, value)
+		})
+	}
 	if value, ok := _u.mutation.TraitTimes(); ok {
 		_spec.SetField(customer.FieldTraitTimes, field.TypeJSON, value)
 	}
@@ -1017,8 +1030,14 @@ func (_u *CustomerUpdateOne) SetUpdatedAt(v time.Time) *CustomerUpdateOne {
 }
 
 // SetTraits sets the "traits" field.
-func (_u *CustomerUpdateOne) SetTraits(v map[string]interface{}) *CustomerUpdateOne {
+func (_u *CustomerUpdateOne) SetTraits(v schematype.Object) *CustomerUpdateOne {
 	_u.mutation.SetTraits(v)
+	return _u
+}
+
+// AppendTraits appends value to the "traits" field.
+func (_u *CustomerUpdateOne) AppendTraits(v schematype.Object) *CustomerUpdateOne {
+	_u.mutation.AppendTraits(v)
 	return _u
 }
 
@@ -1640,6 +1659,11 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 	}
 	if value, ok := _u.mutation.Traits(); ok {
 		_spec.SetField(customer.FieldTraits, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedTraits(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, customer.FieldTraits, value)
+		})
 	}
 	if value, ok := _u.mutation.TraitTimes(); ok {
 		_spec.SetField(customer.FieldTraitTimes, field.TypeJSON, value)

@@ -2,6 +2,8 @@
 // are written by hand.
 package ent
 
-// Both generators run from the module root so their paths agree (see ent/entc.go, gqlgen.yml).
+// Both generators run from the module root so their paths agree (see ent/entc.go, gqlgen.yml);
+// graph/seriallists then rewrites how gqlgen's output marshals lists (see there).
 //go:generate go -C .. run -mod=mod ./ent/entc.go
 //go:generate go -C .. tool gqlgen generate
+//go:generate go -C .. run ./graph/seriallists

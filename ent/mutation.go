@@ -24,6 +24,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent/predicate"
 	"github.com/cairn-cdp/cairn/ent/privacyrequest"
 	"github.com/cairn-cdp/cairn/ent/retentionpolicy"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/cairn-cdp/cairn/ent/segment"
 	"github.com/cairn-cdp/cairn/ent/segmentmembership"
 	"github.com/google/uuid"
@@ -5742,7 +5743,8 @@ type CustomerMutation struct {
 	id                     *uuid.UUID
 	created_at             *time.Time
 	updated_at             *time.Time
-	traits                 *map[string]interface{}
+	traits                 *schematype.Object
+	appendtraits           schematype.Object
 	trait_times            *map[string]time.Time
 	email                  *string
 	phone                  *string
@@ -5964,12 +5966,13 @@ func (m *CustomerMutation) ResetUpdatedAt() {
 }
 
 // SetTraits sets the "traits" field.
-func (m *CustomerMutation) SetTraits(value map[string]interface{}) {
-	m.traits = &value
+func (m *CustomerMutation) SetTraits(s schematype.Object) {
+	m.traits = &s
+	m.appendtraits = nil
 }
 
 // Traits returns the value of the "traits" field in the mutation.
-func (m *CustomerMutation) Traits() (r map[string]interface{}, exists bool) {
+func (m *CustomerMutation) Traits() (r schematype.Object, exists bool) {
 	v := m.traits
 	if v == nil {
 		return
@@ -5980,7 +5983,7 @@ func (m *CustomerMutation) Traits() (r map[string]interface{}, exists bool) {
 // OldTraits returns the old "traits" field's value of the Customer entity.
 // If the Customer object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *CustomerMutation) OldTraits(ctx context.Context) (v map[string]interface{}, err error) {
+func (m *CustomerMutation) OldTraits(ctx context.Context) (v schematype.Object, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldTraits is only allowed on UpdateOne operations")
 	}
@@ -5994,9 +5997,23 @@ func (m *CustomerMutation) OldTraits(ctx context.Context) (v map[string]interfac
 	return oldValue.Traits, nil
 }
 
+// AppendTraits adds s to the "traits" field.
+func (m *CustomerMutation) AppendTraits(s schematype.Object) {
+	m.appendtraits = append(m.appendtraits, s...)
+}
+
+// AppendedTraits returns the list of values that were appended to the "traits" field in this mutation.
+func (m *CustomerMutation) AppendedTraits() (schematype.Object, bool) {
+	if len(m.appendtraits) == 0 {
+		return nil, false
+	}
+	return m.appendtraits, true
+}
+
 // ResetTraits resets all changes to the "traits" field.
 func (m *CustomerMutation) ResetTraits() {
 	m.traits = nil
+	m.appendtraits = nil
 }
 
 // SetTraitTimes sets the "trait_times" field.
@@ -7376,7 +7393,7 @@ func (m *CustomerMutation) SetField(name string, value ent.Value) error {
 		m.SetUpdatedAt(v)
 		return nil
 	case customer.FieldTraits:
-		v, ok := value.(map[string]interface{})
+		v, ok := value.(schematype.Object)
 		if !ok {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}

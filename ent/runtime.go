@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent/privacyrequest"
 	"github.com/cairn-cdp/cairn/ent/retentionpolicy"
 	"github.com/cairn-cdp/cairn/ent/schema"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/cairn-cdp/cairn/ent/segment"
 	"github.com/cairn-cdp/cairn/ent/segmentmembership"
 	"github.com/google/uuid"
@@ -257,7 +258,7 @@ func init() {
 	// customerDescTraits is the schema descriptor for traits field.
 	customerDescTraits := customerFields[0].Descriptor()
 	// customer.DefaultTraits holds the default value on creation for the traits field.
-	customer.DefaultTraits = customerDescTraits.Default.(map[string]interface{})
+	customer.DefaultTraits = customerDescTraits.Default.(schematype.Object)
 	// customerDescTraitTimes is the schema descriptor for trait_times field.
 	customerDescTraitTimes := customerFields[1].Descriptor()
 	// customer.DefaultTraitTimes holds the default value on creation for the trait_times field.

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent/interaction"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 	"github.com/cairn-cdp/cairn/internal/txn"
@@ -25,7 +26,7 @@ func TestConsoleQueries(t *testing.T) {
 	require.NoError(t, err)
 
 	now := time.Now()
-	pro, err := client.Customer.Create().SetTraits(map[string]any{"plan": "pro"}).Save(ctx)
+	pro, err := client.Customer.Create().SetTraits(schematype.MustObject(map[string]any{"plan": "pro"})).Save(ctx)
 	require.NoError(t, err)
 	merged, err := client.Customer.Create().SetMergedIntoID(pro.ID).SetMergedAt(now).Save(ctx)
 	require.NoError(t, err)

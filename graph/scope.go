@@ -86,14 +86,31 @@ func ScopeCheck(ctx context.Context, next graphql.OperationHandler) graphql.Resp
 	return next(ctx)
 }
 
-// FieldScopeCheck re-checks root fields as each resolves; ScopeCheck already refused the
-// operation, so this only guards against a path that skips it.
-func FieldScopeCheck(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc != nil && (fc.Object == "Query" || fc.Object == "Mutation") && !strings.HasPrefix(fc.Field.Name, "__") {
-		if s := requiredScope(fc.Object, fc.Field.Name); !auth.FromContext(ctx).Has(s) {
-			return nil, forbidden(s)
-		}
+// RootFieldScopeCheck re-checks each root field as it resolves; ScopeCheck already refused the
+// operation, so this only guards against a path that skips it. It is a root-field interceptor,
+// not a field one, so the fields below the root (50 rows × their fields in a list page) run no
+// middleware at all.
+func RootFieldScopeCheck(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	rc, oc := graphql.GetRootFieldContext(ctx), graphql.GetOperationContext(ctx)
+	if rc == nil || oc == nil || oc.Operation == nil || strings.HasPrefix(rc.Field.Name, "__") {
+		return next(ctx)
+	}
+	// gqlgen's RootFieldContext.Object holds the field's name, not its type's: the operation
+	// says which root type this is.
+	object := "Query"
+	switch oc.Operation.Operation {
+	case ast.Mutation:
+		object = "Mutation"
+	case ast.Subscription:
+		object = "Subscription"
+	}
+	if s := requiredScope(object, rc.Field.Name); !auth.FromContext(ctx).Has(s) {
+		graphql.AddError(ctx, &gqlerror.Error{
+			Message:    forbidden(s).Error(),
+			Path:       ast.Path{ast.PathName(rc.Field.Alias)},
+			Extensions: map[string]any{"code": CodeForbidden, "field": object + "." + rc.Field.Name},
+		})
+		return graphql.Null
 	}
 	return next(ctx)
 }

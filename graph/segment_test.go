@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/segment"
 	"github.com/cairn-cdp/cairn/internal/testdb"
@@ -30,9 +31,9 @@ func TestSegmentsThroughGraphQL(t *testing.T) {
 		return postGraphQL(t, srv, key.Secret, q, vars, out)
 	}
 
-	pro, err := client.Customer.Create().SetTraits(map[string]any{"plan": "Pro"}).Save(ctx)
+	pro, err := client.Customer.Create().SetTraits(schematype.MustObject(map[string]any{"plan": "Pro"})).Save(ctx)
 	require.NoError(t, err)
-	_, err = client.Customer.Create().SetTraits(map[string]any{"plan": "free"}).Save(ctx)
+	_, err = client.Customer.Create().SetTraits(schematype.MustObject(map[string]any{"plan": "free"})).Save(ctx)
 	require.NoError(t, err)
 
 	rule := map[string]any{"and": []any{

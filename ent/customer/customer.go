@@ -7,6 +7,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/google/uuid"
 )
 
@@ -147,7 +148,7 @@ var (
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
 	// DefaultTraits holds the default value on creation for the "traits" field.
-	DefaultTraits map[string]interface{}
+	DefaultTraits schematype.Object
 	// DefaultTraitTimes holds the default value on creation for the "trait_times" field.
 	DefaultTraitTimes map[string]time.Time
 	// DefaultFirstSeenAt holds the default value on creation for the "first_seen_at" field.

@@ -11,6 +11,8 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+
+	"github.com/cairn-cdp/cairn/ent/schematype"
 )
 
 // Customer is the unified profile of one person.
@@ -22,7 +24,9 @@ func (Customer) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}}
 // Fields of the Customer.
 func (Customer) Fields() []ent.Field {
 	return []ent.Field{
-		field.JSON("traits", map[string]any{}).Default(map[string]any{}).
+		// traits stay encoded (schematype.Object): lists and profiles pass them through to
+		// GraphQL without decoding; the SQL that merges and filters them reads the jsonb.
+		field.JSON("traits", schematype.Object{}).Default(schematype.Object("{}")).
 			Annotations(entgql.Type("Map")),
 		// trait_times holds, per trait key, the event time of the value in traits, so a late
 		// event cannot overwrite a newer value (per-key last-write-wins).

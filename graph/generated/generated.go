@@ -22,6 +22,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent/interaction"
 	"github.com/cairn-cdp/cairn/ent/privacyrequest"
 	"github.com/cairn-cdp/cairn/ent/retentionpolicy"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	segment1 "github.com/cairn-cdp/cairn/ent/segment"
 	"github.com/cairn-cdp/cairn/graph/model"
 	"github.com/cairn-cdp/cairn/graph/scalar"
@@ -11955,8 +11956,8 @@ func (ec *executionContext) _Customer_traits(ctx context.Context, field graphql.
 			return obj.Traits, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalNMap2map(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v schematype.Object) graphql.Marshaler {
+			return ec.marshalNMap2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋschematypeᚐObject(ctx, selections, v)
 		},
 		true,
 		true,
@@ -34565,7 +34566,7 @@ func (ec *executionContext) marshalNConsentOrderField2ᚖgithubᚗcomᚋcairnᚑ
 }
 
 func (ec *executionContext) marshalNConsentPurposeMapping2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentPurposeMappingᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConsentPurposeMapping) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConsentPurposeMapping2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentPurposeMapping(ctx, sel, v[i])
@@ -34589,7 +34590,7 @@ func (ec *executionContext) marshalNConsentPurposeMapping2ᚖgithubᚗcomᚋcair
 }
 
 func (ec *executionContext) marshalNConsentState2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentStateᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ConsentState) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConsentState2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐConsentState(ctx, sel, v[i])
@@ -34731,7 +34732,7 @@ func (ec *executionContext) marshalNDestinationOrderField2ᚖgithubᚗcomᚋcair
 }
 
 func (ec *executionContext) marshalNDestinationSecret2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐDestinationSecretᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DestinationSecret) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDestinationSecret2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐDestinationSecret(ctx, sel, v[i])
@@ -34768,7 +34769,7 @@ func (ec *executionContext) unmarshalNDestinationWhereInput2ᚖgithubᚗcomᚋca
 }
 
 func (ec *executionContext) marshalNExplainNode2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐExplainNodeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ExplainNode) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNExplainNode2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐExplainNode(ctx, sel, v[i])
@@ -34952,6 +34953,20 @@ func (ec *executionContext) marshalNJob2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋ
 	return ec._Job(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNMap2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋschematypeᚐObject(ctx context.Context, v any) (schematype.Object, error) {
+	var res schematype.Object
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMap2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋschematypeᚐObject(ctx context.Context, sel ast.SelectionSet, v schematype.Object) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Map!")
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalNMap2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := graphql.UnmarshalMap(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34971,7 +34986,7 @@ func (ec *executionContext) marshalNMap2map(ctx context.Context, sel ast.Selecti
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONode2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐNoder(ctx, sel, v[i])
@@ -35073,7 +35088,7 @@ func (ec *executionContext) unmarshalNPropertyCondition2ᚖgithubᚗcomᚋcairn�
 }
 
 func (ec *executionContext) marshalNRFMCell2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMCellᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RFMCell) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRFMCell2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMCell(ctx, sel, v[i])
@@ -35097,7 +35112,7 @@ func (ec *executionContext) marshalNRFMCell2ᚖgithubᚗcomᚋcairnᚑcdpᚋcair
 }
 
 func (ec *executionContext) marshalNRFMLabelCount2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMLabelCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RFMLabelCount) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRFMLabelCount2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐRFMLabelCount(ctx, sel, v[i])
@@ -35142,7 +35157,7 @@ func (ec *executionContext) marshalNRetentionAnonymization2ᚖgithubᚗcomᚋcai
 }
 
 func (ec *executionContext) marshalNRetentionPolicy2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicyᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.RetentionPolicy) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRetentionPolicy2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicy(ctx, sel, v[i])
@@ -35203,7 +35218,7 @@ func (ec *executionContext) unmarshalNRetentionPolicyWhereInput2ᚖgithubᚗcom�
 }
 
 func (ec *executionContext) marshalNSegment2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Segment) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSegment2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegment(ctx, sel, v[i])
@@ -35243,7 +35258,7 @@ func (ec *executionContext) marshalNSegmentExplanation2ᚖgithubᚗcomᚋcairn�
 }
 
 func (ec *executionContext) marshalNSegmentHistoryEntry2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentHistoryEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SegmentHistoryEntry) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSegmentHistoryEntry2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋgraphᚋmodelᚐSegmentHistoryEntry(ctx, sel, v[i])
@@ -35376,7 +35391,7 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 }
 
 func (ec *executionContext) marshalNSuppression2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋprivacyᚐSuppressionᚄ(ctx context.Context, sel ast.SelectionSet, v []*privacy.Suppression) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSuppression2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋinternalᚋprivacyᚐSuppression(ctx, sel, v[i])
@@ -35454,7 +35469,7 @@ func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlge
 }
 
 func (ec *executionContext) marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Directive) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx, sel, v[i])
@@ -35498,7 +35513,7 @@ func (ec *executionContext) unmarshalN__DirectiveLocation2ᚕstringᚄ(ctx conte
 }
 
 func (ec *executionContext) marshalN__DirectiveLocation2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__DirectiveLocation2string(ctx, sel, v[i])
@@ -35526,7 +35541,7 @@ func (ec *executionContext) marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlg
 }
 
 func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -35554,7 +35569,7 @@ func (ec *executionContext) marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋg
 }
 
 func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -35602,7 +35617,7 @@ func (ec *executionContext) marshalOAPIKeyEdge2ᚕᚖgithubᚗcomᚋcairnᚑcdp�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOAPIKeyEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐAPIKeyEdge(ctx, sel, v[i])
@@ -35662,7 +35677,7 @@ func (ec *executionContext) marshalOAuditEventEdge2ᚕᚖgithubᚗcomᚋcairnᚑ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOAuditEventEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐAuditEventEdge(ctx, sel, v[i])
@@ -35745,7 +35760,7 @@ func (ec *executionContext) marshalOCampaign2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCampaign2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCampaign(ctx, sel, v[i])
@@ -35771,7 +35786,7 @@ func (ec *executionContext) marshalOCampaignEdge2ᚕᚖgithubᚗcomᚋcairnᚑcd
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOCampaignEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCampaignEdge(ctx, sel, v[i])
@@ -35816,7 +35831,7 @@ func (ec *executionContext) marshalOCampaignScheduleKind2ᚕgithubᚗcomᚋcairn
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCampaignScheduleKind2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋcampaignᚐScheduleKind(ctx, sel, v[i])
@@ -35868,7 +35883,7 @@ func (ec *executionContext) marshalOCampaignStatus2ᚕgithubᚗcomᚋcairnᚑcdp
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCampaignStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋcampaignᚐStatus(ctx, sel, v[i])
@@ -35910,7 +35925,7 @@ func (ec *executionContext) marshalOCampaignSyncEdge2ᚕᚖgithubᚗcomᚋcairn�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOCampaignSyncEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCampaignSyncEdge(ctx, sel, v[i])
@@ -35955,7 +35970,7 @@ func (ec *executionContext) marshalOCampaignSyncStatus2ᚕgithubᚗcomᚋcairn�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCampaignSyncStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋcampaignsyncᚐStatus(ctx, sel, v[i])
@@ -36040,7 +36055,7 @@ func (ec *executionContext) marshalOConsent2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋc
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNConsent2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐConsent(ctx, sel, v[i])
@@ -36074,7 +36089,7 @@ func (ec *executionContext) marshalOConsentEdge2ᚕᚖgithubᚗcomᚋcairnᚑcdp
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOConsentEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐConsentEdge(ctx, sel, v[i])
@@ -36143,7 +36158,7 @@ func (ec *executionContext) marshalOCustomer2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCustomer2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCustomer(ctx, sel, v[i])
@@ -36169,7 +36184,7 @@ func (ec *executionContext) marshalOCustomerEdge2ᚕᚖgithubᚗcomᚋcairnᚑcd
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOCustomerEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐCustomerEdge(ctx, sel, v[i])
@@ -36229,7 +36244,7 @@ func (ec *executionContext) marshalODestinationEdge2ᚕᚖgithubᚗcomᚋcairn�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalODestinationEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐDestinationEdge(ctx, sel, v[i])
@@ -36266,7 +36281,7 @@ func (ec *executionContext) marshalODestinationKind2ᚕgithubᚗcomᚋcairnᚑcd
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDestinationKind2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋdestinationᚐKind(ctx, sel, v[i])
@@ -36447,7 +36462,7 @@ func (ec *executionContext) marshalOIdentity2ᚕᚖgithubᚗcomᚋcairnᚑcdpᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNIdentity2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐIdentity(ctx, sel, v[i])
@@ -36481,7 +36496,7 @@ func (ec *executionContext) marshalOIdentityEdge2ᚕᚖgithubᚗcomᚋcairnᚑcd
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOIdentityEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐIdentityEdge(ctx, sel, v[i])
@@ -36655,7 +36670,7 @@ func (ec *executionContext) marshalOInteractionEdge2ᚕᚖgithubᚗcomᚋcairn�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOInteractionEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐInteractionEdge(ctx, sel, v[i])
@@ -36692,7 +36707,7 @@ func (ec *executionContext) marshalOInteractionKind2ᚕgithubᚗcomᚋcairnᚑcd
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNInteractionKind2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋinteractionᚐKind(ctx, sel, v[i])
@@ -36817,7 +36832,7 @@ func (ec *executionContext) marshalOPrivacyRequestEdge2ᚕᚖgithubᚗcomᚋcair
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOPrivacyRequestEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐPrivacyRequestEdge(ctx, sel, v[i])
@@ -36854,7 +36869,7 @@ func (ec *executionContext) marshalOPrivacyRequestKind2ᚕgithubᚗcomᚋcairn�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPrivacyRequestKind2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋprivacyrequestᚐKind(ctx, sel, v[i])
@@ -36914,7 +36929,7 @@ func (ec *executionContext) marshalOPrivacyRequestStatus2ᚕgithubᚗcomᚋcairn
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPrivacyRequestStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋprivacyrequestᚐStatus(ctx, sel, v[i])
@@ -37030,7 +37045,7 @@ func (ec *executionContext) marshalORetentionPolicyAction2ᚕgithubᚗcomᚋcair
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRetentionPolicyAction2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋretentionpolicyᚐAction(ctx, sel, v[i])
@@ -37065,7 +37080,7 @@ func (ec *executionContext) marshalORetentionPolicyEdge2ᚕᚖgithubᚗcomᚋcai
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalORetentionPolicyEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐRetentionPolicyEdge(ctx, sel, v[i])
@@ -37125,7 +37140,7 @@ func (ec *executionContext) marshalOSegmentEdge2ᚕᚖgithubᚗcomᚋcairnᚑcdp
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOSegmentEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegmentEdge(ctx, sel, v[i])
@@ -37152,7 +37167,7 @@ func (ec *executionContext) marshalOSegmentMembershipEdge2ᚕᚖgithubᚗcomᚋc
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOSegmentMembershipEdge2ᚖgithubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚐSegmentMembershipEdge(ctx, sel, v[i])
@@ -37247,7 +37262,7 @@ func (ec *executionContext) marshalOSegmentStatus2ᚕgithubᚗcomᚋcairnᚑcdp�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSegmentStatus2githubᚗcomᚋcairnᚑcdpᚋcairnᚋentᚋsegmentᚐStatus(ctx, sel, v[i])
@@ -37433,7 +37448,7 @@ func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgq
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__EnumValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValue(ctx, sel, v[i])
@@ -37452,7 +37467,7 @@ func (ec *executionContext) marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Field2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐField(ctx, sel, v[i])
@@ -37471,7 +37486,7 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -37490,7 +37505,7 @@ func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSerially(ctx, len(v), false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -37513,3 +37528,27 @@ func (ec *executionContext) marshalO__Type2ᚖgithubᚗcomᚋ99designsᚋgqlgen�
 }
 
 // endregion ***************************** type.gotpl *****************************
+
+// marshalSerially marshals a list's elements in order in the calling goroutine; see
+// graph/seriallists for why it replaces graphql.MarshalSliceConcurrently. A panicking element
+// is null with an error, as with MarshalSliceConcurrently, unless omitPanicHandler.
+func marshalSerially(ctx context.Context, length int, omitPanicHandler bool, marshalElement func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
+	ret := make(graphql.Array, length)
+	for i := range length {
+		childCtx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
+		if omitPanicHandler {
+			ret[i] = marshalElement(childCtx, i)
+			continue
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					graphql.AddError(childCtx, graphql.Recover(childCtx, r))
+					ret[i] = graphql.Null
+				}
+			}()
+			ret[i] = marshalElement(childCtx, i)
+		}()
+	}
+	return ret
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/ent/interaction"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/bench"
@@ -91,7 +92,7 @@ func TestBaselineAnswersLikeGraphQL(t *testing.T) {
 
 	mk := func(email string, interactions int) *ent.Customer {
 		c, err := client.Customer.Create().SetEmail(email).
-			SetTraits(map[string]any{"plan": "pro", "age": 41.5, "tags": []any{"a", "b"}}).Save(ctx)
+			SetTraits(schematype.MustObject(map[string]any{"plan": "pro", "age": 41.5, "tags": []any{"a", "b"}})).Save(ctx)
 		require.NoError(t, err)
 		for _, typ := range []string{"email", "anonymous_id", "user_id"} {
 			_, err = client.Identity.Create().SetCustomerID(c.ID).SetType(typ).SetValue(typ + "-" + email).Save(ctx)

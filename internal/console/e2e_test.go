@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent/interaction"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 )
 
 // shopper is a seeded customer: a plan, orders, and a newer last event.
@@ -32,7 +33,7 @@ func seed(t *testing.T, s *server, shoppers []shopper) map[string]uuid.UUID {
 	now := time.Now()
 	ids := map[string]uuid.UUID{}
 	for _, sh := range shoppers {
-		c, err := s.client.Customer.Create().SetEmail(sh.email).SetTraits(map[string]any{"plan": sh.plan, "name": sh.email}).Save(ctx)
+		c, err := s.client.Customer.Create().SetEmail(sh.email).SetTraits(schematype.MustObject(map[string]any{"plan": sh.plan, "name": sh.email})).Save(ctx)
 		require.NoError(t, err)
 		_, err = s.client.Identity.Create().SetType("email").SetValue(sh.email).SetCustomerID(c.ID).Save(ctx)
 		require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-cdp/cairn/ent/interaction"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/cairn-cdp/cairn/internal/testdb"
 	"github.com/cairn-cdp/cairn/internal/txn"
 )
@@ -23,7 +24,7 @@ func TestExplain(t *testing.T) {
 	svc := &Service{DB: db, Now: func() time.Time { return now }}
 
 	customer := func(traits map[string]any, orders int) uuid.UUID {
-		c, err := client.Customer.Create().SetTraits(traits).Save(ctx)
+		c, err := client.Customer.Create().SetTraits(schematype.MustObject(traits)).Save(ctx)
 		require.NoError(t, err)
 		for i := range orders {
 			_, err := client.Interaction.Create().SetKind(interaction.KindTrack).SetEvent("Order Completed").
@@ -114,7 +115,7 @@ func TestSuggestions(t *testing.T) {
 	db := testdb.New(t)
 	client := txn.NewClient(db)
 	svc := &Service{DB: db}
-	c, err := client.Customer.Create().SetTraits(map[string]any{"plan": "pro", "address": map[string]any{"city": "Oslo"}}).Save(ctx)
+	c, err := client.Customer.Create().SetTraits(schematype.MustObject(map[string]any{"plan": "pro", "address": map[string]any{"city": "Oslo"}})).Save(ctx)
 	require.NoError(t, err)
 	for _, name := range []string{"Signed Up", "Order Completed", "Order Refunded"} {
 		_, err := client.Interaction.Create().SetKind(interaction.KindTrack).SetEvent(name).

@@ -28,7 +28,7 @@ func (s *Server) graphQL() http.Handler {
 	srv.AroundOperations(graph.ScopeCheck)
 	srv.AroundOperations(s.metrics.countOperation)
 	srv.AroundOperations(graph.Batches)
-	srv.AroundFields(graph.FieldScopeCheck)
+	srv.AroundRootFields(graph.RootFieldScopeCheck)
 	srv.SetErrorPresenter(graph.ErrorPresenter(s.log))
 	srv.SetRecoverFunc(graph.Recover(s.log))
 	return srv

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/cairn-cdp/cairn/graph"
 	"github.com/cairn-cdp/cairn/internal/auth"
 	"github.com/cairn-cdp/cairn/internal/txn"
@@ -25,7 +26,7 @@ func TestCustomerLookups(t *testing.T) {
 	client := txn.NewClient(b.db)
 	read := b.key(t, auth.ScopeRead)
 
-	survivor, err := client.Customer.Create().SetEmail("ada@example.com").SetTraits(map[string]any{"plan": "pro"}).Save(ctx)
+	survivor, err := client.Customer.Create().SetEmail("ada@example.com").SetTraits(schematype.MustObject(map[string]any{"plan": "pro"})).Save(ctx)
 	require.NoError(t, err)
 	merged, err := client.Customer.Create().SetMergedIntoID(survivor.ID).SetMergedAt(time.Now()).Save(ctx)
 	require.NoError(t, err)

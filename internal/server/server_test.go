@@ -26,7 +26,8 @@ type testBundle struct {
 	srv  *server.Server
 }
 
-func setup(t *testing.T) *testBundle {
+// setup builds a server on a fresh database; configure adjusts its Config first.
+func setup(t testing.TB, configure ...func(*server.Config)) *testBundle {
 	t.Helper()
 	db := testdb.New(t)
 	client := txn.NewClient(db)
@@ -34,15 +35,19 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	log := slog.New(slog.DiscardHandler)
 	keys := auth.NewKeys(db, log)
-	srv := server.New(server.Config{
+	cfg := server.Config{
 		DB: db, Keys: keys, Log: log,
 		Resolver: &graph.Resolver{DB: db, Client: client, Keys: keys, Jobs: jobs.Reader{Client: rc}, Log: log},
-	})
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	srv := server.New(cfg)
 	return &testBundle{db: db, keys: keys, srv: srv}
 }
 
 // key creates an API key with the scopes and returns its secret.
-func (b *testBundle) key(t *testing.T, scopes ...auth.Scope) string {
+func (b *testBundle) key(t testing.TB, scopes ...auth.Scope) string {
 	t.Helper()
 	c, err := b.keys.Create(context.Background(), "test", scopes)
 	require.NoError(t, err)
