@@ -19,7 +19,7 @@ import (
 func (s *Server) graphQL() http.Handler {
 	srv := handler.New(generated.NewExecutableSchema(generated.Config{Resolvers: s.cfg.Resolver}))
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postJSON{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
