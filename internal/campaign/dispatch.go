@@ -4,16 +4,22 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 )
 
-// batches scans rows into batches of n and emits each.
-func batches[T any](rows *sql.Rows, n int, emit func([]T) error, scan func(*T) error) error {
+// batches scans rows into batches of n and emits each; a row scan does not keep (false) is
+// left out.
+func batches[T any](rows *sql.Rows, n int, emit func([]T) error, scan func(*T) (bool, error)) error {
 	batch := make([]T, 0, n)
 	for rows.Next() {
 		var v T
-		if err := scan(&v); err != nil {
+		keep, err := scan(&v)
+		if err != nil {
 			return fmt.Errorf("error reading sync diff: %w", err)
+		}
+		if !keep {
+			continue
 		}
 		if batch = append(batch, v); len(batch) == n {
 			if err := emit(batch); err != nil {
@@ -27,6 +33,16 @@ func batches[T any](rows *sql.Rows, n int, emit func([]T) error, scan func(*T) e
 	}
 	if len(batch) > 0 {
 		return emit(batch)
+	}
+	return nil
+}
+
+// emitBatches emits vs in batches of n.
+func emitBatches[T any](vs []T, n int, emit func([]T) error) error {
+	for b := range slices.Chunk(vs, n) {
+		if err := emit(b); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -15,45 +15,59 @@ coalesce((SELECT k.granted FROM consents k
           WHERE k.customer_id = c.id AND k.purpose = 'email_marketing'
           ORDER BY k.recorded_at DESC LIMIT 1), false)
 
--- name: skipped
--- Current members of the segment left out of the audience, by reason.
--- Plan: one pass over the segment's open stays (partial unique index), customer and consent
--- probes per member.
-SELECT count(*) FILTER (WHERE NOT ({{has-email}})),
-       count(*) FILTER (WHERE ({{has-email}}) AND NOT ({{may-email}}))
-FROM segment_memberships m JOIN customers c ON c.id = m.customer_id
-WHERE m.segment_id = $1 AND m.exited_at IS NULL
-
 -- name: upsert-diff
--- The audience members the destination lacks or holds stale: no snapshot row, a row not
--- synced, or a different payload hash (email and merge fields). Rows this run ($6) already
--- failed are left out, and the run reads this once and streams it, so a run sends each contact
--- at most once; a confirmed contact matches its snapshot, so a resumed run skips it. When two
--- members share an email, the lowest customer id represents it (DISTINCT ON). Merge fields
--- come from the parallel arrays $3 (name), $4 (source: email, customer_id, trait) and $5
--- (trait key).
--- Plan (100k members, 50k of them synced): the segment's open stays joined to customers
--- with a consent probe (backward index scan) per member, sorted by email for DISTINCT ON, then
--- a hash left join with the snapshot. The per-member customer and consent probes are most of
--- the cost (~25 us a member on the shared 2-core machine). No correlated subquery depends on
--- row estimates, so stale statistics after a bulk load cost a worse join, not a cubic plan.
-SELECT a.customer_id, a.email, a.fields, a.hash, coalesce(s.payload_hash, '')
+-- One pass over the segment's current members. Members left out of the audience come back
+-- with skip saying why (no_email, no_consent) and nothing else to do: the run counts them.
+-- Audience members come back when the destination lacks them or holds them stale: no snapshot
+-- row, a row not synced, or a different payload hash (email and merge fields). Rows this run
+-- ($6) already failed are left out, and the run reads this once and streams it, so a run
+-- sends each contact at most once; a confirmed contact matches its snapshot, so a resumed run
+-- skips it. Merge fields come from the parallel arrays $3 (name), $4 (source: email,
+-- customer_id, trait) and $5 (trait key).
+-- When two audience members share an email, the lowest customer id represents it. Deciding
+-- that in SQL (DISTINCT ON email) sorted the whole audience before its first row, so nothing
+-- reached the provider for the first ~1 s of a 100k sync. Instead each audience row says
+-- whether any other live customer has its email (shared, a customer_email probe): unshared
+-- rows need no choice and stream in index order, already filtered against the snapshot;
+-- shared rows (rare) come unfiltered, with send saying whether they need sending, and the
+-- caller picks each email's representative once the stream ends.
+-- Plan: the segment's open stays (index order) joined to customers, with a consent, an email
+-- and a snapshot probe per member; nothing is sorted or hashed, so rows stream from the start.
+-- The OFFSET 0 fences keep each probe to one evaluation per member (flattened, the shared
+-- probe ran in both the select list and the filter).
+SELECT a.customer_id, a.email, a.fields, a.hash, coalesce(s.payload_hash, ''), a.skip, a.shared,
+       (s.state IS NULL OR s.state <> 'synced' OR s.payload_hash <> a.hash)
+         AND NOT coalesce(s.state = 'failed' AND s.last_sync_id = $6, false) AS send
 FROM (
-  SELECT DISTINCT ON (c.email) c.id AS customer_id, c.email, f.fields,
-         md5(c.email || ' ' || f.fields::text) AS hash
-  FROM segment_memberships m
-  JOIN customers c ON c.id = m.customer_id
-  CROSS JOIN LATERAL (
-    SELECT coalesce(jsonb_object_agg(x.name, CASE x.source
-             WHEN 'email' THEN c.email
-             WHEN 'customer_id' THEN c.id::text
-             ELSE coalesce(c.traits ->> x.key, '') END), '{}'::jsonb) AS fields
-    FROM unnest($3::text[], $4::text[], $5::text[]) AS x(name, source, key)) f
-  WHERE m.segment_id = $2 AND m.exited_at IS NULL AND {{has-email}} AND {{may-email}}
-  ORDER BY c.email, c.id) a
-LEFT JOIN campaign_members s ON s.campaign_id = $1 AND s.customer_id = a.customer_id
-WHERE (s.state IS NULL OR s.state <> 'synced' OR s.payload_hash <> a.hash)
-  AND NOT coalesce(s.state = 'failed' AND s.last_sync_id = $6, false)
+  SELECT b.*, b.skip = '' AND EXISTS (SELECT 1 FROM customers o
+           WHERE o.email = b.email AND o.id <> b.customer_id AND o.merged_into_id IS NULL) AS shared
+  FROM (
+    SELECT c.id AS customer_id, coalesce(c.email, '') AS email, f.fields,
+           md5(coalesce(c.email, '') || ' ' || f.fields::text) AS hash,
+           CASE WHEN NOT ({{has-email}}) THEN 'no_email'
+                WHEN NOT ({{may-email}}) THEN 'no_consent' ELSE '' END AS skip
+    FROM segment_memberships m
+    -- One customers_pkey probe per member, in membership order (LIMIT 1 keeps it a probe):
+    -- as a join, the planner hashed the whole customers table first (370 ms before the
+    -- first row on 1.7M customers).
+    CROSS JOIN LATERAL (SELECT * FROM customers x WHERE x.id = m.customer_id LIMIT 1) c
+    CROSS JOIN LATERAL (
+      SELECT coalesce(jsonb_object_agg(x.name, CASE x.source
+               WHEN 'email' THEN c.email
+               WHEN 'customer_id' THEN c.id::text
+               ELSE coalesce(c.traits ->> x.key, '') END), '{}'::jsonb) AS fields
+      FROM unnest($3::text[], $4::text[], $5::text[]) AS x(name, source, key)) f
+    WHERE m.segment_id = $2 AND m.exited_at IS NULL
+    OFFSET 0) b
+  OFFSET 0) a
+LEFT JOIN LATERAL (
+  -- A probe of the snapshot's unique index per member (LIMIT 1 keeps the planner from turning
+  -- it back into a join): with the snapshot's statistics stale after a first sync filled it,
+  -- the join put the snapshot outside and ran the whole audience again per snapshot row.
+  SELECT s.payload_hash, s.state, s.last_sync_id FROM campaign_members s
+  WHERE s.campaign_id = $1 AND s.customer_id = a.customer_id LIMIT 1) s ON true
+WHERE a.skip <> '' OR a.shared OR ((s.state IS NULL OR s.state <> 'synced' OR s.payload_hash <> a.hash)
+  AND NOT coalesce(s.state = 'failed' AND s.last_sync_id = $6, false))
 
 -- name: remove-diff
 -- The snapshot rows the audience no longer wants as they are: the customer left the audience

@@ -179,14 +179,6 @@ func (s *Syncer) sync(ctx context.Context, c *ent.Campaign, run *ent.CampaignSyn
 	if err != nil {
 		return err
 	}
-	var noEmail, noConsent int
-	if err := s.DB.QueryRowContext(ctx, queries["skipped"], c.SegmentID).Scan(&noEmail, &noConsent); err != nil {
-		return fmt.Errorf("error counting skipped members: %w", err)
-	}
-	if _, err := s.DB.ExecContext(ctx, `UPDATE campaign_syncs SET skipped_no_email = $2, skipped_no_consent = $3 WHERE id = $1`,
-		run.ID, noEmail, noConsent); err != nil {
-		return fmt.Errorf("error recording skipped members: %w", err)
-	}
 	dst, err := s.Destinations.Provider(c.Edges.Destination)
 	if err != nil {
 		return err
@@ -195,4 +187,13 @@ func (s *Syncer) sync(ctx context.Context, c *ent.Campaign, run *ent.CampaignSyn
 		return err
 	}
 	return s.upserts(ctx, c, run.ID, fields, dst)
+}
+
+// recordSkipped writes the run's counts of members left out of the audience, by reason.
+func (s *Syncer) recordSkipped(ctx context.Context, syncID uuid.UUID, noEmail, noConsent int) error {
+	if _, err := s.DB.ExecContext(ctx, `UPDATE campaign_syncs SET skipped_no_email = $2, skipped_no_consent = $3 WHERE id = $1`,
+		syncID, noEmail, noConsent); err != nil {
+		return fmt.Errorf("error recording skipped members: %w", err)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/cairn-cdp/cairn/ent"
 	"github.com/cairn-cdp/cairn/ent/campaignmember"
 	"github.com/cairn-cdp/cairn/ent/campaignsync"
+	"github.com/cairn-cdp/cairn/internal/campaign/provider"
 )
 
 func (b *bundle) run(t *testing.T, c *ent.Campaign) *ent.CampaignSync {
@@ -251,4 +253,70 @@ func TestSyncTriggers(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.syncer.Run(b.ctx, c.ID, RunOptions{Trigger: TriggerSegment})
 	require.NoError(t, err)
+}
+
+// TestSyncSharedEmail: two members with one email (unmerged duplicates) are one contact, the
+// lowest customer id's, in every run; when it leaves, the other takes its place without a
+// removal call. An email a non-member shares does not keep a member out.
+func TestSyncSharedEmail(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	seg := b.segment(t)
+	yes := true
+	first := b.customer(t, customerOpts{email: "zed@example.com", consent: &yes, traits: `{"first_name":"Zed"}`})
+	second := b.customer(t, customerOpts{email: "zed@example.com", consent: &yes, traits: `{"first_name":"Zedd"}`})
+	solo := b.customer(t, customerOpts{email: "solo@example.com", consent: &yes})
+	outsider := b.customer(t, customerOpts{email: "solo@example.com"}) // not a member, no consent
+	_ = outsider
+	if bytes.Compare(second[:], first[:]) < 0 {
+		first, second = second, first
+	}
+	b.join(t, seg, second, solo, first)
+	c := b.campaign(t, seg, map[string]string{"CID": "customer_id"})
+
+	run := b.run(t, c)
+	require.Equal(t, counts{added: 2}, countsOf(run))
+	require.Equal(t, map[string]map[string]string{
+		"zed@example.com":  {"CID": first.String()},
+		"solo@example.com": {"CID": solo.String()},
+	}, b.fake.snapshot())
+
+	calls := len(b.fake.ledger)
+	run = b.run(t, c)
+	require.Equal(t, counts{}, countsOf(run))
+	require.Len(t, b.fake.ledger, calls, "an in-sync representative sends nothing, nor does its twin")
+
+	b.leave(t, seg, first)
+	run = b.run(t, c)
+	require.Equal(t, counts{added: 1}, countsOf(run))
+	require.Equal(t, map[string]map[string]string{
+		"zed@example.com":  {"CID": second.String()},
+		"solo@example.com": {"CID": solo.String()},
+	}, b.fake.snapshot())
+}
+
+func TestRepresentatives(t *testing.T) {
+	a, b2, c := uuid.MustParse("00000000-0000-7000-8000-00000000000a"), uuid.MustParse("00000000-0000-7000-8000-00000000000b"), uuid.MustParse("00000000-0000-7000-8000-00000000000c")
+	row := func(id uuid.UUID, email string, send bool) sharedUpsert {
+		return sharedUpsert{upsert{customer: id, contact: provider.Contact{Email: email}}, send}
+	}
+	tests := []struct {
+		name string
+		rows []sharedUpsert
+		want []uuid.UUID
+	}{
+		{"lowest id represents its email", []sharedUpsert{row(c, "x@e", true), row(a, "x@e", true), row(b2, "x@e", true)}, []uuid.UUID{a}},
+		{"an in-sync representative sends nothing", []sharedUpsert{row(b2, "x@e", true), row(a, "x@e", false)}, nil},
+		{"one per email", []sharedUpsert{row(b2, "y@e", true), row(c, "x@e", true), row(a, "y@e", true)}, []uuid.UUID{c, a}},
+		{"none", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []uuid.UUID
+			for _, u := range representatives(tt.rows) {
+				got = append(got, u.customer)
+			}
+			require.Equal(t, tt.want, got)
+		})
+	}
 }
