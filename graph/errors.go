@@ -118,6 +118,12 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if errors.As(err, &ce) { // ent's message carries the SQL error
 				gerr.Message = constraintMessage(err)
 			}
+		case code == CodeInternal && errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			// The client went away (the request's context ended): no one reads this answer, and
+			// nothing failed on this side. Logged as an error it buried real failures whenever
+			// clients timed out or a load test stopped.
+			log.DebugContext(ctx, "graphql resolver stopped: the request ended", "path", gerr.Path.String())
+			gerr.Message = "request cancelled"
 		case code == CodeInternal:
 			log.ErrorContext(ctx, "graphql resolver failed", "path", gerr.Path.String(), "error", err)
 			gerr.Message = "internal error"
