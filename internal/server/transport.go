@@ -58,6 +58,10 @@ func (t postJSON) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphE
 // writeResponse writes resp as json.Marshal would (the same members, in the same order),
 // except that data, already JSON, is copied rather than re-validated and re-compacted.
 func writeResponse(w io.Writer, resp *graphql.Response) {
+	if resp == nil { // the request ended before an answer (gqlgen's end of stream): as json.Marshal
+		_, _ = io.WriteString(w, "null")
+		return
+	}
 	if resp.Label != "" || resp.Path != nil || resp.HasNext != nil { // incremental delivery: not on this path
 		b, _ := json.Marshal(resp)
 		_, _ = w.Write(b)

@@ -41,14 +41,16 @@ func TestPostJSONAnswersAsGqlgen(t *testing.T) {
 
 	tests := []struct {
 		name, body, accept string
+		ended              bool // the request's context has ended (the client went away)
 	}{
-		{"data", `{"query":"{ customers { edges { node { email traits } } } }"}`, ""},
-		{"variables", `{"query":"query($n: Int) { customers(first: $n) { totalCount } }","variables":{"n":1}}`, ""},
-		{"field error beside data", `{"query":"{ customer(id: \"not-a-uuid\") { id } customers { totalCount } }"}`, ""},
-		{"parse error", `{"query":"{ customers { "}`, ""},
-		{"validation error", `{"query":"{ nope }"}`, ""},
-		{"not a GraphQL request", `[1, 2`, ""},
-		{"graphql-response+json", `{"query":"{ nope }"}`, "application/graphql-response+json"},
+		{"data", `{"query":"{ customers { edges { node { email traits } } } }"}`, "", false},
+		{"variables", `{"query":"query($n: Int) { customers(first: $n) { totalCount } }","variables":{"n":1}}`, "", false},
+		{"field error beside data", `{"query":"{ customer(id: \"not-a-uuid\") { id } customers { totalCount } }"}`, "", false},
+		{"parse error", `{"query":"{ customers { "}`, "", false},
+		{"validation error", `{"query":"{ nope }"}`, "", false},
+		{"not a GraphQL request", `[1, 2`, "", false},
+		{"graphql-response+json", `{"query":"{ nope }"}`, "application/graphql-response+json", false},
+		{"request ended", `{"query":"{ customers { totalCount } }"}`, "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,7 +60,13 @@ func TestPostJSONAnswersAsGqlgen(t *testing.T) {
 				if tt.accept != "" {
 					req.Header.Set("Accept", tt.accept)
 				}
-				req = req.WithContext(auth.WithPrincipal(req.Context(), &auth.Principal{Scopes: []auth.Scope{auth.ScopeAdmin}}))
+				ctx := auth.WithPrincipal(req.Context(), &auth.Principal{Scopes: []auth.Scope{auth.ScopeAdmin}})
+				if tt.ended {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithCancel(ctx)
+					cancel()
+				}
+				req = req.WithContext(ctx)
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)
 				return rec
