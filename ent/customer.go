@@ -154,8 +154,10 @@ func (*Customer) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case customer.FieldMergedIntoID:
 			values[i] = &sql.NullScanner{S: new(uuid.UUID)}
-		case customer.FieldTraits, customer.FieldTraitTimes:
+		case customer.FieldTraitTimes:
 			values[i] = new([]byte)
+		case customer.FieldTraits:
+			values[i] = new(schematype.Object)
 		case customer.FieldRfmMonetary:
 			values[i] = new(sql.NullFloat64)
 		case customer.FieldRfmRecency, customer.FieldRfmFrequency, customer.FieldRfmRecencyScore, customer.FieldRfmFrequencyScore, customer.FieldRfmMonetaryScore:
@@ -200,12 +202,10 @@ func (_m *Customer) assignValues(columns []string, values []any) error {
 				_m.UpdatedAt = value.Time
 			}
 		case customer.FieldTraits:
-			if value, ok := values[i].(*[]byte); !ok {
+			if value, ok := values[i].(*schematype.Object); !ok {
 				return fmt.Errorf("unexpected type %T for field traits", values[i])
-			} else if value != nil && len(*value) > 0 {
-				if err := json.Unmarshal(*value, &_m.Traits); err != nil {
-					return fmt.Errorf("unmarshal field traits: %w", err)
-				}
+			} else if value != nil {
+				_m.Traits = *value
 			}
 		case customer.FieldTraitTimes:
 			if value, ok := values[i].(*[]byte); !ok {

@@ -503,7 +503,7 @@ func (_c *CustomerCreate) createSpec() (*Customer, *sqlgraph.CreateSpec) {
 		_node.UpdatedAt = value
 	}
 	if value, ok := _c.mutation.Traits(); ok {
-		_spec.SetField(customer.FieldTraits, field.TypeJSON, value)
+		_spec.SetField(customer.FieldTraits, field.TypeOther, value)
 		_node.Traits = value
 	}
 	if value, ok := _c.mutation.TraitTimes(); ok {

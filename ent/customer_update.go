@@ -10,7 +10,6 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
-	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/cairn-cdp/cairn/ent/consent"
 	"github.com/cairn-cdp/cairn/ent/customer"
@@ -45,12 +44,6 @@ func (_u *CustomerUpdate) SetUpdatedAt(v time.Time) *CustomerUpdate {
 // SetTraits sets the "traits" field.
 func (_u *CustomerUpdate) SetTraits(v schematype.Object) *CustomerUpdate {
 	_u.mutation.SetTraits(v)
-	return _u
-}
-
-// AppendTraits appends value to the "traits" field.
-func (_u *CustomerUpdate) AppendTraits(v schematype.Object) *CustomerUpdate {
-	_u.mutation.AppendTraits(v)
 	return _u
 }
 
@@ -641,12 +634,7 @@ func (_u *CustomerUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 		_spec.SetField(customer.FieldUpdatedAt, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.Traits(); ok {
-		_spec.SetField(customer.FieldTraits, field.TypeJSON, value)
-	}
-	if value, ok := _u.mutation.AppendedTraits(); ok {
-		_spec.AddModifier(func(u *sql.UpdateBuilder) {
-			sqljson.Append(u, customer.FieldTraits, value)
-		})
+		_spec.SetField(customer.FieldTraits, field.TypeOther, value)
 	}
 	if value, ok := _u.mutation.TraitTimes(); ok {
 		_spec.SetField(customer.FieldTraitTimes, field.TypeJSON, value)
@@ -1032,12 +1020,6 @@ func (_u *CustomerUpdateOne) SetUpdatedAt(v time.Time) *CustomerUpdateOne {
 // SetTraits sets the "traits" field.
 func (_u *CustomerUpdateOne) SetTraits(v schematype.Object) *CustomerUpdateOne {
 	_u.mutation.SetTraits(v)
-	return _u
-}
-
-// AppendTraits appends value to the "traits" field.
-func (_u *CustomerUpdateOne) AppendTraits(v schematype.Object) *CustomerUpdateOne {
-	_u.mutation.AppendTraits(v)
 	return _u
 }
 
@@ -1658,12 +1640,7 @@ func (_u *CustomerUpdateOne) sqlSave(ctx context.Context) (_node *Customer, err 
 		_spec.SetField(customer.FieldUpdatedAt, field.TypeTime, value)
 	}
 	if value, ok := _u.mutation.Traits(); ok {
-		_spec.SetField(customer.FieldTraits, field.TypeJSON, value)
-	}
-	if value, ok := _u.mutation.AppendedTraits(); ok {
-		_spec.AddModifier(func(u *sql.UpdateBuilder) {
-			sqljson.Append(u, customer.FieldTraits, value)
-		})
+		_spec.SetField(customer.FieldTraits, field.TypeOther, value)
 	}
 	if value, ok := _u.mutation.TraitTimes(); ok {
 		_spec.SetField(customer.FieldTraitTimes, field.TypeJSON, value)

@@ -5744,7 +5744,6 @@ type CustomerMutation struct {
 	created_at             *time.Time
 	updated_at             *time.Time
 	traits                 *schematype.Object
-	appendtraits           schematype.Object
 	trait_times            *map[string]time.Time
 	email                  *string
 	phone                  *string
@@ -5968,7 +5967,6 @@ func (m *CustomerMutation) ResetUpdatedAt() {
 // SetTraits sets the "traits" field.
 func (m *CustomerMutation) SetTraits(s schematype.Object) {
 	m.traits = &s
-	m.appendtraits = nil
 }
 
 // Traits returns the value of the "traits" field in the mutation.
@@ -5997,23 +5995,9 @@ func (m *CustomerMutation) OldTraits(ctx context.Context) (v schematype.Object, 
 	return oldValue.Traits, nil
 }
 
-// AppendTraits adds s to the "traits" field.
-func (m *CustomerMutation) AppendTraits(s schematype.Object) {
-	m.appendtraits = append(m.appendtraits, s...)
-}
-
-// AppendedTraits returns the list of values that were appended to the "traits" field in this mutation.
-func (m *CustomerMutation) AppendedTraits() (schematype.Object, bool) {
-	if len(m.appendtraits) == 0 {
-		return nil, false
-	}
-	return m.appendtraits, true
-}
-
 // ResetTraits resets all changes to the "traits" field.
 func (m *CustomerMutation) ResetTraits() {
 	m.traits = nil
-	m.appendtraits = nil
 }
 
 // SetTraitTimes sets the "trait_times" field.

@@ -8,6 +8,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/cairn-cdp/cairn/ent/predicate"
+	"github.com/cairn-cdp/cairn/ent/schematype"
 	"github.com/google/uuid"
 )
 
@@ -64,6 +65,11 @@ func CreatedAt(v time.Time) predicate.Customer {
 // UpdatedAt applies equality check predicate on the "updated_at" field. It's identical to UpdatedAtEQ.
 func UpdatedAt(v time.Time) predicate.Customer {
 	return predicate.Customer(sql.FieldEQ(FieldUpdatedAt, v))
+}
+
+// Traits applies equality check predicate on the "traits" field. It's identical to TraitsEQ.
+func Traits(v schematype.Object) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldTraits, v))
 }
 
 // Email applies equality check predicate on the "email" field. It's identical to EmailEQ.
@@ -219,6 +225,46 @@ func UpdatedAtLT(v time.Time) predicate.Customer {
 // UpdatedAtLTE applies the LTE predicate on the "updated_at" field.
 func UpdatedAtLTE(v time.Time) predicate.Customer {
 	return predicate.Customer(sql.FieldLTE(FieldUpdatedAt, v))
+}
+
+// TraitsEQ applies the EQ predicate on the "traits" field.
+func TraitsEQ(v schematype.Object) predicate.Customer {
+	return predicate.Customer(sql.FieldEQ(FieldTraits, v))
+}
+
+// TraitsNEQ applies the NEQ predicate on the "traits" field.
+func TraitsNEQ(v schematype.Object) predicate.Customer {
+	return predicate.Customer(sql.FieldNEQ(FieldTraits, v))
+}
+
+// TraitsIn applies the In predicate on the "traits" field.
+func TraitsIn(vs ...schematype.Object) predicate.Customer {
+	return predicate.Customer(sql.FieldIn(FieldTraits, vs...))
+}
+
+// TraitsNotIn applies the NotIn predicate on the "traits" field.
+func TraitsNotIn(vs ...schematype.Object) predicate.Customer {
+	return predicate.Customer(sql.FieldNotIn(FieldTraits, vs...))
+}
+
+// TraitsGT applies the GT predicate on the "traits" field.
+func TraitsGT(v schematype.Object) predicate.Customer {
+	return predicate.Customer(sql.FieldGT(FieldTraits, v))
+}
+
+// TraitsGTE applies the GTE predicate on the "traits" field.
+func TraitsGTE(v schematype.Object) predicate.Customer {
+	return predicate.Customer(sql.FieldGTE(FieldTraits, v))
+}
+
+// TraitsLT applies the LT predicate on the "traits" field.
+func TraitsLT(v schematype.Object) predicate.Customer {
+	return predicate.Customer(sql.FieldLT(FieldTraits, v))
+}
+
+// TraitsLTE applies the LTE predicate on the "traits" field.
+func TraitsLTE(v schematype.Object) predicate.Customer {
+	return predicate.Customer(sql.FieldLTE(FieldTraits, v))
 }
 
 // EmailEQ applies the EQ predicate on the "email" field.

@@ -222,7 +222,7 @@ var (
 		{Name: "id", Type: field.TypeUUID},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "traits", Type: field.TypeJSON},
+		{Name: "traits", Type: field.TypeOther, SchemaType: map[string]string{"postgres": "jsonb"}},
 		{Name: "trait_times", Type: field.TypeJSON},
 		{Name: "email", Type: field.TypeString, Nullable: true},
 		{Name: "phone", Type: field.TypeString, Nullable: true},

@@ -5,6 +5,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
@@ -26,8 +27,9 @@ func (Customer) Fields() []ent.Field {
 	return []ent.Field{
 		// traits stay encoded (schematype.Object): lists and profiles pass them through to
 		// GraphQL without decoding; the SQL that merges and filters them reads the jsonb.
-		field.JSON("traits", schematype.Object{}).Default(schematype.Object("{}")).
-			Annotations(entgql.Type("Map")),
+		field.Other("traits", schematype.Object{}).Default(schematype.Object("{}")).
+			SchemaType(map[string]string{dialect.Postgres: "jsonb"}).
+			Annotations(entgql.Type("Map"), entgql.Skip(entgql.SkipWhereInput)),
 		// trait_times holds, per trait key, the event time of the value in traits, so a late
 		// event cannot overwrite a newer value (per-key last-write-wins).
 		field.JSON("trait_times", map[string]time.Time{}).Default(map[string]time.Time{}).

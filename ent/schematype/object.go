@@ -3,6 +3,7 @@ package schematype
 
 import (
 	"bytes"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,5 +93,27 @@ func (o *Object) UnmarshalGQL(v any) error {
 		return err
 	}
 	*o = enc
+	return nil
+}
+
+// Value implements driver.Valuer: the object's text, as jsonb input.
+func (o Object) Value() (driver.Value, error) {
+	b, _ := o.MarshalJSON()
+	return string(b), nil
+}
+
+// Scan implements sql.Scanner: a copy of the jsonb text (database/sql reuses its buffers). It
+// does not parse it: PostgreSQL only stores valid JSON in a jsonb column.
+func (o *Object) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*o = nil
+	case []byte:
+		*o = append(Object(nil), v...)
+	case string:
+		*o = Object(v)
+	default:
+		return fmt.Errorf("cannot scan %T into a JSON object", src)
+	}
 	return nil
 }
