@@ -62,28 +62,38 @@ func ScopeCheck(ctx context.Context, next graphql.OperationHandler) graphql.Resp
 	if oc == nil || oc.Operation == nil {
 		return next(ctx)
 	}
-	object := "Query"
-	switch oc.Operation.Operation {
-	case ast.Mutation:
-		object = "Mutation"
-	case ast.Subscription:
-		object = "Subscription"
-	}
+	object := rootObject(oc.Operation)
 	p := auth.FromContext(ctx)
 	for _, f := range graphql.CollectFields(oc, oc.Operation.SelectionSet, []string{object}) {
 		if f.Name == "__typename" || f.Name == "__schema" || f.Name == "__type" {
 			continue
 		}
 		if s := requiredScope(object, f.Name); !p.Has(s) {
-			err := &gqlerror.Error{
-				Message:    forbidden(s).Error(),
-				Path:       ast.Path{ast.PathName(f.Alias)},
-				Extensions: map[string]any{"code": CodeForbidden, "field": object + "." + f.Name},
-			}
-			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{err}})
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{forbiddenField(object, f, s)}})
 		}
 	}
 	return next(ctx)
+}
+
+// rootObject names the root type an operation selects from.
+func rootObject(op *ast.OperationDefinition) string {
+	switch op.Operation {
+	case ast.Mutation:
+		return "Mutation"
+	case ast.Subscription:
+		return "Subscription"
+	default:
+		return "Query"
+	}
+}
+
+// forbiddenField is the FORBIDDEN error of root field f, which needs scope s.
+func forbiddenField(object string, f graphql.CollectedField, s auth.Scope) *gqlerror.Error {
+	return &gqlerror.Error{
+		Message:    forbidden(s).Error(),
+		Path:       ast.Path{ast.PathName(f.Alias)},
+		Extensions: map[string]any{"code": CodeForbidden, "field": object + "." + f.Name},
+	}
 }
 
 // RootFieldScopeCheck re-checks each root field as it resolves; ScopeCheck already refused the
@@ -97,19 +107,9 @@ func RootFieldScopeCheck(ctx context.Context, next graphql.RootResolver) graphql
 	}
 	// gqlgen's RootFieldContext.Object holds the field's name, not its type's: the operation
 	// says which root type this is.
-	object := "Query"
-	switch oc.Operation.Operation {
-	case ast.Mutation:
-		object = "Mutation"
-	case ast.Subscription:
-		object = "Subscription"
-	}
+	object := rootObject(oc.Operation)
 	if s := requiredScope(object, rc.Field.Name); !auth.FromContext(ctx).Has(s) {
-		graphql.AddError(ctx, &gqlerror.Error{
-			Message:    forbidden(s).Error(),
-			Path:       ast.Path{ast.PathName(rc.Field.Alias)},
-			Extensions: map[string]any{"code": CodeForbidden, "field": object + "." + rc.Field.Name},
-		})
+		graphql.AddError(ctx, forbiddenField(object, rc.Field, s))
 		return graphql.Null
 	}
 	return next(ctx)

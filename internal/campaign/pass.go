@@ -33,10 +33,10 @@ func (s *Syncer) concurrency() int {
 }
 
 // diffSettings are the planner settings of the diff queries, which read a whole audience: no
-// JIT (PostgreSQL compiled them because the per-member consent probe inflates the cost
-// estimate: 140-340 ms of a 100k first sync's 1.4 s diff went to compiling) and enough memory
-// to sort the audience by email for DISTINCT ON in memory rather than on disk.
-const diffSettings = `SET LOCAL jit = off; SET LOCAL work_mem = '64MB'`
+// JIT. PostgreSQL compiled them because the per-member probes inflate the cost estimate, and
+// 140-340 ms of a 100k first sync's diff went to compiling. (Neither diff sorts or hashes any
+// more, so they need no work_mem of their own.)
+const diffSettings = `SET LOCAL jit = off`
 
 // queryDiff runs a diff query in a read-only transaction with diffSettings; done closes the
 // rows and ends the transaction.
